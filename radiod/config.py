@@ -1,0 +1,722 @@
+# -*- test-case-name: tests.test_config -*-
+"""
+Station configuration: immutable values built from the command line and an
+optional TOML file, validated once at start-up.
+
+A configuration file looks like this (every key is optional unless noted)::
+
+    [server]
+    port = 8000                 # 1..65535 (0 asks the system for a free port)
+    interface = ""              # address to bind; "" for all
+    max_listeners = 0           # on all mounts together; 0 for no limit
+    header_timeout = 15         # seconds to send a complete request, (0, 3600]
+    source_password = ""        # live sources' password; "" refuses them
+    admin_user = "admin"        # admin user name (no ":")
+    admin_password = ""         # "" disables the admin interface
+
+    [[mount]]
+    name = "/stream"            # required: "/" then no spaces, ? # ; or ..
+    music = "/srv/music"        # folder or playlist; "" plays the demo library
+    shuffle = false
+    station_name = "radiod"     # icy-name
+    genre = ""                  # icy-genre
+    description = ""            # icy-description
+    url = ""                    # icy-url
+    public = false              # icy-pub
+    metaint = 16000             # audio bytes between ICY metadata, 256..65535
+    burst_size = "64KiB"        # smaller than queue_size
+    queue_size = "512KiB"       # 4KiB..16MiB
+    max_listeners = 0           # on this mount; 0 for no limit
+    charset = "utf-8"           # "utf-8" or "latin-1" (ICY titles)
+    status_line = "http"        # "http" (HTTP/1.0 200 OK) or "icy" (ICY 200 OK)
+    rescan_interval = 30        # seconds between looks for library changes, > 0
+    fallback = ""               # another mount's name, for when this one fails
+    source_password = ""        # overrides the server's for this mount
+
+Each C{[[mount]]} table declares one mount; the first is the default mount.
+Sizes are integers (bytes) or strings with a unit: C{"64KiB"},
+C{"512 KiB"}, C{"1MiB"} (units B, K/KiB, M/MiB, G/GiB, all powers of 1024).
+A relative C{music} path is taken from the configuration file's folder.
+Unknown keys are errors, so a misspelt key is not silently ignored.
+
+Every problem raises L{ConfigError} whose text is one line naming the file,
+the line and the key, such as C{radiod.toml line 12: mount[1].burst_size:
+must be smaller than queue_size (524288)}.  Mounts are counted from 0.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+__all__ = [
+    "ConfigError",
+    "KeyPath",
+    "MountConfig",
+    "StationConfig",
+    "find_key_line",
+    "format_key_path",
+    "load_config",
+    "normalize_charset",
+    "parse_size",
+    "read_config",
+    "validate",
+]
+
+KIB = 1024
+
+KeyPath = tuple[str | int, ...]
+"""
+Where a value lives in the TOML document: C{("mount", 1, "burst_size")}.
+"""
+
+PORT_RANGE = (0, 65535)
+METAINT_RANGE = (256, 65535)
+QUEUE_SIZE_RANGE = (4 * KIB, 16 * KIB * KIB)
+HEADER_TIMEOUT_MAX = 3600.0
+CHARSETS = ("utf-8", "latin-1")
+PLAYLIST_SUFFIXES = (".m3u", ".pls", ".xspf")
+
+
+class ConfigError(Exception):
+    """
+    The configuration cannot be used.  C{str(error)} is one line for the
+    operator, naming the option or key (and the file line where known).
+
+    @ivar path: the key at fault, or C{()} when none is.
+    @ivar reason: the message without the key and file, as in
+        C{"must be smaller than queue_size (524288)"}.
+    @ivar alternatives: other C{(path, reason)} ways to tell the same
+        problem, blaming another key involved (for burst and queue size,
+        the queue size); a caller blames the one the user actually set.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        path: KeyPath = (),
+        reason: str = "",
+        alternatives: Sequence[tuple[KeyPath, str]] = (),
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.reason = reason or message
+        self.alternatives = tuple(alternatives)
+
+
+@dataclass(frozen=True)
+class MountConfig:
+    """
+    One mount point: a URL path listeners connect to, and what it plays.
+
+    @ivar name: the path, with its leading slash (C{"/stream"}).
+    @ivar music: a folder or playlist file to play; empty means the
+        demo library shipped with radiod.
+    @ivar shuffle: play in random order (reshuffled every round).
+    @ivar station_name: C{icy-name}.
+    @ivar genre: C{icy-genre}.
+    @ivar description: C{icy-description}.
+    @ivar url: C{icy-url}, the station's home page.
+    @ivar public: C{icy-pub}: may directories list it.
+    @ivar metaint: audio bytes between ICY metadata blocks.
+    @ivar burst_size: bytes of recent audio sent at once to a new listener.
+    @ivar queue_size: bytes a listener may lag behind before it is dropped.
+    @ivar max_listeners: listeners allowed on this mount; 0 for no limit.
+    @ivar charset: C{"utf-8"} or C{"latin-1"}, for ICY titles.
+    @ivar icy_status_line: answer C{ICY 200 OK} instead of C{HTTP/1.0 200 OK}.
+    @ivar rescan_interval: seconds between looks for library changes.
+    @ivar fallback: the name of the mount listeners move to when this one
+        cannot play; empty for none.
+    @ivar source_password: the password a live source for this mount
+        gives; empty to use the station's L{StationConfig.source_password}.
+    """
+
+    name: str = "/stream"
+    music: str = ""
+    shuffle: bool = False
+    station_name: str = "radiod"
+    genre: str = ""
+    description: str = ""
+    url: str = ""
+    public: bool = False
+    metaint: int = 16000
+    burst_size: int = 64 * KIB
+    queue_size: int = 512 * KIB
+    max_listeners: int = 0
+    charset: str = "utf-8"
+    icy_status_line: bool = False
+    rescan_interval: float = 30.0
+    fallback: str = ""
+    source_password: str = ""
+
+
+@dataclass(frozen=True)
+class StationConfig:
+    """
+    The whole station.
+
+    @ivar port: TCP port for listeners.
+    @ivar interface: address to bind; empty or C{0.0.0.0} for all.
+    @ivar max_listeners: listeners allowed on all mounts together; 0 for no
+        limit.
+    @ivar header_timeout: seconds a client has to send a complete request.
+    @ivar mounts: the mounts; the first is the default mount, which C{/;}
+        and C{/;stream.mp3} also reach.
+    @ivar source_password: the password live sources give; empty refuses
+        live sources (unless a mount sets its own).
+    @ivar admin_user: the user name for the admin interface.
+    @ivar admin_password: the admin password; empty disables the admin
+        interface.
+    """
+
+    port: int = 8000
+    interface: str = ""
+    max_listeners: int = 0
+    header_timeout: float = 15.0
+    mounts: tuple[MountConfig, ...] = field(default_factory=lambda: (MountConfig(),))
+    source_password: str = ""
+    admin_user: str = "admin"
+    admin_password: str = ""
+
+    @property
+    def default_mount(self) -> MountConfig:
+        """
+        The mount that C{/;} reaches.
+        """
+        return self.mounts[0]
+
+
+class _Invalid(Exception):
+    """
+    A value is wrong; carries the key and the reason, without a file name.
+    """
+
+    def __init__(
+        self, path: KeyPath, reason: str, alternatives: Sequence[tuple[KeyPath, str]] = ()
+    ) -> None:
+        super().__init__(reason)
+        self.path = path
+        self.reason = reason
+        self.alternatives = tuple(alternatives)
+
+
+# Values: converting what tomllib gives into what the dataclasses hold.
+
+_SIZE = re.compile(r"\s*(\d+)\s*([A-Za-z]*)\s*")
+_SIZE_UNITS = {"": 1, "b": 1, "k": KIB, "kib": KIB, "m": KIB**2, "mib": KIB**2}
+_SIZE_UNITS.update({"g": KIB**3, "gib": KIB**3})
+_CHARSET_NAMES = {"utf-8": "utf-8", "utf8": "utf-8", "latin-1": "latin-1", "latin1": "latin-1"}
+_CHARSET_NAMES.update({"iso-8859-1": "latin-1", "iso8859-1": "latin-1"})
+
+
+def parse_size(text: str) -> int:
+    """
+    Read a size in bytes written with an optional binary unit.
+
+    @param text: C{"65536"}, C{"64KiB"}, C{"512 KiB"}, C{"1MiB"}, C{"1G"};
+        units are B, K or KiB, M or MiB, G or GiB, in any case.
+    @return: the number of bytes.
+    @raise ValueError: with a short reason, if C{text} is not such a size.
+    """
+    match = _SIZE.fullmatch(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a size (write bytes, or a number with KiB or MiB)")
+    number, unit = match.groups()
+    factor = _SIZE_UNITS.get(unit.lower())
+    if factor is None:
+        raise ValueError(f"unknown unit {unit!r} in {text!r} (use B, KiB, MiB or GiB)")
+    return int(number) * factor
+
+
+def normalize_charset(name: str) -> str:
+    """
+    Name a supported ICY title charset the way radiod spells it.
+
+    @param name: C{"UTF-8"}, C{"utf8"}, C{"latin-1"}, C{"ISO-8859-1"} ...
+    @return: C{"utf-8"} or C{"latin-1"}.
+    @raise ValueError: for any other charset.
+    """
+    canonical = _CHARSET_NAMES.get(name.strip().lower().replace("_", "-"))
+    if canonical is None:
+        raise ValueError(f'must be "utf-8" or "latin-1", not {name!r}')
+    return canonical
+
+
+def _type_name(value: object) -> str:
+    """
+    Describe a TOML value's type the way the TOML specification does.
+    """
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return "a date or time"
+
+
+def _string(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, not {_type_name(value)}")
+    return value
+
+
+def _boolean(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, not {_type_name(value)}")
+    return value
+
+
+def _integer(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"must be an integer, not {_type_name(value)}")
+    return value
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"must be a number, not {_type_name(value)}")
+    return float(value)
+
+
+def _size(value: object) -> int:
+    if isinstance(value, str):
+        return parse_size(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f'must be a size such as 65536 or "64KiB", not {_type_name(value)}')
+    return value
+
+
+def _charset(value: object) -> str:
+    return normalize_charset(_string(value))
+
+
+def _status_line(value: object) -> bool:
+    style = _string(value).strip().lower()
+    if style not in ("http", "icy"):
+        raise ValueError(f'must be "http" or "icy", not {value!r}')
+    return style == "icy"
+
+
+_Converter = Callable[[object], Any]
+
+# TOML key: (dataclass field, converter)
+_SERVER_KEYS: dict[str, tuple[str, _Converter]] = {
+    "port": ("port", _integer),
+    "interface": ("interface", _string),
+    "max_listeners": ("max_listeners", _integer),
+    "header_timeout": ("header_timeout", _number),
+    "source_password": ("source_password", _string),
+    "admin_user": ("admin_user", _string),
+    "admin_password": ("admin_password", _string),
+}
+_MOUNT_KEYS: dict[str, tuple[str, _Converter]] = {
+    "name": ("name", _string),
+    "music": ("music", _string),
+    "shuffle": ("shuffle", _boolean),
+    "station_name": ("station_name", _string),
+    "genre": ("genre", _string),
+    "description": ("description", _string),
+    "url": ("url", _string),
+    "public": ("public", _boolean),
+    "metaint": ("metaint", _integer),
+    "burst_size": ("burst_size", _size),
+    "queue_size": ("queue_size", _size),
+    "max_listeners": ("max_listeners", _integer),
+    "charset": ("charset", _charset),
+    "status_line": ("icy_status_line", _status_line),
+    "rescan_interval": ("rescan_interval", _number),
+    "fallback": ("fallback", _string),
+    "source_password": ("source_password", _string),
+}
+_MOUNT_FIELD_KEYS = {field_name: key for key, (field_name, _) in _MOUNT_KEYS.items()}
+
+
+def _unknown(key: str, known: Sequence[str]) -> str:
+    """
+    Explain an unknown key, suggesting the known key it most resembles.
+    """
+    close = difflib.get_close_matches(key, known, n=1)
+    if close:
+        return f'unknown key (did you mean "{close[0]}"?)'
+    return "unknown key (known keys: " + ", ".join(known) + ")"
+
+
+def _convert(
+    table: Mapping[str, object], keys: Mapping[str, tuple[str, _Converter]], where: KeyPath
+) -> dict[str, Any]:
+    """
+    Check and convert every key of one TOML table into dataclass arguments.
+    """
+    arguments: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in keys:
+            raise _Invalid((*where, key), _unknown(key, list(keys)))
+        field_name, converter = keys[key]
+        try:
+            arguments[field_name] = converter(value)
+        except ValueError as e:
+            raise _Invalid((*where, key), str(e)) from None
+    return arguments
+
+
+def _build(document: Mapping[str, object], base: StationConfig) -> StationConfig:
+    """
+    Turn a parsed TOML document into a (not yet checked) configuration.
+    """
+    for key in document:
+        if key not in ("server", "mount"):
+            raise _Invalid((key,), _unknown(key, ["server", "mount"]))
+    server = document.get("server", {})
+    if not isinstance(server, dict):
+        raise _Invalid(("server",), "must be a table ([server])")
+    config = replace(base, **_convert(server, _SERVER_KEYS, ("server",)))
+    if "mount" not in document:
+        return config
+    tables = document["mount"]
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise _Invalid(("mount",), "must be an array of tables, each one starting [[mount]]")
+    mounts = []
+    for index, table in enumerate(tables):
+        if "name" not in table:
+            raise _Invalid(
+                ("mount", index, "name"), 'missing (every mount needs one, like "/stream")'
+            )
+        mounts.append(MountConfig(**_convert(table, _MOUNT_KEYS, ("mount", index))))
+    return replace(config, mounts=tuple(mounts))
+
+
+# Checks on the finished values: shared by files and the command line.
+
+
+def _one_line(path: KeyPath, text: str) -> None:
+    if not text.isprintable():
+        raise _Invalid(path, "must be one line of text, without control characters")
+
+
+def _check_mount_name(path: KeyPath, name: str) -> None:
+    if not name.startswith("/") or len(name) < 2:
+        raise _Invalid(path, f'must start with "/" and name something, not {name!r}')
+    if any(c.isspace() for c in name):
+        raise _Invalid(path, f"must not contain spaces: {name!r}")
+    _one_line(path, name)
+    for bad in "?#;":
+        if bad in name:
+            raise _Invalid(path, f"must not contain {bad!r}: {name!r}")
+    if ".." in name:
+        raise _Invalid(path, f"must not contain '..': {name!r}")
+    if name.lower().endswith(PLAYLIST_SUFFIXES):
+        raise _Invalid(path, f"must not end with .m3u, .pls or .xspf (playlist URLs): {name!r}")
+
+
+def _check_range(path: KeyPath, value: float, low: float, high: float, unit: str = "") -> None:
+    if not low <= value <= high:
+        raise _Invalid(path, f"must be between {low} and {high}{unit}, not {value}")
+
+
+def _check_mount(index: int, mount: MountConfig, path_exists: Callable[[str], bool] | None) -> None:
+    def at(field_name: str) -> KeyPath:
+        return ("mount", index, _MOUNT_FIELD_KEYS[field_name])
+
+    _check_mount_name(at("name"), mount.name)
+    for field_name in ("station_name", "genre", "description", "url", "music"):
+        _one_line(at(field_name), getattr(mount, field_name))
+    if mount.music and path_exists is not None and not path_exists(mount.music):
+        raise _Invalid(at("music"), f"no such file or folder: {mount.music}")
+    _check_range(at("metaint"), mount.metaint, *METAINT_RANGE)
+    _check_range(at("queue_size"), mount.queue_size, *QUEUE_SIZE_RANGE, " bytes")
+    if mount.burst_size < 0:
+        raise _Invalid(at("burst_size"), f"must be 0 or more, not {mount.burst_size}")
+    if mount.burst_size >= mount.queue_size:
+        raise _Invalid(
+            at("burst_size"),
+            f"must be smaller than queue_size ({mount.queue_size})",
+            [(at("queue_size"), f"must be larger than burst_size ({mount.burst_size})")],
+        )
+    if mount.max_listeners < 0:
+        raise _Invalid(
+            at("max_listeners"), f"must be 0 (no limit) or more, not {mount.max_listeners}"
+        )
+    if mount.charset not in CHARSETS:
+        raise _Invalid(at("charset"), f'must be "utf-8" or "latin-1", not {mount.charset!r}')
+    if not (math.isfinite(mount.rescan_interval) and mount.rescan_interval > 0):
+        raise _Invalid(
+            at("rescan_interval"), f"must be more than 0 seconds, not {mount.rescan_interval}"
+        )
+
+
+def _check_fallbacks(mounts: Sequence[MountConfig]) -> None:
+    by_name = {mount.name: mount for mount in mounts}
+    for index, mount in enumerate(mounts):
+        if mount.fallback == mount.name:
+            raise _Invalid(("mount", index, "fallback"), "must name another mount, not this one")
+        if mount.fallback and mount.fallback not in by_name:
+            raise _Invalid(("mount", index, "fallback"), f"no mount is named {mount.fallback!r}")
+    for index, mount in enumerate(mounts):
+        chain = [mount.name]
+        while by_name[chain[-1]].fallback:
+            chain.append(by_name[chain[-1]].fallback)
+            if chain[-1] in chain[:-1]:
+                loop = " -> ".join(chain)
+                raise _Invalid(
+                    ("mount", index, "fallback"), f"fallbacks go round in a loop: {loop}"
+                )
+
+
+def _check(config: StationConfig, path_exists: Callable[[str], bool] | None) -> None:
+    """
+    Raise L{_Invalid} for the first value in C{config} that cannot be used.
+    """
+    _check_range(("server", "port"), config.port, *PORT_RANGE)
+    interface = config.interface
+    if any(c.isspace() for c in interface) or not interface.isprintable():
+        raise _Invalid(
+            ("server", "interface"), f"must be an address, or empty for all: {interface!r}"
+        )
+    if config.max_listeners < 0:
+        raise _Invalid(
+            ("server", "max_listeners"), f"must be 0 (no limit) or more, not {config.max_listeners}"
+        )
+    timeout = config.header_timeout
+    if not 0 < timeout <= HEADER_TIMEOUT_MAX:  # also refuses nan
+        raise _Invalid(
+            ("server", "header_timeout"),
+            f"must be more than 0 and at most {HEADER_TIMEOUT_MAX:g} seconds, not {timeout:g}",
+        )
+    if not config.admin_user or ":" in config.admin_user or not config.admin_user.isprintable():
+        raise _Invalid(("server", "admin_user"), 'must be a non-empty name without ":"')
+    for key in ("source_password", "admin_password"):
+        _one_line(("server", key), getattr(config, key))
+    if not config.mounts:
+        raise _Invalid(("mount",), "at least one mount is needed")
+    first_index: dict[str, int] = {}
+    for index, mount in enumerate(config.mounts):
+        _check_mount(index, mount, path_exists)
+        _one_line(("mount", index, "source_password"), mount.source_password)
+        if mount.name in first_index:
+            first = first_index[mount.name]
+            raise _Invalid(
+                ("mount", index, "name"),
+                f"{mount.name!r} is already the name of mount[{first}]",
+                [
+                    (
+                        ("mount", first, "name"),
+                        f"{mount.name!r} is already the name of mount[{index}]",
+                    )
+                ],
+            )
+        first_index[mount.name] = index
+    _check_fallbacks(config.mounts)
+
+
+def format_key_path(path: KeyPath) -> str:
+    """
+    Spell a key path the way error messages do: C{mount[1].burst_size}.
+
+    @param path: the path, such as C{("mount", 1, "burst_size")}.
+    @return: the dotted form; keys that are not bare TOML keys are quoted.
+    """
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            name = part if _BARE_KEY.fullmatch(part) else '"' + part.replace('"', '\\"') + '"'
+            text += "." + name if text else name
+    return text
+
+
+def validate(config: StationConfig, path_exists: Callable[[str], bool] | None = None) -> None:
+    """
+    Check a configuration however it was built (file, command line, code).
+
+    @param config: the configuration.
+    @param path_exists: if given, C{music} paths are checked with it.
+    @raise ConfigError: naming the first key at fault, as in
+        C{mount[0].metaint: must be between 256 and 65535, not 0}.
+    """
+    try:
+        _check(config, path_exists)
+    except _Invalid as e:
+        raise ConfigError(
+            f"{format_key_path(e.path)}: {e.reason}", e.path, e.reason, e.alternatives
+        ) from None
+
+
+# Finding the line a key is on.
+
+_KEY_PART = r'(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|\'[^\']*\')'
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_DOTTED = rf"{_KEY_PART}(?:\s*\.\s*{_KEY_PART})*"
+_ARRAY_HEADER = re.compile(rf"\s*\[\[\s*({_DOTTED})\s*\]\]")
+_TABLE_HEADER = re.compile(rf"\s*\[\s*({_DOTTED})\s*\]")
+_KEY_LINE = re.compile(rf"\s*({_DOTTED})\s*=(.*)")
+_PART = re.compile(_KEY_PART)
+
+
+def _key_parts(dotted: str) -> tuple[str, ...]:
+    parts = []
+    for part in _PART.findall(dotted):
+        if part[0] == '"':
+            try:
+                part = json.loads(part)
+            except ValueError:
+                part = part[1:-1]
+        elif part[0] == "'":
+            part = part[1:-1]
+        parts.append(part)
+    return tuple(parts)
+
+
+def _key_lines(text: str) -> dict[KeyPath, int]:
+    """
+    Map each table and key path in a TOML text to the line (from 1) that
+    declares it.  The Nth C{[[name]]} block is C{(name, N - 1)}.
+    """
+    lines: dict[KeyPath, int] = {}
+    counts: dict[tuple[str, ...], int] = {}
+    table: KeyPath = ()
+    open_quote = ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if open_quote:
+            if line.count(open_quote) % 2:
+                open_quote = ""
+            continue
+        if match := _ARRAY_HEADER.match(line):
+            name = _key_parts(match.group(1))
+            counts[name] = counts.get(name, -1) + 1
+            table = (*name, counts[name])
+        elif match := _TABLE_HEADER.match(line):
+            table = _key_parts(match.group(1))
+        elif match := _KEY_LINE.match(line):
+            key = (*table, *_key_parts(match.group(1)))
+            lines.setdefault(key, number)
+            for quote in ('"""', "'''"):
+                if match.group(2).count(quote) % 2:
+                    open_quote = quote
+            continue
+        else:
+            continue
+        lines.setdefault(table, number)
+    return lines
+
+
+def find_key_line(text: str, path: KeyPath) -> int | None:
+    """
+    Find the line of a TOML text that declares a key, or else the nearest
+    enclosing table that is written out.
+
+    @param text: the TOML document.
+    @param path: the key, such as C{("mount", 1, "burst_size")}.
+    @return: the line number, counting from 1, or C{None} if neither the
+        key nor any table around it appears in the text.
+    """
+    lines = _key_lines(text)
+    for end in range(len(path), 0, -1):
+        if path[:end] in lines:
+            return lines[path[:end]]
+    return None
+
+
+def _file_error(filename: str, text: str, problem: _Invalid) -> ConfigError:
+    """
+    Build the one-line error for a problem found in a file, blaming the
+    key the file actually sets.
+    """
+    lines = _key_lines(text)
+    path, reason = problem.path, problem.reason
+    if path not in lines:
+        for other_path, other_reason in problem.alternatives:
+            if other_path in lines:
+                path, reason = other_path, other_reason
+                break
+    line = find_key_line(text, path)
+    where = filename if line is None else f"{filename} line {line}"
+    return ConfigError(f"{where}: {format_key_path(path)}: {reason}", path, reason)
+
+
+def _syntax_error(filename: str, text: str, error: tomllib.TOMLDecodeError) -> ConfigError:
+    message = " ".join(str(error).split())
+    match = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
+    if match:
+        line = int(match.group(1))
+        message = f"{message[: match.start()]} (column {match.group(2)})"
+    else:
+        line = max(len(text.splitlines()), 1)
+        message = message.replace(" (at end of document)", " (at end of file)")
+    return ConfigError(f"{filename} line {line}: not valid TOML: {message}")
+
+
+def load_config(
+    text: str,
+    filename: str = "radiod.toml",
+    base: StationConfig | None = None,
+    path_exists: Callable[[str], bool] | None = None,
+) -> StationConfig:
+    """
+    Read a configuration from the text of a TOML file.  Performs no I/O
+    unless C{path_exists} does.
+
+    @param text: the file's contents.
+    @param filename: the file's name, for messages and for finding
+        relative C{music} paths.
+    @param base: the configuration the file's server keys change, and whose
+        mounts are kept if the file declares none; by default the
+        built-in defaults.  Declared mounts start from L{MountConfig}'s
+        defaults.
+    @param path_exists: if given, each C{music} path must satisfy it.
+    @return: the checked configuration.
+    @raise ConfigError: with a one-line message naming C{filename}, the line
+        and the key.
+    """
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise _syntax_error(filename, text, e) from None
+    folder = os.path.dirname(filename)
+    try:
+        config = _build(document, base or StationConfig())
+        if folder and "mount" in document:
+            mounts = tuple(
+                replace(m, music=os.path.join(folder, m.music)) if m.music else m
+                for m in config.mounts
+            )
+            config = replace(config, mounts=mounts)
+        _check(config, path_exists)
+    except _Invalid as e:
+        raise _file_error(filename, text, e) from None
+    return config
+
+
+def read_config(path: str) -> StationConfig:
+    """
+    Read and check a TOML configuration file; C{music} paths must exist.
+
+    @param path: the file.
+    @return: the checked configuration.
+    @raise ConfigError: C{cannot read config <path>: <reason>} if the file
+        cannot be read, else as L{load_config}.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ConfigError(f"cannot read config {path}: {e.strerror or e}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"cannot read config {path}: not UTF-8 text (byte {e.start})") from None
+    return load_config(text, path, path_exists=os.path.exists)

@@ -1,0 +1,56 @@
+"""
+The contracts between radiod's parts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+from twisted.internet.defer import Deferred
+from zope.interface import Interface
+
+from radiod.frames import Frame
+from radiod.track import TrackInfo
+
+__all__ = ["IFrameSource", "Runner"]
+
+_T = TypeVar("_T")
+
+
+
+class Runner(Protocol):
+    """
+    Runs a blocking callable away from the reactor thread and fires its
+    Deferred, on the reactor thread, with the result.  The real one wraps
+    C{deferToThreadPool}; tests use L{radiod.testing.synchronous_runner}.
+    """
+
+    def __call__(self, work: Callable[[], _T], /) -> Deferred[_T]: ...
+
+
+class IFrameSource(Interface):
+    """
+    Something a mount's pacer pulls MPEG audio frames from, one at a time.
+    """
+
+    def next_frame() -> tuple[Frame, TrackInfo] | None:
+        """
+        Return the next frame to broadcast and the track it belongs to.
+
+        Called on the reactor thread, so it must not block: a source that
+        reads files does so ahead of time in a thread.
+
+        @return: the frame and its track, or L{None} when no frame is ready
+            yet (the pacer then tries again on its next tick).
+        """
+
+    def start() -> None:
+        """
+        Begin preparing frames (load the first track, start watching).
+        """
+
+    def stop() -> None:
+        """
+        Stop preparing frames and release what the source holds.
+        """

@@ -1,0 +1,274 @@
+# -*- test-case-name: tests.test_library -*-
+"""
+The music library: which files a station plays, in which order, and what
+they are called.
+
+A library's location is a folder, walked recursively in sorted order, or a
+playlist file (C{.m3u}, C{.m3u8}, C{.pls}) whose local entries are played
+in the playlist's order.  L{scan_location} does the blocking work and
+reuses what it already knows about files that have not changed;
+L{Library} runs it in a thread through a L{Runner} and reports what each
+rescan added, removed or replaced.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+from twisted.internet.defer import Deferred, DeferredLock
+
+from radiod.interfaces import Runner
+from radiod.playlist import parse_playlist
+from radiod.tags import read_track_info
+from radiod.track import TrackInfo
+
+__all__ = [
+    "PLAYABLE_EXTENSIONS",
+    "PLAYLIST_EXTENSIONS",
+    "Entry",
+    "Library",
+    "LibraryChange",
+    "LibraryError",
+    "TagReader",
+    "is_playable",
+    "scan_location",
+]
+
+PLAYABLE_EXTENSIONS = (".mp3",)
+PLAYLIST_EXTENSIONS = (".m3u", ".m3u8", ".pls")
+
+Entry = tuple[float, int, TrackInfo]
+"""A scanned file: its modification time, its size and its description."""
+
+TagReader = Callable[[str, str], TrackInfo]
+"""Describes a file from its path and a display title (see L{read_track_info})."""
+
+
+class LibraryError(Exception):
+    """
+    The library cannot be used: its location is missing or unreadable, or
+    holds nothing playable.  The message is one line, fit for a log or a
+    startup error.
+    """
+
+
+def is_playable(name: str) -> bool:
+    """
+    Whether a file name has an extension radiod can play.
+    """
+    return name.lower().endswith(PLAYABLE_EXTENSIONS)
+
+
+def _is_playlist(name: str) -> bool:
+    return name.lower().endswith(PLAYLIST_EXTENSIONS)
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or str(error)
+
+
+def _sort_key(entry: os.DirEntry[str]) -> tuple[str, str]:
+    return (entry.name.casefold(), entry.name)
+
+
+def _walk(folder: str, seen: set[tuple[int, int]]) -> Iterator[tuple[str, os.stat_result]]:
+    """
+    Yield the playable regular files under C{folder} with their status,
+    depth first in sorted order, skipping hidden names, unreadable
+    subfolders and symbolic-link loops.
+    """
+    with os.scandir(folder) as scan:
+        entries = sorted(scan, key=_sort_key)
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            status = entry.stat()
+        except OSError:
+            continue
+        if stat.S_ISDIR(status.st_mode):
+            identity = (status.st_dev, status.st_ino)
+            if identity in seen:
+                continue
+            seen.add(identity)
+            try:
+                yield from _walk(entry.path, seen)
+            except OSError:
+                continue
+        elif stat.S_ISREG(status.st_mode) and is_playable(entry.name):
+            yield entry.path, status
+
+
+def _folder_files(folder: str) -> Iterator[tuple[str, os.stat_result, str]]:
+    """
+    The playable files of a folder, with no display titles.
+
+    @raise LibraryError: if the folder cannot be listed.
+    """
+    try:
+        top = os.stat(folder)
+        files = list(_walk(folder, {(top.st_dev, top.st_ino)}))
+    except OSError as e:
+        raise LibraryError(f"cannot read music folder {folder}: {_reason(e)}") from e
+    for path, status in files:
+        yield path, status, ""
+
+
+def _playlist_files(playlist: str) -> Iterator[tuple[str, os.stat_result, str]]:
+    """
+    The local, existing, playable entries of a playlist file, with the
+    playlist's titles for them.
+
+    @raise LibraryError: if the playlist cannot be read.
+    """
+    try:
+        with open(playlist, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise LibraryError(f"cannot read playlist {playlist}: {_reason(e)}") from e
+    for item in parse_playlist(playlist, data, os.path.dirname(playlist)):
+        if item.remote or not is_playable(item.location):
+            continue
+        try:
+            status = os.stat(item.location)
+        except (OSError, ValueError):
+            continue
+        if stat.S_ISREG(status.st_mode):
+            yield item.location, status, item.title
+
+
+def scan_location(
+    location: str,
+    known: Mapping[str, Entry],
+    read: TagReader = read_track_info,
+) -> dict[str, Entry]:
+    """
+    List the playable files of a folder or playlist file, with their tags.
+
+    Blocks on file I/O.  Files are keyed by absolute path and listed in
+    play order (sorted folder order, or playlist order; a file a playlist
+    names twice is listed once).  A file whose modification time and size
+    match its entry in C{known} keeps that entry's L{TrackInfo}; any other
+    file's tags are read with C{read}.
+
+    @param location: a folder, or a C{.m3u}, C{.m3u8} or C{.pls} file.
+    @param known: the result of the previous scan, or an empty mapping.
+    @param read: reads a file's description; L{read_track_info} by default.
+    @return: the files found, in order, as C{(mtime, size, info)}.
+    @raise LibraryError: if the location does not exist, cannot be read,
+        or holds no playable file.
+    """
+    location = os.path.abspath(location)
+    kind = "playlist" if _is_playlist(location) else "music folder"
+    try:
+        mode = os.stat(location).st_mode
+    except FileNotFoundError:
+        raise LibraryError(f"{kind} {location} does not exist") from None
+    except OSError as e:
+        raise LibraryError(f"cannot read {kind} {location}: {_reason(e)}") from e
+    if stat.S_ISDIR(mode):
+        files = _folder_files(location)
+    elif kind == "playlist":
+        files = _playlist_files(location)
+    else:
+        extensions = ", ".join(PLAYLIST_EXTENSIONS)
+        raise LibraryError(f"{location} is not a folder or a playlist file ({extensions})")
+    found: dict[str, Entry] = {}
+    for path, status, title in files:
+        if path in found:
+            continue
+        previous = known.get(path)
+        if previous is not None and previous[:2] == (status.st_mtime, status.st_size):
+            found[path] = previous
+        else:
+            found[path] = (status.st_mtime, status.st_size, read(path, title))
+    if not found:
+        formats = "/".join(extension[1:].upper() for extension in PLAYABLE_EXTENSIONS)
+        raise LibraryError(f"no playable {formats} files in {location}")
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryChange:
+    """
+    What one scan changed, as sorted tuples of absolute paths.
+
+    @ivar added: files new to the library.
+    @ivar removed: files no longer in it.
+    @ivar changed: files still there whose modification time or size
+        changed (replaced or rewritten), whose tags were read again.
+    """
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        """
+        Whether the scan found nothing new.
+        """
+        return not (self.added or self.removed or self.changed)
+
+
+class Library:
+    """
+    The files a station plays, kept up to date by rescanning.
+
+    @ivar location: the folder or playlist file the library comes from.
+    @ivar tracks: the files' descriptions in play order; empty until the
+        first successful scan.
+    """
+
+    def __init__(self, location: str, runner: Runner, read: TagReader = read_track_info) -> None:
+        """
+        @param location: a folder, or a C{.m3u}, C{.m3u8} or C{.pls} file.
+        @param runner: runs the blocking scan away from the reactor thread.
+        @param read: reads a file's description (see L{scan_location}).
+        """
+        self.location = location
+        self.tracks: list[TrackInfo] = []
+        self._runner = runner
+        self._read = read
+        self._entries: dict[str, Entry] = {}
+        self._lock = DeferredLock()
+
+    def scan(self) -> Deferred[LibraryChange]:
+        """
+        Scan the location again and update L{tracks}.
+
+        Scans never overlap: one asked for while another runs starts after
+        it.  A failed scan leaves L{tracks} as they were.
+
+        @return: a L{Deferred} firing with what changed, or failing with
+            L{LibraryError}.
+        """
+        return self._lock.run(self._scan)
+
+    def _scan(self) -> Deferred[LibraryChange]:
+        known = dict(self._entries)
+        d = self._runner(lambda: scan_location(self.location, known, self._read))
+        return d.addCallback(self._apply)
+
+    def _apply(self, entries: dict[str, Entry]) -> LibraryChange:
+        """
+        Adopt a scan's result and describe how it differs from the last.
+        """
+        old = self._entries
+        change = LibraryChange(
+            added=tuple(sorted(entries.keys() - old.keys())),
+            removed=tuple(sorted(old.keys() - entries.keys())),
+            changed=tuple(
+                sorted(
+                    path
+                    for path in entries.keys() & old.keys()
+                    if entries[path][:2] != old[path][:2]
+                )
+            ),
+        )
+        self._entries = entries
+        self.tracks = [info for _, _, info in entries.values()]
+        return change

@@ -1,0 +1,206 @@
+# -*- test-case-name: tests.test_listener -*-
+"""
+One listener: a cursor into its mount's shared buffer, and the push
+producer that feeds its transport.
+
+A listener owns no audio.  On every tick the mount asks each listener to
+deliver; a listener whose transport is not paused writes everything from
+its cursor to the head in one call, with ICY metadata blocks interleaved
+at its own metaint positions.  When the transport's buffer fills, Twisted
+pauses the listener; it then writes nothing, and when resumed it catches up
+from its cursor.  A listener whose cursor falls more than the queue size
+behind the head is disconnected.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Protocol
+
+from twisted.logger import Logger
+from zope.interface import implementer
+from twisted.internet.interfaces import IPushProducer
+
+from radiod.icy import EMPTY_BLOCK
+
+if TYPE_CHECKING:
+    from radiod.buffer import StreamBuffer
+
+__all__ = ["Listener", "ListenerTransport"]
+
+_ids = itertools.count(1)
+
+
+class ListenerTransport(Protocol):
+    """
+    What a listener needs of its transport (a TCP transport provides it).
+    """
+
+    def writeSequence(self, data: list[bytes | memoryview], /) -> None: ...  # noqa: N802
+
+    def registerProducer(self, producer: object, streaming: bool, /) -> None: ...  # noqa: N802
+
+    def unregisterProducer(self) -> None: ...  # noqa: N802
+
+    def abortConnection(self) -> None: ...  # noqa: N802
+
+    def loseConnection(self) -> None: ...  # noqa: N802
+
+
+class ListenerHost(Protocol):
+    """
+    What a listener needs of its mount.
+    """
+
+    name: str
+    buffer: StreamBuffer
+    queue_size: int
+
+    def remove_listener(self, listener: Listener, /) -> None: ...
+
+    def listener_dropped(self, listener: Listener, lag: int, /) -> None: ...
+
+
+@implementer(IPushProducer)
+class Listener:
+    """
+    A listener of one mount, registered as a streaming producer with its
+    transport.
+
+    @ivar id: a number unique within the process, for logs.
+    @ivar position: absolute stream offset of the next audio byte to send.
+    @ivar paused: whether the transport asked us to stop writing.
+    @ivar sent: audio bytes handed to the transport so far.
+    @ivar metaint: audio bytes between metadata blocks, or 0 for none.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        transport: ListenerTransport,
+        mount: ListenerHost,
+        peer: str,
+        metaint: int,
+        start: int,
+    ) -> None:
+        """
+        @param transport: where the audio goes.
+        @param mount: the mount whose buffer we read.
+        @param peer: the client's address, for logs.
+        @param metaint: the ICY metadata interval, or 0 when the client did
+            not ask for metadata.
+        @param start: the absolute offset to start from (the burst point).
+        """
+        self.id = next(_ids)
+        self.transport = transport
+        self.mount = mount
+        self.peer = peer
+        self.metaint = metaint
+        self.position = start
+        self.paused = False
+        self.stopped = False
+        self.sent = 0
+        self._until_block = metaint
+        self._last_block: bytes | None = None
+
+    @property
+    def lag(self) -> int:
+        """
+        Bytes of audio this listener is behind the head.
+        """
+        return self.mount.buffer.head - self.position
+
+    def deliver(self) -> None:
+        """
+        Write everything from the cursor to the head, unless paused; drop
+        this listener if it lags more than the queue size.
+        """
+        if self.stopped:
+            return
+        if self.lag > self.mount.queue_size or self.position < self.mount.buffer.tail:
+            self._drop()
+            return
+        if self.paused:
+            return
+        buffer = self.mount.buffer
+        if self.position == buffer.head:
+            return
+        pieces: list[bytes | memoryview] = []
+        if self.metaint:
+            self._interleave(buffer, pieces)
+        else:
+            for chunk, offset in buffer.read(self.position):
+                pieces.append(chunk.view[offset:] if offset else chunk.data)
+        self.sent += buffer.head - self.position
+        self.position = buffer.head
+        # The transport may call pauseProducing from inside this write.
+        self.transport.writeSequence(pieces)
+
+    def _interleave(self, buffer: StreamBuffer, pieces: list[bytes | memoryview]) -> None:
+        """
+        Append to C{pieces} the audio from the cursor to the head with
+        metadata blocks at this listener's metaint positions.  A block
+        announces the track of the audio that follows it, and is sent in
+        full only when it differs from the last one this listener got.
+        """
+        until = self._until_block
+        last = self._last_block
+        metaint = self.metaint
+        for chunk, offset in buffer.read(self.position):
+            view = chunk.view
+            size = len(view)
+            while offset < size:
+                if until == 0:
+                    block = chunk.block
+                    if block is last:
+                        pieces.append(EMPTY_BLOCK)
+                    else:
+                        pieces.append(block)
+                        last = block
+                    until = metaint
+                take = size - offset
+                if take > until:
+                    take = until
+                pieces.append(view[offset : offset + take])
+                offset += take
+                until -= take
+        self._until_block = until
+        self._last_block = last
+
+    def _drop(self) -> None:
+        """
+        Disconnect this listener because it fell too far behind.
+        """
+        lag = self.lag
+        self.stopped = True
+        self._log.warn(
+            "Listener {listener} from {peer} on {mount} fell {lag} bytes behind; disconnecting",
+            listener=self.id,
+            peer=self.peer,
+            mount=self.mount.name,
+            lag=lag,
+        )
+        self.mount.listener_dropped(self, lag)
+        self.transport.abortConnection()
+
+    def pauseProducing(self) -> None:  # noqa: N802
+        """
+        The transport's buffer is full: stop writing, keep the cursor.
+        """
+        self.paused = True
+
+    def resumeProducing(self) -> None:  # noqa: N802
+        """
+        The transport drained its buffer: catch up from the cursor.
+        """
+        self.paused = False
+        self.deliver()
+
+    def stopProducing(self) -> None:  # noqa: N802
+        """
+        The connection is gone: leave the mount.
+        """
+        if not self.stopped:
+            self.stopped = True
+        self.mount.remove_listener(self)

@@ -1,0 +1,226 @@
+# -*- test-case-name: tests.test_mount -*-
+"""
+A mount: one programme that listeners tune into by URL path.
+
+The mount owns the pacer that pulls frames from its source, the shared
+buffer those frames go into, and the set of listeners reading from it.  It
+knows nothing about sockets beyond handing listeners their turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+
+from radiod.buffer import StreamBuffer
+from radiod.config import MountConfig
+from radiod.frames import Frame
+from radiod.icy import encode_metadata
+from radiod.interfaces import IFrameSource
+from radiod.listener import Listener, ListenerTransport
+from radiod.pacer import Pacer
+from radiod.track import TrackInfo
+
+__all__ = ["CHUNK_SIZE", "AudioInfo", "Mount"]
+
+CHUNK_SIZE = 4096
+"""
+The largest chunk the buffer holds, in bytes (or one frame, if larger):
+after a catch-up, a new listener's burst can still start close to the
+burst size behind the head.
+"""
+
+
+class AudioInfo:
+    """
+    The format of a mount's audio as listeners are told it.
+
+    @ivar bitrate: kbit/s (measured over the newest chunk for VBR).
+    @ivar sample_rate: samples per second.
+    @ivar channels: 1 or 2.
+    """
+
+    __slots__ = ("bitrate", "channels", "sample_rate")
+
+    def __init__(self, bitrate: int = 0, sample_rate: int = 0, channels: int = 0) -> None:
+        self.bitrate = bitrate
+        self.sample_rate = sample_rate
+        self.channels = channels
+
+    def ice_audio_info(self) -> str:
+        """
+        The C{ice-audio-info} header value.
+        """
+        return (
+            f"ice-samplerate={self.sample_rate};ice-bitrate={self.bitrate};"
+            f"ice-channels={self.channels}"
+        )
+
+
+class Mount:
+    """
+    One live programme and its listeners.
+
+    @ivar config: the mount's settings.
+    @ivar buffer: recent audio shared by all listeners.
+    @ivar listeners: the connected listeners.
+    @ivar now_playing: the track at the head of the stream.
+    @ivar audio: the format of the newest audio.
+    @ivar peak_listeners: the most listeners seen at once.
+    @ivar dropped: listeners disconnected for falling behind.
+    @ivar track_started: clock time the current track reached the head.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        config: MountConfig,
+        source: IFrameSource,
+        clock: IReactorTime,
+        tick: float = 0.1,
+    ) -> None:
+        """
+        @param config: the mount's settings.
+        @param source: where its audio comes from.
+        @param clock: the time source for pacing.
+        @param tick: seconds between deliveries.
+        """
+        self.config = config
+        self.name = config.name
+        self.queue_size = config.queue_size
+        self.source = source
+        self._clock = clock
+        self.buffer = StreamBuffer(max(config.queue_size, config.burst_size) + 64 * 1024)
+        self.listeners: set[Listener] = set()
+        self.now_playing: TrackInfo | None = None
+        self.track_started = 0.0
+        self.audio = AudioInfo()
+        self.peak_listeners = 0
+        self.dropped = 0
+        self._blocks: dict[str, bytes] = {}
+        self.on_track_change: list[Callable[[TrackInfo], None]] = []
+        self.pacer = Pacer(clock, source, self.broadcast, interval=tick, name=config.name)
+
+    def start(self) -> None:
+        """
+        Start the source and the pacer.
+        """
+        self.source.start()
+        self.pacer.start()
+
+    def stop(self) -> None:
+        """
+        Stop pacing and the source, and disconnect every listener.
+        """
+        self.pacer.stop()
+        self.source.stop()
+        for listener in list(self.listeners):
+            listener.transport.loseConnection()
+
+    def block_for(self, track: TrackInfo) -> bytes:
+        """
+        The ICY metadata block announcing C{track}, encoded once per title.
+        """
+        title = track.stream_title
+        block = self._blocks.get(title)
+        if block is None:
+            if len(self._blocks) > 64:
+                self._blocks.clear()
+            block = encode_metadata(title, self.config.charset)
+            self._blocks[title] = block
+        return block
+
+    def broadcast(self, frames: list[tuple[Frame, TrackInfo]]) -> None:
+        """
+        Append frames to the buffer, one chunk per track, and let every
+        listener deliver.
+        """
+        run: list[bytes] = []
+        run_size = 0
+        track = frames[0][1]
+        samples = 0
+        for frame, frame_track in frames:
+            size = len(frame.data)
+            if frame_track is not track or (run and run_size + size > CHUNK_SIZE):
+                self._append(run, track)
+                run = []
+                run_size = 0
+                track = frame_track
+            run.append(frame.data)
+            run_size += size
+            samples += frame.header.samples
+        self._append(run, track)
+        last = frames[-1][0].header
+        size = sum(len(frame.data) for frame, _ in frames)
+        self.audio.sample_rate = last.sample_rate
+        self.audio.channels = last.channels
+        self.audio.bitrate = round(size * 8 * last.sample_rate / samples / 1000)
+        for listener in list(self.listeners):
+            listener.deliver()
+
+    def _append(self, run: list[bytes], track: TrackInfo) -> None:
+        if track is not self.now_playing:
+            self.now_playing = track
+            self.track_started = self._clock.seconds()
+            self._log.info(
+                "Now playing on {mount}: {title}", mount=self.name, title=track.stream_title
+            )
+            for callback in self.on_track_change:
+                callback(track)
+        self.buffer.append(b"".join(run), track, self.block_for(track))
+
+    def add_listener(
+        self, transport: ListenerTransport, peer: str, wants_metadata: bool
+    ) -> Listener:
+        """
+        Start a listener at the burst point: register it as a streaming
+        producer and send its burst now.
+
+        The caller has already written the response headers.
+        """
+        metaint = self.config.metaint if wants_metadata else 0
+        listener = Listener(
+            transport,
+            self,
+            peer,
+            metaint,
+            self.buffer.burst_start(self.config.burst_size),
+        )
+        self.listeners.add(listener)
+        self.peak_listeners = max(self.peak_listeners, len(self.listeners))
+        transport.registerProducer(listener, True)
+        self._log.info(
+            "Listener {listener} from {peer} joined {mount} ({count} listening)",
+            listener=listener.id,
+            peer=peer,
+            mount=self.name,
+            count=len(self.listeners),
+        )
+        listener.deliver()
+        return listener
+
+    def remove_listener(self, listener: Listener) -> None:
+        """
+        Forget a listener whose connection ended.
+        """
+        if listener in self.listeners:
+            self.listeners.discard(listener)
+            self._log.info(
+                "Listener {listener} from {peer} left {mount} after {sent} bytes "
+                "({count} listening)",
+                listener=listener.id,
+                peer=listener.peer,
+                mount=self.name,
+                sent=listener.sent,
+                count=len(self.listeners),
+            )
+
+    def listener_dropped(self, listener: Listener, lag: int) -> None:
+        """
+        Count a listener disconnected for lagging.
+        """
+        self.dropped += 1
+        self.listeners.discard(listener)

@@ -1,0 +1,308 @@
+# -*- test-case-name: tests.test_options -*-
+"""
+The command line of C{twistd radiod}.
+
+Values come, from weakest to strongest, from the built-in defaults, the
+C{--config} file, and the options actually given on the command line.  With
+a configuration file that declares several mounts, the command line's mount
+options change the first (default) mount.
+
+Every mistake ends the program with one line on standard error, such as
+C{twistd radiod: error: --port: expected a whole number, not 'nope' (see
+twistd radiod --help)}, rather than twistd's whole usage text.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any, ClassVar
+
+from twisted.python import usage
+
+from radiod.config import (
+    ConfigError,
+    KeyPath,
+    MountConfig,
+    StationConfig,
+    normalize_charset,
+    parse_size,
+    read_config,
+    validate,
+)
+
+__all__ = ["Options", "format_size"]
+
+COMMAND = "twistd radiod"
+
+
+def format_size(size: int) -> str:
+    """
+    Write a byte count the short way C{--burst-size} accepts it.
+
+    @param size: bytes.
+    @return: C{"64KiB"}, C{"1MiB"}, or the plain number if no unit fits.
+    """
+    for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if size and size % factor == 0:
+            return f"{size // factor}{unit}"
+    return str(size)
+
+
+def _whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"expected a whole number, not {text!r}") from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"expected a number of seconds, not {text!r}") from None
+
+
+def _text(text: str) -> str:
+    return text
+
+
+_STATION = StationConfig()
+_MOUNT = MountConfig()
+
+# option: (StationConfig field, parser); the TOML key is the field name.
+_SERVER_OPTIONS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "port": ("port", _whole_number),
+    "interface": ("interface", _text),
+    "max-listeners": ("max_listeners", _whole_number),
+    "header-timeout": ("header_timeout", _seconds),
+}
+# option: (MountConfig field, TOML key, parser), applied to the first mount.
+_MOUNT_OPTIONS: dict[str, tuple[str, str, Callable[[str], Any]]] = {
+    "music": ("music", "music", _text),
+    "mount": ("name", "name", _text),
+    "name": ("station_name", "station_name", _text),
+    "genre": ("genre", "genre", _text),
+    "description": ("description", "description", _text),
+    "url": ("url", "url", _text),
+    "metaint": ("metaint", "metaint", _whole_number),
+    "burst-size": ("burst_size", "burst_size", parse_size),
+    "queue-size": ("queue_size", "queue_size", parse_size),
+    "max-listeners-per-mount": ("max_listeners", "max_listeners", _whole_number),
+    "charset": ("charset", "charset", normalize_charset),
+}
+# flag: (MountConfig field, TOML key), applied to the first mount.
+_MOUNT_FLAGS: dict[str, tuple[str, str]] = {
+    "shuffle": ("shuffle", "shuffle"),
+    "public": ("public", "public"),
+    "icy-status-line": ("icy_status_line", "status_line"),
+}
+
+
+class Options(usage.Options):
+    """
+    The options of C{twistd radiod}.
+
+    Parameters default to C{None}, meaning "not given": only the options a
+    user actually gives override the configuration file.
+
+    @ivar config: the checked configuration, once options are parsed.
+    """
+
+    synopsis = "[options]"
+    longdesc = (
+        "Plays a music library as one continuous MP3 stream, paced in real time, to any "
+        "number of listeners over HTTP with ICY metadata. Without --music it plays the demo "
+        "library shipped with radiod, at http://localhost:8000/stream. Sizes take bytes or a "
+        "unit: 65536, 64KiB, 1MiB. A --config TOML file can declare the server and any number "
+        "of mounts; options given on the command line override it, and mount options apply to "
+        "its first mount. Examples: 'twistd -n radiod --music ~/Music --shuffle' plays a folder "
+        "in random order; 'twistd -n radiod --music party.m3u --mount /party --name Party "
+        "--port 8080' plays a playlist at http://localhost:8080/party; 'twistd -n radiod "
+        "--config radiod.toml' runs the station that file declares."
+    )
+    optParameters: ClassVar[list[list[Any]]] = [
+        ["port", "p", None, f"TCP port listeners connect to [default: {_STATION.port}]"],
+        ["interface", None, None, "Address to listen on [default: all addresses]"],
+        [
+            "music",
+            None,
+            None,
+            "Folder or playlist file (.m3u, .pls) to play "
+            "[default: the demo library shipped with radiod]",
+        ],
+        ["mount", None, None, f"URL path of the stream [default: {_MOUNT.name}]"],
+        ["name", None, None, f"Station name, sent as icy-name [default: {_MOUNT.station_name}]"],
+        ["genre", None, None, "Genre, sent as icy-genre [default: none]"],
+        ["description", None, None, "Description, sent as icy-description [default: none]"],
+        ["url", None, None, "Station home page, sent as icy-url [default: none]"],
+        [
+            "config",
+            None,
+            None,
+            "TOML file declaring the server and its mounts; options given here override it "
+            "[default: none]",
+        ],
+        [
+            "metaint",
+            None,
+            None,
+            f"Audio bytes between ICY metadata blocks, 256 to 65535 [default: {_MOUNT.metaint}]",
+        ],
+        [
+            "burst-size",
+            None,
+            None,
+            "Recent audio sent at once to a new listener; smaller than --queue-size "
+            f"[default: {format_size(_MOUNT.burst_size)}]",
+        ],
+        [
+            "queue-size",
+            None,
+            None,
+            "How far a listener may fall behind before it is dropped "
+            f"[default: {format_size(_MOUNT.queue_size)}]",
+        ],
+        [
+            "max-listeners",
+            None,
+            None,
+            f"Listeners allowed on all mounts together, 0 for no limit "
+            f"[default: {_STATION.max_listeners}]",
+        ],
+        [
+            "max-listeners-per-mount",
+            None,
+            None,
+            f"Listeners allowed on the stream's mount, 0 for no limit "
+            f"[default: {_MOUNT.max_listeners}]",
+        ],
+        [
+            "header-timeout",
+            None,
+            None,
+            f"Seconds a client has to send its request [default: {_STATION.header_timeout:g}]",
+        ],
+        [
+            "charset",
+            None,
+            None,
+            f"Character set of ICY titles: utf-8 or latin-1 [default: {_MOUNT.charset}]",
+        ],
+    ]
+    optFlags: ClassVar[list[list[Any]]] = [
+        ["shuffle", None, "Play in random order, reshuffled every round"],
+        ["public", None, "Let stream directories list the station (icy-pub: 1)"],
+        [
+            "icy-status-line",
+            None,
+            "Answer 'ICY 200 OK' instead of 'HTTP/1.0 200 OK', for very old players",
+        ],
+    ]
+    compData = usage.Completions(
+        optActions={
+            "music": usage.CompleteFiles(),
+            "config": usage.CompleteFiles("*.toml"),
+            "charset": usage.CompleteList(["utf-8", "latin-1"]),
+        }
+    )
+
+    config: StationConfig | None = None
+
+    def parseOptions(self, options: Sequence[str] | None = None) -> None:
+        """
+        Parse the command line and check the configuration it describes.
+
+        @param options: the arguments; by default C{sys.argv[1:]}.
+        @raise SystemExit: carrying one line, C{twistd radiod: error:
+            <problem> (see twistd radiod --help)}, for any mistake.
+        """
+        try:
+            super().parseOptions(options)
+        except usage.UsageError as e:
+            message = " ".join(str(e).split())
+            raise SystemExit(f"{COMMAND}: error: {message} (see {COMMAND} --help)") from None
+
+    def postOptions(self) -> None:
+        """
+        Build and check the configuration, so mistakes surface now.
+
+        @raise usage.UsageError: with one line naming the option or key.
+        """
+        try:
+            self.config = self._build()
+        except ConfigError as e:
+            raise usage.UsageError(str(e)) from None
+
+    def given(self) -> set[str]:
+        """
+        Say which options the command line actually gave.
+
+        @return: long option names, such as C{{"port", "shuffle"}}.
+        """
+        names = {name for name in [*_SERVER_OPTIONS, *_MOUNT_OPTIONS] if self[name] is not None}
+        names.update(name for name in _MOUNT_FLAGS if self[name])
+        if self["config"] is not None:
+            names.add("config")
+        return names
+
+    def to_config(self) -> StationConfig:
+        """
+        The checked configuration the options describe.
+
+        @return: built-in defaults, changed by the C{--config} file, changed
+            by the options given.
+        @raise ConfigError: with one line naming the option or key at fault.
+        """
+        if self.config is None:
+            self.config = self._build()
+        return self.config
+
+    def _build(self) -> StationConfig:
+        base = StationConfig() if self["config"] is None else read_config(self["config"])
+        server: dict[str, Any] = {}
+        for name, (field_name, parse) in _SERVER_OPTIONS.items():
+            if self[name] is not None:
+                server[field_name] = _parsed(name, parse, self[name])
+        mount: dict[str, Any] = {}
+        for name, (field_name, _, parse) in _MOUNT_OPTIONS.items():
+            if self[name] is not None:
+                mount[field_name] = _parsed(name, parse, self[name])
+        for name, (field_name, _) in _MOUNT_FLAGS.items():
+            if self[name]:
+                mount[field_name] = True
+        first = replace(base.mounts[0], **mount)
+        config = replace(base, **server, mounts=(first, *base.mounts[1:]))
+        try:
+            validate(config, path_exists=os.path.exists)
+        except ConfigError as e:
+            raise self._blame(e) from None
+        return config
+
+    def _blame(self, error: ConfigError) -> ConfigError:
+        """
+        Retell a problem in terms of the option the user gave, if any.
+        """
+        options: dict[KeyPath, str] = {("server", f): n for n, (f, _) in _SERVER_OPTIONS.items()}
+        for name, (_, key, _) in _MOUNT_OPTIONS.items():
+            options["mount", 0, key] = name
+        for name, (_, key) in _MOUNT_FLAGS.items():
+            options["mount", 0, key] = name
+        given = self.given()
+        for path, reason in [(error.path, error.reason), *error.alternatives]:
+            if options.get(path) in given:
+                return ConfigError(f"--{options[path]}: {reason}", path, reason)
+        if self["config"] is not None:
+            return ConfigError(f"{error} (with {self['config']} and the options given)", error.path)
+        return error
+
+
+def _parsed(name: str, parse: Callable[[str], Any], text: str) -> Any:
+    """
+    Parse one option's value, naming the option if it is wrong.
+    """
+    try:
+        return parse(text)
+    except ValueError as e:
+        raise ConfigError(f"--{name}: {e}", reason=str(e)) from None

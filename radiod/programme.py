@@ -1,0 +1,277 @@
+# -*- test-case-name: tests.test_programme -*-
+"""
+The programme: a library played track after track as one frame source.
+
+Files are read and split into frames in a thread, one track ahead of the
+one playing, so the pacer always finds the next frame ready.  The library
+is rescanned on a timer: new files join the rotation, removed ones leave
+it, and a file replaced on disk is read afresh.  A file that cannot be
+read or holds no usable audio is skipped with a log line.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import replace
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from radiod.frames import Frame, read_frames
+from radiod.interfaces import IFrameSource, Runner
+from radiod.library import Library, LibraryChange
+from radiod.track import TrackInfo
+
+__all__ = ["Programme", "load_frames"]
+
+
+def load_frames(path: str) -> list[Frame]:
+    """
+    Read a whole file and split it into frames.  Blocking: run it in a
+    thread.
+
+    @raise OSError: if the file cannot be read.
+    @raise radiod.frames.UnsupportedAudio: if it holds no usable MP3 audio.
+    """
+    with open(path, "rb") as f:
+        data = f.read()
+    return read_frames(data)
+
+
+@implementer(IFrameSource)
+class Programme:
+    """
+    Plays a library in order or shuffled, round after round.
+
+    @ivar playing: the track whose frames are being handed out.
+    @ivar upcoming: paths still to play in this round, next first.
+    @ivar skipped: tracks skipped because they could not be played.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        library: Library,
+        clock: IReactorTime,
+        runner: Runner,
+        shuffle: bool = False,
+        rescan_interval: float = 30.0,
+        rng: random.Random | None = None,
+        loader: Callable[[str], list[Frame]] = load_frames,
+        name: str = "",
+    ) -> None:
+        """
+        @param library: the tracks to play.
+        @param clock: schedules rescans.
+        @param runner: runs file reads and scans off the reactor thread.
+        @param shuffle: random order, reshuffled every round.
+        @param rescan_interval: seconds between library rescans; 0 for
+            never.
+        @param rng: the random source for shuffling.
+        @param loader: reads a file into frames (blocking).
+        @param name: the mount's name, for logs.
+        """
+        self.library = library
+        self._clock = clock
+        self._runner = runner
+        self.shuffle = shuffle
+        self.rescan_interval = rescan_interval
+        self._rng = rng if rng is not None else random.Random()
+        self._loader = loader
+        self.name = name
+        self.playing: TrackInfo | None = None
+        self._frames: list[Frame] = []
+        self._index = 0
+        self.upcoming: list[str] = []
+        self._ready: tuple[TrackInfo, list[Frame]] | None = None
+        self._loading: str | None = None
+        self._stale = False
+        self._failures = 0
+        self.skipped = 0
+        self._scanning = False
+        self._rescan: LoopingCall | None = None
+        self._running = False
+        self.started: Deferred[None] = Deferred()
+
+    # IFrameSource
+
+    def start(self) -> None:
+        """
+        Scan the library, then read the first track; rescan on a timer.
+        """
+        self._running = True
+        self._scan().addCallback(lambda _: self._started())
+
+    def _started(self) -> None:
+        if not self.started.called:
+            self.started.callback(None)
+        if self.rescan_interval > 0 and self._running:
+            loop = LoopingCall(self._scan)
+            loop.clock = self._clock
+            self._rescan = loop
+            loop.start(self.rescan_interval, now=False)
+
+    def stop(self) -> None:
+        """
+        Stop rescanning and drop the frames held.
+        """
+        self._running = False
+        if self._rescan is not None and self._rescan.running:
+            self._rescan.stop()
+        self._rescan = None
+        self._frames = []
+        self._ready = None
+
+    def next_frame(self) -> tuple[Frame, TrackInfo] | None:
+        """
+        The next frame of the current track, moving on to the next track
+        (already read in the background) when this one ends.
+        """
+        if self._index >= len(self._frames):
+            if self._ready is None:
+                self._prefetch()
+                return None
+            track, frames = self._ready
+            self._ready = None
+            # A fresh object per play, so a repeated track is a new play.
+            self.playing = replace(track)
+            self._frames = frames
+            self._index = 0
+            self._prefetch()
+        frame = self._frames[self._index]
+        self._index += 1
+        assert self.playing is not None
+        return frame, self.playing
+
+    # Rotation
+
+    def _new_round(self) -> list[str]:
+        paths = [track.path for track in self.library.tracks]
+        if self.shuffle:
+            self._rng.shuffle(paths)
+            if len(paths) > 1 and self.playing is not None and paths[0] == self.playing.path:
+                paths[0], paths[-1] = paths[-1], paths[0]
+        return paths
+
+    def _next_path(self) -> str | None:
+        if not self.library.tracks:
+            return None
+        if not self.upcoming:
+            self.upcoming = self._new_round()
+        return self.upcoming.pop(0)
+
+    def _prefetch(self) -> None:
+        """
+        Start reading the next track unless one is ready or being read.
+        """
+        if self._ready is not None or self._loading is not None or not self._running:
+            return
+        if self._failures >= max(1, len(self.library.tracks)):
+            # A whole round failed: wait for the next rescan to try again.
+            return
+        path = self._next_path()
+        if path is None:
+            return
+        self._loading = path
+        self._stale = False
+        loader = self._loader
+        loaded: Deferred[list[Frame]] = self._runner(lambda: loader(path))
+        loaded.addCallbacks(self._loaded, self._load_failed, (path,), None, (path,), None)
+
+    def _track(self, path: str) -> TrackInfo | None:
+        for track in self.library.tracks:
+            if track.path == path:
+                return track
+        return None
+
+    def _loaded(self, frames: list[Frame], path: str) -> None:
+        self._loading = None
+        track = self._track(path)
+        if self._stale or track is None:
+            # Replaced or removed while we were reading it.
+            if track is not None:
+                self.upcoming.insert(0, path)
+            self._prefetch()
+            return
+        if not frames:
+            self._skip(path, "no audio frames")
+            return
+        self._failures = 0
+        self._ready = (track, frames)
+
+    def _load_failed(self, failure: Failure, path: str) -> None:
+        self._loading = None
+        self._skip(path, failure.getErrorMessage() or failure.type.__name__)
+
+    def _skip(self, path: str, reason: str) -> None:
+        self.skipped += 1
+        self._failures += 1
+        self._log.warn(
+            "Skipping {path} on {mount}: {reason}", path=path, mount=self.name, reason=reason
+        )
+        self._prefetch()
+
+    # Library changes
+
+    def _scan(self) -> Deferred[None]:
+        if self._scanning:
+            return succeed(None)
+        self._scanning = True
+        scanned = self.library.scan()
+
+        def done(change: LibraryChange) -> None:
+            self._scanning = False
+            self._apply(change)
+
+        def failed(failure: Failure) -> None:
+            self._scanning = False
+            self._log.error(
+                "Cannot scan the library of {mount}: {reason}",
+                mount=self.name,
+                reason=failure.getErrorMessage(),
+            )
+
+        scanned.addCallbacks(done, failed)
+        return scanned.addCallback(lambda _: None)
+
+    def _apply(self, change: LibraryChange) -> None:
+        present = {track.path for track in self.library.tracks}
+        if change.added or change.removed or change.changed:
+            self._log.info(
+                "Library of {mount} changed: {added} added, {removed} removed, "
+                "{changed} replaced",
+                mount=self.name,
+                added=len(change.added),
+                removed=len(change.removed),
+                changed=len(change.changed),
+            )
+        self.upcoming = [path for path in self.upcoming if path in present]
+        added = [track.path for track in self.library.tracks if track.path in change.added]
+        if self.shuffle:
+            for path in added:
+                self.upcoming.insert(self._rng.randint(0, len(self.upcoming)), path)
+        elif added:
+            order = [track.path for track in self.library.tracks]
+            current = self.playing.path if self.playing is not None else None
+            if current in present:
+                self.upcoming = order[order.index(current) + 1 :]
+            else:
+                self.upcoming.extend(added)
+        if self._ready is not None:
+            path = self._ready[0].path
+            if path not in present or path in change.changed:
+                self._ready = None
+                if path in present:
+                    self.upcoming.insert(0, path)
+        if self._loading is not None and (
+            self._loading not in present or self._loading in change.changed
+        ):
+            self._stale = True
+        self._failures = 0
+        self._prefetch()

@@ -1,0 +1,332 @@
+# -*- test-case-name: tests.test_server -*-
+"""
+The listener-facing HTTP/1.0 and ICY server: one protocol per connection
+that reads one request, answers it, and for a stream hands the connection
+to its mount.
+
+Requests are parsed by L{radiod.request}; this module only routes them and
+writes replies.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import cast
+
+from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
+from twisted.internet.protocol import Factory, Protocol
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from radiod import __version__
+from radiod.config import StationConfig
+from radiod.listener import Listener, ListenerTransport
+from radiod.mount import Mount
+from radiod.playlist import (
+    M3U_CONTENT_TYPE,
+    PLS_CONTENT_TYPE,
+    XSPF_CONTENT_TYPE,
+    render_m3u,
+    render_pls,
+    render_xspf,
+    stream_url,
+)
+from radiod.request import Request, RequestError, RequestParser, build_response_head
+
+__all__ = ["RadioFactory", "RadioProtocol", "format_peer"]
+
+SERVER = f"radiod/{__version__}"
+
+_EXPOSED = (
+    "Icy-MetaInt, Icy-Br, Icy-Description, Icy-Genre, Icy-Name, Ice-Audio-Info, "
+    "Icy-Url, Icy-Sr, Icy-Vbr, Icy-Pub"
+)
+_CORS = [
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"),
+    ("Access-Control-Allow-Headers", "Icy-MetaData, Range, Origin, Accept, Content-Type"),
+    ("Access-Control-Expose-Headers", _EXPOSED),
+]
+_NO_CACHE = [
+    ("Cache-Control", "no-cache, no-store"),
+    ("Pragma", "no-cache"),
+    ("Expires", "Mon, 26 Jul 1997 05:00:00 GMT"),
+]
+_ALLOWED = "GET, HEAD, OPTIONS"
+_PLAYLISTS = {
+    ".m3u": (render_m3u, M3U_CONTENT_TYPE),
+    ".pls": (render_pls, PLS_CONTENT_TYPE),
+}
+
+
+def format_peer(address: IAddress | None) -> str:
+    """
+    C{host:port} of a peer address, for logs.
+    """
+    host = getattr(address, "host", None)
+    port = getattr(address, "port", None)
+    if host is None:
+        return str(address)
+    if ":" in host:
+        return f"[{host}]:{port}"
+    return f"{host}:{port}"
+
+
+class RadioFactory(Factory):
+    """
+    Builds a L{RadioProtocol} per connection and holds what they share.
+
+    @ivar mounts: the mounts by path, in configuration order.
+    @ivar config: the station's settings.
+    """
+
+    def __init__(self, clock: IReactorTime, config: StationConfig, mounts: Mapping[str, Mount]):
+        """
+        @param clock: for header timeouts.
+        @param config: station-wide settings and limits.
+        @param mounts: the mounts by path; the first is the default mount.
+        """
+        self._clock = clock
+        self.config = config
+        self.mounts = dict(mounts)
+        self.refused = 0
+
+    @property
+    def default_mount(self) -> Mount:
+        """
+        The mount C{/;} reaches.
+        """
+        return next(iter(self.mounts.values()))
+
+    @property
+    def listener_count(self) -> int:
+        """
+        Listeners on all mounts together.
+        """
+        return sum(len(mount.listeners) for mount in self.mounts.values())
+
+    def buildProtocol(self, addr: IAddress) -> RadioProtocol:  # noqa: N802
+        """
+        A protocol for one connection, sharing our clock.
+        """
+        return RadioProtocol(self, self._clock)
+
+
+class RadioProtocol(Protocol):
+    """
+    One client connection: a request, then a reply or a stream.
+    """
+
+    _log = Logger()
+
+    def __init__(self, factory: RadioFactory, clock: IReactorTime) -> None:
+        self.radio = factory
+        self._clock = clock
+        self._parser: RequestParser | None = RequestParser()
+        self._timeout: IDelayedCall | None = None
+        self.listener: Listener | None = None
+        self.peer = "-"
+
+    def connectionMade(self) -> None:  # noqa: N802
+        """
+        Start the clock on the request headers.
+        """
+        self.peer = format_peer(self.transport.getPeer() if self.transport else None)
+        self._timeout = self._clock.callLater(
+            self.radio.config.header_timeout, self._header_timeout
+        )
+
+    def _header_timeout(self) -> None:
+        self._timeout = None
+        self._parser = None
+        self._log.info("No complete request from {peer} in time; closing", peer=self.peer)
+        assert self.transport is not None
+        self.transport.loseConnection()
+
+    def _cancel_timeout(self) -> None:
+        if self._timeout is not None:
+            if self._timeout.active():
+                self._timeout.cancel()
+            self._timeout = None
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802
+        """
+        Feed the request parser; once a request is complete, answer it.
+        Bytes a listener sends after its request are ignored.
+        """
+        parser = self._parser
+        if parser is None:
+            return
+        try:
+            request = parser.feed(data)
+        except RequestError as error:
+            self._parser = None
+            self._cancel_timeout()
+            self._refuse(error.status, error.reason, None)
+            return
+        if request is None:
+            return
+        self._parser = None
+        self._cancel_timeout()
+        self._handle(request)
+
+    def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:  # noqa: N802, B008
+        """
+        Forget our listener and timers.
+        """
+        self._cancel_timeout()
+        if self.listener is not None:
+            self.listener.stopProducing()
+            self.listener = None
+
+    # Replies
+
+    def _reply(
+        self,
+        status: int,
+        headers: list[tuple[str, str]],
+        body: bytes = b"",
+        head_only: bool = False,
+    ) -> None:
+        assert self.transport is not None
+        full = [("Server", SERVER), ("Connection", "Close"), *headers]
+        if body or not head_only:
+            full.append(("Content-Length", str(len(body))))
+        self.transport.write(build_response_head(status, full) + (b"" if head_only else body))
+        self.transport.loseConnection()
+
+    def _refuse(self, status: int, reason: str, request: Request | None) -> None:
+        self.radio.refused += 1
+        self._log.warn(
+            "Refused {method} {path} from {peer}: {status} {reason}",
+            method=request.method if request else "-",
+            path=request.target if request else "-",
+            peer=self.peer,
+            status=status,
+            reason=reason,
+        )
+        headers = [("Content-Type", "text/plain; charset=utf-8"), *_CORS]
+        if status == 405:
+            headers.append(("Allow", _ALLOWED))
+        body = f"{status} {reason}\n".encode()
+        self._reply(status, headers, body, head_only=request is not None and request.method == "HEAD")
+
+    # Routing
+
+    def _handle(self, request: Request) -> None:
+        method = request.method
+        if method == "OPTIONS":
+            self._reply(204, [*_CORS, ("Access-Control-Max-Age", "86400")], head_only=True)
+            return
+        if method not in ("GET", "HEAD"):
+            self._refuse(405, "Method Not Allowed", request)
+            return
+        path = request.path
+        mounts = self.radio.mounts
+        if path.startswith("/;"):
+            self._stream(request, self.radio.default_mount)
+            return
+        mount = mounts.get(path)
+        if mount is not None:
+            self._stream(request, mount)
+            return
+        stem, dot, extension = path.rpartition(".")
+        if dot and stem in mounts:
+            ending = "." + extension
+            if ending in _PLAYLISTS or ending == ".xspf":
+                self._playlist(request, mounts[stem], ending)
+                return
+        if path in ("/", "/index.html"):
+            self._index(request)
+            return
+        self._refuse(404, "File Not Found", request)
+
+    def _stream_headers(self, mount: Mount, metadata: bool) -> list[tuple[str, str]]:
+        config = mount.config
+        headers = [("Content-Type", "audio/mpeg")]
+        audio = mount.audio
+        if audio.bitrate:
+            headers.append(("icy-br", str(audio.bitrate)))
+            headers.append(("ice-audio-info", audio.ice_audio_info()))
+        if config.description:
+            headers.append(("icy-description", config.description))
+        if config.genre:
+            headers.append(("icy-genre", config.genre))
+        headers.append(("icy-name", config.station_name))
+        headers.append(("icy-pub", "1" if config.public else "0"))
+        if config.url:
+            headers.append(("icy-url", config.url))
+        if metadata:
+            headers.append(("icy-metaint", str(config.metaint)))
+        return [*headers, *_NO_CACHE, *_CORS]
+
+    def _stream(self, request: Request, mount: Mount) -> None:
+        limit = self.radio.config.max_listeners
+        if limit and self.radio.listener_count >= limit:
+            self._refuse(503, "Server full: too many listeners", request)
+            return
+        if mount.config.max_listeners and len(mount.listeners) >= mount.config.max_listeners:
+            self._refuse(503, f"Mount {mount.name} is full: too many listeners", request)
+            return
+        assert self.transport is not None
+        metadata = request.wants_metadata
+        head = build_response_head(
+            200,
+            [("Server", SERVER), ("Connection", "Close"), *self._stream_headers(mount, metadata)],
+            icy=mount.config.icy_status_line,
+        )
+        self.transport.write(head)
+        if request.method == "HEAD":
+            self.transport.loseConnection()
+            return
+        self.listener = mount.add_listener(
+            cast(ListenerTransport, self.transport), self.peer, metadata
+        )
+
+    def _playlist(self, request: Request, mount: Mount, ending: str) -> None:
+        config = self.radio.config
+        url = stream_url(request.host, config.interface or "localhost", config.port, mount.name)
+        title = mount.config.station_name
+        if ending == ".xspf":
+            text = render_xspf(url, title, mount.config.description)
+            content_type = XSPF_CONTENT_TYPE
+        else:
+            render, content_type = _PLAYLISTS[ending]
+            text = render(url, title)
+        filename = mount.name.strip("/").replace("/", "-") + ending
+        self._reply(
+            200,
+            [
+                ("Content-Type", content_type),
+                ("Content-Disposition", f'inline; filename="{filename}"'),
+                *_CORS,
+            ],
+            text.encode("utf-8"),
+            head_only=request.method == "HEAD",
+        )
+
+    def _index(self, request: Request) -> None:
+        rows = []
+        for mount in self.radio.mounts.values():
+            name = html.escape(mount.name)
+            title = html.escape(mount.now_playing.stream_title if mount.now_playing else "")
+            rows.append(
+                f"<li><a href='{name}'>{name}</a> "
+                f"(<a href='{name}.m3u'>m3u</a>, <a href='{name}.pls'>pls</a>, "
+                f"<a href='{name}.xspf'>xspf</a>) {title}"
+                f"<br><audio controls preload='none' src='{name}'></audio></li>"
+            )
+        station = html.escape(self.radio.default_mount.config.station_name)
+        page = (
+            "<!doctype html><html><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>{station}</title></head><body><h1>{station}</h1>"
+            f"<ul>{''.join(rows)}</ul></body></html>"
+        )
+        self._reply(
+            200,
+            [("Content-Type", "text/html; charset=utf-8"), *_NO_CACHE],
+            page.encode("utf-8"),
+            head_only=request.method == "HEAD",
+        )

@@ -1,0 +1,145 @@
+# -*- test-case-name: tests.test_service -*-
+"""
+The station as a Twisted service: mounts with their programmes, and the
+listening port.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from importlib import resources
+from typing import TypeVar
+
+from twisted.application.service import MultiService
+from twisted.application.strports import service as endpoint_service
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorCore, IReactorTime
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+from twisted.python.threadpool import ThreadPool
+
+from radiod.config import ConfigError, StationConfig
+from radiod.interfaces import IFrameSource, Runner
+from radiod.library import Library
+from radiod.mount import Mount
+from radiod.programme import Programme
+from radiod.server import RadioFactory
+
+__all__ = ["StationService", "demo_library", "endpoint_description", "thread_runner"]
+
+_T = TypeVar("_T")
+
+LISTEN_BACKLOG = 1024
+
+
+def demo_library() -> str:
+    """
+    The folder of the demo tracks shipped inside the package.
+    """
+    return str(resources.files("radiod") / "demo")
+
+
+def thread_runner(reactor: IReactorCore, pool: ThreadPool) -> Runner:
+    """
+    A L{Runner} that runs work in C{pool} and fires on the reactor thread.
+    """
+
+    def run(work: Callable[[], _T]) -> Deferred[_T]:
+        return deferToThreadPool(reactor, pool, work)  # type: ignore[arg-type]
+
+    return run
+
+
+def endpoint_description(config: StationConfig) -> str:
+    """
+    The server endpoint string for the listener port.
+    """
+    interface = config.interface
+    description = f"tcp:{config.port}:backlog={LISTEN_BACKLOG}"
+    if interface:
+        escaped = interface.replace(":", "\\:")
+        description += f":interface={escaped}"
+    return description
+
+
+def check_music(location: str) -> None:
+    """
+    Fail fast, before the reactor runs, on a music location that cannot
+    work: missing, unreadable, or holding nothing playable.
+
+    @raise ConfigError: naming the problem in one line.
+    """
+    if not os.path.exists(location):
+        raise ConfigError(f"music location {location} does not exist")
+    if not os.access(location, os.R_OK):
+        raise ConfigError(f"music location {location} is not readable")
+
+
+class StationService(MultiService):
+    """
+    Every mount of the station and the port listeners connect to.
+
+    @ivar mounts: the mounts by path.
+    @ivar factory: the listener server's factory.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        config: StationConfig,
+        reactor: IReactorTime,
+        runner: Runner,
+        sources: dict[str, IFrameSource] | None = None,
+    ) -> None:
+        """
+        @param config: the validated configuration.
+        @param reactor: the reactor (time, and the listening port).
+        @param runner: runs blocking work off the reactor thread.
+        @param sources: frame sources by mount path, replacing the
+            library programme of those mounts (any L{IFrameSource} works).
+        """
+        super().__init__()
+        self.config = config
+        self._reactor = reactor
+        self.mounts: dict[str, Mount] = {}
+        for mount_config in config.mounts:
+            source = (sources or {}).get(mount_config.name)
+            if source is None:
+                location = mount_config.music or demo_library()
+                source = Programme(
+                    Library(location, runner),
+                    reactor,
+                    runner,
+                    shuffle=mount_config.shuffle,
+                    rescan_interval=mount_config.rescan_interval,
+                    name=mount_config.name,
+                )
+            self.mounts[mount_config.name] = Mount(mount_config, source, reactor)
+        self.factory = RadioFactory(reactor, config, self.mounts)
+        port = endpoint_service(endpoint_description(config), self.factory, reactor=reactor)
+        port.setServiceParent(self)
+        self.port = port
+
+    def startService(self) -> None:  # noqa: N802
+        """
+        Start every mount, then listen.
+        """
+        for mount in self.mounts.values():
+            mount.start()
+        super().startService()
+        self._log.info(
+            "radiod listening on port {port} with mounts {mounts}",
+            port=self.config.port,
+            mounts=", ".join(self.mounts),
+        )
+
+    def stopService(self) -> Deferred[None]:  # noqa: N802
+        """
+        Stop listening and close every listener.
+        """
+        stopped = super().stopService()
+        for mount in self.mounts.values():
+            mount.stop()
+        return stopped  # type: ignore[no-any-return]

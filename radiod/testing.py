@@ -1,0 +1,205 @@
+# -*- test-case-name: tests.test_testing -*-
+"""
+Fakes and helpers shared by radiod's tests (and useful to anyone testing
+code built on radiod): synthetic frames, a scripted frame source, a
+synchronous runner, a transport that pushes back like a slow client, and a
+parser for what a listener receives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.testing import StringTransport
+from zope.interface import implementer
+
+from radiod.frames import Frame, build_header, parse_header
+from radiod.icy import IcyDemuxer, parse_metadata
+from radiod.interfaces import IFrameSource
+from radiod.track import TrackInfo
+
+__all__ = [
+    "FakeFrameSource",
+    "ListenerCapture",
+    "SlowTransport",
+    "silent_frame",
+    "synchronous_runner",
+]
+
+_T = TypeVar("_T")
+
+
+def synchronous_runner(work: Callable[[], _T]) -> Deferred[_T]:
+    """
+    A L{radiod.interfaces.Runner} that runs C{work} at once, on the
+    calling thread, and returns an already-fired Deferred.
+    """
+    try:
+        return succeed(work())
+    except Exception:
+        return fail()
+
+
+def silent_frame(
+    version: str = "1",
+    bitrate: int = 128,
+    sample_rate: int = 44100,
+    channels: int = 2,
+    padding: bool = False,
+    layer: int = 3,
+    fill: int = 0,
+) -> Frame:
+    """
+    A frame with a real header and a payload of C{fill} bytes (all zero
+    decodes as silence for layer III main data of length zero).
+    """
+    header_bytes = build_header(version, layer, bitrate, sample_rate, padding, channels)
+    header = parse_header(header_bytes)
+    assert header is not None
+    return Frame(header, header_bytes + bytes([fill]) * (header.length - 4))
+
+
+@dataclass
+class _Segment:
+    track: TrackInfo
+    frame: Frame
+    count: int
+
+
+@implementer(IFrameSource)
+class FakeFrameSource:
+    """
+    A frame source that plays scripted tracks of synthetic frames, round
+    after round.
+
+    @ivar ready: while false, L{next_frame} returns L{None} (an underrun).
+    @ivar started: whether L{start} was called (and L{stop} not since).
+    @ivar handed: frames handed out so far.
+    """
+
+    def __init__(self, segments: Iterable[tuple[TrackInfo, Frame, int]]) -> None:
+        """
+        @param segments: (track, frame, count): play C{count} copies of
+            C{frame} as C{track}, then the next segment.
+        """
+        self._segments = [_Segment(*segment) for segment in segments]
+        self._index = 0
+        self._played = 0
+        self.ready = True
+        self.started = False
+        self.handed = 0
+
+    def start(self) -> None:
+        self.started = True
+
+    def stop(self) -> None:
+        self.started = False
+
+    def next_frame(self) -> tuple[Frame, TrackInfo] | None:
+        if not self.ready or not self._segments:
+            return None
+        segment = self._segments[self._index]
+        if self._played >= segment.count:
+            self._index = (self._index + 1) % len(self._segments)
+            self._played = 0
+            segment = self._segments[self._index]
+        self._played += 1
+        self.handed += 1
+        return segment.frame, segment.track
+
+
+class SlowTransport(StringTransport):
+    """
+    A StringTransport that behaves like a TCP transport whose peer reads
+    slowly: once more than C{threshold} bytes are written and not yet
+    L{drain}ed, it pauses its streaming producer, as Twisted does when its
+    send buffer fills.
+    """
+
+    def __init__(self, threshold: int = 65536) -> None:
+        super().__init__()
+        self.threshold = threshold
+        self.aborted = False
+        self.paused_producer = False
+        self._pending = 0
+
+    def write(self, data: bytes) -> None:
+        super().write(data)
+        self._pending += len(data)
+        if (
+            self._pending > self.threshold
+            and self.producer is not None
+            and self.streaming
+            and not self.paused_producer
+        ):
+            self.paused_producer = True
+            self.producer.pauseProducing()
+
+    def writeSequence(self, data: Iterable[bytes | memoryview]) -> None:  # type: ignore[override]  # noqa: N802
+        self.write(b"".join(data))
+
+    def drain(self) -> bytes:
+        """
+        The peer reads everything written so far; resume the producer.
+        """
+        data = self.value()
+        self.clear()
+        self._pending = 0
+        if self.producer is not None and self.paused_producer:
+            self.paused_producer = False
+            self.producer.resumeProducing()
+        return data
+
+    def abortConnection(self) -> None:  # noqa: N802
+        self.aborted = True
+        self.loseConnection()
+
+
+@dataclass
+class ListenerCapture:
+    """
+    What a listener received: the response head, the audio, and each ICY
+    title with the audio offset where it arrived.
+    """
+
+    status_line: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    audio: bytearray = field(default_factory=bytearray)
+    titles: list[tuple[int, str]] = field(default_factory=list)
+    blocks: int = 0
+    _head: bytearray = field(default_factory=bytearray)
+    _demuxer: IcyDemuxer | None = None
+    _done: bool = False
+
+    def feed(self, data: bytes) -> None:
+        """
+        Parse more of the listener's byte stream.
+        """
+        if not self._done:
+            self._head += data
+            end = self._head.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            lines = bytes(self._head[:end]).decode("latin-1").split("\r\n")
+            self.status_line = lines[0]
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                self.headers[name.strip().lower()] = value.strip()
+            data = bytes(self._head[end + 4 :])
+            self._done = True
+            metaint = int(self.headers.get("icy-metaint", "0"))
+            self._demuxer = IcyDemuxer(metaint) if metaint else None
+        if self._demuxer is None:
+            self.audio += data
+            return
+        for kind, payload in self._demuxer.feed(data):
+            if kind == "audio":
+                self.audio += payload
+            else:
+                self.blocks += 1
+                if payload:
+                    title = parse_metadata(payload).get("StreamTitle", "")
+                    self.titles.append((len(self.audio), title))

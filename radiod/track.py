@@ -1,0 +1,39 @@
+# -*- test-case-name: tests.test_tags -*-
+"""
+What radiod knows about a track: where it is and what it is called.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["TrackInfo"]
+
+
+@dataclass(frozen=True, slots=True)
+class TrackInfo:
+    """
+    An immutable description of one playable item.
+
+    @ivar path: the file it comes from, or an empty string for live audio.
+    @ivar title: the title; never empty (falls back to the file name).
+    @ivar artist: the artist, or an empty string when unknown.
+    @ivar album: the album, or an empty string when unknown.
+    @ivar duration: playing time in seconds, or 0.0 when unknown.
+    """
+
+    path: str
+    title: str
+    artist: str = ""
+    album: str = ""
+    duration: float = 0.0
+
+    @property
+    def stream_title(self) -> str:
+        """
+        The title as listeners see it: C{"Artist - Title"}, or the title
+        alone when the artist is unknown.
+        """
+        if self.artist:
+            return f"{self.artist} - {self.title}"
+        return self.title
