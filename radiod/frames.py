@@ -223,8 +223,9 @@ _APE_HAS_HEADER = 1 << 31
 _APE_IS_HEADER = 1 << 29
 # Lyrics3 v2 declares its size in six decimal digits.
 _LYRICS3_LIMIT = len(b"LYRICSBEGIN") + 999_999 + len(b"999999LYRICS200")
-# The longest free-format frame a decoder would accept (640 kbit/s at 8 kHz).
-_FREE_FORMAT_WINDOW = 8192
+# The longest free-format frame a decoder would accept (640 kbit/s at 8 kHz,
+# padded).
+_FREE_FORMAT_LONGEST = 72 * 640_000 // 8000 + 1
 # Xing, Info and VBRI markers sit just after the side information, whose
 # size depends on the MPEG version and on whether the frame is mono.
 _XING_OFFSETS = {(True, 2): 4 + 32, (True, 1): 4 + 17, (False, 2): 4 + 17, (False, 1): 4 + 9}
@@ -244,9 +245,9 @@ def _id3v2_valid(data: bytes | bytearray, offset: int) -> bool:
     Whether the ten bytes at C{data[offset:]}, which start with C{ID3} or
     C{3DI}, are a well-formed ID3v2 header or footer.
     """
-    major, revision = data[offset + 3], data[offset + 4]
+    major, revision, flags = data[offset + 3], data[offset + 4], data[offset + 5]
     size = data[offset + 6 : offset + 10]
-    return 2 <= major <= 4 and revision != 0xFF and all(b < 0x80 for b in size)
+    return 2 <= major <= 4 and revision != 0xFF and not flags & 0x0F and all(b < 0x80 for b in size)
 
 
 def _le32(data: bytes | bytearray, offset: int) -> int:
@@ -307,8 +308,8 @@ class FrameSplitter:
     @ivar tags_skipped: how many tags were skipped, by kind: C{"id3v2"},
         C{"id3v1"}, C{"apev2"} or C{"lyrics3"}.
     @ivar vbr_headers_dropped: how many Xing, Info or VBRI frames were dropped.
-    @ivar free_format_seen: whether free-format frames (bitrate index 0),
-        which are not supported and are skipped as garbage, were found.
+    @ivar free_format_seen: whether the audio starts with free-format frames
+        (bitrate index 0), which are not supported and are skipped as garbage.
     """
 
     frames: int = 0
@@ -321,6 +322,14 @@ class FrameSplitter:
     _skip: int = field(default=0, repr=False)
     _known: tuple[int, FrameHeader] | None = field(default=None, repr=False)
     _finished: bool = field(default=False, repr=False)
+    _clean_start: bool = field(default=True, repr=False)
+
+    @property
+    def pending(self) -> int:
+        """
+        How many bytes are held, undecided, until more data arrives.
+        """
+        return len(self._buffer)
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[Frame]:
         """
@@ -388,6 +397,8 @@ class FrameSplitter:
                     continue
             resume = self._next_candidate(pos + 1, final)
             self.garbage_bytes += resume - pos
+            if self._clean_start and buffer.count(0, pos, resume) != resume - pos:
+                self._clean_start = False
             pos = resume
         del buffer[:pos]
         self._known = None
@@ -569,27 +580,52 @@ class FrameSplitter:
 
     def _check_free_format(self, pos: int, final: bool) -> Literal[_Need.MORE] | None:
         """
-        Note whether a free-format header starts at C{pos}, which is not a
-        usable frame: it counts if the same header recurs within the longest
-        possible free-format frame.
+        Note whether a free-format stream, which is not usable, starts at
+        C{pos}: the same header must recur three times at the spacing that
+        the first recurrence sets, each frame one byte longer when padded.
+
+        Only the start of the audio is examined (nothing but tags and zero
+        bytes skipped so far), as that is where a free-format file has its
+        first frame, while periodic sound in a file of another kind can
+        mimic recurring headers later on.
         """
         buffer = self._buffer
         end = len(buffer)
-        if self.free_format_seen or end - pos < 4:
+        if self.free_format_seen or not self._clean_start or end - pos < 4:
             return None
-        b1, b2, b3 = buffer[pos + 1], buffer[pos + 2], buffer[pos + 3]
-        if not _is_free_format(b1, b2, b3):
+        key = (buffer[pos + 1], buffer[pos + 2] & 0xFC, buffer[pos + 3] & 0xC0)
+        if not _is_free_format(buffer[pos + 1], buffer[pos + 2], buffer[pos + 3]):
             return None
-        limit = pos + 4 + _FREE_FORMAT_WINDOW
-        if end < limit and not final:
+        if end < pos + 3 * _FREE_FORMAT_LONGEST + 4 and not final:
             return _MORE
-        at = pos
-        while (at := buffer.find(buffer[pos : pos + 2], at + 2, min(end, limit))) >= 0:
-            if at + 4 > end:
-                break
-            if (buffer[at + 2] & 0xFC, buffer[at + 3] & 0xC0) == (b2 & 0xFC, b3 & 0xC0):
-                self.free_format_seen = True
-                break
+
+        def recurs(at: int) -> bool:
+            return (
+                at + 4 <= end
+                and buffer[at] == 0xFF
+                and key
+                == (
+                    buffer[at + 1],
+                    buffer[at + 2] & 0xFC,
+                    buffer[at + 3] & 0xC0,
+                )
+            )
+
+        def padding(at: int) -> int:
+            return (buffer[at + 2] >> 1) & 1
+
+        limit = min(end, pos + _FREE_FORMAT_LONGEST + 1)
+        at = buffer.find(buffer[pos : pos + 2], pos + 2, limit)
+        while at >= 0 and not recurs(at):
+            at = buffer.find(buffer[pos : pos + 2], at + 2, limit)
+        if at < 0:
+            return None
+        length = at - pos - padding(pos)
+        for _ in range(2):
+            at += length + padding(at)
+            if not recurs(at):
+                return None
+        self.free_format_seen = True
         return None
 
 

@@ -18,7 +18,6 @@ __all__ = ["IFrameSource", "Runner"]
 _T = TypeVar("_T")
 
 
-
 class Runner(Protocol):
     """
     Runs a blocking callable away from the reactor thread and fires its

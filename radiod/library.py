@@ -63,14 +63,23 @@ def is_playable(name: str) -> bool:
 
 
 def _is_playlist(name: str) -> bool:
+    """
+    Whether a file name has a playlist extension.
+    """
     return name.lower().endswith(PLAYLIST_EXTENSIONS)
 
 
 def _reason(error: OSError) -> str:
+    """
+    The human part of an operating system error, such as C{"Permission denied"}.
+    """
     return error.strerror or str(error)
 
 
 def _sort_key(entry: os.DirEntry[str]) -> tuple[str, str]:
+    """
+    Sort folder entries case-insensitively, ties broken by exact name.
+    """
     return (entry.name.casefold(), entry.name)
 
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Protocol
 
+from twisted.internet.interfaces import IPushProducer
 from twisted.logger import Logger
 from zope.interface import implementer
-from twisted.internet.interfaces import IPushProducer
 
 from radiod.icy import EMPTY_BLOCK
 
@@ -36,15 +36,15 @@ class ListenerTransport(Protocol):
     What a listener needs of its transport (a TCP transport provides it).
     """
 
-    def writeSequence(self, data: list[bytes | memoryview], /) -> None: ...  # noqa: N802
+    def writeSequence(self, data: list[bytes | memoryview], /) -> None: ...
 
-    def registerProducer(self, producer: object, streaming: bool, /) -> None: ...  # noqa: N802
+    def registerProducer(self, producer: object, streaming: bool, /) -> None: ...
 
-    def unregisterProducer(self) -> None: ...  # noqa: N802
+    def unregisterProducer(self) -> None: ...
 
-    def abortConnection(self) -> None: ...  # noqa: N802
+    def abortConnection(self) -> None: ...
 
-    def loseConnection(self) -> None: ...  # noqa: N802
+    def loseConnection(self) -> None: ...
 
 
 class ListenerHost(Protocol):
@@ -134,8 +134,9 @@ class Listener:
                 pieces.append(chunk.view[offset:] if offset else chunk.data)
         self.sent += buffer.head - self.position
         self.position = buffer.head
-        # The transport may call pauseProducing from inside this write.
-        self.transport.writeSequence(pieces)
+        # One write per delivery.  The transport may call pauseProducing
+        # from inside it.
+        self.transport.write(pieces[0] if len(pieces) == 1 else b"".join(pieces))  # type: ignore[arg-type]
 
     def _interleave(self, buffer: StreamBuffer, pieces: list[bytes | memoryview]) -> None:
         """
@@ -184,20 +185,20 @@ class Listener:
         self.mount.listener_dropped(self, lag)
         self.transport.abortConnection()
 
-    def pauseProducing(self) -> None:  # noqa: N802
+    def pauseProducing(self) -> None:
         """
         The transport's buffer is full: stop writing, keep the cursor.
         """
         self.paused = True
 
-    def resumeProducing(self) -> None:  # noqa: N802
+    def resumeProducing(self) -> None:
         """
         The transport drained its buffer: catch up from the cursor.
         """
         self.paused = False
         self.deliver()
 
-    def stopProducing(self) -> None:  # noqa: N802
+    def stopProducing(self) -> None:
         """
         The connection is gone: leave the mount.
         """

@@ -200,14 +200,6 @@ class Options(usage.Options):
             "Answer 'ICY 200 OK' instead of 'HTTP/1.0 200 OK', for very old players",
         ],
     ]
-    compData = usage.Completions(
-        optActions={
-            "music": usage.CompleteFiles(),
-            "config": usage.CompleteFiles("*.toml"),
-            "charset": usage.CompleteList(["utf-8", "latin-1"]),
-        }
-    )
-
     config: StationConfig | None = None
 
     def parseOptions(self, options: Sequence[str] | None = None) -> None:
@@ -219,7 +211,7 @@ class Options(usage.Options):
             <problem> (see twistd radiod --help)}, for any mistake.
         """
         try:
-            super().parseOptions(options)
+            super().parseOptions(options)  # type: ignore[no-untyped-call]
         except usage.UsageError as e:
             message = " ".join(str(e).split())
             raise SystemExit(f"{COMMAND}: error: {message} (see {COMMAND} --help)") from None

@@ -70,7 +70,8 @@ class Pacer:
         self.sent = 0.0
         self.frames = 0
         self.underruns = 0
-        self._starved = False
+        self._starved = True
+        self._began = False
         self._loop: LoopingCall | None = None
 
     @property
@@ -140,14 +141,17 @@ class Pacer:
             # The source had nothing ready: the listeners hear a gap.  When
             # audio comes back it plays from then on rather than rushing to
             # make up the time it missed.
-            self.underruns += 1
-            if not self._starved:
-                self._starved = True
-                self._log.warn("Source for {mount} has no audio ready", mount=self.name)
+            if self._began:
+                self.underruns += 1
+                if not self._starved:
+                    self._log.warn("Source for {mount} has no audio ready", mount=self.name)
+            self._starved = True
             self._reanchor()
         elif self._starved:
             self._starved = False
-            self._log.info("Source for {mount} is sending audio again", mount=self.name)
+            if self._began:
+                self._log.info("Source for {mount} is sending audio again", mount=self.name)
+            self._began = True
         if due:
             self.frames += len(due)
             self._deliver(due)

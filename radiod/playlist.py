@@ -236,6 +236,7 @@ def render_xspf(url: str, title: str, annotation: str = "") -> str:
     element(track, "title", title)
     if annotation:
         element(track, "annotation", annotation)
+    ElementTree.indent(playlist)
     body = ElementTree.tostring(playlist, encoding="unicode")
     return f'<?xml version="1.0" encoding="UTF-8"?>\n{body}\n'
 

@@ -244,8 +244,7 @@ class Programme:
         present = {track.path for track in self.library.tracks}
         if change.added or change.removed or change.changed:
             self._log.info(
-                "Library of {mount} changed: {added} added, {removed} removed, "
-                "{changed} replaced",
+                "Library of {mount} changed: {added} added, {removed} removed, {changed} replaced",
                 mount=self.name,
                 added=len(change.added),
                 removed=len(change.removed),

@@ -353,11 +353,13 @@ class RequestParser:
         start = self._scanned
         end = buffer.find(b"\r\n\r\n", max(0, start - 3))
         limit = len(buffer) if end < 0 else end + 4
-        newline = buffer.find(b"\n", start, limit)
+        # Bytes past MAX_HEAD are never scanned: they fail with 431 below,
+        # whichever way the head was split.
+        newline = buffer.find(b"\n", start, min(limit, MAX_HEAD))
         while newline >= 0:
             if newline == 0 or buffer[newline - 1] != 0x0D:
                 raise RequestError(400, "line not ended by CRLF")
-            newline = buffer.find(b"\n", newline + 1, limit)
+            newline = buffer.find(b"\n", newline + 1, min(limit, MAX_HEAD))
         self._scanned = limit
         if end < 0:
             if len(buffer) >= MAX_HEAD:

@@ -91,6 +91,7 @@ class RadioFactory(Factory):
         self.config = config
         self.mounts = dict(mounts)
         self.refused = 0
+        self.noisy = False
 
     @property
     def default_mount(self) -> Mount:
@@ -106,7 +107,7 @@ class RadioFactory(Factory):
         """
         return sum(len(mount.listeners) for mount in self.mounts.values())
 
-    def buildProtocol(self, addr: IAddress) -> RadioProtocol:  # noqa: N802
+    def buildProtocol(self, addr: IAddress) -> RadioProtocol:
         """
         A protocol for one connection, sharing our clock.
         """
@@ -128,7 +129,7 @@ class RadioProtocol(Protocol):
         self.listener: Listener | None = None
         self.peer = "-"
 
-    def connectionMade(self) -> None:  # noqa: N802
+    def connectionMade(self) -> None:
         """
         Start the clock on the request headers.
         """
@@ -150,7 +151,7 @@ class RadioProtocol(Protocol):
                 self._timeout.cancel()
             self._timeout = None
 
-    def dataReceived(self, data: bytes) -> None:  # noqa: N802
+    def dataReceived(self, data: bytes) -> None:
         """
         Feed the request parser; once a request is complete, answer it.
         Bytes a listener sends after its request are ignored.
@@ -171,7 +172,7 @@ class RadioProtocol(Protocol):
         self._cancel_timeout()
         self._handle(request)
 
-    def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:  # noqa: N802, B008
+    def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:  # noqa: B008
         """
         Forget our listener and timers.
         """
@@ -210,7 +211,9 @@ class RadioProtocol(Protocol):
         if status == 405:
             headers.append(("Allow", _ALLOWED))
         body = f"{status} {reason}\n".encode()
-        self._reply(status, headers, body, head_only=request is not None and request.method == "HEAD")
+        self._reply(
+            status, headers, body, head_only=request is not None and request.method == "HEAD"
+        )
 
     # Routing
 

@@ -11,12 +11,19 @@ from collections.abc import Callable
 from importlib import resources
 from typing import TypeVar
 
-from twisted.application.service import MultiService
-from twisted.application.strports import service as endpoint_service
-from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IReactorCore, IReactorTime
+from twisted.application.service import MultiService, Service
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IReactorCore,
+    IReactorTime,
+    IStreamServerEndpoint,
+)
+from twisted.internet.protocol import Factory
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 from radiod.config import ConfigError, StationConfig
@@ -76,6 +83,44 @@ def check_music(location: str) -> None:
         raise ConfigError(f"music location {location} is not readable")
 
 
+class ListenService(Service):
+    """
+    Listens on an endpoint while running, and tells when it is listening.
+
+    @ivar listening: fires with the L{IListeningPort} once bound (or
+        fails, when binding fails).
+    """
+
+    _log = Logger()
+
+    def __init__(self, endpoint: IStreamServerEndpoint, factory: Factory) -> None:
+        self._endpoint = endpoint
+        self._factory = factory
+        self.port: IListeningPort | None = None
+        self.listening: Deferred[IListeningPort] = Deferred()
+
+    def startService(self) -> None:
+        super().startService()
+        bound = self._endpoint.listen(self._factory)
+
+        def ready(port: IListeningPort) -> IListeningPort:
+            self.port = port
+            return port
+
+        bound.addCallback(ready).chainDeferred(self.listening)
+        self.listening.addErrback(self._failed)
+
+    def _failed(self, failure: Failure) -> None:
+        self._log.critical("Cannot listen: {reason}", reason=failure.getErrorMessage())
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        port, self.port = self.port, None
+        if port is None:
+            return succeed(None)
+        return maybeDeferred(port.stopListening)
+
+
 class StationService(MultiService):
     """
     Every mount of the station and the port listeners connect to.
@@ -118,11 +163,11 @@ class StationService(MultiService):
                 )
             self.mounts[mount_config.name] = Mount(mount_config, source, reactor)
         self.factory = RadioFactory(reactor, config, self.mounts)
-        port = endpoint_service(endpoint_description(config), self.factory, reactor=reactor)
-        port.setServiceParent(self)
-        self.port = port
+        endpoint = serverFromString(reactor, endpoint_description(config))
+        self.listener = ListenService(endpoint, self.factory)
+        self.listener.setServiceParent(self)
 
-    def startService(self) -> None:  # noqa: N802
+    def startService(self) -> None:
         """
         Start every mount, then listen.
         """
@@ -135,7 +180,7 @@ class StationService(MultiService):
             mounts=", ".join(self.mounts),
         )
 
-    def stopService(self) -> Deferred[None]:  # noqa: N802
+    def stopService(self) -> Deferred[None]:
         """
         Stop listening and close every listener.
         """

@@ -138,7 +138,7 @@ class SlowTransport(StringTransport):
             self.paused_producer = True
             self.producer.pauseProducing()
 
-    def writeSequence(self, data: Iterable[bytes | memoryview]) -> None:  # type: ignore[override]  # noqa: N802
+    def writeSequence(self, data: Iterable[bytes | memoryview]) -> None:  # type: ignore[override]
         self.write(b"".join(data))
 
     def drain(self) -> bytes:
@@ -153,7 +153,7 @@ class SlowTransport(StringTransport):
             self.producer.resumeProducing()
         return data
 
-    def abortConnection(self) -> None:  # noqa: N802
+    def abortConnection(self) -> None:
         self.aborted = True
         self.loseConnection()
 

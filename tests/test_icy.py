@@ -1,3 +1,4 @@
+# mypy: disallow-untyped-calls=False
 """
 Tests for L{radiod.icy}.
 """
@@ -228,7 +229,9 @@ class EncodeMetadataTests(SynchronousTestCase):
         """
         Common spellings of the two charsets are accepted.
         """
-        self.assertEqual(encode_metadata("é", charset="ISO-8859-1"), encode_metadata("é", "latin-1"))
+        self.assertEqual(
+            encode_metadata("é", charset="ISO-8859-1"), encode_metadata("é", "latin-1")
+        )
         self.assertEqual(encode_metadata("é", charset="UTF8"), encode_metadata("é"))
 
     def test_unknown_charset(self) -> None:
@@ -337,7 +340,9 @@ class ParseMetadataTests(SynchronousTestCase):
         """
         Bytes that are not valid UTF-8 are read as Latin-1.
         """
-        self.assertEqual(parse_metadata(b"StreamTitle='Mot\xf6rhead';"), {"StreamTitle": "Motörhead"})
+        self.assertEqual(
+            parse_metadata(b"StreamTitle='Mot\xf6rhead';"), {"StreamTitle": "Motörhead"}
+        )
 
     def test_utf8(self) -> None:
         """
@@ -627,11 +632,11 @@ class MetadataInterleaverTests(SynchronousTestCase):
                 chunk = audio[position : position + size]
                 base = position
 
-                def block_at(offset: int, base: int = base) -> bytes:
+                def block_at(
+                    offset: int, base: int = base, expected: list[tuple[int, bytes]] = expected
+                ) -> bytes:
                     absolute = base + offset
-                    block = (
-                        EMPTY_BLOCK if absolute % 3 else encode_metadata(f"at {absolute}")
-                    )
+                    block = EMPTY_BLOCK if absolute % 3 else encode_metadata(f"at {absolute}")
                     expected.append((absolute, block[1:]))
                     return block
 

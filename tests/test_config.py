@@ -1,0 +1,694 @@
+"""
+Tests for L{radiod.config}: reading TOML configuration, and the one-line
+errors that name the file, the line and the key.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from radiod.config import (
+    KIB,
+    ConfigError,
+    MountConfig,
+    StationConfig,
+    find_key_line,
+    format_key_path,
+    load_config,
+    normalize_charset,
+    parse_size,
+    read_config,
+    validate,
+)
+
+FULL = """\
+# A station with everything set.
+[server]
+port = 9000
+interface = "127.0.0.1"
+max_listeners = 100
+header_timeout = 7.5
+source_password = "hackme"
+admin_user = "boss"
+admin_password = "secret"
+
+[[mount]]
+name = "/jazz"
+music = "/srv/jazz"
+shuffle = true
+station_name = "Jazz FM"
+genre = "Jazz"
+description = "All jazz, all day"
+url = "https://jazz.example"
+public = true
+metaint = 8192
+burst_size = "32KiB"
+queue_size = "1 MiB"
+max_listeners = 50
+charset = "ISO-8859-1"
+status_line = "icy"
+rescan_interval = 60
+fallback = "/talk"
+source_password = "jazzpass"
+
+[[mount]]
+name = "/talk"
+"""
+
+TWO_MOUNTS = """\
+[server]
+port = 9000
+
+[[mount]]
+name = "/a"
+
+[[mount]]
+name = "/b"
+{extra}
+"""
+
+
+class ParseSizeTests(SynchronousTestCase):
+    """
+    Tests for L{parse_size}.
+    """
+
+    def test_units(self) -> None:
+        """
+        Plain numbers are bytes; K, M and G units, with or without the
+        "iB" and a space, in any case, are powers of 1024.
+        """
+        cases = {
+            "65536": 65536,
+            "0": 0,
+            "12B": 12,
+            "64KiB": 64 * KIB,
+            "512 KiB": 512 * KIB,
+            "64k": 64 * KIB,
+            "1MiB": KIB * KIB,
+            "2 mib": 2 * KIB * KIB,
+            "1G": KIB**3,
+            " 3 GiB ": 3 * KIB**3,
+        }
+        for text, size in cases.items():
+            self.assertEqual(parse_size(text), size, text)
+
+    def test_unknown_unit(self) -> None:
+        """
+        An unknown unit is named in the error, with the units that work.
+        """
+        with self.assertRaises(ValueError) as caught:
+            parse_size("64KB")
+        self.assertEqual(
+            str(caught.exception), "unknown unit 'KB' in '64KB' (use B, KiB, MiB or GiB)"
+        )
+
+    def test_not_a_size(self) -> None:
+        """
+        Text that is not a whole number with a unit is refused.
+        """
+        for text in ("", "lots", "-1", "1.5MiB", "KiB"):
+            with self.assertRaises(ValueError) as caught:
+                parse_size(text)
+            self.assertIn("is not a size", str(caught.exception))
+
+
+class NormalizeCharsetTests(SynchronousTestCase):
+    """
+    Tests for L{normalize_charset}.
+    """
+
+    def test_aliases(self) -> None:
+        """
+        Common spellings of UTF-8 and Latin-1 become radiod's two names.
+        """
+        for name in ("utf-8", "UTF-8", "utf8", "UTF_8"):
+            self.assertEqual(normalize_charset(name), "utf-8")
+        for name in ("latin-1", "Latin1", "ISO-8859-1", "iso8859-1"):
+            self.assertEqual(normalize_charset(name), "latin-1")
+
+    def test_unsupported(self) -> None:
+        """
+        Any other charset is refused, saying which two are supported.
+        """
+        with self.assertRaises(ValueError) as caught:
+            normalize_charset("koi8-r")
+        self.assertEqual(str(caught.exception), 'must be "utf-8" or "latin-1", not \'koi8-r\'')
+
+
+class FormatKeyPathTests(SynchronousTestCase):
+    """
+    Tests for L{format_key_path}.
+    """
+
+    def test_paths(self) -> None:
+        """
+        Tables are joined by dots, array indexes in brackets, and keys that
+        are not bare TOML keys are quoted.
+        """
+        self.assertEqual(format_key_path(("server", "port")), "server.port")
+        self.assertEqual(format_key_path(("mount", 1, "burst_size")), "mount[1].burst_size")
+        self.assertEqual(format_key_path(("mount",)), "mount")
+        self.assertEqual(format_key_path(("odd key",)), '"odd key"')
+
+
+class FindKeyLineTests(SynchronousTestCase):
+    """
+    Tests for L{find_key_line}.
+    """
+
+    def test_tables_and_arrays(self) -> None:
+        """
+        A key is found in its table, and in the Nth C{[[mount]]} block, not
+        in an earlier one with the same key.
+        """
+        self.assertEqual(find_key_line(FULL, ("server", "port")), 3)
+        self.assertEqual(find_key_line(FULL, ("server", "admin_password")), 9)
+        self.assertEqual(find_key_line(FULL, ("mount", 0, "name")), 12)
+        self.assertEqual(find_key_line(FULL, ("mount", 0, "burst_size")), 21)
+        self.assertEqual(find_key_line(FULL, ("mount", 1, "name")), 31)
+
+    def test_missing_key(self) -> None:
+        """
+        A key that is not written is placed at its table's header, and
+        C{None} is the answer when neither appears.
+        """
+        self.assertEqual(find_key_line(FULL, ("mount", 1, "queue_size")), 30)
+        self.assertEqual(find_key_line(FULL, ("server", "nothing")), 2)
+        self.assertIsNone(find_key_line(FULL, ("mount", 2, "name")))
+        self.assertIsNone(find_key_line("", ("server", "port")))
+
+    def test_key_forms(self) -> None:
+        """
+        Quoted keys, dotted keys, inline tables and indented lines are
+        found; lines inside multi-line strings and comments are not keys.
+        """
+        text = (
+            'top = """\n'
+            "port = 1\n"
+            '"""\n'
+            "# port = 2\n"
+            "server.port = 3\n"
+            "  [[mount]]  # first\n"
+            "  'name' = \"/a\"\n"
+            "inline = { port = 4 }\n"
+        )
+        self.assertEqual(find_key_line(text, ("port",)), None)
+        self.assertEqual(find_key_line(text, ("server", "port")), 5)
+        self.assertEqual(find_key_line(text, ("mount", 0, "name")), 7)
+        self.assertEqual(find_key_line(text, ("mount", 0, "inline", "port")), 8)
+
+
+class LoadConfigTests(SynchronousTestCase):
+    """
+    Tests for L{load_config} on configurations that are right.
+    """
+
+    def test_empty(self) -> None:
+        """
+        An empty file gives the built-in defaults.
+        """
+        self.assertEqual(load_config(""), StationConfig())
+
+    def test_everything(self) -> None:
+        """
+        Every server and mount key reaches its field, with sizes, charset
+        names and the status-line style converted.
+        """
+        config = load_config(FULL)
+        self.assertEqual(
+            config,
+            StationConfig(
+                port=9000,
+                interface="127.0.0.1",
+                max_listeners=100,
+                header_timeout=7.5,
+                source_password="hackme",
+                admin_user="boss",
+                admin_password="secret",
+                mounts=(
+                    MountConfig(
+                        name="/jazz",
+                        music="/srv/jazz",
+                        shuffle=True,
+                        station_name="Jazz FM",
+                        genre="Jazz",
+                        description="All jazz, all day",
+                        url="https://jazz.example",
+                        public=True,
+                        metaint=8192,
+                        burst_size=32 * KIB,
+                        queue_size=KIB * KIB,
+                        max_listeners=50,
+                        charset="latin-1",
+                        icy_status_line=True,
+                        rescan_interval=60.0,
+                        fallback="/talk",
+                        source_password="jazzpass",
+                    ),
+                    MountConfig(name="/talk"),
+                ),
+            ),
+        )
+        self.assertEqual(config.default_mount.name, "/jazz")
+
+    def test_http_status_line(self) -> None:
+        """
+        C{status_line = "http"} keeps the HTTP status line.
+        """
+        config = load_config('[[mount]]\nname = "/a"\nstatus_line = "HTTP"\n')
+        self.assertFalse(config.default_mount.icy_status_line)
+
+    def test_integer_sizes(self) -> None:
+        """
+        Sizes may be plain integers of bytes.
+        """
+        config = load_config('[[mount]]\nname = "/a"\nburst_size = 1000\nqueue_size = 100000\n')
+        self.assertEqual(
+            (config.default_mount.burst_size, config.default_mount.queue_size), (1000, 100000)
+        )
+
+    def test_base(self) -> None:
+        """
+        The file changes the base configuration's server values it names and
+        keeps the base's mounts when it declares none; declared mounts
+        replace them.
+        """
+        base = StationConfig(port=1234, interface="::1", mounts=(MountConfig(name="/x"),))
+        config = load_config("[server]\nmax_listeners = 5\n", base=base)
+        self.assertEqual(config, replace(base, max_listeners=5))
+        config = load_config('[[mount]]\nname = "/y"\n', base=base)
+        self.assertEqual(config, replace(base, mounts=(MountConfig(name="/y"),)))
+
+    def test_relative_music(self) -> None:
+        """
+        Relative music paths are taken from the configuration file's folder;
+        absolute ones are kept.
+        """
+        text = '[[mount]]\nname = "/a"\nmusic = "songs"\n[[mount]]\nname = "/b"\nmusic = "/abs"\n'
+        config = load_config(text, os.path.join("etc", "radiod.toml"))
+        self.assertEqual([m.music for m in config.mounts], [os.path.join("etc", "songs"), "/abs"])
+        self.assertEqual(load_config(text).default_mount.music, "songs")
+
+    def test_music_checked(self) -> None:
+        """
+        With C{path_exists}, every music path is asked about and must exist.
+        """
+        asked: list[str] = []
+
+        def exists(path: str) -> bool:
+            asked.append(path)
+            return path != "/missing"
+
+        text = (
+            '[[mount]]\nname = "/a"\nmusic = "/here"\n[[mount]]\nname = "/b"\nmusic = "/missing"\n'
+        )
+        with self.assertRaises(ConfigError) as caught:
+            load_config(text, path_exists=exists)
+        self.assertEqual(
+            str(caught.exception),
+            "radiod.toml line 6: mount[1].music: no such file or folder: /missing",
+        )
+        self.assertEqual(asked, ["/here", "/missing"])
+
+
+class LoadConfigErrorTests(SynchronousTestCase):
+    """
+    Tests for the errors of L{load_config}: one line each, naming the file,
+    the line and the key.
+    """
+
+    def assert_error(self, text: str, message: str, filename: str = "radiod.toml") -> None:
+        """
+        Loading C{text} fails with exactly C{message}, on one line.
+        """
+        with self.assertRaises(ConfigError) as caught:
+            load_config(text, filename)
+        self.assertEqual(str(caught.exception), message)
+        self.assertNotIn("\n", str(caught.exception))
+
+    def test_syntax(self) -> None:
+        """
+        TOML syntax errors keep tomllib's reason, with its line, on one line.
+        """
+        self.assert_error(
+            "[server]\nport = 80 80\n",
+            "radiod.toml line 2: not valid TOML: Expected newline or end of document "
+            "after a statement (column 11)",
+        )
+        self.assert_error(
+            "[server]\nport = 1\nport = 2\n",
+            "radiod.toml line 3: not valid TOML: Cannot overwrite a value (column 9)",
+        )
+        self.assert_error(
+            'a = "b',
+            "etc/r.toml line 1: not valid TOML: Unterminated string (at end of file)",
+            "etc/r.toml",
+        )
+
+    def test_unknown_keys(self) -> None:
+        """
+        Unknown keys and tables are errors, suggesting a close known key.
+        """
+        self.assert_error(
+            "[server]\nprot = 80\n",
+            'radiod.toml line 2: server.prot: unknown key (did you mean "port"?)',
+        )
+        self.assert_error(
+            TWO_MOUNTS.format(extra="burst = 1"),
+            'radiod.toml line 9: mount[1].burst: unknown key (did you mean "burst_size"?)',
+        )
+        self.assert_error(
+            "[servers]\n", 'radiod.toml line 1: servers: unknown key (did you mean "server"?)'
+        )
+        self.assert_error(
+            "[listen]\n", "radiod.toml line 1: listen: unknown key (known keys: server, mount)"
+        )
+
+    def test_table_shapes(self) -> None:
+        """
+        C{server} must be a table and C{mount} an array of tables.
+        """
+        self.assert_error("server = 1\n", "radiod.toml line 1: server: must be a table ([server])")
+        self.assert_error(
+            '[mount]\nname = "/a"\n',
+            "radiod.toml line 1: mount: must be an array of tables, each one starting [[mount]]",
+        )
+        self.assert_error("mount = []\n", "radiod.toml line 1: mount: at least one mount is needed")
+
+    def test_types(self) -> None:
+        """
+        Each key refuses values of the wrong type, naming the type given.
+        """
+        cases = [
+            ("[server]\nport = 80.5\n", "server.port: must be an integer, not a float"),
+            ("[server]\nport = true\n", "server.port: must be an integer, not a boolean"),
+            ("[server]\ninterface = 0\n", "server.interface: must be a string, not an integer"),
+            (
+                "[server]\nheader_timeout = '5'\n",
+                "server.header_timeout: must be a number, not a string",
+            ),
+            ("[server]\nadmin_user = []\n", "server.admin_user: must be a string, not an array"),
+            (
+                "[server]\nport = 1979-05-27\n",
+                "server.port: must be an integer, not a date or time",
+            ),
+            (
+                "[server]\nport = {}\n",
+                "server.port: must be an integer, not a table",
+            ),
+        ]
+        for text, message in cases:
+            self.assert_error(text, f"radiod.toml line 2: {message}")
+        mount_cases = [
+            ("shuffle = 1", "shuffle: must be true or false, not an integer"),
+            ("metaint = '8192'", "metaint: must be an integer, not a string"),
+            (
+                "burst_size = 1.5",
+                'burst_size: must be a size such as 65536 or "64KiB", not a float',
+            ),
+            (
+                "queue_size = '5 bananas'",
+                "queue_size: unknown unit 'bananas' in '5 bananas' (use B, KiB, MiB or GiB)",
+            ),
+            ("charset = 'ascii'", 'charset: must be "utf-8" or "latin-1", not \'ascii\''),
+            ("status_line = 'shout'", 'status_line: must be "http" or "icy", not \'shout\''),
+            ("rescan_interval = 'often'", "rescan_interval: must be a number, not a string"),
+        ]
+        for line, message in mount_cases:
+            self.assert_error(
+                TWO_MOUNTS.format(extra=line), f"radiod.toml line 9: mount[1].{message}"
+            )
+
+    def test_server_ranges(self) -> None:
+        """
+        Server values out of range are refused.
+        """
+        cases = [
+            ("port = 65536", "server.port: must be between 0 and 65535, not 65536"),
+            ("port = -1", "server.port: must be between 0 and 65535, not -1"),
+            ("interface = 'a b'", "server.interface: must be an address, or empty for all: 'a b'"),
+            ("max_listeners = -1", "server.max_listeners: must be 0 (no limit) or more, not -1"),
+            (
+                "header_timeout = 0",
+                "server.header_timeout: must be more than 0 and at most 3600 seconds, not 0",
+            ),
+            (
+                "header_timeout = nan",
+                "server.header_timeout: must be more than 0 and at most 3600 seconds, not nan",
+            ),
+            ("admin_user = 'a:b'", 'server.admin_user: must be a non-empty name without ":"'),
+            ("admin_user = ''", 'server.admin_user: must be a non-empty name without ":"'),
+            (
+                'admin_password = "a\\nb"',
+                "server.admin_password: must be one line of text, without control characters",
+            ),
+        ]
+        for line, message in cases:
+            self.assert_error(f"\n[server]\n{line}\n", f"radiod.toml line 3: {message}")
+
+    def test_mount_names(self) -> None:
+        """
+        Mount names start with "/" and hold no spaces, C{?}, C{#}, C{;} or
+        C{..}, and do not end like a playlist file.
+        """
+        cases = [
+            ("stream", "must start with \"/\" and name something, not 'stream'"),
+            ("/", "must start with \"/\" and name something, not '/'"),
+            ("/my stream", "must not contain spaces: '/my stream'"),
+            ("/a\\tb", "must not contain spaces: '/a\\tb'"),
+            ("/a?b", "must not contain '?': '/a?b'"),
+            ("/a#b", "must not contain '#': '/a#b'"),
+            ("/a;b", "must not contain ';': '/a;b'"),
+            ("/a/../b", "must not contain '..': '/a/../b'"),
+            ("/a\\u0000", "must be one line of text, without control characters"),
+            ("/live.M3U", "must not end with .m3u, .pls or .xspf (playlist URLs): '/live.M3U'"),
+            ("/live.pls", "must not end with .m3u, .pls or .xspf (playlist URLs): '/live.pls'"),
+            ("/live.xspf", "must not end with .m3u, .pls or .xspf (playlist URLs): '/live.xspf'"),
+        ]
+        for name, message in cases:
+            self.assert_error(
+                f'[[mount]]\nname = "{name}"\n', f"radiod.toml line 2: mount[0].name: {message}"
+            )
+
+    def test_missing_name(self) -> None:
+        """
+        Every mount needs a name; the error points at its C{[[mount]]} line.
+        """
+        self.assert_error(
+            TWO_MOUNTS.replace('name = "/b"', 'music = "/m"').format(extra=""),
+            'radiod.toml line 7: mount[1].name: missing (every mount needs one, like "/stream")',
+        )
+
+    def test_duplicate_mounts(self) -> None:
+        """
+        Two mounts may not share a name; the second one is blamed.
+        """
+        self.assert_error(
+            TWO_MOUNTS.replace('"/b"', '"/a"').format(extra=""),
+            "radiod.toml line 8: mount[1].name: '/a' is already the name of mount[0]",
+        )
+
+    def test_mount_ranges(self) -> None:
+        """
+        Mount values out of range are refused, naming the bounds.
+        """
+        cases = [
+            ("metaint = 255", "metaint: must be between 256 and 65535, not 255"),
+            ("metaint = 65536", "metaint: must be between 256 and 65535, not 65536"),
+            (
+                "queue_size = '17MiB'",
+                "queue_size: must be between 4096 and 16777216 bytes, not 17825792",
+            ),
+            (
+                "queue_size = 4095",
+                "queue_size: must be between 4096 and 16777216 bytes, not 4095",
+            ),
+            ("burst_size = -1", "burst_size: must be 0 or more, not -1"),
+            ("max_listeners = -2", "max_listeners: must be 0 (no limit) or more, not -2"),
+            ("rescan_interval = 0", "rescan_interval: must be more than 0 seconds, not 0.0"),
+            ("rescan_interval = inf", "rescan_interval: must be more than 0 seconds, not inf"),
+            (
+                'genre = "a\\r\\nicy-pub: 1"',
+                "genre: must be one line of text, without control characters",
+            ),
+        ]
+        for line, message in cases:
+            self.assert_error(
+                TWO_MOUNTS.format(extra=line), f"radiod.toml line 9: mount[1].{message}"
+            )
+
+    def test_burst_not_below_queue(self) -> None:
+        """
+        The burst must be smaller than the queue.  The error blames the key
+        the file sets: the burst size if given, else the queue size.
+        """
+        self.assert_error(
+            TWO_MOUNTS.format(extra="queue_size = '512KiB'\nburst_size = '512 KiB'"),
+            "radiod.toml line 10: mount[1].burst_size: must be smaller than queue_size (524288)",
+        )
+        self.assert_error(
+            TWO_MOUNTS.format(extra="burst_size = '1MiB'"),
+            "radiod.toml line 9: mount[1].burst_size: must be smaller than queue_size (524288)",
+        )
+        self.assert_error(
+            TWO_MOUNTS.format(extra="queue_size = '64KiB'"),
+            "radiod.toml line 9: mount[1].queue_size: must be larger than burst_size (65536)",
+        )
+
+    def test_fallbacks(self) -> None:
+        """
+        A fallback names another existing mount, and fallbacks may not loop.
+        """
+        self.assert_error(
+            TWO_MOUNTS.format(extra='fallback = "/b"'),
+            "radiod.toml line 9: mount[1].fallback: must name another mount, not this one",
+        )
+        self.assert_error(
+            TWO_MOUNTS.format(extra='fallback = "/c"'),
+            "radiod.toml line 9: mount[1].fallback: no mount is named '/c'",
+        )
+        text = TWO_MOUNTS.replace('name = "/a"', 'name = "/a"\nfallback = "/b"')
+        self.assert_error(
+            text.format(extra='fallback = "/a"'),
+            "radiod.toml line 6: mount[0].fallback: fallbacks go round in a loop: /a -> /b -> /a",
+        )
+
+    def test_no_line(self) -> None:
+        """
+        A problem in the base's mounts, which the file does not mention, is
+        reported without a line.
+        """
+        base = StationConfig(mounts=(MountConfig(metaint=1),))
+        with self.assertRaises(ConfigError) as caught:
+            load_config("", base=base)
+        self.assertEqual(
+            str(caught.exception),
+            "radiod.toml: mount[0].metaint: must be between 256 and 65535, not 1",
+        )
+
+
+class ReadConfigTests(SynchronousTestCase):
+    """
+    Tests for L{read_config}.
+    """
+
+    def write(self, data: bytes) -> str:
+        """
+        Write a configuration file into a fresh folder.
+
+        @return: its path.
+        """
+        folder = self.mktemp()
+        os.makedirs(os.path.join(folder, "songs"))
+        path = os.path.join(folder, "radiod.toml")
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def test_read(self) -> None:
+        """
+        A file is read, and its relative music path found beside it.
+        """
+        path = self.write(b'[server]\nport = 9001\n[[mount]]\nname = "/a"\nmusic = "songs"\n')
+        config = read_config(path)
+        self.assertEqual(config.port, 9001)
+        self.assertEqual(config.default_mount.music, os.path.join(os.path.dirname(path), "songs"))
+
+    def test_music_must_exist(self) -> None:
+        """
+        A music path that does not exist is an error naming the file's line.
+        """
+        path = self.write(b'[[mount]]\nname = "/a"\nmusic = "nothing"\n')
+        with self.assertRaises(ConfigError) as caught:
+            read_config(path)
+        missing = os.path.join(os.path.dirname(path), "nothing")
+        self.assertEqual(
+            str(caught.exception),
+            f"{path} line 3: mount[0].music: no such file or folder: {missing}",
+        )
+
+    def test_missing_file(self) -> None:
+        """
+        A file that cannot be opened is one line giving the reason.
+        """
+        path = os.path.join(self.mktemp(), "radiod.toml")
+        with self.assertRaises(ConfigError) as caught:
+            read_config(path)
+        self.assertEqual(
+            str(caught.exception), f"cannot read config {path}: No such file or directory"
+        )
+
+    def test_not_utf8(self) -> None:
+        """
+        A file that is not UTF-8 is refused, naming the first bad byte.
+        """
+        path = self.write(b'[server]\ninterface = "\xff"\n')
+        with self.assertRaises(ConfigError) as caught:
+            read_config(path)
+        self.assertEqual(
+            str(caught.exception), f"cannot read config {path}: not UTF-8 text (byte 22)"
+        )
+
+
+class ValidateTests(SynchronousTestCase):
+    """
+    Tests for L{validate} on configurations built in code.
+    """
+
+    def test_defaults(self) -> None:
+        """
+        The built-in defaults are valid.
+        """
+        validate(StationConfig())
+
+    def test_error(self) -> None:
+        """
+        Errors name the key path without a file, and carry the path, the
+        bare reason and other keys that could be blamed.
+        """
+        config = StationConfig(mounts=(MountConfig(burst_size=600 * KIB),))
+        with self.assertRaises(ConfigError) as caught:
+            validate(config)
+        error = caught.exception
+        self.assertEqual(
+            str(error), "mount[0].burst_size: must be smaller than queue_size (524288)"
+        )
+        self.assertEqual(error.path, ("mount", 0, "burst_size"))
+        self.assertEqual(error.reason, "must be smaller than queue_size (524288)")
+        self.assertEqual(
+            error.alternatives,
+            ((("mount", 0, "queue_size"), "must be larger than burst_size (614400)"),),
+        )
+
+    def test_no_mounts(self) -> None:
+        """
+        A station needs at least one mount.
+        """
+        with self.assertRaises(ConfigError) as caught:
+            validate(StationConfig(mounts=()))
+        self.assertEqual(str(caught.exception), "mount: at least one mount is needed")
+
+    def test_charset(self) -> None:
+        """
+        A charset other than radiod's two spellings is refused.
+        """
+        with self.assertRaises(ConfigError) as caught:
+            validate(StationConfig(mounts=(MountConfig(charset="UTF-8"),)))
+        self.assertEqual(
+            str(caught.exception), 'mount[0].charset: must be "utf-8" or "latin-1", not \'UTF-8\''
+        )
+
+    def test_path_exists(self) -> None:
+        """
+        Music paths are only checked when C{path_exists} is given, and the
+        empty path (the demo library) never is.
+        """
+        config = StationConfig(mounts=(MountConfig(music="/nowhere"), MountConfig(name="/b")))
+        validate(config)
+        with self.assertRaises(ConfigError) as caught:
+            validate(config, path_exists=lambda path: False)
+        self.assertEqual(str(caught.exception), "mount[0].music: no such file or folder: /nowhere")

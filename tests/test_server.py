@@ -1,0 +1,291 @@
+"""
+Tests for L{radiod.server}: routing, replies and refusals, in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.logger import capturedLogs
+from twisted.trial.unittest import SynchronousTestCase
+
+from radiod.config import MountConfig, StationConfig
+from radiod.mount import Mount
+from radiod.server import RadioFactory, RadioProtocol
+from radiod.testing import FakeFrameSource, ListenerCapture, silent_frame
+from radiod.track import TrackInfo
+
+ALPHA = TrackInfo("/a.mp3", "First Song", "Alpha Artist")
+
+
+class Connection:
+    """
+    One in-memory client connection to a L{RadioProtocol}.
+    """
+
+    def __init__(self, factory: RadioFactory, port: int = 40000) -> None:
+        self.transport = StringTransport(peerAddress=IPv4Address("TCP", "192.0.2.7", port))
+        self.protocol = factory.buildProtocol(IPv4Address("TCP", "192.0.2.7", port))
+        assert isinstance(self.protocol, RadioProtocol)
+        self.protocol.makeConnection(self.transport)
+
+    def send(self, data: bytes) -> ListenerCapture:
+        """
+        Send bytes and parse everything received so far.
+        """
+        self.protocol.dataReceived(data)
+        capture = ListenerCapture()
+        capture.feed(self.transport.value())
+        return capture
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.transport.disconnecting)
+
+
+class ServerTests(SynchronousTestCase):
+    """
+    The listener-facing protocol.
+    """
+
+    def build(self, **station: object) -> tuple[Clock, RadioFactory, Mount]:
+        """
+        A factory with one started mount C{/stream} (and C{/other}).
+        """
+        clock = Clock()
+        mounts = {}
+        configs = []
+        for name in ("/stream", "/other"):
+            config = MountConfig(
+                name=name,
+                station_name="Test FM",
+                genre="Rock",
+                description="Tests all day",
+                url="http://example.org/",
+            )
+            configs.append(config)
+            mount = Mount(config, FakeFrameSource([(ALPHA, silent_frame(), 1000)]), clock)
+            mount.start()
+            self.addCleanup(mount.stop)
+            mounts[name] = mount
+        config = replace(StationConfig(port=8000, mounts=tuple(configs)), **station)  # type: ignore[arg-type]
+        factory = RadioFactory(clock, config, mounts)
+        clock.pump([0.1] * 20)
+        return clock, factory, mounts["/stream"]
+
+    def test_stream_headers(self) -> None:
+        """
+        A stream request gets C{HTTP/1.0 200 OK}, audio/mpeg, the icy-*
+        headers Icecast sends (no space after the colon), no-cache and CORS
+        headers, and no Content-Length or chunking.
+        """
+        clock, factory, mount = self.build()
+        conn = Connection(factory)
+        conn.send(b"GET /stream HTTP/1.1\r\nHost: radio.example:8000\r\nIcy-MetaData: 1\r\n\r\n")
+        raw = conn.transport.value()
+        head = raw[: raw.index(b"\r\n\r\n")].decode()
+        lines = head.split("\r\n")
+        self.assertEqual(lines[0], "HTTP/1.0 200 OK")
+        for line in [
+            "Content-Type: audio/mpeg",
+            "icy-name:Test FM",
+            "icy-genre:Rock",
+            "icy-description:Tests all day",
+            "icy-url:http://example.org/",
+            "icy-pub:0",
+            "icy-br:128",
+            "icy-metaint:16000",
+            "Cache-Control: no-cache, no-store",
+            "Access-Control-Allow-Origin: *",
+        ]:
+            self.assertIn(line, lines)
+        self.assertIn("ice-audio-info", head)
+        self.assertIn("Icy-MetaInt", head)  # exposed to scripts
+        self.assertNotIn("Content-Length", head)
+        self.assertNotIn("Transfer-Encoding", head)
+        self.assertFalse(conn.closed)
+        self.assertEqual(len(mount.listeners), 1)
+
+    def test_metaint_only_when_asked(self) -> None:
+        """
+        Without Icy-MetaData (or with 0) there is no icy-metaint and no
+        metadata in the audio; Winamp's C{Icy-MetaData:1} with no space
+        counts.
+        """
+        clock, factory, mount = self.build()
+        for request, expected in [
+            (b"GET /stream HTTP/1.0\r\n\r\n", None),
+            (b"GET /stream HTTP/1.0\r\nIcy-MetaData: 0\r\n\r\n", None),
+            (b"GET /stream HTTP/1.0\r\nIcy-MetaData:1\r\n\r\n", "16000"),
+            (b"GET /stream HTTP/1.0\r\nicy-metadata: 1\r\n\r\n", "16000"),
+        ]:
+            capture = Connection(factory).send(request)
+            self.assertEqual(capture.headers.get("icy-metaint"), expected, request)
+
+    def test_icy_status_line_option(self) -> None:
+        """
+        A mount set to the ICY status line answers C{ICY 200 OK}.
+        """
+        clock, factory, mount = self.build()
+        mount.config = replace(mount.config, icy_status_line=True)
+        capture = Connection(factory).send(b"GET /stream HTTP/1.0\r\n\r\n")
+        self.assertEqual(capture.status_line, "ICY 200 OK")
+
+    def test_default_mount_aliases(self) -> None:
+        """
+        C{/;} and C{/;stream.mp3} reach the default mount.
+        """
+        clock, factory, mount = self.build()
+        for path in (b"/;", b"/;stream.mp3"):
+            capture = Connection(factory).send(b"GET " + path + b" HTTP/1.0\r\n\r\n")
+            self.assertEqual(capture.status_line, "HTTP/1.0 200 OK")
+        self.assertEqual(len(mount.listeners), 2)
+
+    def test_range_ignored(self) -> None:
+        """
+        A Range header on a live mount gets the plain stream, not a 206.
+        """
+        clock, factory, mount = self.build()
+        capture = Connection(factory).send(b"GET /stream HTTP/1.1\r\nRange: bytes=0-\r\n\r\n")
+        self.assertEqual(capture.status_line, "HTTP/1.0 200 OK")
+        self.assertNotIn("content-range", capture.headers)
+
+    def test_head(self) -> None:
+        """
+        HEAD answers the stream's headers only and closes.
+        """
+        clock, factory, mount = self.build()
+        conn = Connection(factory)
+        capture = conn.send(b"HEAD /stream HTTP/1.0\r\n\r\n")
+        self.assertEqual(capture.headers["content-type"], "audio/mpeg")
+        self.assertEqual(capture.audio, b"")
+        self.assertTrue(conn.closed)
+        self.assertEqual(mount.listeners, set())
+
+    def test_options_preflight(self) -> None:
+        """
+        A CORS preflight is answered with the allowed methods and headers.
+        """
+        clock, factory, mount = self.build()
+        capture = Connection(factory).send(
+            b"OPTIONS /stream HTTP/1.1\r\nOrigin: https://other.example\r\n"
+            b"Access-Control-Request-Headers: icy-metadata\r\n\r\n"
+        )
+        self.assertEqual(capture.status_line, "HTTP/1.0 204 No Content")
+        self.assertIn("Icy-MetaData", capture.headers["access-control-allow-headers"])
+        self.assertEqual(capture.headers["access-control-allow-origin"], "*")
+
+    def test_playlists(self) -> None:
+        """
+        .m3u, .pls and .xspf point at the stream as the client reached it.
+        """
+        clock, factory, mount = self.build()
+        for ending, content_type in [
+            (b".m3u", "audio/x-mpegurl"),
+            (b".pls", "audio/x-scpls"),
+            (b".xspf", "application/xspf+xml"),
+        ]:
+            conn = Connection(factory)
+            capture = conn.send(
+                b"GET /stream" + ending + b" HTTP/1.1\r\nHost: radio.example:8123\r\n\r\n"
+            )
+            self.assertEqual(capture.status_line, "HTTP/1.0 200 OK")
+            self.assertTrue(capture.headers["content-type"].startswith(content_type))
+            self.assertIn(b"http://radio.example:8123/stream", bytes(capture.audio))
+            self.assertTrue(conn.closed)
+
+    def test_refusals(self) -> None:
+        """
+        Unknown paths get 404, unsupported methods 405, malformed requests
+        400, oversized heads 431; each is logged with the peer and the
+        connection closed, while a listener already connected is untouched.
+        """
+        clock, factory, mount = self.build()
+        listener = Connection(factory, port=1)
+        listener.send(b"GET /stream HTTP/1.0\r\n\r\n")
+        cases = [
+            (b"GET /nothing HTTP/1.0\r\n\r\n", "404"),
+            (b"DELETE /stream HTTP/1.0\r\n\r\n", "405"),
+            (b"GARBAGE\r\n\r\n", "400"),
+            (b"GET /stream HTTP/1.0\r\nX: " + b"a" * 9000, "431"),
+        ]
+        for request, status in cases:
+            conn = Connection(factory)
+            with capturedLogs() as events:
+                capture = conn.send(request)
+            self.assertTrue(
+                capture.status_line.startswith(f"HTTP/1.0 {status} "), capture.status_line
+            )
+            self.assertTrue(conn.closed)
+            self.assertTrue(
+                any(
+                    e.get("peer") == "192.0.2.7:40000" and e.get("status") == int(status)
+                    for e in events
+                ),
+                request,
+            )
+        self.assertEqual(len(mount.listeners), 1)
+        self.assertFalse(listener.closed)
+
+    def test_405_lists_allowed_methods(self) -> None:
+        """
+        A 405 says which methods are allowed.
+        """
+        clock, factory, mount = self.build()
+        capture = Connection(factory).send(b"POST /stream HTTP/1.0\r\n\r\n")
+        self.assertEqual(capture.headers["allow"], "GET, HEAD, OPTIONS")
+
+    def test_header_timeout(self) -> None:
+        """
+        A client that does not finish its request within the header timeout
+        is disconnected.
+        """
+        clock, factory, mount = self.build(header_timeout=15.0)
+        conn = Connection(factory)
+        conn.send(b"GET /stream HTTP/1.0\r\n")
+        clock.advance(14)
+        self.assertFalse(conn.closed)
+        clock.advance(1.5)
+        self.assertTrue(conn.closed)
+
+    def test_listener_limits(self) -> None:
+        """
+        Past the global or per-mount listener limit, a listener gets 503
+        with a clear body.
+        """
+        clock, factory, mount = self.build(max_listeners=2)
+        for _ in range(2):
+            Connection(factory).send(b"GET /stream HTTP/1.0\r\n\r\n")
+        capture = Connection(factory).send(b"GET /other HTTP/1.0\r\n\r\n")
+        self.assertTrue(capture.status_line.startswith("HTTP/1.0 503 "))
+        self.assertIn(b"full", bytes(capture.audio))
+        other = factory.mounts["/other"]
+        other.config = replace(other.config, max_listeners=0)
+        mount.config = replace(mount.config, max_listeners=1)
+        factory.config = replace(factory.config, max_listeners=0)
+        capture = Connection(factory).send(b"GET /stream HTTP/1.0\r\n\r\n")
+        self.assertTrue(capture.status_line.startswith("HTTP/1.0 503 "))
+        capture = Connection(factory).send(b"GET /other HTTP/1.0\r\n\r\n")
+        self.assertEqual(capture.status_line, "HTTP/1.0 200 OK")
+
+    def test_disconnect_removes_listener(self) -> None:
+        """
+        When the connection is lost the listener leaves its mount.
+        """
+        clock, factory, mount = self.build()
+        conn = Connection(factory)
+        conn.send(b"GET /stream HTTP/1.0\r\n\r\n")
+        conn.protocol.connectionLost()
+        self.assertEqual(mount.listeners, set())
+
+    def test_index_page(self) -> None:
+        """
+        C{/} lists the mounts with their playlists.
+        """
+        clock, factory, mount = self.build()
+        capture = Connection(factory).send(b"GET / HTTP/1.0\r\n\r\n")
+        self.assertIn(b"/stream.m3u", bytes(capture.audio))
+        self.assertIn(b"Test FM", bytes(capture.audio))
