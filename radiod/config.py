@@ -10,6 +10,7 @@ A configuration file looks like this (every key is optional unless noted)::
     interface = ""              # address to bind; "" for all
     max_listeners = 0           # on all mounts together; 0 for no limit
     header_timeout = 15         # seconds to send a complete request, (0, 3600]
+    send_buffer = "64KiB"       # kernel send buffer per listener; 0 lets the kernel size it
     source_password = ""        # live sources' password; "" refuses them
     admin_user = "admin"        # admin user name (no ":")
     admin_password = ""         # "" disables the admin interface
@@ -81,6 +82,7 @@ PORT_RANGE = (0, 65535)
 METAINT_RANGE = (256, 65535)
 QUEUE_SIZE_RANGE = (4 * KIB, 16 * KIB * KIB)
 HEADER_TIMEOUT_MAX = 3600.0
+SEND_BUFFER_RANGE = (4 * KIB, 16 * 1024 * KIB)
 CHARSETS = ("utf-8", "latin-1")
 PLAYLIST_SUFFIXES = (".m3u", ".pls", ".xspf")
 
@@ -167,6 +169,10 @@ class StationConfig:
     @ivar max_listeners: listeners allowed on all mounts together; 0 for no
         limit.
     @ivar header_timeout: seconds a client has to send a complete request.
+    @ivar send_buffer: the kernel send buffer (C{SO_SNDBUF}) of each
+        listener's socket, or 0 to let the kernel size it.  Bounding it
+        bounds the audio that can pile up unseen in the kernel for a
+        stalled listener, so the queue size decides when it is dropped.
     @ivar mounts: the mounts; the first is the default mount, which C{/;}
         and C{/;stream.mp3} also reach.
     @ivar source_password: the password live sources give; empty refuses
@@ -180,6 +186,7 @@ class StationConfig:
     interface: str = ""
     max_listeners: int = 0
     header_timeout: float = 15.0
+    send_buffer: int = 64 * KIB
     mounts: tuple[MountConfig, ...] = field(default_factory=lambda: (MountConfig(),))
     source_password: str = ""
     admin_user: str = "admin"
@@ -319,6 +326,7 @@ _SERVER_KEYS: dict[str, tuple[str, _Converter]] = {
     "interface": ("interface", _string),
     "max_listeners": ("max_listeners", _integer),
     "header_timeout": ("header_timeout", _number),
+    "send_buffer": ("send_buffer", _size),
     "source_password": ("source_password", _string),
     "admin_user": ("admin_user", _string),
     "admin_password": ("admin_password", _string),
@@ -495,6 +503,15 @@ def _check(config: StationConfig, path_exists: Callable[[str], bool] | None) -> 
         raise _Invalid(
             ("server", "header_timeout"),
             f"must be more than 0 and at most {HEADER_TIMEOUT_MAX:g} seconds, not {timeout:g}",
+        )
+    if (
+        config.send_buffer != 0
+        and not SEND_BUFFER_RANGE[0] <= config.send_buffer <= SEND_BUFFER_RANGE[1]
+    ):
+        raise _Invalid(
+            ("server", "send_buffer"),
+            f"must be 0 (kernel default) or between {SEND_BUFFER_RANGE[0]} and "
+            f"{SEND_BUFFER_RANGE[1]} bytes, not {config.send_buffer}",
         )
     if not config.admin_user or ":" in config.admin_user or not config.admin_user.isprintable():
         raise _Invalid(("server", "admin_user"), 'must be a non-empty name without ":"')

@@ -210,9 +210,18 @@ class _Need(Enum):
 
 _MORE: Final = _Need.MORE
 
+# The second byte of a Layer II or III header: the rest of the sync word, a
+# version that exists, and the layer.
+_SECOND_BYTES = bytes(
+    b for b in range(0xE0, 0x100) if (b >> 3) & 0x03 != 1 and (b >> 1) & 0x03 in (_LAYER2, _LAYER3)
+)
 # Anything worth stopping at while skipping garbage: a possible frame header
 # or the start of a tag.
-_CANDIDATES = re.compile(rb"\xff|ID3|3DI|TAG|APETAGEX|LYRICSBEGIN")
+_CANDIDATES = re.compile(
+    b"\\xff["
+    + b"".join(b"\\x%02x" % b for b in _SECOND_BYTES)
+    + b"]|ID3|3DI|TAG|APETAGEX|LYRICSBEGIN"
+)
 _LONGEST_SIGNATURE = len(b"LYRICSBEGIN")
 
 _ID3V2_HEADER = 10
@@ -223,6 +232,8 @@ _APE_HAS_HEADER = 1 << 31
 _APE_IS_HEADER = 1 << 29
 # Lyrics3 v2 declares its size in six decimal digits.
 _LYRICS3_LIMIT = len(b"LYRICSBEGIN") + 999_999 + len(b"999999LYRICS200")
+# Lyrics3 v1 holds at most 5100 bytes of lyrics between its markers.
+_LYRICS3_V1_LIMIT = len(b"LYRICSBEGIN") + 5100 + len(b"LYRICSEND")
 # The longest free-format frame a decoder would accept (640 kbit/s at 8 kHz,
 # padded).
 _FREE_FORMAT_LONGEST = 72 * 640_000 // 8000 + 1
@@ -285,6 +296,25 @@ def _is_free_format(b1: int, b2: int, b3: int) -> bool:
     )
 
 
+def _same_free_format(data: bytearray, first: int, other: int) -> bool:
+    """
+    Whether the free-format header at C{first} recurs at C{other}: the same
+    version, layer, protection, sample rate and channel mode.
+    """
+    return other + 4 <= len(data) and (
+        data[other : other + 2] == data[first : first + 2]
+        and data[other + 2] & 0xFC == data[first + 2] & 0xFC
+        and data[other + 3] & 0xC0 == data[first + 3] & 0xC0
+    )
+
+
+def _padding(data: bytearray, header: int) -> int:
+    """
+    The padding bit of the header at C{data[header:]}.
+    """
+    return (data[header + 2] >> 1) & 0x01
+
+
 @dataclass
 class FrameSplitter:
     """
@@ -312,17 +342,17 @@ class FrameSplitter:
         (bitrate index 0), which are not supported and are skipped as garbage.
     """
 
-    frames: int = 0
-    garbage_bytes: int = 0
-    tag_bytes: int = 0
-    tags_skipped: dict[str, int] = field(default_factory=dict)
-    vbr_headers_dropped: int = 0
-    free_format_seen: bool = False
-    _buffer: bytearray = field(default_factory=bytearray, repr=False)
-    _skip: int = field(default=0, repr=False)
-    _known: tuple[int, FrameHeader] | None = field(default=None, repr=False)
-    _finished: bool = field(default=False, repr=False)
-    _clean_start: bool = field(default=True, repr=False)
+    frames: int = field(default=0, init=False)
+    garbage_bytes: int = field(default=0, init=False)
+    tag_bytes: int = field(default=0, init=False)
+    tags_skipped: dict[str, int] = field(default_factory=dict, init=False)
+    vbr_headers_dropped: int = field(default=0, init=False)
+    free_format_seen: bool = field(default=False, init=False)
+    _buffer: bytearray = field(default_factory=bytearray, init=False, repr=False)
+    _skip: int = field(default=0, init=False, repr=False)
+    _known: tuple[int, FrameHeader] | None = field(default=None, init=False, repr=False)
+    _finished: bool = field(default=False, init=False, repr=False)
+    _clean_start: bool = field(default=True, init=False, repr=False)
 
     @property
     def pending(self) -> int:
@@ -548,14 +578,11 @@ class FrameSplitter:
         """
         buffer = self._buffer
         available = len(buffer) - pos
-        whole = _ID3V1_ENHANCED + _ID3V1
-        if available < 4 or (buffer[pos + 3] == ord("+") and available < _ID3V1_ENHANCED + 3):
-            if not final:
-                return _MORE
-        elif buffer[pos + 3 : pos + 4] == b"+" and (
-            buffer[pos + _ID3V1_ENHANCED : pos + _ID3V1_ENHANCED + 3] == b"TAG"
-        ):
-            return whole
+        enhanced = buffer[pos + 3 : pos + 4] == b"+"
+        if not final and (available < 4 or (enhanced and available < _ID3V1_ENHANCED + 3)):
+            return _MORE
+        if enhanced and buffer[pos + _ID3V1_ENHANCED : pos + _ID3V1_ENHANCED + 3] == b"TAG":
+            return _ID3V1_ENHANCED + _ID3V1
         return _ID3V1
 
     def _lyrics3_length(self, pos: int, final: bool) -> int | Literal[_Need.MORE] | None:
@@ -593,37 +620,21 @@ class FrameSplitter:
         end = len(buffer)
         if self.free_format_seen or not self._clean_start or end - pos < 4:
             return None
-        key = (buffer[pos + 1], buffer[pos + 2] & 0xFC, buffer[pos + 3] & 0xC0)
         if not _is_free_format(buffer[pos + 1], buffer[pos + 2], buffer[pos + 3]):
             return None
         if end < pos + 3 * _FREE_FORMAT_LONGEST + 4 and not final:
             return _MORE
-
-        def recurs(at: int) -> bool:
-            return (
-                at + 4 <= end
-                and buffer[at] == 0xFF
-                and key
-                == (
-                    buffer[at + 1],
-                    buffer[at + 2] & 0xFC,
-                    buffer[at + 3] & 0xC0,
-                )
-            )
-
-        def padding(at: int) -> int:
-            return (buffer[at + 2] >> 1) & 1
-
+        sync = buffer[pos : pos + 2]
         limit = min(end, pos + _FREE_FORMAT_LONGEST + 1)
-        at = buffer.find(buffer[pos : pos + 2], pos + 2, limit)
-        while at >= 0 and not recurs(at):
-            at = buffer.find(buffer[pos : pos + 2], at + 2, limit)
+        at = buffer.find(sync, pos + 2, limit)
+        while at >= 0 and not _same_free_format(buffer, pos, at):
+            at = buffer.find(sync, at + 2, limit)
         if at < 0:
             return None
-        length = at - pos - padding(pos)
+        length = at - pos - _padding(buffer, pos)
         for _ in range(2):
-            at += length + padding(at)
-            if not recurs(at):
+            at += length + _padding(buffer, at)
+            if not _same_free_format(buffer, pos, at):
                 return None
         self.free_format_seen = True
         return None
@@ -642,7 +653,7 @@ def _trailing_tags(data: bytes | bytearray | memoryview) -> tuple[int, list[str]
     while True:
         if cut >= _ID3V1 and data[cut - _ID3V1 : cut - _ID3V1 + 3] == b"TAG":
             cut -= _ID3V1
-            if cut >= _ID3V1_ENHANCED and data[cut - _ID3V1_ENHANCED : cut - 223] == b"TAG+":
+            if cut >= _ID3V1_ENHANCED and data[cut - _ID3V1_ENHANCED :][:4] == b"TAG+":
                 cut -= _ID3V1_ENHANCED
             kinds.append("id3v1")
             continue
@@ -659,8 +670,9 @@ def _trailing_tags(data: bytes | bytearray | memoryview) -> tuple[int, list[str]
         if tail[-9:] == b"LYRICS200" and tail[:6].isdigit():
             start = cut - 15 - int(tail[:6])
         elif tail[-9:] == b"LYRICSEND":
-            start = bytes(data[max(0, cut - 6000) : cut]).rfind(b"LYRICSBEGIN")
-            start += max(0, cut - 6000) if start >= 0 else 0
+            window = max(0, cut - _LYRICS3_V1_LIMIT)
+            found = bytes(data[window:cut]).rfind(b"LYRICSBEGIN")
+            start = window + found if found >= 0 else -1
         if start >= 0 and data[start : start + _LONGEST_SIGNATURE] == b"LYRICSBEGIN":
             cut = start
             kinds.append("lyrics3")

@@ -36,7 +36,7 @@ class ListenerTransport(Protocol):
     What a listener needs of its transport (a TCP transport provides it).
     """
 
-    def writeSequence(self, data: list[bytes | memoryview], /) -> None: ...
+    def write(self, data: bytes, /) -> None: ...
 
     def registerProducer(self, producer: object, streaming: bool, /) -> None: ...
 
@@ -136,7 +136,7 @@ class Listener:
         self.position = buffer.head
         # One write per delivery.  The transport may call pauseProducing
         # from inside it.
-        self.transport.write(pieces[0] if len(pieces) == 1 else b"".join(pieces))  # type: ignore[arg-type]
+        self.transport.write(b"".join(pieces))
 
     def _interleave(self, buffer: StreamBuffer, pieces: list[bytes | memoryview]) -> None:
         """

@@ -77,6 +77,7 @@ _SERVER_OPTIONS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "interface": ("interface", _text),
     "max-listeners": ("max_listeners", _whole_number),
     "header-timeout": ("header_timeout", _seconds),
+    "send-buffer": ("send_buffer", parse_size),
 }
 # option: (MountConfig field, TOML key, parser), applied to the first mount.
 _MOUNT_OPTIONS: dict[str, tuple[str, str, Callable[[str], Any]]] = {
@@ -185,6 +186,13 @@ class Options(usage.Options):
             f"Seconds a client has to send its request [default: {_STATION.header_timeout:g}]",
         ],
         [
+            "send-buffer",
+            None,
+            None,
+            f"Kernel send buffer per listener, 0 for the kernel's own sizing "
+            f"[default: {format_size(_STATION.send_buffer)}]",
+        ],
+        [
             "charset",
             None,
             None,
@@ -211,7 +219,7 @@ class Options(usage.Options):
             <problem> (see twistd radiod --help)}, for any mistake.
         """
         try:
-            super().parseOptions(options)  # type: ignore[no-untyped-call]
+            super().parseOptions(options)
         except usage.UsageError as e:
             message = " ".join(str(e).split())
             raise SystemExit(f"{COMMAND}: error: {message} (see {COMMAND} --help)") from None
@@ -231,7 +239,7 @@ class Options(usage.Options):
         """
         Say which options the command line actually gave.
 
-        @return: long option names, such as C{{"port", "shuffle"}}.
+        @return: long option names, such as C{"port"} and C{"shuffle"}.
         """
         names = {name for name in [*_SERVER_OPTIONS, *_MOUNT_OPTIONS] if self[name] is not None}
         names.update(name for name in _MOUNT_FLAGS if self[name])

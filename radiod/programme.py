@@ -182,7 +182,9 @@ class Programme:
         self._stale = False
         loader = self._loader
         loaded: Deferred[list[Frame]] = self._runner(lambda: loader(path))
-        loaded.addCallbacks(self._loaded, self._load_failed, (path,), None, (path,), None)
+        loaded.addCallbacks(
+            self._loaded, self._load_failed, callbackArgs=(path,), errbackArgs=(path,)
+        )
 
     def _track(self, path: str) -> TrackInfo | None:
         for track in self.library.tracks:
@@ -207,7 +209,7 @@ class Programme:
 
     def _load_failed(self, failure: Failure, path: str) -> None:
         self._loading = None
-        self._skip(path, failure.getErrorMessage() or failure.type.__name__)
+        self._skip(path, failure.getErrorMessage() or repr(failure.value))
 
     def _skip(self, path: str, reason: str) -> None:
         self.skipped += 1

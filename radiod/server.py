@@ -11,6 +11,7 @@ writes replies.
 from __future__ import annotations
 
 import html
+import socket
 from collections.abc import Mapping
 from typing import cast
 
@@ -107,7 +108,7 @@ class RadioFactory(Factory):
         """
         return sum(len(mount.listeners) for mount in self.mounts.values())
 
-    def buildProtocol(self, addr: IAddress) -> RadioProtocol:
+    def buildProtocol(self, addr: IAddress | None) -> RadioProtocol:
         """
         A protocol for one connection, sharing our clock.
         """
@@ -279,13 +280,29 @@ class RadioProtocol(Protocol):
             [("Server", SERVER), ("Connection", "Close"), *self._stream_headers(mount, metadata)],
             icy=mount.config.icy_status_line,
         )
-        self.transport.write(head)
         if request.method == "HEAD":
+            self.transport.write(head)
             self.transport.loseConnection()
             return
+        self._limit_send_buffer()
+        self.transport.write(head)
         self.listener = mount.add_listener(
             cast(ListenerTransport, self.transport), self.peer, metadata
         )
+
+    def _limit_send_buffer(self) -> None:
+        """
+        Bound the kernel's send buffer for this listener's socket, so a
+        stalled listener's lag shows in our queue instead of piling up
+        in the kernel for minutes.
+        """
+        size = self.radio.config.send_buffer
+        handle = getattr(self.transport, "getHandle", lambda: None)()
+        if size and isinstance(handle, socket.socket):
+            try:
+                handle.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+            except OSError as error:
+                self._log.warn("Cannot set send buffer: {error}", error=error)
 
     def _playlist(self, request: Request, mount: Mount, ending: str) -> None:
         config = self.radio.config

@@ -118,7 +118,7 @@ class ListenService(Service):
         port, self.port = self.port, None
         if port is None:
             return succeed(None)
-        return maybeDeferred(port.stopListening)
+        return maybeDeferred(lambda: port.stopListening()).addCallback(lambda _: None)
 
 
 class StationService(MultiService):

@@ -15,7 +15,7 @@ from radiod.service import StationService, check_music, demo_library, thread_run
 __all__ = ["Options", "makeService"]
 
 
-def makeService(options: Options) -> IService:  # noqa: N802
+def makeService(options: Options) -> IService:
     """
     Build the station from parsed options.  A configuration the station
     cannot start with ends the program with one clear line.
@@ -29,4 +29,4 @@ def makeService(options: Options) -> IService:  # noqa: N802
     except ConfigError as error:
         raise SystemExit(f"radiod: error: {error}") from None
     pool = reactor.getThreadPool()  # type: ignore[attr-defined]
-    return StationService(config, reactor, thread_runner(reactor, pool))  # type: ignore[arg-type]
+    return StationService(config, reactor, thread_runner(reactor, pool))

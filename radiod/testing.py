@@ -138,14 +138,14 @@ class SlowTransport(StringTransport):
             self.paused_producer = True
             self.producer.pauseProducing()
 
-    def writeSequence(self, data: Iterable[bytes | memoryview]) -> None:  # type: ignore[override]
+    def writeSequence(self, data: Iterable[bytes | memoryview]) -> None:
         self.write(b"".join(data))
 
     def drain(self) -> bytes:
         """
         The peer reads everything written so far; resume the producer.
         """
-        data = self.value()
+        data: bytes = self.value()
         self.clear()
         self._pending = 0
         if self.producer is not None and self.paused_producer:

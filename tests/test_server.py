@@ -71,8 +71,8 @@ class ServerTests(SynchronousTestCase):
             mount.start()
             self.addCleanup(mount.stop)
             mounts[name] = mount
-        config = replace(StationConfig(port=8000, mounts=tuple(configs)), **station)  # type: ignore[arg-type]
-        factory = RadioFactory(clock, config, mounts)
+        station_config = replace(StationConfig(port=8000, mounts=tuple(configs)), **station)  # type: ignore[arg-type]
+        factory = RadioFactory(clock, station_config, mounts)
         clock.pump([0.1] * 20)
         return clock, factory, mounts["/stream"]
 

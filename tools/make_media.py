@@ -28,8 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mutagen.apev2 import APEv2
 from mutagen import PaddingInfo
+from mutagen.apev2 import APEv2
 from mutagen.id3 import ID3, TALB, TDRC, TIT2, TPE1, TRCK, MakeID3v1
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -308,9 +308,7 @@ def vbri_frame(frames: list[bytes]) -> bytes:
     length = _frame_length(header)
     assert length is not None
     per_entry = 4
-    toc = [
-        sum(len(f) for f in frames[i : i + per_entry]) for i in range(0, len(frames), per_entry)
-    ]
+    toc = [sum(len(f) for f in frames[i : i + per_entry]) for i in range(0, len(frames), per_entry)]
     total = length + sum(len(f) for f in frames)
     vbri = b"VBRI" + struct.pack(">HHHIIHHHH", 1, 576, 75, total, len(frames), len(toc), 1, 2, 4)
     vbri += b"".join(struct.pack(">H", size) for size in toc)

@@ -1,0 +1,290 @@
+"""
+End-to-end tests: the real station on a loopback port, with ffmpeg and raw
+sockets as listeners.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from twisted.internet import reactor as _reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.error import ProcessDone, ProcessTerminated
+from twisted.internet.interfaces import IReactorCore, IReactorProcess, IReactorTCP, IReactorTime
+from twisted.internet.protocol import ProcessProtocol, Protocol
+from twisted.internet.task import LoopingCall
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SkipTest, TestCase
+
+from radiod.config import MountConfig, StationConfig
+from radiod.ffmpeg import find_ffmpeg
+from radiod.mount import Mount
+from radiod.service import StationService, thread_runner
+from radiod.testing import ListenerCapture
+from radiod.track import TrackInfo
+
+reactor: Any = _reactor
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+FIRST = "Alpha Artist - First Song"
+SECOND = "Beta Artist - Second Song"
+DECODE_ERRORS = re.compile(
+    r"error|invalid|header missing|could not|corrupt|skipping", re.IGNORECASE
+)
+
+
+def asynchronous(
+    test: Callable[[Any], Coroutine[Any, Any, None]],
+) -> Callable[[Any], Deferred[None]]:
+    """
+    Run a coroutine test method as a Deferred, which trial waits for.
+    """
+
+    def run(self: Any) -> Deferred[None]:
+        return Deferred.fromCoroutine(test(self))
+
+    run.__name__ = test.__name__
+    run.__doc__ = test.__doc__
+    return run
+
+
+class FFmpeg(ProcessProtocol):
+    """
+    Collects an ffmpeg run's standard error and exit status.
+    """
+
+    def __init__(self) -> None:
+        self.stderr = b""
+        self.ended: Deferred[int] = Deferred()
+
+    def errReceived(self, data: bytes) -> None:
+        self.stderr += data
+
+    def processEnded(self, reason: Failure) -> None:
+        if reason.check(ProcessDone):
+            self.ended.callback(0)
+        elif reason.check(ProcessTerminated):
+            self.ended.callback(getattr(reason.value, "exitCode", None) or -1)
+        else:
+            self.ended.errback(reason)
+
+
+async def run_ffmpeg(url: str, seconds: float) -> tuple[int, str]:
+    """
+    Listen to C{url} with ffmpeg for C{seconds} of audio, decoding it.
+
+    @return: the exit code and everything ffmpeg logged.
+    """
+    ffmpeg = find_ffmpeg()
+    assert ffmpeg is not None
+    protocol = FFmpeg()
+    args = [ffmpeg, "-hide_banner", "-nostdin", "-v", "info", "-icy", "1"]
+    args += ["-i", url, "-t", str(seconds), "-f", "null", "-"]
+    process: IReactorProcess = reactor
+    process.spawnProcess(protocol, ffmpeg, args, env=os.environ.copy())
+    code = await protocol.ended
+    return code, protocol.stderr.decode("utf-8", "replace")
+
+
+def stream_titles(log: str) -> list[str]:
+    """
+    The C{StreamTitle} values ffmpeg printed in its input metadata.
+    """
+    return re.findall(r"StreamTitle\s*:\s*(.*?)\s*$", log, re.MULTILINE)
+
+
+def decoded_seconds(log: str) -> float:
+    """
+    The audio time ffmpeg reports having decoded, from its last status.
+    """
+    times = re.findall(r"time=(\d+):(\d+):(\d+\.\d+)", log)
+    if not times:
+        return 0.0
+    h, m, s = times[-1]
+    return int(h) * 3600 + int(m) * 60 + float(s)
+
+
+class Reader(Protocol):
+    """
+    A listener that reads everything and notes when each byte arrived.
+    """
+
+    def __init__(self, request: bytes, clock: IReactorTime) -> None:
+        self.request = request
+        self.clock = clock
+        self.capture = ListenerCapture()
+        self.received = 0
+        self.history: list[tuple[float, int]] = []
+        self.gone: Deferred[None] = Deferred()
+
+    def connectionMade(self) -> None:
+        assert self.transport is not None
+        self.transport.write(self.request)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += len(data)
+        self.history.append((self.clock.seconds(), self.received))
+        self.capture.feed(data)
+
+    def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:  # noqa: B008
+        if not self.gone.called:
+            self.gone.callback(None)
+
+    def received_by(self, when: float) -> int:
+        """
+        Bytes received up to time C{when}.
+        """
+        total = 0
+        for at, count in self.history:
+            if at > when:
+                break
+            total = count
+        return total
+
+
+async def wait_for(
+    condition: Callable[[], bool], timeout: float, clock: IReactorTime, step: float = 0.05
+) -> None:
+    """
+    Wait, without blocking the reactor, until C{condition()} holds.
+
+    @raise AssertionError: if it does not within C{timeout} seconds.
+    """
+    if condition():
+        return
+    done: Deferred[None] = Deferred()
+    deadline = clock.seconds() + timeout
+
+    def check() -> None:
+        if condition():
+            loop.stop()
+            done.callback(None)
+        elif clock.seconds() > deadline:
+            loop.stop()
+            done.errback(AssertionError(f"timed out after {timeout} s"))
+
+    loop = LoopingCall(check)
+    loop.clock = clock
+    loop.start(step)
+    await done
+
+
+class EndToEndTests(TestCase):
+    """
+    The station, started as in production, heard by real clients.
+    """
+
+    timeout = 90
+
+    def setUp(self) -> None:
+        if find_ffmpeg() is None:
+            raise SkipTest("ffmpeg is not installed (pip install imageio-ffmpeg)")
+
+    async def start_station(self, **settings: Any) -> tuple[StationService, str, Mount]:
+        """
+        Start a station playing the two fixture songs, in order, on a
+        free loopback port.
+
+        @return: the service, the stream URL and the mount.
+        """
+        music = self.mktemp()
+        os.makedirs(music)
+        for name in ("alpha-artist-first-song.mp3", "beta-artist-second-song.mp3"):
+            shutil.copy(os.path.join(FIXTURES, name), music)
+        mount = MountConfig(name="/stream", music=music, station_name="E2E FM", **settings)
+        config = StationConfig(port=0, interface="127.0.0.1", mounts=(mount,))
+        core: IReactorCore = reactor
+        service = StationService(config, reactor, thread_runner(core, reactor.getThreadPool()))
+        service.startService()
+        self.addCleanup(service.stopService)
+        port = await service.listener.listening
+        address: Any = port.getHost()
+        return service, f"http://127.0.0.1:{address.port}/stream", service.mounts["/stream"]
+
+    async def connect_reader(self, url: str, headers: bytes = b"") -> Reader:
+        """
+        Connect a reading listener to C{url}.
+        """
+        port = int(url.split(":")[2].split("/")[0])
+        reader = Reader(b"GET /stream HTTP/1.0\r\n" + headers + b"\r\n", reactor)
+        tcp: IReactorTCP = reactor
+        await connectProtocol(TCP4ClientEndpoint(tcp, "127.0.0.1", port), reader)
+        self.addCleanup(lambda: reader.transport.loseConnection() if reader.transport else None)
+        return reader
+
+    @asynchronous
+    async def test_ffmpeg_decodes_and_reports_title(self) -> None:
+        """
+        ffmpeg, as an independent listener, decodes six seconds of the
+        stream, across a track change, with no error and reports the ICY
+        title and station name.
+        """
+        service, url, mount = await self.start_station()
+        code, log = await run_ffmpeg(url, 6)
+        self.assertEqual(code, 0, log)
+        self.assertEqual([line for line in log.splitlines() if DECODE_ERRORS.search(line)], [])
+        self.assertIn(stream_titles(log)[0], (FIRST, SECOND))
+        self.assertIn("E2E FM", log)
+        self.assertGreaterEqual(decoded_seconds(log), 5.9)
+
+    @asynchronous
+    async def test_title_changes_after_track_change(self) -> None:
+        """
+        ffmpeg reports the first song's title at the start and the second
+        song's after the track changes; a listener connected throughout
+        gets the new title in its stream where the new track's audio
+        starts.
+        """
+        service, url, mount = await self.start_station(burst_size=0, metaint=2000)
+        reader = await self.connect_reader(url, b"Icy-MetaData: 1\r\n")
+        code, log = await run_ffmpeg(url, 0.5)
+        self.assertEqual(code, 0, log)
+        self.assertEqual(stream_titles(log)[0], FIRST)
+        changed: Deferred[TrackInfo] = Deferred()
+        mount.on_track_change.append(
+            lambda track: None if changed.called else changed.callback(track)
+        )
+        track = await changed
+        self.assertEqual(track.stream_title, SECOND)
+        code, log = await run_ffmpeg(url, 0.5)
+        self.assertEqual(code, 0, log)
+        self.assertEqual(stream_titles(log)[0], SECOND)
+        await wait_for(lambda: len(reader.capture.titles) >= 2, 10, reactor)
+        titles = reader.capture.titles
+        self.assertEqual([title for _, title in titles[:2]], [FIRST, SECOND])
+        first_song = os.path.getsize(os.path.join(FIXTURES, "alpha-artist-first-song.mp3"))
+        self.assertLess(titles[1][0], first_song + 2000)
+
+    @asynchronous
+    async def test_stalled_listener_dropped_others_full_rate(self) -> None:
+        """
+        A listener that stops reading is disconnected once it lags past
+        the queue size, while a reading listener keeps receiving the
+        stream at its full rate (128 kbit/s) all along.
+        """
+        service, url, mount = await self.start_station(burst_size=8192, queue_size=32768)
+        reader = await self.connect_reader(url)
+        port = int(url.split(":")[2].split("/")[0])
+        stalled = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(stalled.close)
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.setblocking(False)
+        stalled.connect_ex(("127.0.0.1", port))
+        await wait_for(lambda: len(mount.listeners) == 1, 5, reactor)
+        stalled.send(b"GET /stream HTTP/1.0\r\n\r\n")
+        await wait_for(lambda: len(mount.listeners) == 2, 5, reactor)
+        start = reactor.seconds()
+        await wait_for(lambda: mount.dropped == 1, 60, reactor)
+        self.assertEqual(len(mount.listeners), 1)
+        await wait_for(lambda: reactor.seconds() - start > 6, 10, reactor)
+        end = reactor.seconds()
+        window = end - start - 1.0
+        rate = (reader.received_by(end) - reader.received_by(start + 1.0)) / window
+        self.assertGreater(rate, 0.95 * 16000, f"{rate:.0f} B/s over {window:.1f} s")
+        self.assertLess(rate, 1.10 * 16000, f"{rate:.0f} B/s over {window:.1f} s")
