@@ -51,6 +51,8 @@ class Programme:
     @ivar playing: the track whose frames are being handed out.
     @ivar upcoming: paths still to play in this round, next first.
     @ivar skipped: tracks skipped because they could not be played.
+    @ivar broken: paths that could not be played, left out of the
+        rotation until a rescan finds them changed.
     """
 
     _log = Logger()
@@ -92,7 +94,7 @@ class Programme:
         self._ready: tuple[TrackInfo, list[Frame]] | None = None
         self._loading: str | None = None
         self._stale = False
-        self._failures = 0
+        self.broken: set[str] = set()
         self.skipped = 0
         self._scanning = False
         self._rescan: LoopingCall | None = None
@@ -160,20 +162,25 @@ class Programme:
         return paths
 
     def _next_path(self) -> str | None:
-        if not self.library.tracks:
+        """
+        The next path to play, skipping files known to be unplayable; or
+        L{None} when none is playable.
+        """
+        playable = [t.path for t in self.library.tracks if t.path not in self.broken]
+        if not playable:
             return None
-        if not self.upcoming:
-            self.upcoming = self._new_round()
-        return self.upcoming.pop(0)
+        while True:
+            if not self.upcoming:
+                self.upcoming = self._new_round()
+            path = self.upcoming.pop(0)
+            if path not in self.broken:
+                return path
 
     def _prefetch(self) -> None:
         """
         Start reading the next track unless one is ready or being read.
         """
         if self._ready is not None or self._loading is not None or not self._running:
-            return
-        if self._failures >= max(1, len(self.library.tracks)):
-            # A whole round failed: wait for the next rescan to try again.
             return
         path = self._next_path()
         if path is None:
@@ -204,7 +211,6 @@ class Programme:
         if not frames:
             self._skip(path, "no audio frames")
             return
-        self._failures = 0
         self._ready = (track, frames)
 
     def _load_failed(self, failure: Failure, path: str) -> None:
@@ -213,7 +219,8 @@ class Programme:
 
     def _skip(self, path: str, reason: str) -> None:
         self.skipped += 1
-        self._failures += 1
+        # Not tried again until a rescan finds it changed (or re-added).
+        self.broken.add(path)
         self._log.warn(
             "Skipping {path} on {mount}: {reason}", path=path, mount=self.name, reason=reason
         )
@@ -274,5 +281,5 @@ class Programme:
             self._loading not in present or self._loading in change.changed
         ):
             self._stale = True
-        self._failures = 0
+        self.broken -= {*change.changed, *change.added, *change.removed}
         self._prefetch()

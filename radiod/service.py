@@ -6,7 +6,6 @@ listening port.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from importlib import resources
 from typing import TypeVar
@@ -26,12 +25,13 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
-from radiod.config import ConfigError, StationConfig
+from radiod.config import StationConfig
 from radiod.interfaces import IFrameSource, Runner
-from radiod.library import Library
+from radiod.library import Library, scan_location
 from radiod.mount import Mount
 from radiod.programme import Programme
 from radiod.server import RadioFactory
+from radiod.tags import info_from_name
 
 __all__ = ["StationService", "demo_library", "endpoint_description", "thread_runner"]
 
@@ -73,14 +73,12 @@ def endpoint_description(config: StationConfig) -> str:
 def check_music(location: str) -> None:
     """
     Fail fast, before the reactor runs, on a music location that cannot
-    work: missing, unreadable, or holding nothing playable.
+    work: missing, unreadable, or holding nothing playable.  Only file
+    names are looked at; tags are read later, in a thread.
 
-    @raise ConfigError: naming the problem in one line.
+    @raise LibraryError: naming the problem in one line.
     """
-    if not os.path.exists(location):
-        raise ConfigError(f"music location {location} does not exist")
-    if not os.access(location, os.R_OK):
-        raise ConfigError(f"music location {location} is not readable")
+    scan_location(location, {}, read=info_from_name)
 
 
 class ListenService(Service):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from twisted.application.service import IService
 
 from radiod.config import ConfigError
+from radiod.library import LibraryError
 from radiod.options import Options
 from radiod.service import StationService, check_music, demo_library, thread_runner
 
@@ -26,7 +27,7 @@ def makeService(options: Options) -> IService:
         config = options.to_config()
         for mount in config.mounts:
             check_music(mount.music or demo_library())
-    except ConfigError as error:
-        raise SystemExit(f"radiod: error: {error}") from None
+    except (ConfigError, LibraryError) as error:
+        raise SystemExit(f"twistd radiod: error: {error}") from None
     pool = reactor.getThreadPool()  # type: ignore[attr-defined]
     return StationService(config, reactor, thread_runner(reactor, pool))
