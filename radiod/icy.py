@@ -148,7 +148,8 @@ def encode_metadata(title: str, charset: str = "utf-8", url: str | None = None) 
     def prepare(value: str) -> bytes:
         if charset == "latin-1":
             value = _transliterate(value)
-        return sanitise(value).encode(charset)
+        # Lone surrogates (from undecodable file names) become "?".
+        return sanitise(value).encode(charset, "replace")
 
     head = b"StreamTitle='"
     tail = b"';"

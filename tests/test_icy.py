@@ -286,6 +286,20 @@ class EncodeMetadataTests(SynchronousTestCase):
         block[1:].rstrip(b"\x00").decode("utf-8")
 
 
+class UndecodableTitleTests(SynchronousTestCase):
+    """
+    Titles taken from undecodable file names carry lone surrogates.
+    """
+
+    def test_lone_surrogate(self) -> None:
+        """
+        A lone surrogate becomes C{?} instead of failing the encoding.
+        """
+        for charset in ("utf-8", "latin-1"):
+            block = encode_metadata("Caf\udce9 Song", charset)
+            self.assertEqual(parse_metadata(block[1:])["StreamTitle"], "Caf? Song")
+
+
 class SanitiseTests(SynchronousTestCase):
     """
     Tests for L{sanitise}.
