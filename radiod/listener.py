@@ -22,6 +22,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from radiod.icy import EMPTY_BLOCK
+from radiod.sender import direct_socket, send
 
 if TYPE_CHECKING:
     from radiod.buffer import StreamBuffer
@@ -74,6 +75,21 @@ class Listener:
     @ivar metaint: audio bytes between metadata blocks, or 0 for none.
     """
 
+    __slots__ = (
+        "_handle",
+        "_last_block",
+        "_until_block",
+        "id",
+        "metaint",
+        "mount",
+        "paused",
+        "peer",
+        "position",
+        "sent",
+        "stopped",
+        "transport",
+    )
+
     _log = Logger()
 
     def __init__(
@@ -103,6 +119,7 @@ class Listener:
         self.sent = 0
         self._until_block = metaint
         self._last_block: bytes | None = None
+        self._handle = direct_socket(transport)
 
     @property
     def lag(self) -> int:
@@ -134,9 +151,9 @@ class Listener:
                 pieces.append(chunk.view[offset:] if offset else chunk.data)
         self.sent += buffer.head - self.position
         self.position = buffer.head
-        # One write per delivery.  The transport may call pauseProducing
-        # from inside it.
-        self.transport.write(b"".join(pieces))
+        # One write per delivery, straight to the socket when possible.  The
+        # transport may call pauseProducing from inside it.
+        send(self.transport, self._handle, b"".join(pieces))
 
     def _interleave(self, buffer: StreamBuffer, pieces: list[bytes | memoryview]) -> None:
         """

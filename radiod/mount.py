@@ -26,6 +26,16 @@ from radiod.track import TrackInfo
 __all__ = ["CHUNK_SIZE", "AudioInfo", "Mount"]
 
 CHUNK_SIZE = 4096
+
+FANOUT_MIN = 0.1
+FANOUT_MAX = 0.5
+FANOUT_PER_LISTENER = 0.0001
+"""
+Fan-out pacing: with few listeners every tick is delivered at once; as
+listeners grow, deliveries are coalesced so each listener gets one larger
+write every up to L{FANOUT_MAX} seconds (well under the 1 s gap that players
+tolerate), which keeps system calls per listener-second low.
+"""
 """
 The largest chunk the buffer holds, in bytes (or one frame, if larger):
 after a catch-up, a new listener's burst can still start close to the
@@ -100,6 +110,8 @@ class Mount:
         self.audio = AudioInfo()
         self.peak_listeners = 0
         self.dropped = 0
+        self.fanouts = 0
+        self._last_fanout = -1e9
         self._blocks: dict[str, bytes] = {}
         self.on_track_change: list[Callable[[TrackInfo], None]] = []
         self.pacer = Pacer(clock, source, self.broadcast, interval=tick, name=config.name)
@@ -158,6 +170,22 @@ class Mount:
         self.audio.sample_rate = last.sample_rate
         self.audio.channels = last.channels
         self.audio.bitrate = round(size * 8 * last.sample_rate / samples / 1000)
+        now = self._clock.seconds()
+        if now - self._last_fanout >= self.fanout_interval() - 1e-6:
+            self._last_fanout = now
+            self.fanout()
+
+    def fanout_interval(self) -> float:
+        """
+        Seconds between deliveries to listeners, growing with their number.
+        """
+        return min(FANOUT_MAX, max(FANOUT_MIN, len(self.listeners) * FANOUT_PER_LISTENER))
+
+    def fanout(self) -> None:
+        """
+        Let every listener write what it has not yet been sent.
+        """
+        self.fanouts += 1
         for listener in list(self.listeners):
             listener.deliver()
 

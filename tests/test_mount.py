@@ -257,6 +257,27 @@ class MountTests(SynchronousTestCase):
         self.assertTrue(any("fell" in e["log_format"] and e["peer"] for e in events))
         self.assertEqual(fast_listener.position, mount.buffer.head)
 
+    def test_fanout_coalesces_with_many_listeners(self) -> None:
+        """
+        With a handful of listeners every tick is delivered; with thousands,
+        deliveries are coalesced (one write per listener per half second at
+        most), and every listener still receives every byte.
+        """
+        clock, mount = self.build(burst_size=0)
+        few = [self.listen(mount, metadata=False) for _ in range(3)]
+        clock.pump([0.1] * 50)
+        self.assertEqual(mount.fanout_interval(), 0.1)
+        self.assertTrue(48 <= mount.fanouts <= 52, mount.fanouts)
+        crowd = [self.listen(mount, metadata=False) for _ in range(6000)]
+        self.assertEqual(mount.fanout_interval(), 0.5)
+        before = mount.fanouts
+        clock.pump([0.1] * 50)
+        self.assertTrue(9 <= mount.fanouts - before <= 11, mount.fanouts - before)
+        for transport, listener in few + crowd[:10]:
+            self.assertLessEqual(mount.buffer.head - listener.position, 8 * FRAME_SIZE)
+            self.assertEqual(len(transport.value()), listener.sent)
+            self.assertTrue(frame_aligned(transport.value()))
+
     def test_listener_leaves(self) -> None:
         """
         stopProducing (connection lost) removes the listener.
