@@ -11,6 +11,7 @@ A configuration file looks like this (every key is optional unless noted)::
     max_listeners = 0           # on all mounts together; 0 for no limit
     header_timeout = 15         # seconds to send a complete request, (0, 3600]
     send_buffer = "64KiB"       # kernel send buffer per listener; 0 lets the kernel size it
+    workers = 1                 # processes serving listeners (1..64)
     source_password = ""        # live sources' password; "" refuses them
     admin_user = "admin"        # admin user name (no ":")
     admin_password = ""         # "" disables the admin interface
@@ -83,6 +84,7 @@ METAINT_RANGE = (256, 65535)
 QUEUE_SIZE_RANGE = (4 * KIB, 16 * KIB * KIB)
 HEADER_TIMEOUT_MAX = 3600.0
 SEND_BUFFER_RANGE = (4 * KIB, 16 * 1024 * KIB)
+WORKERS_MAX = 64
 CHARSETS = ("utf-8", "latin-1")
 PLAYLIST_SUFFIXES = (".m3u", ".pls", ".xspf")
 
@@ -173,6 +175,10 @@ class StationConfig:
         listener's socket, or 0 to let the kernel size it.  Bounding it
         bounds the audio that can pile up unseen in the kernel for a
         stalled listener, so the queue size decides when it is dropped.
+    @ivar workers: processes serving listeners; more than 1 starts worker
+        processes that share the port and relay the main process's
+        programme (see L{radiod.workers}).  Listener limits are shared out
+        evenly between them.
     @ivar mounts: the mounts; the first is the default mount, which C{/;}
         and C{/;stream.mp3} also reach.
     @ivar source_password: the password live sources give; empty refuses
@@ -187,6 +193,7 @@ class StationConfig:
     max_listeners: int = 0
     header_timeout: float = 15.0
     send_buffer: int = 64 * KIB
+    workers: int = 1
     mounts: tuple[MountConfig, ...] = field(default_factory=lambda: (MountConfig(),))
     source_password: str = ""
     admin_user: str = "admin"
@@ -327,6 +334,7 @@ _SERVER_KEYS: dict[str, tuple[str, _Converter]] = {
     "max_listeners": ("max_listeners", _integer),
     "header_timeout": ("header_timeout", _number),
     "send_buffer": ("send_buffer", _size),
+    "workers": ("workers", _integer),
     "source_password": ("source_password", _string),
     "admin_user": ("admin_user", _string),
     "admin_password": ("admin_password", _string),

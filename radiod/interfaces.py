@@ -13,7 +13,7 @@ from zope.interface import Interface
 from radiod.frames import Frame
 from radiod.track import TrackInfo
 
-__all__ = ["IFrameSource", "Runner"]
+__all__ = ["Deliver", "IFrameSource", "ILiveSource", "Runner"]
 
 _T = TypeVar("_T")
 
@@ -52,4 +52,33 @@ class IFrameSource(Interface):
     def stop() -> None:
         """
         Stop preparing frames and release what the source holds.
+        """
+
+
+Deliver = Callable[[list[tuple[Frame, TrackInfo]]], None]
+"""
+Receives frames, in order, with the track each belongs to.
+"""
+
+
+class ILiveSource(Interface):
+    """
+    A source whose audio arrives already in real time (another process,
+    an encoder, a relay): it pushes frames as they come instead of being
+    paced by the mount.
+    """
+
+    def attach(deliver: Deliver) -> None:
+        """
+        Set where frames go from now on.
+        """
+
+    def start() -> None:
+        """
+        Begin receiving audio.
+        """
+
+    def stop() -> None:
+        """
+        Stop receiving audio.
         """

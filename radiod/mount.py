@@ -18,7 +18,7 @@ from radiod.buffer import StreamBuffer
 from radiod.config import MountConfig
 from radiod.frames import Frame
 from radiod.icy import encode_metadata
-from radiod.interfaces import IFrameSource
+from radiod.interfaces import Deliver, IFrameSource, ILiveSource
 from radiod.listener import Listener, ListenerTransport
 from radiod.pacer import Pacer
 from radiod.track import TrackInfo
@@ -88,7 +88,7 @@ class Mount:
     def __init__(
         self,
         config: MountConfig,
-        source: IFrameSource,
+        source: IFrameSource | ILiveSource,
         clock: IReactorTime,
         tick: float = 0.1,
     ) -> None:
@@ -114,20 +114,27 @@ class Mount:
         self._last_fanout = -1e9
         self._blocks: dict[str, bytes] = {}
         self.on_track_change: list[Callable[[TrackInfo], None]] = []
-        self.pacer = Pacer(clock, source, self.broadcast, interval=tick, name=config.name)
+        self.on_broadcast: list[Deliver] = []
+        self.pacer: Pacer | None = None
+        if ILiveSource.providedBy(source):
+            source.attach(self.broadcast)
+        else:
+            self.pacer = Pacer(clock, source, self.broadcast, interval=tick, name=config.name)
 
     def start(self) -> None:
         """
-        Start the source and the pacer.
+        Start the source and, for a source that is not live, the pacer.
         """
         self.source.start()
-        self.pacer.start()
+        if self.pacer is not None:
+            self.pacer.start()
 
     def stop(self) -> None:
         """
         Stop pacing and the source, and disconnect every listener.
         """
-        self.pacer.stop()
+        if self.pacer is not None:
+            self.pacer.stop()
         self.source.stop()
         for listener in list(self.listeners):
             listener.transport.loseConnection()
@@ -150,6 +157,8 @@ class Mount:
         Append frames to the buffer, one chunk per track, and let every
         listener deliver.
         """
+        for observer in self.on_broadcast:
+            observer(frames)
         run: list[bytes] = []
         run_size = 0
         track = frames[0][1]

@@ -78,6 +78,7 @@ _SERVER_OPTIONS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "max-listeners": ("max_listeners", _whole_number),
     "header-timeout": ("header_timeout", _seconds),
     "send-buffer": ("send_buffer", parse_size),
+    "workers": ("workers", _whole_number),
 }
 # option: (MountConfig field, TOML key, parser), applied to the first mount.
 _MOUNT_OPTIONS: dict[str, tuple[str, str, Callable[[str], Any]]] = {
@@ -184,6 +185,13 @@ class Options(usage.Options):
             None,
             None,
             f"Seconds a client has to send its request [default: {_STATION.header_timeout:g}]",
+        ],
+        [
+            "workers",
+            None,
+            None,
+            f"Processes serving listeners on the same port, all playing the same "
+            f"programme [default: {_STATION.workers}]",
         ],
         [
             "send-buffer",

@@ -7,14 +7,16 @@ listening port.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from importlib import resources
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import (
     IListeningPort,
+    IProtocolFactory,
     IReactorCore,
     IReactorTime,
     IStreamServerEndpoint,
@@ -24,6 +26,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
+from zope.interface import implementer
 
 from radiod.config import StationConfig
 from radiod.interfaces import IFrameSource, Runner
@@ -32,6 +35,7 @@ from radiod.mount import Mount
 from radiod.programme import Programme
 from radiod.server import RadioFactory
 from radiod.tags import info_from_name
+from radiod.workers import WorkerPool, listen_reuse_port
 
 __all__ = ["StationService", "demo_library", "endpoint_description", "thread_runner"]
 
@@ -79,6 +83,36 @@ def check_music(location: str) -> None:
     @raise LibraryError: naming the problem in one line.
     """
     scan_location(location, {}, read=info_from_name)
+
+
+def share_limits(config: StationConfig) -> StationConfig:
+    """
+    The configuration one of C{config.workers} processes serves with: the
+    listener limits shared out between them (rounded up).
+    """
+    if config.workers <= 1:
+        return config
+
+    def share(limit: int) -> int:
+        return -(-limit // config.workers) if limit else 0
+
+    mounts = tuple(replace(m, max_listeners=share(m.max_listeners)) for m in config.mounts)
+    return replace(config, max_listeners=share(config.max_listeners), mounts=mounts)
+
+
+@implementer(IStreamServerEndpoint)
+class ReusePortEndpoint:
+    """
+    A server endpoint on the station's port with C{SO_REUSEPORT}, shared
+    with the worker processes.
+    """
+
+    def __init__(self, reactor: Any, config: StationConfig) -> None:
+        self._reactor = reactor
+        self._config = config
+
+    def listen(self, protocolFactory: IProtocolFactory) -> Deferred[IListeningPort]:
+        return maybeDeferred(listen_reuse_port, self._reactor, self._config, protocolFactory)
 
 
 class ListenService(Service):
@@ -160,10 +194,23 @@ class StationService(MultiService):
                     name=mount_config.name,
                 )
             self.mounts[mount_config.name] = Mount(mount_config, source, reactor)
-        self.factory = RadioFactory(reactor, config, self.mounts)
-        endpoint = serverFromString(reactor, endpoint_description(config))
+        self.pool: WorkerPool | None = None
+        serving = share_limits(config)
+        self.factory = RadioFactory(reactor, serving, self.mounts)
+        if config.workers > 1:
+            endpoint: IStreamServerEndpoint = ReusePortEndpoint(reactor, config)
+            self.pool = WorkerPool(
+                reactor,  # type: ignore[arg-type]
+                serving,
+                list(self.mounts.values()),
+                config.workers - 1,
+            )
+        else:
+            endpoint = serverFromString(reactor, endpoint_description(config))
         self.listener = ListenService(endpoint, self.factory)
         self.listener.setServiceParent(self)
+        if self.pool is not None:
+            self.pool.setServiceParent(self)
 
     def startService(self) -> None:
         """

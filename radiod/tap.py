@@ -12,6 +12,7 @@ from radiod.config import ConfigError
 from radiod.library import LibraryError
 from radiod.options import Options
 from radiod.service import StationService, check_music, demo_library, thread_runner
+from radiod.worker import raise_file_limit
 
 __all__ = ["Options", "makeService"]
 
@@ -29,5 +30,6 @@ def makeService(options: Options) -> IService:
             check_music(mount.music or demo_library())
     except (ConfigError, LibraryError) as error:
         raise SystemExit(f"twistd radiod: error: {error}") from None
+    raise_file_limit()
     pool = reactor.getThreadPool()  # type: ignore[attr-defined]
     return StationService(config, reactor, thread_runner(reactor, pool))

@@ -53,7 +53,7 @@ class PluginTests(SynchronousTestCase):
         self.assertEqual(service.config, options.to_config())
         self.assertEqual(list(service.mounts), ["/live"])
         programme = service.mounts["/live"].source
-        self.assertEqual(programme.library.location, demo_library())  # type: ignore[attr-defined]
+        self.assertEqual(programme.library.location, demo_library())  # type: ignore[union-attr]
         self.assertTrue(os.listdir(demo_library()))
 
     def test_bad_music_is_one_line(self) -> None:

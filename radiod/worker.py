@@ -1,0 +1,172 @@
+# -*- test-case-name: tests.test_workers -*-
+"""
+A worker process: serves listeners from the main process's programme.
+
+The main process starts each worker as C{python -m radiod.worker INDEX}
+with the station's configuration in the C{RADIOD_WORKER_CONFIG}
+environment variable, and writes the feed (L{radiod.feed}) to the worker's
+standard input.  The worker listens on the same port (C{SO_REUSEPORT}), so
+the kernel spreads new listeners across processes, and broadcasts the fed
+frames to its own listeners exactly as the main process does.  It exits
+when its standard input closes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+from dataclasses import asdict, fields
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.protocol import Protocol
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from radiod.config import MountConfig, StationConfig
+from radiod.feed import AudioMessage, FeedDecoder, FeedError, TrackMessage, split_frames
+from radiod.interfaces import Deliver, ILiveSource
+from radiod.mount import Mount
+from radiod.track import TrackInfo
+
+__all__ = ["FeedProtocol", "FeedSource", "config_from_json", "config_to_json", "main"]
+
+CONFIG_VARIABLE = "RADIOD_WORKER_CONFIG"
+READY_FD = 3
+_KEPT_PLAYS = 16
+
+
+def config_to_json(config: StationConfig) -> str:
+    """
+    The configuration as JSON, for a worker's environment.
+    """
+    return json.dumps(asdict(config))
+
+
+def config_from_json(text: str) -> StationConfig:
+    """
+    The inverse of L{config_to_json}.
+    """
+    data = json.loads(text)
+    mounts = tuple(MountConfig(**mount) for mount in data.pop("mounts"))
+    known = {field.name for field in fields(StationConfig)}
+    return StationConfig(**{k: v for k, v in data.items() if k in known}, mounts=mounts)
+
+
+@implementer(ILiveSource)
+class FeedSource:
+    """
+    The frames of one mount, as the main process sends them.
+    """
+
+    _log = Logger()
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._deliver: Deliver | None = None
+        self._plays: dict[int, TrackInfo] = {}
+
+    def attach(self, deliver: Deliver) -> None:
+        self._deliver = deliver
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        self._deliver = None
+
+    def receive(self, message: TrackMessage | AudioMessage) -> None:
+        """
+        Take one feed message for this mount.
+        """
+        if isinstance(message, TrackMessage):
+            self._plays[message.play] = message.track
+            while len(self._plays) > _KEPT_PLAYS:
+                del self._plays[min(self._plays)]
+            return
+        track = self._plays.get(message.play)
+        if track is None:
+            track = self._plays[message.play] = TrackInfo("", "")
+        if self._deliver is not None and message.audio:
+            frames = split_frames(message.audio)
+            self._deliver([(frame, track) for frame in frames])
+
+
+class FeedProtocol(Protocol):
+    """
+    Reads the feed from standard input and hands each message to its
+    mount's source.
+    """
+
+    _log = Logger()
+
+    def __init__(self, sources: list[FeedSource], on_end: object) -> None:
+        self._sources = sources
+        self._decoder = FeedDecoder()
+        self._on_end = on_end
+
+    def dataReceived(self, data: bytes) -> None:
+        try:
+            messages = self._decoder.feed(data)
+            for message in messages:
+                if 0 <= message.mount < len(self._sources):
+                    self._sources[message.mount].receive(message)
+        except FeedError as error:
+            self._log.error("Bad feed from the main process: {error}", error=str(error))
+            assert self.transport is not None
+            self.transport.loseConnection()
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        if callable(self._on_end):
+            self._on_end()
+
+
+def raise_file_limit() -> None:
+    """
+    Raise the soft limit on open files to the hard limit: every listener
+    is a file descriptor.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def main() -> None:
+    """
+    Run one worker; see the module docstring.
+    """
+    from twisted.internet import reactor, stdio
+    from twisted.logger import globalLogBeginner, textFileLogObserver
+
+    from radiod.server import RadioFactory
+    from radiod.workers import listen_reuse_port
+
+    index = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+    config = config_from_json(os.environ[CONFIG_VARIABLE])
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)], redirectStandardIO=False)
+    log = Logger(namespace=f"radiod.worker.{index}")
+    raise_file_limit()
+    clock: IReactorTime = reactor
+    sources = [FeedSource(mount.name) for mount in config.mounts]
+    mounts = {
+        mount.name: Mount(mount, source, clock)
+        for mount, source in zip(config.mounts, sources, strict=True)
+    }
+    for mount in mounts.values():
+        mount.start()
+    factory = RadioFactory(clock, config, mounts)
+    listen_reuse_port(reactor, config, factory)
+    stdio.StandardIO(FeedProtocol(sources, reactor.stop))
+    log.info("Worker {index} serving {mounts}", index=index, mounts=", ".join(mounts))
+    try:
+        os.write(READY_FD, b"ready\n")
+        os.close(READY_FD)
+    except OSError:
+        pass
+    reactor.run()
+
+
+if __name__ == "__main__":
+    main()

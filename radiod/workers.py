@@ -1,0 +1,261 @@
+# -*- test-case-name: tests.test_workers -*-
+"""
+Serving one station from several processes.
+
+With C{--workers N}, the main process plays the programme and serves
+listeners as usual, and starts N-1 worker processes (L{radiod.worker}).
+Every process listens on the same port with C{SO_REUSEPORT}, so the kernel
+spreads new connections across them.  The main process writes every
+broadcast to each worker's standard input as a feed (L{radiod.feed}), so all
+listeners, whichever process serves them, hear the same audio with the same
+titles at the same time.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from twisted.application.service import Service
+from twisted.internet.error import ProcessDone
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IListeningPort,
+    IProtocolFactory,
+    IReactorProcess,
+)
+from twisted.internet.protocol import ProcessProtocol
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+import radiod
+from radiod.config import StationConfig
+from radiod.feed import encode_audio, encode_track
+from radiod.frames import Frame
+from radiod.mount import Mount
+from radiod.track import TrackInfo
+from radiod.worker import CONFIG_VARIABLE, config_to_json
+
+__all__ = ["WorkerPool", "listen_reuse_port"]
+
+LISTEN_BACKLOG = 4096
+RESTART_DELAY = 1.0
+READY_FD = 3
+"""
+The worker writes C{ready} to this descriptor once it listens.
+"""
+_KEPT_PLAYS = 16
+
+
+def listen_reuse_port(
+    reactor: Any, config: StationConfig, factory: IProtocolFactory
+) -> IListeningPort:
+    """
+    Listen on the station's port with C{SO_REUSEPORT}, so that several
+    processes can each accept connections on it.
+    """
+    host = config.interface or "0.0.0.0"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, config.port))
+        sock.listen(LISTEN_BACKLOG)
+        sock.setblocking(False)
+        port: IListeningPort = reactor.adoptStreamPort(sock.fileno(), family, factory)
+    finally:
+        sock.close()
+    return port
+
+
+class _Worker(ProcessProtocol):
+    """
+    One worker process as the main process sees it.
+
+    @ivar announced: the plays this worker has been told about.
+    @ivar ready: whether it listens on the port yet.
+    """
+
+    def __init__(self, pool: WorkerPool, index: int) -> None:
+        self.pool = pool
+        self.index = index
+        self.running = False
+        self.ready = False
+        self.announced: set[int] = set()
+
+    def childDataReceived(self, childFD: int, data: bytes) -> None:
+        if childFD == READY_FD and b"ready" in data:
+            self.ready = True
+            self.pool.worker_ready(self)
+
+    def connectionMade(self) -> None:
+        self.running = True
+        self.pool.worker_started(self)
+
+    def send(self, segments: list[tuple[int, int, TrackInfo, bytes]]) -> None:
+        """
+        Write audio segments (mount index, play, track, audio message),
+        announcing each play first if this worker has not heard of it.
+        """
+        if not self.running or self.transport is None:
+            return
+        parts = []
+        for index, play, track, audio in segments:
+            if play not in self.announced:
+                self.announced.add(play)
+                if len(self.announced) > 4 * _KEPT_PLAYS:
+                    self.announced = {p for p in self.announced if p > play - _KEPT_PLAYS}
+                parts.append(encode_track(index, play, track))
+            parts.append(audio)
+        self.transport.write(b"".join(parts))
+
+    def processEnded(self, reason: Failure) -> None:
+        self.running = False
+        self.pool.worker_ended(self, reason)
+
+
+class WorkerPool(Service):
+    """
+    Starts, feeds and restarts the worker processes.
+
+    @ivar workers: the running workers.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        reactor: IReactorProcess,
+        config: StationConfig,
+        mounts: list[Mount],
+        count: int,
+        executable: str = sys.executable,
+    ) -> None:
+        """
+        @param reactor: spawns the processes and schedules restarts.
+        @param config: the configuration each worker serves.
+        @param mounts: the main process's mounts, in configuration order.
+        @param count: the number of worker processes (besides this one).
+        @param executable: the Python interpreter to run them with.
+        """
+        self._reactor = reactor
+        self.config = config
+        self.mounts = mounts
+        self.count = count
+        self._executable = executable
+        self.workers: list[_Worker] = []
+        self._plays: dict[int, tuple[TrackInfo, int]] = {}
+        self._next_play = 0
+        self._restarts: list[IDelayedCall] = []
+        for index, mount in enumerate(mounts):
+            mount.on_broadcast.append(self._observer(index))
+
+    def _observer(self, index: int) -> Callable[[list[tuple[Frame, TrackInfo]]], None]:
+        def observe(frames: list[tuple[Frame, TrackInfo]]) -> None:
+            self._broadcast(index, frames)
+
+        return observe
+
+    def startService(self) -> None:
+        super().startService()
+        for index in range(1, self.count + 1):
+            self._spawn(index)
+
+    def stopService(self) -> None:
+        super().stopService()
+        for call in self._restarts:
+            if call.active():
+                call.cancel()
+        for worker in self.workers:
+            worker.running = False
+            if worker.transport is not None:
+                worker.transport.closeStdin()
+
+    def _spawn(self, index: int) -> None:
+        worker = _Worker(self, index)
+        env = dict(os.environ)
+        env[CONFIG_VARIABLE] = config_to_json(self.config)
+        # The worker imports the same radiod as this process.
+        here = os.path.dirname(os.path.dirname(os.path.abspath(radiod.__file__)))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
+        self._reactor.spawnProcess(
+            worker,
+            self._executable,
+            [self._executable, "-m", "radiod.worker", str(index)],
+            env=env,
+            childFDs={0: "w", 1: 1, 2: 2, READY_FD: "r"},
+        )
+
+    def worker_ready(self, worker: _Worker) -> None:
+        """
+        A worker listens on the port.
+        """
+        self._log.info("Worker {index} is serving listeners", index=worker.index)
+
+    def worker_started(self, worker: _Worker) -> None:
+        """
+        A worker is up: give it the recent audio of every mount, so its
+        listeners get their burst at once; the live feed follows.
+        """
+        self.workers.append(worker)
+        for index, mount in enumerate(self.mounts):
+            segments = []
+            for chunk, _ in mount.buffer.read(mount.buffer.tail):
+                play = self._play(chunk.track)
+                segments.append((index, play, chunk.track, encode_audio(index, play, chunk.data)))
+            worker.send(segments)
+
+    def worker_ended(self, worker: _Worker, reason: Failure) -> None:
+        """
+        A worker stopped: start another unless we are stopping.
+        """
+        if worker in self.workers:
+            self.workers.remove(worker)
+        if not self.running:
+            return
+        how = "exited" if reason.check(ProcessDone) else reason.getErrorMessage()
+        self._log.error(
+            "Worker {index} {how}; restarting in {delay} s",
+            index=worker.index,
+            how=how,
+            delay=RESTART_DELAY,
+        )
+        self._restarts = [call for call in self._restarts if call.active()]
+        clock: Any = self._reactor
+        self._restarts.append(clock.callLater(RESTART_DELAY, self._spawn, worker.index))
+
+    def _play(self, track: TrackInfo) -> int:
+        """
+        The play number of C{track} (a new one for a new play).
+        """
+        known = self._plays.get(id(track))
+        if known is not None and known[0] is track:
+            return known[1]
+        self._next_play += 1
+        self._plays[id(track)] = (track, self._next_play)
+        if len(self._plays) > _KEPT_PLAYS:
+            oldest = min(self._plays, key=lambda key: self._plays[key][1])
+            del self._plays[oldest]
+        return self._next_play
+
+    def _broadcast(self, index: int, frames: list[tuple[Frame, TrackInfo]]) -> None:
+        """
+        Send one broadcast of a mount to every worker.
+        """
+        if not self.workers:
+            return
+        segments = []
+        first = 0
+        for end in range(1, len(frames) + 1):
+            if end == len(frames) or frames[end][1] is not frames[first][1]:
+                track = frames[first][1]
+                play = self._play(track)
+                run = [frame for frame, _ in frames[first:end]]
+                segments.append((index, play, track, encode_audio(index, play, run)))
+                first = end
+        for worker in list(self.workers):
+            worker.send(segments)

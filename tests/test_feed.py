@@ -1,0 +1,143 @@
+"""
+Tests for L{radiod.feed} and the worker-side L{radiod.worker.FeedSource}.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
+
+from radiod.config import MountConfig, StationConfig
+from radiod.feed import (
+    AudioMessage,
+    FeedDecoder,
+    FeedError,
+    TrackMessage,
+    encode_audio,
+    encode_track,
+    split_frames,
+)
+from radiod.frames import Frame
+from radiod.interfaces import ILiveSource
+from radiod.testing import silent_frame
+from radiod.track import TrackInfo
+from radiod.worker import FeedSource, config_from_json, config_to_json
+
+TRACK = TrackInfo("/music/caf\u00e9.mp3", "Caf\u00e9 Song", "\u6771\u4eac Band", "Album", 201.5)
+FRAMES = [silent_frame(), silent_frame(padding=True), silent_frame(bitrate=320)]
+
+
+class FeedTests(SynchronousTestCase):
+    """
+    Feed messages survive encoding and decoding, in pieces of any size.
+    """
+
+    def stream(self) -> bytes:
+        return (
+            encode_track(0, 7, TRACK)
+            + encode_audio(0, 7, FRAMES)
+            + encode_audio(1, 8, b"".join(f.data for f in FRAMES))
+        )
+
+    def test_round_trip(self) -> None:
+        """
+        Track and audio messages decode to what was encoded.
+        """
+        messages = FeedDecoder().feed(self.stream())
+        audio = b"".join(f.data for f in FRAMES)
+        self.assertEqual(
+            messages,
+            [TrackMessage(0, 7, TRACK), AudioMessage(0, 7, audio), AudioMessage(1, 8, audio)],
+        )
+
+    def test_any_split(self) -> None:
+        """
+        Feeding the bytes in two pieces, split anywhere, gives the same
+        messages.
+        """
+        data = self.stream()
+        whole = FeedDecoder().feed(data)
+        for cut in range(len(data) + 1):
+            decoder = FeedDecoder()
+            self.assertEqual(decoder.feed(data[:cut]) + decoder.feed(data[cut:]), whole)
+
+    def test_split_frames(self) -> None:
+        """
+        Audio bytes split back into the frames they were made of; bytes
+        that are not whole frames are refused.
+        """
+        audio = b"".join(f.data for f in FRAMES)
+        self.assertEqual(split_frames(audio), FRAMES)
+        self.assertRaises(FeedError, split_frames, audio[:-1])
+        self.assertRaises(FeedError, split_frames, b"junk" + audio)
+
+    def test_bad_messages(self) -> None:
+        """
+        Unknown kinds, oversized lengths and malformed tracks are errors.
+        """
+        self.assertRaises(FeedError, FeedDecoder().feed, b"X\x00\x00\x00\x00")
+        self.assertRaises(FeedError, FeedDecoder().feed, b"A\xff\xff\xff\xff")
+        self.assertRaises(FeedError, FeedDecoder().feed, b"T\x00\x00\x00\x02{}")
+        self.assertRaises(FeedError, FeedDecoder().feed, b"A\x00\x00\x00\x01x")
+
+    @given(st.binary(max_size=200))
+    def test_arbitrary_bytes(self, data: bytes) -> None:
+        """
+        Arbitrary bytes give messages or L{FeedError}, nothing else.
+        """
+        try:
+            FeedDecoder().feed(data)
+        except FeedError:
+            pass
+
+    def test_config_round_trip(self) -> None:
+        """
+        A worker rebuilds exactly the configuration the main process has.
+        """
+        config = StationConfig(
+            port=9000,
+            workers=3,
+            mounts=(MountConfig(name="/a", genre="Jazz"), MountConfig(name="/b", metaint=8192)),
+        )
+        self.assertEqual(config_from_json(config_to_json(config)), config)
+
+
+class FeedSourceTests(SynchronousTestCase):
+    """
+    The worker's source turns feed messages into frames with tracks.
+    """
+
+    def test_delivers_frames_with_tracks(self) -> None:
+        """
+        Audio is delivered as frames of the announced play; every play is
+        its own track object, so a repeated track is a new play.
+        """
+        source = FeedSource("/stream")
+        self.assertTrue(verifyObject(ILiveSource, source))
+        got: list[list[tuple[Frame, TrackInfo]]] = []
+        source.attach(got.append)
+        decoder = FeedDecoder()
+        for message in decoder.feed(
+            encode_track(0, 1, TRACK)
+            + encode_audio(0, 1, FRAMES)
+            + encode_track(0, 2, TRACK)
+            + encode_audio(0, 2, FRAMES[:1])
+        ):
+            source.receive(message)
+        self.assertEqual([frame for frame, _ in got[0]], FRAMES)
+        self.assertEqual(got[0][0][1], TRACK)
+        self.assertIsNot(got[0][0][1], got[1][0][1])
+        self.assertIs(got[0][0][1], got[0][2][1])
+
+    def test_audio_before_track(self) -> None:
+        """
+        Audio of a play never announced still plays, with an empty title.
+        """
+        source = FeedSource("/stream")
+        got: list[list[tuple[Frame, TrackInfo]]] = []
+        source.attach(got.append)
+        for message in FeedDecoder().feed(encode_audio(0, 5, FRAMES)):
+            source.receive(message)
+        self.assertEqual(got[0][0][1].title, "")

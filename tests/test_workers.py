@@ -1,0 +1,117 @@
+"""
+Tests for L{radiod.workers}: one station served by several processes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.trial.unittest import TestCase
+
+from radiod.config import MountConfig, StationConfig
+from radiod.service import StationService, share_limits, thread_runner
+from tests.test_e2e import FIRST, FIXTURES, SECOND, Reader, asynchronous, reactor, wait_for
+
+
+def free_port() -> int:
+    """
+    A TCP port nobody listens on right now.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class WorkersTests(TestCase):
+    """
+    With C{workers = 2} a worker process shares the port and relays the
+    main process's programme.
+    """
+
+    timeout = 90
+
+    async def start(self) -> tuple[StationService, int]:
+        music = self.mktemp()
+        os.makedirs(music)
+        for name in ("alpha-artist-first-song.mp3", "beta-artist-second-song.mp3"):
+            shutil.copy(os.path.join(FIXTURES, name), music)
+        port = free_port()
+        mount = MountConfig(name="/stream", music=music, metaint=2000, burst_size=16384)
+        config = StationConfig(port=port, interface="127.0.0.1", workers=2, mounts=(mount,))
+        service = StationService(config, reactor, thread_runner(reactor, reactor.getThreadPool()))
+        service.startService()
+        self.addCleanup(service.stopService)
+        await service.listener.listening
+        assert service.pool is not None
+        pool = service.pool
+        await wait_for(lambda: any(worker.ready for worker in pool.workers), 20, reactor)
+        return service, port
+
+    async def listen(self, port: int, count: int) -> list[Reader]:
+        readers = []
+        for _ in range(count):
+            reader = Reader(b"GET /stream HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n", reactor)
+            await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), reader)
+            self.addCleanup(lambda r=reader: r.transport.loseConnection() if r.transport else None)
+            readers.append(reader)
+        return readers
+
+    @asynchronous
+    async def test_listeners_spread_and_hear_the_same(self) -> None:
+        """
+        Listeners are spread across the two processes, and every one of
+        them hears the same audio and the same titles.
+        """
+        service, port = await self.start()
+        mount = service.mounts["/stream"]
+        await wait_for(lambda: mount.buffer.head > 20000, 20, reactor)
+        readers = await self.listen(port, 24)
+        await wait_for(lambda: all(len(r.capture.audio) > 40000 for r in readers), 30, reactor)
+        here = len(mount.listeners)
+        self.assertTrue(0 < here < 24, f"{here} of 24 listeners in the main process")
+        reference = bytes(readers[0].capture.audio)
+        for reader in readers:
+            audio = bytes(reader.capture.audio)
+            sample = audio[20000:24000]
+            self.assertIn(sample, reference + b"", "a listener heard different audio")
+            titles = [title for _, title in reader.capture.titles]
+            self.assertTrue(set(titles) <= {FIRST, SECOND}, titles)
+            self.assertTrue(titles)
+
+    @asynchronous
+    async def test_worker_restarted(self) -> None:
+        """
+        A worker that dies is replaced, and the port keeps serving.
+        """
+        service, port = await self.start()
+        pool = service.pool
+        assert pool is not None
+        worker = pool.workers[0]
+        assert worker.transport is not None
+        pid: Any = worker.transport.pid
+        os.kill(pid, signal.SIGKILL)
+        await wait_for(lambda: any(w.ready and w is not worker for w in pool.workers), 20, reactor)
+        readers = await self.listen(port, 4)
+        await wait_for(lambda: all(len(r.capture.audio) > 1000 for r in readers), 20, reactor)
+
+    def test_limits_shared(self) -> None:
+        """
+        Listener limits are shared out between the processes, rounded up.
+        """
+        config = StationConfig(
+            workers=3, max_listeners=100, mounts=(MountConfig(max_listeners=10),)
+        )
+        shared = share_limits(config)
+        self.assertEqual(shared.max_listeners, 34)
+        self.assertEqual(shared.mounts[0].max_listeners, 4)
+        self.assertEqual(share_limits(StationConfig()), StationConfig())
+
+
+_ = Deferred
