@@ -10,7 +10,6 @@ import signal
 import socket
 from typing import Any
 
-from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.trial.unittest import TestCase
 
@@ -59,9 +58,15 @@ class WorkersTests(TestCase):
         for _ in range(count):
             reader = Reader(b"GET /stream HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n", reactor)
             await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), reader)
-            self.addCleanup(lambda r=reader: r.transport.loseConnection() if r.transport else None)
             readers.append(reader)
+        self.addCleanup(self.hang_up, readers)
         return readers
+
+    @staticmethod
+    def hang_up(readers: list[Reader]) -> None:
+        for reader in readers:
+            if reader.transport is not None:
+                reader.transport.loseConnection()
 
     @asynchronous
     async def test_listeners_spread_and_hear_the_same(self) -> None:
@@ -112,6 +117,3 @@ class WorkersTests(TestCase):
         self.assertEqual(shared.max_listeners, 34)
         self.assertEqual(shared.mounts[0].max_listeners, 4)
         self.assertEqual(share_limits(StationConfig()), StationConfig())
-
-
-_ = Deferred
