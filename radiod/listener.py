@@ -31,6 +31,13 @@ __all__ = ["Listener", "ListenerTransport"]
 
 _ids = itertools.count(1)
 
+MAX_WRITE = 64 * 1024
+"""
+The most audio one delivery writes.  A listener catching up (after a pause,
+or its burst) gets the rest on its next turn, so no listener ever holds more
+than this in Twisted's buffer: the lag stays in the shared buffer.
+"""
+
 
 class ListenerTransport(Protocol):
     """
@@ -130,34 +137,40 @@ class Listener:
 
     def deliver(self) -> None:
         """
-        Write everything from the cursor to the head, unless paused; drop
-        this listener if it lags more than the queue size.
+        Write from the cursor towards the head (at most L{MAX_WRITE} audio
+        bytes at a time), unless paused; drop this listener if it lags
+        more than the queue size.
         """
         if self.stopped:
             return
-        if self.lag > self.mount.queue_size or self.position < self.mount.buffer.tail:
+        buffer = self.mount.buffer
+        position = self.position
+        if buffer.head - position > self.mount.queue_size or position < buffer.tail:
             self._drop()
             return
-        if self.paused:
+        if self.paused or position == buffer.head:
             return
-        buffer = self.mount.buffer
-        if self.position == buffer.head:
-            return
+        end = min(buffer.head, position + MAX_WRITE)
         pieces: list[bytes | memoryview] = []
         if self.metaint:
-            self._interleave(buffer, pieces)
+            self._interleave(buffer, end, pieces)
         else:
-            for chunk, offset in buffer.read(self.position):
-                pieces.append(chunk.view[offset:] if offset else chunk.data)
-        self.sent += buffer.head - self.position
-        self.position = buffer.head
+            for chunk, offset in buffer.read(position):
+                stop = end - chunk.start
+                if stop >= len(chunk.data):
+                    pieces.append(chunk.view[offset:] if offset else chunk.data)
+                else:
+                    pieces.append(chunk.view[offset:stop])
+                    break
+        self.sent += end - position
+        self.position = end
         # One write per delivery, straight to the socket when possible.  The
         # transport may call pauseProducing from inside it.
         send(self.transport, self._handle, b"".join(pieces))
 
-    def _interleave(self, buffer: StreamBuffer, pieces: list[bytes | memoryview]) -> None:
+    def _interleave(self, buffer: StreamBuffer, end: int, pieces: list[bytes | memoryview]) -> None:
         """
-        Append to C{pieces} the audio from the cursor to the head with
+        Append to C{pieces} the audio from the cursor to C{end} with
         metadata blocks at this listener's metaint positions.  A block
         announces the track of the audio that follows it, and is sent in
         full only when it differs from the last one this listener got.
@@ -167,7 +180,7 @@ class Listener:
         metaint = self.metaint
         for chunk, offset in buffer.read(self.position):
             view = chunk.view
-            size = len(view)
+            size = min(len(view), end - chunk.start)
             while offset < size:
                 if until == 0:
                     block = chunk.block
@@ -183,6 +196,8 @@ class Listener:
                 pieces.append(view[offset : offset + take])
                 offset += take
                 until -= take
+            if chunk.end >= end:
+                break
         self._until_block = until
         self._last_block = last
 

@@ -41,7 +41,7 @@ __all__ = ["StationService", "demo_library", "endpoint_description", "thread_run
 
 _T = TypeVar("_T")
 
-LISTEN_BACKLOG = 1024
+LISTEN_BACKLOG = 4096
 
 
 def demo_library() -> str:

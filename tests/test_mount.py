@@ -19,7 +19,7 @@ from radiod.config import MountConfig
 from radiod.frames import parse_header
 from radiod.icy import encode_metadata
 from radiod.interfaces import IFrameSource
-from radiod.listener import Listener
+from radiod.listener import MAX_WRITE, Listener
 from radiod.mount import Mount
 from radiod.testing import FakeFrameSource, ListenerCapture, SlowTransport, silent_frame
 from radiod.track import TrackInfo
@@ -218,6 +218,41 @@ class MountTests(SynchronousTestCase):
         self.assertTrue(
             frame_aligned(capture.audio[: len(capture.audio) // FRAME_SIZE * FRAME_SIZE])
         )
+
+    def test_catch_up_in_bounded_writes(self) -> None:
+        """
+        A listener far behind catches up in writes of at most MAX_WRITE
+        audio bytes, so its transport never buffers more than that, and
+        ends up at the head with nothing lost or duplicated.
+        """
+        clock, mount = self.build(burst_size=0, queue_size=400000, metaint=5000)
+        transport, listener = self.listen(mount)
+        start = listener.position
+        listener.pauseProducing()
+        clock.pump([0.1] * 150)
+        self.assertGreater(listener.lag, 3 * MAX_WRITE)
+        before = bytes(transport.value())
+        transport.clear()
+        writes = []
+        received = bytearray(before)
+        listener.resumeProducing()
+        while True:
+            data = transport.value()
+            transport.clear()
+            writes.append(len(data))
+            received += data
+            if not listener.lag:
+                break
+            listener.deliver()
+        self.assertTrue(all(size <= MAX_WRITE + 5 * 300 for size in writes), writes)
+        self.assertGreater(len(writes), 3)
+        capture = ListenerCapture()
+        capture.feed(b"HTTP/1.0 200 OK\r\nicy-metaint:5000\r\n\r\n" + bytes(received))
+        self.assertEqual(len(capture.audio), mount.buffer.head - start)
+        self.assertTrue(
+            frame_aligned(capture.audio[: len(capture.audio) // FRAME_SIZE * FRAME_SIZE])
+        )
+        self.assertEqual(capture.blocks, len(capture.audio) // 5000)
 
     def test_transport_backpressure(self) -> None:
         """
