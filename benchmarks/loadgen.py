@@ -32,11 +32,17 @@ Definitions used in the output:
     the window, up to its last read in the window, divided by the time
     between those reads.  Each read drains the socket, so the result does
     not depend on how often the generator reads.
+  - I{stream rate}: for up to 64 probe listeners per process, the
+    least-squares slope of audio bytes received against time over every
+    read in the window; the median probe is compared with nominal.  Unlike
+    the end-to-end rate it is not thrown by a late delivery at either edge.
   - I{at full rate}: connected through the whole window with a rate of at
     least C{--full-rate} (95%) of nominal.
   - I{longest gap}: the longest time, within the window, between two reads
     that returned data (the window's edges count as reads).  Its resolution
-    is the read interval plus any loop lateness, both reported.
+    is the read interval plus any loop lateness, both reported; so is when
+    it ended (C{max_gap_end_s}, seconds into the window), which tells one
+    server-wide stall from scattered ones.
   - I{refused}: no usable stream: connection refused or reset, timed out,
     closed before the headers, or a status other than 200.
   - I{dropped}: the server closed or reset a listener after its stream
@@ -82,6 +88,13 @@ CONNECTING, HEADERS, STREAMING, CLOSED = range(4)
 BOTTLENECK_CPU_SHARE = 0.85
 BOTTLENECK_READ_LATENESS = 0.25
 BOTTLENECK_RAMP_LATENESS = 0.5
+BOTTLENECK_STALL = 0.1
+# A starting connection waiting longer than this for the loop is a stall.
+STALL_LIMIT = 0.05
+# Streaming sockets read between two looks at the starting connections.
+READ_BATCH = 512
+# Listeners per shard whose stream rate is fitted over every read.
+PROBES = 64
 
 Json = dict[str, Any]
 
@@ -97,10 +110,12 @@ class Listener:
         "br",
         "buckets",
         "error",
+        "fit",
         "head",
         "index",
         "last",
         "max_gap",
+        "max_gap_at",
         "meta_blocks",
         "meta_errors",
         "meta_left",
@@ -146,11 +161,13 @@ class Listener:
         self.audio = 0
         self.last = 0.0
         self.max_gap = 0.0
+        self.max_gap_at = 0.0
         self.w_first_t = 0.0
         self.w_first_audio = 0
         self.w_last_t = 0.0
         self.w_last_audio = 0
         self.buckets: list[int] | None = None
+        self.fit: list[float] | None = None
 
 
 def percentile(values: Sequence[float], share: float) -> float | None:
@@ -252,7 +269,11 @@ class Shard:
         self.alive: deque[Listener] = deque()
         self.pending: dict[int, Listener] = {}
         self.bucket_slots = int(args.window / args.bucket) + 2
+        self.probe_every = max(1, self.count // PROBES)
         self.read_lateness: list[float] = []
+        self.fast_returned = 0.0
+        self.max_stall = 0.0
+        self.stalls = 0
         self.ramp_lateness = 0.0
         self.client_errors: Counter[str] = Counter()
         self.cpu_marks: dict[str, float] = {}
@@ -293,6 +314,7 @@ class Shard:
         while time.monotonic() < self.start_at - 0.001:
             time.sleep(min(0.05, self.start_at - time.monotonic()))
         self._mark("start")
+        self.fast_returned = time.monotonic()
         while True:
             now = time.monotonic()
             while marks and now >= marks[0][1]:
@@ -309,7 +331,7 @@ class Shard:
                 if next_read:
                     self.read_lateness.append(now - next_read)
                 next_read = max(next_read + self.read_interval, now)
-                self._read_streams(now)
+                self._read_streams()
             if now >= next_check:
                 next_check = now + 0.5
                 self._expire(now)
@@ -318,10 +340,7 @@ class Shard:
                 deadline = min(deadline, self._scheduled(k))
             if marks:
                 deadline = min(deadline, marks[0][1])
-            timeout = max(0.0, deadline - time.monotonic())
-            events = self.fast.poll(timeout)
-            if events:
-                self._handle_fast(events, time.monotonic())
+            self._poll_fast(max(0.0, deadline - time.monotonic()))
         self._read_streams(self.window_end)
         self._mark("window_end")
         self._close_all(self.window_end)
@@ -355,6 +374,8 @@ class Shard:
             self.alive.append(listener)
         else:
             listener.buckets = [0] * self.bucket_slots
+            if k % self.probe_every == 0:
+                listener.fit = [0.0] * 5
 
     def _handle_fast(self, events: list[tuple[int, int]], now: float) -> None:
         for fd, event in events:
@@ -441,11 +462,21 @@ class Shard:
             gap = now - (listener.last if listener.last > ws else ws)
             if gap > listener.max_gap:
                 listener.max_gap = gap
+                listener.max_gap_at = now
             if not listener.w_first_t:
                 listener.w_first_t = now
                 listener.w_first_audio = listener.audio
             listener.w_last_t = now
             listener.w_last_audio = listener.audio
+            fit = listener.fit
+            if fit is not None:
+                x = now - ws
+                y = listener.audio - listener.w_first_audio
+                fit[0] += 1
+                fit[1] += x
+                fit[2] += y
+                fit[3] += x * x
+                fit[4] += x * y
             if listener.buckets is not None:
                 slot = int((now - ws) / self.bucket_seconds)
                 if slot < len(listener.buckets):
@@ -484,12 +515,43 @@ class Shard:
                         listener.title = block.rstrip(b"\0").decode("utf-8", "replace")
         return audio
 
-    def _read_streams(self, now: float) -> None:
+    def _poll_fast(self, timeout: float) -> None:
+        """
+        Handle starting connections, noting how long they had to wait.
+        """
+        entered = time.monotonic()
+        if self.pending:
+            stall = entered - self.fast_returned
+            self.max_stall = max(self.max_stall, stall)
+            if stall > STALL_LIMIT:
+                self.stalls += 1
+        events = self.fast.poll(timeout, len(self.by_fd) + 1)
+        self.fast_returned = time.monotonic()
+        if events:
+            self._handle_fast(events, self.fast_returned)
+
+    def _read_streams(self, at: float | None = None) -> None:
+        """
+        Read every streaming socket that has data, in batches with the
+        starting connections served between them.
+
+        @param at: the time to record for these reads (default: now).
+        """
+        events = self.slow.poll(0, len(self.by_fd) + 1)
+        for first in range(0, len(events), READ_BATCH):
+            if first:
+                self._poll_fast(0)
+            self._read_batch(events[first : first + READ_BATCH], at or time.monotonic())
+
+    def _read_batch(self, events: list[tuple[int, int]], now: float) -> None:
         buffer = self.buffer
-        for fd, _event in self.slow.poll(0):
-            listener = self.by_fd[fd]
+        for fd, _event in events:
+            listener = self.by_fd.get(fd)
+            if listener is None:
+                continue
             sock = listener.sock
-            assert sock is not None
+            if sock is None:
+                continue
             try:
                 n = sock.recv_into(buffer)
             except BlockingIOError:
@@ -601,8 +663,10 @@ class Shard:
             "ttfb_ms": [],
             "rate": [],
             "max_gap_s": [],
+            "max_gap_end_s": [],
             "window_s": [],
             "min_bucket_rate": [],
+            "fitted_rate": [],
         }
         titles: Counter[str] = Counter()
         metaints: Counter[int] = Counter()
@@ -627,13 +691,17 @@ class Shard:
             span = listener.w_last_t - listener.w_first_t
             rate = (listener.w_last_audio - listener.w_first_audio) / span if span > 0 else 0.0
             columns["rate"].append(round(rate, 2) if through else None)
-            gap = max(listener.max_gap, (min(end, we) - max(listener.last, ws))) if started else 0
+            gap, gap_at = listener.max_gap, listener.max_gap_at
+            if started and min(end, we) - max(listener.last, ws) > gap:
+                gap, gap_at = min(end, we) - max(listener.last, ws), min(end, we)
             columns["max_gap_s"].append(round(gap, 4) if through else None)
+            columns["max_gap_end_s"].append(round(gap_at - ws, 3) if through else None)
             if listener.buckets and through:
                 full = listener.buckets[: max(1, int((we - ws) / self.bucket_seconds))]
                 columns["min_bucket_rate"].append(round(min(full) / self.bucket_seconds, 1))
             else:
                 columns["min_bucket_rate"].append(None)
+            columns["fitted_rate"].append(_slope(listener.fit) if through else None)
             if listener.title:
                 titles[listener.title] += 1
             if started:
@@ -651,6 +719,8 @@ class Shard:
                 "max": max(self.read_lateness, default=None),
             },
             "ramp_lateness_s": self.ramp_lateness,
+            "max_stall_s": self.max_stall,
+            "stalls": self.stalls,
             "client_errors": dict(self.client_errors),
             "titles": dict(titles.most_common(3)),
             "metaint": {str(k): v for k, v in metaints.items()},
@@ -674,6 +744,17 @@ def run_shard(args: argparse.Namespace, shard: int, shards: int, start_at: float
     result = instance.run()
     result["fd_limit"] = limit
     return result
+
+
+def _slope(fit: list[float] | None) -> float | None:
+    """
+    The least-squares slope of audio bytes over time, from running sums.
+    """
+    if fit is None:
+        return None
+    n, sx, sy, sxx, sxy = fit
+    spread = n * sxx - sx * sx
+    return round((n * sxy - sx * sy) / spread, 3) if n > 2 and spread > 0 else None
 
 
 def merge(args: argparse.Namespace, shards: list[Json], start_at: float) -> Json:
@@ -705,11 +786,13 @@ def merge(args: argparse.Namespace, shards: list[Json], start_at: float) -> Json
     connect = [v for v in columns.get("connect_ms", []) if v is not None]
     rates = [v for v in columns.get("rate", []) if v is not None]
     gaps = [v for v in columns.get("max_gap_s", []) if v is not None]
+    gap_ends = [v for v in columns.get("max_gap_end_s", []) if v is not None]
     buckets = [v for v in columns.get("min_bucket_rate", []) if v is not None]
     threshold = args.full_rate * nominal
     full = sum(1 for v in rates if nominal and v >= threshold)
     requested = sum(shard["listeners"] for shard in shards)
-    median_rate = percentile(rates, 0.5)
+    fitted = [v for v in columns.get("fitted_rate", []) if v is not None]
+    median_rate = percentile(fitted, 0.5) or percentile(rates, 0.5)
     lateness = [s["read_lateness_s"]["p99"] or 0.0 for s in shards]
     lateness_max = [s["read_lateness_s"]["max"] or 0.0 for s in shards]
     reasons: list[str] = []
@@ -725,6 +808,9 @@ def merge(args: argparse.Namespace, shards: list[Json], start_at: float) -> Json
     ramp_late = max((s["ramp_lateness_s"] for s in shards), default=0.0)
     if ramp_late > BOTTLENECK_RAMP_LATENESS:
         reasons.append(f"the ramp fell {ramp_late:.2f} s behind schedule")
+    max_stall = max((s["max_stall_s"] for s in shards), default=0.0)
+    if max_stall > BOTTLENECK_STALL:
+        reasons.append(f"starting connections waited up to {max_stall * 1000:.0f} ms for the loop")
     mode = "churn" if args.churn_rate else "fanout"
     window = args.duration if args.churn_rate else args.window
     ramp_end = start_at + args.listeners / args.rate
@@ -756,9 +842,11 @@ def merge(args: argparse.Namespace, shards: list[Json], start_at: float) -> Json
         "connect_ms": {p: percentile(connect, q) for p, q in _PERCENTILES},
         "rate_bytes_per_s": {p: percentile(rates, q) for p, q in _LOW_PERCENTILES},
         "rate_vs_nominal_pct": (median_rate / nominal * 100) if median_rate and nominal else None,
+        "rate_fitted_on": len(fitted),
         "min_bucket_rate_bytes_per_s": {p: percentile(buckets, q) for p, q in _LOW_PERCENTILES},
         "bucket_s": args.bucket,
         "max_gap_s": {p: percentile(gaps, q) for p, q in _PERCENTILES},
+        "max_gap_end_s": {p: percentile(gap_ends, q) for p, q in _LOW_PERCENTILES},
         "gap_resolution_s": args.read_interval + max(lateness_max, default=0.0),
         "listener_seconds": sum(columns.get("window_s", [])),
         "icy": {
@@ -774,6 +862,8 @@ def merge(args: argparse.Namespace, shards: list[Json], start_at: float) -> Json
             "read_lateness_p99_s": max(lateness, default=None),
             "read_lateness_max_s": max(lateness_max, default=None),
             "ramp_lateness_s": ramp_late,
+            "ttfb_resolution_s": max_stall,
+            "stalls_over_50ms": sum(s["stalls"] for s in shards),
             "phases": [s["phases"] for s in shards],
             "fd_limit": min(s.get("fd_limit", 0) for s in shards) if shards else 0,
             "bottleneck": bool(reasons),

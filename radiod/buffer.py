@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_buffer -*-
+# -*- test-case-name: tests.test_mount -*-
 """
 The shared buffer of recent audio for one mount.
 

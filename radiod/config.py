@@ -521,6 +521,10 @@ def _check(config: StationConfig, path_exists: Callable[[str], bool] | None) -> 
             f"must be 0 (kernel default) or between {SEND_BUFFER_RANGE[0]} and "
             f"{SEND_BUFFER_RANGE[1]} bytes, not {config.send_buffer}",
         )
+    if not 1 <= config.workers <= WORKERS_MAX:
+        raise _Invalid(
+            ("server", "workers"), f"must be between 1 and {WORKERS_MAX}, not {config.workers}"
+        )
     if not config.admin_user or ":" in config.admin_user or not config.admin_user.isprintable():
         raise _Invalid(("server", "admin_user"), 'must be a non-empty name without ":"')
     for key in ("source_password", "admin_password"):

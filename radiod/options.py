@@ -131,7 +131,7 @@ class Options(usage.Options):
             "music",
             None,
             None,
-            "Folder or playlist file (.m3u, .pls) to play "
+            "Folder or playlist file (.m3u, .m3u8, .pls) to play "
             "[default: the demo library shipped with radiod]",
         ],
         ["mount", None, None, f"URL path of the stream [default: {_MOUNT.name}]"],

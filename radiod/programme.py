@@ -265,10 +265,17 @@ class Programme:
             for path in added:
                 self.upcoming.insert(self._rng.randint(0, len(self.upcoming)), path)
         elif added:
+            # The rest of the round, in library order, after the track
+            # already read ahead (or being read, or playing).
             order = [track.path for track in self.library.tracks]
-            current = self.playing.path if self.playing is not None else None
-            if current in present:
-                self.upcoming = order[order.index(current) + 1 :]
+            if self._ready is not None:
+                anchor: str | None = self._ready[0].path
+            elif self._loading is not None:
+                anchor = self._loading
+            else:
+                anchor = self.playing.path if self.playing is not None else None
+            if anchor in present:
+                self.upcoming = order[order.index(anchor) + 1 :]
             else:
                 self.upcoming.extend(added)
         if self._ready is not None:

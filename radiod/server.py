@@ -306,7 +306,10 @@ class RadioProtocol(Protocol):
 
     def _playlist(self, request: Request, mount: Mount, ending: str) -> None:
         config = self.radio.config
-        url = stream_url(request.host, config.interface or "localhost", config.port, mount.name)
+        default_host = (
+            config.interface if config.interface not in ("", "0.0.0.0", "::") else "localhost"
+        )
+        url = stream_url(request.host, default_host, config.port, mount.name)
         title = mount.config.station_name
         if ending == ".xspf":
             text = render_xspf(url, title, mount.config.description)

@@ -158,7 +158,12 @@ def main() -> None:
         mount.start()
     factory = RadioFactory(clock, config, mounts)
     listen_reuse_port(reactor, config, factory)
-    stdio.StandardIO(FeedProtocol(sources, reactor.stop))
+
+    def main_process_gone() -> None:
+        if reactor.running:
+            reactor.stop()
+
+    stdio.StandardIO(FeedProtocol(sources, main_process_gone))
     log.info("Worker {index} serving {mounts}", index=index, mounts=", ".join(mounts))
     try:
         os.write(READY_FD, b"ready\n")

@@ -165,6 +165,21 @@ class ProgrammeTests(SynchronousTestCase):
         names = [name for name, _ in self.plays(programme, 4)]
         self.assertIn("b.mp3", names)
 
+    def test_added_file_does_not_repeat_read_ahead(self) -> None:
+        """
+        In order, adding a file while a track plays neither repeats the
+        track already read ahead nor skips any: the new file takes its place
+        in the round.
+        """
+        folder, clock, programme = self.build({"a.mp3": 2, "b.mp3": 2, "c.mp3": 2})
+        self.assertEqual(self.plays(programme, 1), [("a.mp3", 2)])
+        write_track(folder, "d.mp3", 2)
+        clock.advance(10)
+        self.assertEqual(
+            [name for name, _ in self.plays(programme, 5)],
+            ["b.mp3", "c.mp3", "d.mp3", "a.mp3", "b.mp3"],
+        )
+
     def test_removed_file_leaves(self) -> None:
         """
         A file removed from the folder is not played after the next
