@@ -6,9 +6,9 @@ producer that feeds its transport.
 A listener owns no audio.  On every fan-out the mount asks each listener to
 deliver; a listener whose transport is not paused writes from its cursor
 towards the head in one call (at most L{MAX_WRITE} bytes of audio), with
-ICY metadata blocks interleaved at its own metaint positions.  When the transport's buffer fills, Twisted
-pauses the listener; it then writes nothing, and when resumed it catches up
-from its cursor.  A listener whose cursor falls more than the queue size
+ICY metadata blocks interleaved at its own metaint positions.  When the
+transport's buffer fills, Twisted pauses the listener; it then writes
+nothing, and when resumed it catches up from its cursor.  A listener whose cursor falls more than the queue size
 behind the head is disconnected.
 """
 
