@@ -8,8 +8,8 @@ deliver; a listener whose transport is not paused writes from its cursor
 towards the head in one call (at most L{MAX_WRITE} bytes of audio), with
 ICY metadata blocks interleaved at its own metaint positions.  When the
 transport's buffer fills, Twisted pauses the listener; it then writes
-nothing, and when resumed it catches up from its cursor.  A listener whose cursor falls more than the queue size
-behind the head is disconnected.
+nothing, and when resumed it catches up from its cursor.  A listener whose
+cursor falls more than the queue size behind the head is disconnected.
 """
 
 from __future__ import annotations
