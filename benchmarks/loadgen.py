@@ -912,6 +912,8 @@ def describe(summary: Json) -> str:
             f"{'-' if rate is None else f'{rate:.3f}'}% of nominal; longest gap max "
             f"{ms(g['max'])} s, p99 {ms(g['p99'])} s"
         )
+    if not summary["nominal_bytes_per_s"]:
+        lines.append("nominal rate unknown (no icy-br): pass --nominal-kbps to judge rates")
     lines.append(f"TTFB ms p50 {ms(t['p50'])} p99 {ms(t['p99'])} max {ms(t['max'])}")
     for error, count in summary["errors"].items():
         lines.append(f"  {count} x {error}")

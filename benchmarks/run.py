@@ -30,8 +30,19 @@ Icecast runs when C{icecast2} is installed and selected: a generated
 configuration (limits sized to the load, queue 512 KiB, burst 64 KiB), as
 C{nobody} when run by root, fed by C{ffmpeg -re} copying the same MP3.
 Extra radiod arguments go through C{--radiod-arg}; if radiod rejects one,
-the run says so.  The raw results are written as JSON to the file named at
-the end of the output.  Ctrl-C stops every child process.
+the run says so.  Each server's configuration and logs go under
+C{--cache}/runs/MODE-TIME/, and the raw results, as JSON, to the file named
+at the end of the output.  The output says C{LOADGEN WAS THE BOTTLENECK}
+when the load generator could not keep up, and C{MACHINE CPU SATURATED}
+when the server and the generator together used every core.  Ctrl-C (or
+SIGTERM) stops every child process and reports what was measured.
+
+Examples::
+
+    python benchmarks/run.py --listeners 200 --rate 100 --window 20
+    python benchmarks/run.py                       # 15,000 at 1,000/s, 60 s
+    python benchmarks/run.py --mode churn --listeners 2000 --churn-rate 100
+    python benchmarks/run.py --mode workers --workers-list 1,2
 """
 
 from __future__ import annotations
@@ -39,6 +50,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -93,8 +105,6 @@ def raise_fd_limit(wanted: int) -> None:
     """
     Raise the open-file limit that this program and its children inherit.
     """
-    import resource
-
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), max(hard, wanted)))
@@ -112,6 +122,8 @@ class Bench:
         self.servers: list[Server] = []
         self.loadgen: subprocess.Popen[bytes] | None = None
         self.music = make_music(Path(args.cache))
+        self.stamp = time.strftime("%Y%m%d-%H%M%S")
+        self.run_dir = Path(args.cache) / "runs" / f"{args.mode}-{self.stamp}"
 
     def cleanup(self) -> None:
         """
@@ -121,17 +133,16 @@ class Bench:
         for server in self.servers:
             server.stop()
 
-    def make_server(self, name: str, extra: Sequence[str] = ()) -> Server:
+    def make_server(self, label: str, name: str, extra: Sequence[str] = ()) -> Server:
         """
         A server of the given kind, not yet started.
         """
         limit = self.args.listeners + 100
+        workdir = new_workdir(self.run_dir, label.replace(" ", "-"))
         if name == "radiod":
-            server: Server = Radiod(
-                new_workdir(name), self.music, limit, [*self.args.radiod_arg, *extra]
-            )
+            server: Server = Radiod(workdir, self.music, limit, [*self.args.radiod_arg, *extra])
         else:
-            server = Icecast(new_workdir(name), self.args.icecast, self.music, limit)
+            server = Icecast(workdir, self.args.icecast, self.music, limit)
         self.servers.append(server)
         return server
 
@@ -163,7 +174,7 @@ class Bench:
         idle = [sample(server.pid)]
         time.sleep(2.0)
         idle.append(sample(server.pid))
-        start_at = time.monotonic() + 1.5 + (1.0 if a.processes > 1 else 0.0)
+        start_at = time.monotonic() + 2.0
         ramp_end = start_at + a.listeners / a.rate
         out = server.workdir / "loadgen.json"
         self.loadgen = subprocess.Popen(self._loadgen_command(server, start_at, out))
@@ -181,7 +192,7 @@ class Bench:
         samples["idle"] = idle
         result: Json = {
             "server": server.name,
-            "command": getattr(server, "command", lambda: [])(),
+            "command": server.command(),
             "alive_at_end": server.alive(),
             "notes": server.notes,
             "logs": [str(p) for p in server.logs],
@@ -231,7 +242,8 @@ class Bench:
 
 def log_findings(server: Server) -> dict[str, int]:
     """
-    Count the warnings, errors and tracebacks in a server's logs.
+    Count the warnings, errors and tracebacks in a server's logs (twistd's
+    C{[namespace#level]} and Icecast's C{] WARN } / C{] EROR } forms).
     """
     counts = {"lines": 0, "warn": 0, "error": 0, "traceback": 0}
     for log in server.logs:
@@ -242,9 +254,9 @@ def log_findings(server: Server) -> dict[str, int]:
             low = line.lower()
             if "traceback" in low:
                 counts["traceback"] += 1
-            if "#warn" in low or " warn:" in low:
+            if "#warn]" in low or "] warn " in low:
                 counts["warn"] += 1
-            if "#error" in low or "#critical" in low or " eror:" in low or "error:" in low:
+            if "#error]" in low or "#critical]" in low or "] eror " in low:
                 counts["error"] += 1
     return counts
 
@@ -276,6 +288,7 @@ def fanout_metrics(result: Json) -> Json:
         "rss_idle_mb": rss_idle / 1024,
         "rss_loaded_mb": rss_loaded / 1024,
         "rss_per_listener_kib": (rss_loaded - rss_idle) / held if held else None,
+        "pss_loaded_mb": max(s.get("pss_kib", 0) for s in window) / 1024,
         "fds_loaded": window[-1]["fds"],
         "threads": window[-1]["threads"],
         "processes": window[-1]["processes"],
@@ -283,6 +296,7 @@ def fanout_metrics(result: Json) -> Json:
         "ttfb_p99_ms": lg["ttfb_ms"]["p99"],
         "gap_max_s": lg["max_gap_s"]["max"],
         "gap_p99_s": lg["max_gap_s"]["p99"],
+        "gap_resolution_s": lg["gap_resolution_s"],
         "rate_pct": rate,
         "rate_dev_pct": None if rate is None else rate - 100.0,
         "framing_errors": lg["icy"]["framing_errors"],
@@ -347,12 +361,15 @@ def fanout_rows(window: float) -> list[Row]:
         ("RSS loaded MB", "rss_loaded_mb", _num(1), True, None),
         ("RSS per listener KiB", "rss_per_listener_kib", _num(2), True,
          at_most("rss_per_listener_kib", TARGET_RSS_PER_LISTENER_KIB)),
+        ("PSS loaded MB", "pss_loaded_mb", _num(1), True, None),
         ("open fds (loaded)", "fds_loaded", _num(0), False, None),
+        ("processes", "processes", _num(0), False, None),
         ("threads", "threads", _num(0), False, None),
         ("TTFB p50 ms", "ttfb_p50_ms", _num(1), True, None),
         ("TTFB p99 ms", "ttfb_p99_ms", _num(1), True, at_most("ttfb_p99_ms", TARGET_TTFB_P99_MS)),
         ("longest gap max s", "gap_max_s", _num(2), True, at_most("gap_max_s", TARGET_GAP_S)),
         ("longest gap p99 s", "gap_p99_s", _num(2), True, None),
+        ("gap resolution s", "gap_resolution_s", _num(2), False, None),
         ("stream rate % nominal", "rate_pct", _num(3), False,
          lambda m, o: _rate_check(m, o, window)),
         ("ICY framing errors", "framing_errors", _num(0), False, at_most("framing_errors", 0)),
@@ -435,14 +452,19 @@ def churn_table(results: dict[str, Json]) -> str:
     add("refused", [str(pick(n)[0]["refused"]) for n in names])
     add("dropped", [str(pick(n)[0]["dropped"]) for n in names])
     add("TTFB p99 ms", [_num(1)(pick(n)[0]["ttfb_ms"]["p99"]) for n in names])
-    for label, key, scale in (("RSS MB", "rss_kib", 1 / 1024), ("open fds", "fds", 1.0)):
+    for label, key, scale, digits in (
+        ("RSS MB", "rss_kib", 1 / 1024, 1),
+        ("open fds", "fds", 1.0, 0),
+    ):
         for when in ("idle", "start", "end", "after"):
 
-            def value(name: str, key: str = key, when: str = when, scale: float = scale) -> str:
+            def value(
+                name: str, key: str = key, when: str = when, scale: float = scale, d: int = digits
+            ) -> str:
                 _, idle, timeline, after = pick(name)
                 chosen = {"idle": [idle], "start": timeline[:1], "end": timeline[-1:]}
                 found = chosen.get(when, after)
-                return _num(1)(found[0][key] * scale) if found else "-"
+                return _num(d)(found[0][key] * scale) if found else "-"
 
             add(f"{label} {when}", [value(n) for n in names])
     add("log errors/tracebacks",
@@ -488,6 +510,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """
+    Treat SIGTERM like Ctrl-C: stop the children, report what was measured.
+    """
+    raise KeyboardInterrupt()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """
     Run the benchmark and print its table.
@@ -496,7 +525,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = parse_args(sys.argv[1:] if argv is None else argv)
     raise_fd_limit(args.listeners + 1000)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGTERM, _interrupt)
     bench = Bench(args)
     plan: list[tuple[str, str, list[str]]] = []
     if args.mode == "workers":
@@ -515,7 +544,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     began = time.monotonic()
     try:
         for label, kind, extra in plan:
-            server = bench.make_server(kind, extra)
+            server = bench.make_server(label, kind, extra)
             try:
                 results[label] = bench.measure(server)
             except ServerError as e:
@@ -533,15 +562,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         failed = True
     finally:
         bench.cleanup()
-    print(report(args, results, time.monotonic() - began))
+    print(report(args, results, time.monotonic() - began, bench.stamp))
     return 1 if failed else 0
 
 
-def report(args: argparse.Namespace, results: dict[str, Json], elapsed: float) -> str:
+def report(args: argparse.Namespace, results: dict[str, Json], elapsed: float, stamp: str) -> str:
     """
     The printed report: the table, per-server notes, and the results file.
     """
-    stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out or Path(args.cache) / "results" / f"{args.mode}-{stamp}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"args": vars(args), "results": results}, indent=1))
@@ -553,7 +581,9 @@ def report(args: argparse.Namespace, results: dict[str, Json], elapsed: float) -
         + f"; took {elapsed:.0f} s"
     )  # fmt: skip
     lines = ["", head, ""]
-    if args.mode == "churn":
+    if not any("loadgen" in r for r in results.values()):
+        lines.append("(no server was measured)")
+    elif args.mode == "churn":
         lines.append(churn_table(results))
     elif args.mode == "workers":
         lines.append(workers_table(results, args.window))
@@ -570,6 +600,13 @@ def report(args: argparse.Namespace, results: dict[str, Json], elapsed: float) -
         if lg["loadgen"]["bottleneck"]:
             reasons = "; ".join(lg["loadgen"]["bottleneck_reasons"])
             lines.append(f"{name}: LOADGEN WAS THE BOTTLENECK: {reasons}")
+        busy = (r.get("machine") or {}).get("busy_cores")
+        cores = os.cpu_count() or 1
+        if busy is not None and busy >= 0.95 * cores:
+            lines.append(
+                f"{name}: MACHINE CPU SATURATED ({busy:.2f} of {cores} cores busy in the window): "
+                "the server and the load generator competed for CPU"
+            )
         if not r["alive_at_end"]:
             lines.append(f"{name}: the server was no longer running at the end")
         lines.extend(f"{name}: {note}" for note in r["notes"])

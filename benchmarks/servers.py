@@ -108,6 +108,8 @@ class Sample:
     @ivar fds: their open file descriptors.
     @ivar threads: their threads.
     @ivar processes: how many processes.
+    @ivar pss_kib: the sum of their proportional set sizes (shared pages
+        divided among the processes sharing them).
     """
 
     at: float
@@ -116,6 +118,7 @@ class Sample:
     fds: int
     threads: int
     processes: int
+    pss_kib: int
 
 
 def _stat_fields(pid: int) -> list[str]:
@@ -150,11 +153,12 @@ def sample(root: int) -> Sample:
     """
     at = time.monotonic()
     cpu = 0.0
-    rss = fds = threads = count = 0
+    rss = fds = threads = count = pss = 0
     for pid in process_tree(root):
         try:
             fields = _stat_fields(pid)
             fd_count = len(os.listdir(f"/proc/{pid}/fd"))
+            pss += _pss_kib(pid)
         except (OSError, ValueError):
             continue
         cpu += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
@@ -162,7 +166,15 @@ def sample(root: int) -> Sample:
         rss += int(fields[21]) * PAGE_KIB
         fds += fd_count
         count += 1
-    return Sample(at, cpu, rss, fds, threads, count)
+    return Sample(at, cpu, rss, fds, threads, count, pss)
+
+
+def _pss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    return 0
 
 
 def machine_busy() -> tuple[float, float]:
@@ -216,6 +228,12 @@ class Server:
         """
         assert self.process is not None
         return self.process.pid
+
+    def command(self) -> list[str]:
+        """
+        The server's command line.
+        """
+        raise NotImplementedError()
 
     def start(self) -> None:
         """
@@ -297,7 +315,13 @@ class Radiod(Server):
             self.process = subprocess.Popen(
                 self.command(), stdout=out, stderr=subprocess.STDOUT, env=env, cwd=self.workdir
             )
-        self._wait_ready(30.0, "radiod")
+        try:
+            self._wait_ready(30.0, "radiod")
+        except ServerError as e:
+            if self._status() and "error:" in str(e):
+                given = " ".join(self.extra) or "(no extra arguments)"
+                raise ServerError(f"radiod rejected its command line ({given}): {e}") from None
+            raise
 
 
 ICECAST_CONFIG = """\
@@ -366,6 +390,9 @@ class Icecast(Server):
         self.password = b64encode(os.urandom(9)).decode("ascii").replace("/", "x")
         self.feeder: subprocess.Popen[bytes] | None = None
 
+    def command(self) -> list[str]:
+        return [self.binary, "-c", str(self.workdir / "icecast.xml")]
+
     def start(self) -> None:
         logdir = self.workdir / "icecast-logs"
         logdir.mkdir(exist_ok=True)
@@ -388,7 +415,7 @@ class Icecast(Server):
             self.notes.append("icecast ran as nobody:nogroup")
         with self._open_log("icecast.out") as out:
             self.process = subprocess.Popen(
-                [self.binary, "-c", str(config)],
+                self.command(),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
@@ -446,8 +473,9 @@ class Icecast(Server):
         super().stop()
 
 
-def new_workdir(name: str) -> Path:
+def new_workdir(parent: Path, name: str) -> Path:
     """
     A fresh folder for one server's configuration and logs.
     """
-    return Path(tempfile.mkdtemp(prefix=f"radiod-bench-{name}-"))
+    parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=parent))

@@ -26,20 +26,25 @@ from radiod.track import TrackInfo
 __all__ = ["CHUNK_SIZE", "AudioInfo", "Mount"]
 
 CHUNK_SIZE = 4096
-
-FANOUT_MIN = 0.1
-FANOUT_MAX = 0.5
-FANOUT_PER_LISTENER = 0.0001
-"""
-Fan-out pacing: with few listeners every tick is delivered at once; as
-listeners grow, deliveries are coalesced so each listener gets one larger
-write every up to L{FANOUT_MAX} seconds (well under the 1 s gap that players
-tolerate), which keeps system calls per listener-second low.
-"""
 """
 The largest chunk the buffer holds, in bytes (or one frame, if larger):
 after a catch-up, a new listener's burst can still start close to the
 burst size behind the head.
+"""
+
+FANOUT_SLOTS = 5
+FANOUT_SMALL = 50
+FANOUT_PER_STRIDE = 500
+"""
+Fan-out pacing.  Listeners are spread over L{FANOUT_SLOTS} slots.  With
+fewer than L{FANOUT_SMALL} listeners every slot is served on every tick;
+beyond that each slot is served every I{stride} ticks (one more tick for
+every L{FANOUT_PER_STRIDE} listeners, at most L{FANOUT_SLOTS}), the slots
+taking turns.  Each listener then gets one larger write every stride ticks
+(at most every 0.5 s with the default 0.1 s tick, well inside the gap
+players tolerate), system calls per listener-second fall, and the work of a
+fan-out is spread evenly over the ticks instead of stalling the reactor
+once per interval.
 """
 
 
@@ -111,7 +116,9 @@ class Mount:
         self.peak_listeners = 0
         self.dropped = 0
         self.fanouts = 0
-        self._last_fanout = -1e9
+        self._slots: list[set[Listener]] = [set() for _ in range(FANOUT_SLOTS)]
+        self._slot_of: dict[Listener, int] = {}
+        self._turn = 0
         self._blocks: dict[str, bytes] = {}
         self.on_track_change: list[Callable[[TrackInfo], None]] = []
         self.on_broadcast: list[Deliver] = []
@@ -179,24 +186,31 @@ class Mount:
         self.audio.sample_rate = last.sample_rate
         self.audio.channels = last.channels
         self.audio.bitrate = round(size * 8 * last.sample_rate / samples / 1000)
-        now = self._clock.seconds()
-        if now - self._last_fanout >= self.fanout_interval() - 1e-6:
-            self._last_fanout = now
-            self.fanout()
+        self.fanout()
 
-    def fanout_interval(self) -> float:
+    def fanout_stride(self) -> int:
         """
-        Seconds between deliveries to listeners, growing with their number.
+        Ticks between two deliveries to the same listener, growing with
+        the number of listeners.
         """
-        return min(FANOUT_MAX, max(FANOUT_MIN, len(self.listeners) * FANOUT_PER_LISTENER))
+        count = len(self.listeners)
+        if count < FANOUT_SMALL:
+            return 1
+        return max(2, min(FANOUT_SLOTS, -(-count // FANOUT_PER_STRIDE)))
 
     def fanout(self) -> None:
         """
-        Let every listener write what it has not yet been sent.
+        Let the listeners whose turn it is write what they have not yet
+        been sent.
         """
         self.fanouts += 1
-        for listener in list(self.listeners):
-            listener.deliver()
+        self._turn += 1
+        stride = self.fanout_stride()
+        turn = self._turn % stride
+        for index, slot in enumerate(self._slots):
+            if index % stride == turn:
+                for listener in list(slot):
+                    listener.deliver()
 
     def _append(self, run: list[bytes], track: TrackInfo) -> None:
         if track is not self.now_playing:
@@ -227,6 +241,9 @@ class Mount:
             self.buffer.burst_start(self.config.burst_size),
         )
         self.listeners.add(listener)
+        slot = min(range(FANOUT_SLOTS), key=lambda index: len(self._slots[index]))
+        self._slots[slot].add(listener)
+        self._slot_of[listener] = slot
         self.peak_listeners = max(self.peak_listeners, len(self.listeners))
         transport.registerProducer(listener, True)
         self._log.info(
@@ -244,7 +261,7 @@ class Mount:
         Forget a listener whose connection ended.
         """
         if listener in self.listeners:
-            self.listeners.discard(listener)
+            self._forget(listener)
             self._log.info(
                 "Listener {listener} from {peer} left {mount} after {sent} bytes "
                 "({count} listening)",
@@ -260,4 +277,10 @@ class Mount:
         Count a listener disconnected for lagging.
         """
         self.dropped += 1
+        self._forget(listener)
+
+    def _forget(self, listener: Listener) -> None:
         self.listeners.discard(listener)
+        slot = self._slot_of.pop(listener, None)
+        if slot is not None:
+            self._slots[slot].discard(listener)

@@ -124,10 +124,12 @@ class SlowTransport(StringTransport):
         self.threshold = threshold
         self.aborted = False
         self.paused_producer = False
+        self.written_chunks: list[int] = []
         self._pending = 0
 
     def write(self, data: bytes) -> None:
         super().write(data)
+        self.written_chunks.append(len(data))
         self._pending += len(data)
         if (
             self._pending > self.threshold

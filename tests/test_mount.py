@@ -294,24 +294,35 @@ class MountTests(SynchronousTestCase):
 
     def test_fanout_coalesces_with_many_listeners(self) -> None:
         """
-        With a handful of listeners every tick is delivered; with thousands,
-        deliveries are coalesced (one write per listener per half second at
-        most), and every listener still receives every byte.
+        With a handful of listeners every tick is delivered to all; with
+        thousands, each listener gets one write every five ticks, the slots
+        taking turns so each tick serves about a fifth of them, and every
+        listener still receives every byte, in order.
         """
         clock, mount = self.build(burst_size=0)
         few = [self.listen(mount, metadata=False) for _ in range(3)]
-        clock.pump([0.1] * 50)
-        self.assertEqual(mount.fanout_interval(), 0.1)
-        self.assertTrue(48 <= mount.fanouts <= 52, mount.fanouts)
-        crowd = [self.listen(mount, metadata=False) for _ in range(6000)]
-        self.assertEqual(mount.fanout_interval(), 0.5)
-        before = mount.fanouts
-        clock.pump([0.1] * 50)
-        self.assertTrue(9 <= mount.fanouts - before <= 11, mount.fanouts - before)
-        for transport, listener in few + crowd[:10]:
-            self.assertLessEqual(mount.buffer.head - listener.position, 8 * FRAME_SIZE)
+        clock.pump([0.1] * 10)
+        self.assertEqual(mount.fanout_stride(), 1)
+        counts = [len(t.written_chunks) for t, _ in few]
+        self.assertTrue(all(9 <= c <= 11 for c in counts), counts)
+        crowd = [self.listen(mount, metadata=False) for _ in range(3000)]
+        self.assertEqual(mount.fanout_stride(), 5)
+        for transport, _ in few + crowd:
+            transport.written_chunks.clear()
+        served: list[int] = []
+        for _ in range(50):
+            before = sum(len(t.written_chunks) for t, _ in crowd)
+            clock.advance(0.1)
+            served.append(sum(len(t.written_chunks) for t, _ in crowd) - before)
+        self.assertTrue(all(550 <= n <= 650 for n in served[1:]), served)
+        for transport, listener in few + crowd[:20]:
+            self.assertTrue(9 <= len(transport.written_chunks) <= 11)
+            self.assertLessEqual(mount.buffer.head - listener.position, 25 * FRAME_SIZE)
             self.assertEqual(len(transport.value()), listener.sent)
             self.assertTrue(frame_aligned(transport.value()))
+        leaving = crowd[0][1]
+        leaving.stopProducing()
+        self.assertNotIn(leaving, mount.listeners)
 
     def test_listener_leaves(self) -> None:
         """
