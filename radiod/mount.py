@@ -20,6 +20,7 @@ from radiod.frames import Frame
 from radiod.icy import encode_metadata
 from radiod.interfaces import Deliver, IFrameSource, ILiveSource
 from radiod.listener import Listener, ListenerTransport
+from radiod.live import Switch
 from radiod.pacer import Pacer
 from radiod.track import TrackInfo
 
@@ -86,6 +87,8 @@ class Mount:
     @ivar peak_listeners: the most listeners seen at once.
     @ivar dropped: listeners disconnected for falling behind.
     @ivar track_started: clock time the current track reached the head.
+    @ivar switch: for a paced source, what the pacer pulls from: the
+        source, or a live source that takes it over (L{radiod.live}).
     """
 
     _log = Logger()
@@ -123,16 +126,19 @@ class Mount:
         self.on_track_change: list[Callable[[TrackInfo], None]] = []
         self.on_broadcast: list[Deliver] = []
         self.pacer: Pacer | None = None
+        self.switch: Switch | None = None
         if ILiveSource.providedBy(source):
             source.attach(self.broadcast)
         else:
-            self.pacer = Pacer(clock, source, self.broadcast, interval=tick, name=config.name)
+            switch = source if isinstance(source, Switch) else Switch(source, name=config.name)
+            self.switch = switch
+            self.pacer = Pacer(clock, switch, self.broadcast, interval=tick, name=config.name)
 
     def start(self) -> None:
         """
         Start the source and, for a source that is not live, the pacer.
         """
-        self.source.start()
+        (self.switch or self.source).start()
         if self.pacer is not None:
             self.pacer.start()
 
@@ -142,7 +148,7 @@ class Mount:
         """
         if self.pacer is not None:
             self.pacer.stop()
-        self.source.stop()
+        (self.switch or self.source).stop()
         for listener in list(self.listeners):
             listener.transport.loseConnection()
 

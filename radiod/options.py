@@ -79,6 +79,7 @@ _SERVER_OPTIONS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "header-timeout": ("header_timeout", _seconds),
     "send-buffer": ("send_buffer", parse_size),
     "workers": ("workers", _whole_number),
+    "source-password": ("source_password", _text),
 }
 # option: (MountConfig field, TOML key, parser), applied to the first mount.
 _MOUNT_OPTIONS: dict[str, tuple[str, str, Callable[[str], Any]]] = {
@@ -199,6 +200,13 @@ class Options(usage.Options):
             None,
             f"Kernel send buffer per listener, 0 for the kernel's own sizing "
             f"[default: {format_size(_STATION.send_buffer)}]",
+        ],
+        [
+            "source-password",
+            None,
+            None,
+            "Password live sources give (user 'source') to stream to a mount over PUT or "
+            "SOURCE; without one, live sources are refused [default: none]",
         ],
         [
             "charset",

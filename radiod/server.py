@@ -13,9 +13,10 @@ from __future__ import annotations
 import html
 import socket
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import cast
 
-from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IAddress, IDelayedCall, IPushProducer, IReactorTime
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -34,6 +35,7 @@ from radiod.playlist import (
     stream_url,
 )
 from radiod.request import Request, RequestError, RequestParser, build_response_head
+from radiod.source import SourceConnection, SourceRefused, Sources
 
 __all__ = ["RadioFactory", "RadioProtocol", "format_peer"]
 
@@ -82,15 +84,26 @@ class RadioFactory(Factory):
     @ivar config: the station's settings.
     """
 
-    def __init__(self, clock: IReactorTime, config: StationConfig, mounts: Mapping[str, Mount]):
+    def __init__(
+        self,
+        clock: IReactorTime,
+        config: StationConfig,
+        mounts: Mapping[str, Mount],
+        accept_sources: bool = False,
+    ):
         """
         @param clock: for header timeouts.
         @param config: station-wide settings and limits.
         @param mounts: the mounts by path; the first is the default mount.
+        @param accept_sources: whether C{PUT} and C{SOURCE} requests reach
+            L{sources} (otherwise they are refused with 405).
         """
         self._clock = clock
         self.config = config
         self.mounts = dict(mounts)
+        self.sources: Sources | None = (
+            Sources(clock, config, self.mounts) if accept_sources else None
+        )
         self.refused = 0
         self.noisy = False
 
@@ -128,6 +141,8 @@ class RadioProtocol(Protocol):
         self._parser: RequestParser | None = RequestParser()
         self._timeout: IDelayedCall | None = None
         self.listener: Listener | None = None
+        self.source: SourceConnection | None = None
+        self._remainder = b""
         self.peer = "-"
 
     def connectionMade(self) -> None:
@@ -155,8 +170,12 @@ class RadioProtocol(Protocol):
     def dataReceived(self, data: bytes) -> None:
         """
         Feed the request parser; once a request is complete, answer it.
-        Bytes a listener sends after its request are ignored.
+        Bytes a listener sends after its request are ignored; a source's
+        are its audio.
         """
+        if self.source is not None:
+            self.source.data_received(data)
+            return
         parser = self._parser
         if parser is None:
             return
@@ -170,6 +189,7 @@ class RadioProtocol(Protocol):
         if request is None:
             return
         self._parser = None
+        self._remainder = parser.remainder
         self._cancel_timeout()
         self._handle(request)
 
@@ -181,6 +201,8 @@ class RadioProtocol(Protocol):
         if self.listener is not None:
             self.listener.stopProducing()
             self.listener = None
+        if self.source is not None:
+            self.source.connection_lost()
 
     # Replies
 
@@ -198,7 +220,13 @@ class RadioProtocol(Protocol):
         self.transport.write(build_response_head(status, full) + (b"" if head_only else body))
         self.transport.loseConnection()
 
-    def _refuse(self, status: int, reason: str, request: Request | None) -> None:
+    def _refuse(
+        self,
+        status: int,
+        reason: str,
+        request: Request | None,
+        extra: list[tuple[str, str]] | None = None,
+    ) -> None:
         self.radio.refused += 1
         self._log.warn(
             "Refused {method} {path} from {peer}: {status} {reason}",
@@ -211,6 +239,7 @@ class RadioProtocol(Protocol):
         headers = [("Content-Type", "text/plain; charset=utf-8"), *_CORS]
         if status == 405:
             headers.append(("Allow", _ALLOWED))
+        headers.extend(extra or [])
         body = f"{status} {reason}\n".encode()
         self._reply(
             status, headers, body, head_only=request is not None and request.method == "HEAD"
@@ -222,6 +251,9 @@ class RadioProtocol(Protocol):
         method = request.method
         if method == "OPTIONS":
             self._reply(204, [*_CORS, ("Access-Control-Max-Age", "86400")], head_only=True)
+            return
+        if method in ("PUT", "SOURCE") and self.radio.sources is not None:
+            self._source(request, self.radio.sources)
             return
         if method not in ("GET", "HEAD"):
             self._refuse(405, "Method Not Allowed", request)
@@ -246,13 +278,45 @@ class RadioProtocol(Protocol):
             return
         self._refuse(404, "File Not Found", request)
 
+    def _source(self, request: Request, sources: Sources) -> None:
+        transport = self.transport
+        assert transport is not None
+        try:
+            self.source = sources.connect(
+                request,
+                cast(IPushProducer, transport),
+                transport.write,
+                transport.loseConnection,
+                self.peer,
+            )
+        except SourceRefused as refused:
+            self._refuse(refused.status, refused.reason, request, refused.headers)
+            return
+        remainder, self._remainder = self._remainder, b""
+        self.source.data_received(remainder)
+
     def _stream_headers(self, mount: Mount, metadata: bool) -> list[tuple[str, str]]:
         config = mount.config
+        info = self.radio.sources.info_for(mount.name) if self.radio.sources else None
+        if info is not None:
+            config = replace(
+                config,
+                station_name=info.name or config.station_name,
+                genre=info.genre or config.genre,
+                description=info.description or config.description,
+                url=info.url or config.url,
+                public=config.public if info.public is None else info.public,
+            )
         headers = [("Content-Type", "audio/mpeg")]
         audio = mount.audio
         if audio.bitrate:
             headers.append(("icy-br", str(audio.bitrate)))
-            headers.append(("ice-audio-info", audio.ice_audio_info()))
+            headers.append(
+                (
+                    "ice-audio-info",
+                    info.audio_info if info and info.audio_info else audio.ice_audio_info(),
+                )
+            )
         if config.description:
             headers.append(("icy-description", config.description))
         if config.genre:

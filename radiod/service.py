@@ -196,7 +196,9 @@ class StationService(MultiService):
             self.mounts[mount_config.name] = Mount(mount_config, source, reactor)
         self.pool: WorkerPool | None = None
         serving = share_limits(config)
-        self.factory = RadioFactory(reactor, serving, self.mounts)
+        self.factory = RadioFactory(
+            reactor, serving, self.mounts, accept_sources=config.workers <= 1
+        )
         if config.workers > 1:
             endpoint: IStreamServerEndpoint = ReusePortEndpoint(reactor, config)
             self.pool = WorkerPool(
@@ -230,6 +232,8 @@ class StationService(MultiService):
         Stop listening and close every listener.
         """
         stopped = super().stopService()
+        if self.factory.sources is not None:
+            self.factory.sources.stop()
         for mount in self.mounts.values():
             mount.stop()
         return stopped  # type: ignore[no-any-return]

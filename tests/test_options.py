@@ -331,7 +331,7 @@ class HelpTests(SynchronousTestCase):
         for long, _short, doc in Options.optFlags:
             self.assertIn(f"--{long} ", usage)
             self.assertIn("".join(doc.split()), squeezed)
-        self.assertEqual(len(Options.optParameters) + len(Options.optFlags), 21)
+        self.assertEqual(len(Options.optParameters) + len(Options.optFlags), 22)
 
     def test_description(self) -> None:
         """

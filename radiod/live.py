@@ -1,0 +1,267 @@
+# -*- test-case-name: tests.test_live -*-
+"""
+Live audio on a mount: the frames an encoder sends, and the switch that
+puts them on air in place of the playlist.
+
+A L{LiveSource} splits the bytes of one source connection into whole MPEG
+frames and queues them for the mount's pacer, pausing the connection when
+the queue grows too long.  A L{Switch} is the frame source a mount's pacer
+pulls from: the live source's frames while one is on air, the playlist's
+otherwise.  The playlist is simply not pulled while live, so it resumes
+exactly where it left off.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+from twisted.internet.interfaces import IPushProducer
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from radiod.frames import Frame, FrameSplitter
+from radiod.interfaces import IFrameSource
+from radiod.track import TrackInfo
+
+__all__ = ["HIGH_WATER", "LOW_WATER", "PREBUFFER", "LiveSource", "Switch"]
+
+HIGH_WATER = 4.0
+"""
+Seconds of queued live audio above which the encoder's connection is
+paused.
+"""
+
+LOW_WATER = 2.0
+"""
+Seconds of queued live audio below which a paused connection resumes.
+"""
+
+PREBUFFER = 0.5
+"""
+Seconds of audio a live source collects before it goes on air, so that
+network jitter does not starve the pacer at once.
+"""
+
+
+@implementer(IFrameSource)
+class LiveSource:
+    """
+    The audio of one live source connection, as a queue of whole frames.
+
+    Bytes go in through L{feed}; garbage, tags and partial frames are
+    dropped by the frame splitter, so only whole frames come out of
+    L{next_frame}, each with the live session's current L{track}.
+
+    @ivar track: what listeners are told is playing; one object per live
+        session (and per title change).
+    @ivar queued: seconds of audio waiting to be pulled.
+    @ivar ready: whether the source has had enough audio to go on air
+        (at least L{PREBUFFER} seconds queued, or its end reached).
+    @ivar finished: whether the connection ended; the queue still drains.
+    @ivar frames_in: frames received in all.
+    """
+
+    def __init__(
+        self,
+        track: TrackInfo,
+        producer: IPushProducer | None = None,
+        high_water: float = HIGH_WATER,
+        low_water: float = LOW_WATER,
+        prebuffer: float = PREBUFFER,
+    ) -> None:
+        """
+        @param track: the track live frames are announced as.
+        @param producer: what to pause when the queue is too long (the
+            source connection's transport), or C{None}.
+        @param high_water: seconds of queued audio that pause C{producer}.
+        @param low_water: seconds of queued audio that resume it.
+        @param prebuffer: seconds of audio to collect before going on air.
+        """
+        self.track = track
+        self._producer = producer
+        self._high = high_water
+        self._low = low_water
+        self._prebuffer = prebuffer
+        self._splitter = FrameSplitter()
+        self._queue: deque[Frame] = deque()
+        self.queued = 0.0
+        self.ready = False
+        self.finished = False
+        self.paused = False
+        self.frames_in = 0
+
+    def set_title(self, title: str) -> None:
+        """
+        Announce the frames pulled from now on under a new title.
+        """
+        self.track = TrackInfo(path="", title=title)
+
+    def feed(self, data: bytes) -> int:
+        """
+        Add bytes from the encoder; pause the producer if the queue is now
+        longer than the high-water mark.
+
+        @return: the number of whole frames the bytes completed.
+        """
+        frames = self._splitter.feed(data)
+        self._add(frames)
+        if not self.paused and self._producer is not None and self.queued > self._high:
+            self.paused = True
+            self._producer.pauseProducing()
+        return len(frames)
+
+    def finish(self) -> None:
+        """
+        The connection ended: keep the last whole frames and let the queue
+        drain.
+        """
+        if self.finished:
+            return
+        self._add(self._splitter.finish())
+        self.finished = True
+        self.ready = True
+        self._producer = None
+
+    def _add(self, frames: list[Frame]) -> None:
+        for frame in frames:
+            self._queue.append(frame)
+            self.queued += frame.header.duration
+        self.frames_in += len(frames)
+        if not self.ready and self.queued >= self._prebuffer:
+            self.ready = True
+
+    @property
+    def drained(self) -> bool:
+        """
+        Whether the connection ended and every frame has been pulled.
+        """
+        return self.finished and not self._queue
+
+    # IFrameSource
+
+    def start(self) -> None:
+        """
+        Nothing to do: audio arrives as the encoder sends it.
+        """
+
+    def stop(self) -> None:
+        """
+        Drop the queued audio.
+        """
+        self._queue.clear()
+        self.queued = 0.0
+
+    def next_frame(self) -> tuple[Frame, TrackInfo] | None:
+        """
+        The oldest queued frame with the current track, or C{None} before
+        the source is ready or when its queue is empty; resume the
+        producer once the queue is below the low-water mark.
+        """
+        if not self.ready or not self._queue:
+            return None
+        frame = self._queue.popleft()
+        self.queued = max(0.0, self.queued - frame.header.duration)
+        if self.paused and self.queued < self._low:
+            self.paused = False
+            if self._producer is not None:
+                self._producer.resumeProducing()
+        return frame, self.track
+
+
+@implementer(IFrameSource)
+class Switch:
+    """
+    A mount's frame source: a live source while one is on air, the
+    playlist otherwise.
+
+    A live source goes on air at the first frame after it is
+    L{LiveSource.ready}; until then the playlist keeps playing.  Once on
+    air it stays on air until it is detached and its queue has drained:
+    a momentarily empty queue is an underrun (a short gap), never a burst
+    of playlist audio in the middle of the show.  Then the playlist plays
+    on from the frame after the last one it gave.
+
+    @ivar playlist: the source played when no live source is on air, or
+        C{None} for a mount that only exists while a source is connected.
+    @ivar live: the attached live source, if any.
+    @ivar on_air: whether the last frame given was live.
+    @ivar on_drained: called when a live source that left has played out.
+    """
+
+    _log = Logger()
+
+    def __init__(self, playlist: IFrameSource | None, name: str = "") -> None:
+        """
+        @param playlist: the fallback source, or C{None}.
+        @param name: the mount's name, for logs.
+        """
+        self.playlist = playlist
+        self.name = name
+        self.live: LiveSource | None = None
+        self.on_air = False
+        self.on_drained: list[Callable[[], None]] = []
+
+    def attach(self, live: LiveSource) -> None:
+        """
+        Put C{live} on air as soon as it is ready, in place of any live
+        source attached before.
+        """
+        if self.live is not None and self.live is not live:
+            self.live.finish()
+            self.live.stop()
+        self.live = live
+
+    def detach(self, live: LiveSource) -> None:
+        """
+        The connection of C{live} ended: play what it queued, then return
+        to the playlist.
+        """
+        live.finish()
+
+    # IFrameSource
+
+    def start(self) -> None:
+        """
+        Start the playlist.
+        """
+        if self.playlist is not None:
+            self.playlist.start()
+
+    def stop(self) -> None:
+        """
+        Stop the playlist and drop any live audio.
+        """
+        if self.playlist is not None:
+            self.playlist.stop()
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+    def next_frame(self) -> tuple[Frame, TrackInfo] | None:
+        """
+        The next live frame while live, else the next playlist frame.
+        """
+        live = self.live
+        if live is not None:
+            item = live.next_frame()
+            if item is not None:
+                if not self.on_air:
+                    self.on_air = True
+                    self._log.info("Live source on air on {mount}", mount=self.name)
+                return item
+            if live.drained:
+                self.live = None
+                if self.on_air:
+                    self._log.info("Live source left {mount}", mount=self.name)
+                for callback in self.on_drained:
+                    callback()
+            elif self.on_air:
+                return None
+        if self.on_air:
+            self.on_air = False
+            if self.playlist is not None:
+                self._log.info("Playlist resumes on {mount}", mount=self.name)
+        if self.playlist is None:
+            return None
+        return self.playlist.next_frame()
