@@ -24,6 +24,19 @@ from twisted.python.failure import Failure
 from radiod import __version__
 from radiod.config import StationConfig
 from radiod.listener import Listener, ListenerTransport
+from radiod.metadata import (
+    ADMIN_CGI,
+    HTML_CONTENT_TYPE,
+    MAX_BODY,
+    METADATA_PATH,
+    SUCCESS,
+    XML_CONTENT_TYPE,
+    MetadataError,
+    icecast_reply,
+    parse_update,
+    raw_query,
+    shoutcast_reply,
+)
 from radiod.mount import Mount
 from radiod.playlist import (
     M3U_CONTENT_TYPE,
@@ -35,7 +48,13 @@ from radiod.playlist import (
     stream_url,
 )
 from radiod.request import Request, RequestError, RequestParser, build_response_head
-from radiod.source import SourceConnection, SourceRefused, Sources
+from radiod.source import (
+    SourceConnection,
+    SourceRefused,
+    Sources,
+    check_credentials,
+    parse_basic_auth,
+)
 
 __all__ = ["RadioFactory", "RadioProtocol", "format_peer"]
 
@@ -143,6 +162,7 @@ class RadioProtocol(Protocol):
         self.listener: Listener | None = None
         self.source: SourceConnection | None = None
         self._remainder = b""
+        self._awaiting: tuple[Request, int] | None = None
         self.peer = "-"
 
     def connectionMade(self) -> None:
@@ -157,6 +177,7 @@ class RadioProtocol(Protocol):
     def _header_timeout(self) -> None:
         self._timeout = None
         self._parser = None
+        self._awaiting = None
         self._log.info("No complete request from {peer} in time; closing", peer=self.peer)
         assert self.transport is not None
         self.transport.loseConnection()
@@ -176,6 +197,9 @@ class RadioProtocol(Protocol):
         if self.source is not None:
             self.source.data_received(data)
             return
+        if self._awaiting is not None:
+            self._body_received(data)
+            return
         parser = self._parser
         if parser is None:
             return
@@ -190,8 +214,36 @@ class RadioProtocol(Protocol):
             return
         self._parser = None
         self._remainder = parser.remainder
+        if request.method == "POST" and request.path in (METADATA_PATH, ADMIN_CGI):
+            self._await_body(request)
+            return
         self._cancel_timeout()
         self._handle(request)
+
+    def _await_body(self, request: Request) -> None:
+        """
+        Read the form body of a metadata update (at most L{MAX_BODY}
+        bytes, within the header timeout) before answering it.
+        """
+        length = request.header("Content-Length")
+        size = int(length) if length is not None else 0
+        if request.header_list("Transfer-Encoding") or size > MAX_BODY:
+            self._cancel_timeout()
+            message = "Request too large" if size > MAX_BODY else "Length required"
+            self._metadata_reply(request, 400, message, False)
+            return
+        self._awaiting = (request, size)
+        self._body_received(b"")
+
+    def _body_received(self, data: bytes) -> None:
+        assert self._awaiting is not None
+        request, size = self._awaiting
+        self._remainder += data
+        if len(self._remainder) < size:
+            return
+        self._awaiting = None
+        self._cancel_timeout()
+        self._metadata(request, self._remainder[:size])
 
     def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:  # noqa: B008
         """
@@ -252,6 +304,9 @@ class RadioProtocol(Protocol):
         if method == "OPTIONS":
             self._reply(204, [*_CORS, ("Access-Control-Max-Age", "86400")], head_only=True)
             return
+        if request.path in (METADATA_PATH, ADMIN_CGI):
+            self._metadata(request, b"")
+            return
         if method in ("PUT", "SOURCE") and self.radio.sources is not None:
             self._source(request, self.radio.sources)
             return
@@ -294,6 +349,90 @@ class RadioProtocol(Protocol):
             return
         remainder, self._remainder = self._remainder, b""
         self.source.data_received(remainder)
+
+    def _metadata(self, request: Request, body: bytes) -> None:
+        """
+        Answer a metadata update (Icecast's C{/admin/metadata} or
+        SHOUTcast's C{/admin.cgi}): check the credentials for the mount,
+        then give the mount's live source its new title.
+        """
+        if request.method not in ("GET", "POST"):
+            self._metadata_reply(request, 405, "Method not allowed", False)
+            return
+        update = parse_update(raw_query(request.target), body)
+        shoutcast = request.path == ADMIN_CGI
+        mount = update.mount
+        if mount is None and shoutcast:
+            mount = self.radio.default_mount.name
+        if mount is None:
+            self._metadata_reply(request, 400, "Missing parameter", False)
+            return
+        config = self.radio.config
+        credentials = parse_basic_auth(request.header("Authorization"))
+        allowed = check_credentials(config, mount, credentials)
+        if not allowed and shoutcast and update.password is not None:
+            allowed = check_credentials(
+                config, mount, ("source", update.password)
+            ) or check_credentials(config, mount, (config.admin_user, update.password))
+        if not allowed:
+            self._metadata_reply(
+                request,
+                401,
+                "You need to authenticate",
+                False,
+                [("WWW-Authenticate", 'Basic realm="radiod"')],
+            )
+            return
+        try:
+            title = update.title()
+        except MetadataError as error:
+            self._metadata_reply(request, error.status, error.message, False)
+            return
+        sources = self.radio.sources
+        live = sources.live_source(mount) if sources is not None else None
+        if live is None:
+            self._metadata_reply(request, 400, "Source does not exist", False)
+            return
+        live.set_title(title)
+        self._log.info(
+            "Metadata on {mount} changed to {title!r} by {peer}",
+            mount=mount,
+            title=title,
+            peer=self.peer,
+        )
+        self._metadata_reply(request, 200, SUCCESS, True)
+
+    def _metadata_reply(
+        self,
+        request: Request,
+        status: int,
+        message: str,
+        success: bool,
+        extra: list[tuple[str, str]] | None = None,
+    ) -> None:
+        """
+        Answer a metadata update in Icecast's XML form (an HTML page for
+        C{/admin.cgi}).  The target is not logged: it may hold a password.
+        """
+        if not success:
+            self.radio.refused += 1
+            self._log.warn(
+                "Refused metadata update {method} {path} from {peer}: {status} {reason}",
+                method=request.method,
+                path=request.path,
+                peer=self.peer,
+                status=status,
+                reason=message,
+            )
+        if request.path == ADMIN_CGI:
+            headers = [("Content-Type", HTML_CONTENT_TYPE)]
+            body = shoutcast_reply(message)
+        else:
+            headers = [("Content-Type", XML_CONTENT_TYPE)]
+            body = icecast_reply(message, success)
+        if status == 405:
+            headers.append(("Allow", "GET, POST"))
+        self._reply(status, [*headers, *(extra or [])], body)
 
     def _stream_headers(self, mount: Mount, metadata: bool) -> list[tuple[str, str]]:
         config = mount.config

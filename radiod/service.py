@@ -34,6 +34,7 @@ from radiod.library import Library, scan_location
 from radiod.mount import Mount
 from radiod.programme import Programme
 from radiod.server import RadioFactory
+from radiod.shoutcast import ShoutcastFactory
 from radiod.tags import info_from_name
 from radiod.workers import WorkerPool, listen_reuse_port
 
@@ -62,12 +63,13 @@ def thread_runner(reactor: IReactorCore, pool: ThreadPool) -> Runner:
     return run
 
 
-def endpoint_description(config: StationConfig) -> str:
+def endpoint_description(config: StationConfig, port: int | None = None) -> str:
     """
-    The server endpoint string for the listener port.
+    The server endpoint string for the listener port, or for C{port} on
+    the same interface.
     """
     interface = config.interface
-    description = f"tcp:{config.port}:backlog={LISTEN_BACKLOG}"
+    description = f"tcp:{config.port if port is None else port}:backlog={LISTEN_BACKLOG}"
     if interface:
         escaped = interface.replace(":", "\\:")
         description += f":interface={escaped}"
@@ -159,6 +161,8 @@ class StationService(MultiService):
 
     @ivar mounts: the mounts by path.
     @ivar factory: the listener server's factory.
+    @ivar shoutcast: the SHOUTcast v1 source port's listening service, or
+        C{None} when the station does not listen for v1 sources.
     """
 
     _log = Logger()
@@ -169,6 +173,7 @@ class StationService(MultiService):
         reactor: IReactorTime,
         runner: Runner,
         sources: dict[str, IFrameSource] | None = None,
+        shoutcast_port: int | None = None,
     ) -> None:
         """
         @param config: the validated configuration.
@@ -176,6 +181,10 @@ class StationService(MultiService):
         @param runner: runs blocking work off the reactor thread.
         @param sources: frame sources by mount path, replacing the
             library programme of those mounts (any L{IFrameSource} works).
+        @param shoutcast_port: the port for SHOUTcast v1 sources (0 for any
+            free port); by default the listener port plus one, or none when
+            the listener port is 0.  Only a station that accepts live
+            sources (one process) listens for them.
         """
         super().__init__()
         self.config = config
@@ -211,6 +220,15 @@ class StationService(MultiService):
             endpoint = serverFromString(reactor, endpoint_description(config))
         self.listener = ListenService(endpoint, self.factory)
         self.listener.setServiceParent(self)
+        if shoutcast_port is None and 0 < config.port < 65535:
+            shoutcast_port = config.port + 1
+        self.shoutcast: ListenService | None = None
+        if self.factory.sources is not None and shoutcast_port is not None:
+            self.shoutcast = ListenService(
+                serverFromString(reactor, endpoint_description(config, shoutcast_port)),
+                ShoutcastFactory(reactor, config, self.factory.sources),
+            )
+            self.shoutcast.setServiceParent(self)
         if self.pool is not None:
             self.pool.setServiceParent(self)
 

@@ -43,7 +43,9 @@ __all__ = [
     "SourceRefused",
     "Sources",
     "StreamInfo",
+    "check_credentials",
     "parse_basic_auth",
+    "source_password",
 ]
 
 SOURCE_TIMEOUT = 10.0
@@ -105,6 +107,51 @@ def parse_basic_auth(value: str | None) -> tuple[str, str] | None:
     if not colon:
         return None
     return user, password
+
+
+def _matches(given: tuple[str, str], user: str, password: str) -> bool:
+    """
+    Whether credentials are C{user} and C{password}, compared in constant
+    time (both parts are always compared).
+    """
+    user_ok = hmac.compare_digest(given[0].encode("utf-8"), user.encode("utf-8"))
+    password_ok = hmac.compare_digest(given[1].encode("utf-8"), password.encode("utf-8"))
+    return user_ok and password_ok
+
+
+def source_password(config: StationConfig, mount: str) -> str:
+    """
+    The password a source for C{mount} gives.
+
+    @return: the mount's own source password if it is configured with one,
+        else the station's (C{""} when none is set).
+    """
+    for mount_config in config.mounts:
+        if mount_config.name == mount and mount_config.source_password:
+            return mount_config.source_password
+    return config.source_password
+
+
+def check_credentials(
+    config: StationConfig, mount: str, credentials: tuple[str, str] | None
+) -> bool:
+    """
+    Whether credentials may act on C{mount}: C{source} with the mount's
+    source password, or the admin user and password (only when an admin
+    password is set).
+
+    @param config: the station's settings.
+    @param mount: the mount name.
+    @param credentials: the user and password given, or C{None}.
+    """
+    if credentials is None:
+        return False
+    password = source_password(config, mount)
+    source_ok = _matches(credentials, "source", password) and bool(password)
+    admin_ok = _matches(credentials, config.admin_user, config.admin_password) and bool(
+        config.admin_password
+    )
+    return source_ok or admin_ok
 
 
 def _valid_mount_name(name: str) -> bool:
@@ -481,10 +528,15 @@ class Sources:
         return source.info if source is not None else None
 
     def _password(self, name: str) -> str:
-        for mount in self._config.mounts:
-            if mount.name == name and mount.source_password:
-                return mount.source_password
-        return self._config.source_password
+        return source_password(self._config, name)
+
+    def live_source(self, mount: str) -> LiveSource | None:
+        """
+        The live source of the source connected to C{mount}, if one is
+        connected.
+        """
+        source = self.connected.get(mount)
+        return source.live if source is not None else None
 
     def check(self, request: Request) -> tuple[tuple[str, str], bool]:
         """
@@ -503,7 +555,7 @@ class Sources:
             "You need to authenticate",
             [("WWW-Authenticate", 'Basic realm="radiod"'), ("Allow", SOURCE_METHODS)],
         )
-        expected = self._password(name)
+        expected = source_password(self._config, name)
         credentials = parse_basic_auth(request.header("Authorization"))
         if not expected:
             self._log.warn(
@@ -512,10 +564,7 @@ class Sources:
             raise unauthorised
         if credentials is None:
             raise unauthorised
-        user, password = credentials
-        user_ok = hmac.compare_digest(user.encode("utf-8"), b"source")
-        password_ok = hmac.compare_digest(password.encode("utf-8"), expected.encode("utf-8"))
-        if not (user_ok and password_ok):
+        if not _matches(credentials, "source", expected):
             raise unauthorised
         content_type = request.header("Content-Type")
         if content_type is None:
@@ -606,6 +655,56 @@ class Sources:
             method=request.method,
             content_type=request.header("Content-Type") or "audio/mpeg",
         )
+        return source
+
+    def connect_v1(
+        self,
+        name: str,
+        credentials: tuple[str, str],
+        info: StreamInfo,
+        transport: IPushProducer,
+        close: Callable[[], None],
+        peer: str,
+    ) -> SourceConnection:
+        """
+        Put a SHOUTcast v1 source, already authenticated and answered, on
+        the existing mount C{name}.
+
+        @param name: the mount name.
+        @param credentials: the user and password it gave.
+        @param info: what it said about its stream.
+        @param transport: its connection, to pause when the queue is full.
+        @param close: closes the connection.
+        @param peer: the source's address, for logs.
+        @return: the accepted source; feed it the audio bytes.
+        @raise SourceRefused: 403 as L{connect} does, or when C{name} is
+            not a mount that takes live sources.
+        """
+        old = self.connected.get(name)
+        if old is not None:
+            if old.credentials != credentials or old.silent_for() < self._stale_after:
+                raise SourceRefused(403, "Mountpoint in use")
+            old.disconnect()
+        mount = self._mounts.get(name)
+        if mount is None or mount.switch is None:
+            raise SourceRefused(403, "Mountpoint does not take live sources")
+        track = TrackInfo(path="", title=info.name or mount.config.station_name)
+        source = SourceConnection(
+            self._clock,
+            transport,
+            close,
+            name,
+            peer,
+            credentials,
+            track,
+            info,
+            False,
+            timeout=self._timeout,
+        )
+        mount.switch.attach(source.live)
+        self.connected[name] = source
+        source.on_end.append(self._ended)
+        self._log.info("SHOUTcast source from {peer} connected to {mount}", peer=peer, mount=name)
         return source
 
     def _create(self, name: str, info: StreamInfo) -> Mount:
