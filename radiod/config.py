@@ -34,11 +34,16 @@ A configuration file looks like this (every key is optional unless noted)::
     rescan_interval = 30        # seconds between looks for library changes, > 0
     fallback = ""               # another mount's name, for when this one fails
     source_password = ""        # overrides the server's for this mount
+    record = false              # write each live show to a file
+    record_dir = "recordings"   # where recordings go
 
 Each C{[[mount]]} table declares one mount; the first is the default mount.
 Sizes are integers (bytes) or strings with a unit: C{"64KiB"},
 C{"512 KiB"}, C{"1MiB"} (units B, K/KiB, M/MiB, G/GiB, all powers of 1024).
-A relative C{music} path is taken from the configuration file's folder.
+A relative C{music} or C{record_dir} path set in the file is taken from
+the file's folder; the default C{record_dir}, C{"recordings"}, and a
+relative C{record_dir} set otherwise are taken from the working
+directory.
 Unknown keys are errors, so a misspelt key is not silently ignored.
 
 Every problem raises L{ConfigError} whose text is one line naming the file,
@@ -140,6 +145,9 @@ class MountConfig:
         cannot play; empty for none.
     @ivar source_password: the password a live source for this mount
         gives; empty to use the station's L{StationConfig.source_password}.
+    @ivar record: whether each live show on this mount is written to a
+        file (see L{radiod.recording}).
+    @ivar record_dir: the folder recordings go into, created when needed.
     """
 
     name: str = "/stream"
@@ -159,6 +167,8 @@ class MountConfig:
     rescan_interval: float = 30.0
     fallback: str = ""
     source_password: str = ""
+    record: bool = False
+    record_dir: str = "recordings"
 
 
 @dataclass(frozen=True)
@@ -357,6 +367,8 @@ _MOUNT_KEYS: dict[str, tuple[str, _Converter]] = {
     "rescan_interval": ("rescan_interval", _number),
     "fallback": ("fallback", _string),
     "source_password": ("source_password", _string),
+    "record": ("record", _boolean),
+    "record_dir": ("record_dir", _string),
 }
 _MOUNT_FIELD_KEYS = {field_name: key for key, (field_name, _) in _MOUNT_KEYS.items()}
 
@@ -448,8 +460,10 @@ def _check_mount(index: int, mount: MountConfig, path_exists: Callable[[str], bo
         return ("mount", index, _MOUNT_FIELD_KEYS[field_name])
 
     _check_mount_name(at("name"), mount.name)
-    for field_name in ("station_name", "genre", "description", "url", "music"):
+    for field_name in ("station_name", "genre", "description", "url", "music", "record_dir"):
         _one_line(at(field_name), getattr(mount, field_name))
+    if not mount.record_dir:
+        raise _Invalid(at("record_dir"), "must name a folder, not be empty")
     if mount.music and path_exists is not None and not path_exists(mount.music):
         raise _Invalid(at("music"), f"no such file or folder: {mount.music}")
     _check_range(at("metaint"), mount.metaint, *METAINT_RANGE)
@@ -701,7 +715,7 @@ def load_config(
 
     @param text: the file's contents.
     @param filename: the file's name, for messages and for finding
-        relative C{music} paths.
+        relative C{music} and C{record_dir} paths.
     @param base: the configuration the file's server keys change, and whose
         mounts are kept if the file declares none; by default the
         built-in defaults.  Declared mounts start from L{MountConfig}'s
@@ -719,9 +733,18 @@ def load_config(
     try:
         config = _build(document, base or StationConfig())
         if folder and "mount" in document:
+            tables = document["mount"]
             mounts = tuple(
-                replace(m, music=os.path.join(folder, m.music)) if m.music else m
-                for m in config.mounts
+                replace(
+                    m,
+                    music=os.path.join(folder, m.music) if m.music else "",
+                    record_dir=(
+                        os.path.join(folder, m.record_dir)
+                        if m.record_dir and "record_dir" in table
+                        else m.record_dir
+                    ),
+                )
+                for m, table in zip(config.mounts, tables, strict=True)
             )
             config = replace(config, mounts=mounts)
         _check(config, path_exists)

@@ -60,6 +60,9 @@ class LiveSource:
         (at least L{PREBUFFER} seconds queued, or its end reached).
     @ivar finished: whether the connection ended; the queue still drains.
     @ivar frames_in: frames received in all.
+    @ivar on_frames: called with each batch of whole frames as it is
+        split from the encoder's bytes, before it is queued (a recorder
+        writes them from here).
     """
 
     def __init__(
@@ -90,6 +93,7 @@ class LiveSource:
         self.finished = False
         self.paused = False
         self.frames_in = 0
+        self.on_frames: list[Callable[[list[Frame]], None]] = []
 
     def set_title(self, title: str) -> None:
         """
@@ -124,6 +128,9 @@ class LiveSource:
         self._producer = None
 
     def _add(self, frames: list[Frame]) -> None:
+        if frames:
+            for observer in self.on_frames:
+                observer(frames)
         for frame in frames:
             self._queue.append(frame)
             self.queued += frame.header.duration

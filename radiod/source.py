@@ -8,7 +8,9 @@ its mount: a mount that plays a playlist is taken over through its
 L{radiod.live.Switch}; any other mount name becomes a live mount for as
 long as the source is connected.  L{SourceConnection} then carries the
 connection's body bytes (de-chunked by L{Dechunker} when needed) into a
-L{radiod.live.LiveSource}, and disconnects a source that goes silent.
+L{radiod.live.LiveSource}, and disconnects a source that goes silent.  On
+a mount configured with C{record}, each show's whole frames also go to a
+L{radiod.recording.Recorder}.
 
 L{parse_basic_auth}, L{StreamInfo.from_request} and L{Dechunker} are pure.
 """
@@ -28,6 +30,7 @@ from zope.interface import implementer
 from radiod.config import PLAYLIST_SUFFIXES, MountConfig, StationConfig
 from radiod.live import LiveSource, Switch
 from radiod.mount import Mount
+from radiod.recording import Recorder
 from radiod.request import Request
 from radiod.track import TrackInfo
 
@@ -488,6 +491,10 @@ class Sources:
 
     @ivar connected: the connected sources by mount name.
     @ivar created: the mounts that exist only for a live source.
+    @ivar recordings: the recorder of each connected source's show, by
+        mount name, on mounts that record.
+    @ivar make_recorder: builds the recorder of a show on a mount, from
+        the mount's settings.
     """
 
     _log = Logger()
@@ -499,15 +506,19 @@ class Sources:
         mounts: dict[str, Mount],
         timeout: float = SOURCE_TIMEOUT,
         stale_after: float = STALE_AFTER,
+        make_recorder: Callable[[MountConfig], Recorder] | None = None,
     ) -> None:
         """
-        @param clock: for timeouts and new mounts' pacers.
+        @param clock: for timeouts, new mounts' pacers and recordings'
+            start times.
         @param config: the station's settings (passwords).
         @param mounts: the station's mounts by name; live mounts are added
             to and removed from this very dict.
         @param timeout: seconds of silence before a source is disconnected.
         @param stale_after: seconds of silence after which a source may be
             replaced by one with the same credentials.
+        @param make_recorder: builds a show's recorder; by default one
+            writing into the mount's C{record_dir}.
         """
         self._clock = clock
         self._config = config
@@ -516,6 +527,8 @@ class Sources:
         self._stale_after = stale_after
         self.connected: dict[str, SourceConnection] = {}
         self.created: set[str] = set()
+        self.recordings: dict[str, Recorder] = {}
+        self.make_recorder = make_recorder or self._recorder
         if not config.source_password and not any(m.source_password for m in config.mounts):
             self._log.info("No source password is configured: live sources are refused")
 
@@ -648,6 +661,7 @@ class Sources:
         switch.attach(source.live)
         self.connected[name] = source
         source.on_end.append(self._ended)
+        self._record(source, mount)
         self._log.info(
             "Source from {peer} connected to {mount} ({method}, {content_type})",
             peer=peer,
@@ -704,8 +718,31 @@ class Sources:
         mount.switch.attach(source.live)
         self.connected[name] = source
         source.on_end.append(self._ended)
+        self._record(source, mount)
         self._log.info("SHOUTcast source from {peer} connected to {mount}", peer=peer, mount=name)
         return source
+
+    def _recorder(self, config: MountConfig) -> Recorder:
+        return Recorder(config.name, config.record_dir, self._clock)
+
+    def _record(self, source: SourceConnection, mount: Mount) -> None:
+        """
+        On a mount that records, write the source's whole frames to a new
+        recording as they arrive, and close it when the source ends (after
+        its last frames were split off).
+        """
+        if not mount.config.record:
+            return
+        recorder = self.make_recorder(mount.config)
+        self.recordings[source.mount] = recorder
+        source.live.on_frames.append(recorder.write)
+
+        def ended(source: SourceConnection) -> None:
+            recorder.close()
+            if self.recordings.get(source.mount) is recorder:
+                del self.recordings[source.mount]
+
+        source.on_end.insert(0, ended)
 
     def _create(self, name: str, info: StreamInfo) -> Mount:
         config = MountConfig(

@@ -293,6 +293,24 @@ class LoadConfigTests(SynchronousTestCase):
         self.assertEqual([m.music for m in config.mounts], [os.path.join("etc", "songs"), "/abs"])
         self.assertEqual(load_config(text).default_mount.music, "songs")
 
+    def test_record(self) -> None:
+        """
+        C{record} is off by default and C{record_dir} defaults to
+        C{"recordings"} in the working directory; a C{record_dir} set in
+        the file is taken from the file's folder unless absolute.
+        """
+        self.assertEqual((MountConfig().record, MountConfig().record_dir), (False, "recordings"))
+        text = (
+            '[[mount]]\nname = "/a"\nrecord = true\nrecord_dir = "shows"\n'
+            '[[mount]]\nname = "/b"\nrecord_dir = "/abs"\n[[mount]]\nname = "/c"\n'
+        )
+        config = load_config(text, os.path.join("etc", "radiod.toml"))
+        self.assertEqual(
+            [(m.record, m.record_dir) for m in config.mounts],
+            [(True, os.path.join("etc", "shows")), (False, "/abs"), (False, "recordings")],
+        )
+        self.assertEqual(load_config(text).default_mount.record_dir, "shows")
+
     def test_music_checked(self) -> None:
         """
         With C{path_exists}, every music path is asked about and must exist.
@@ -520,6 +538,30 @@ class LoadConfigErrorTests(SynchronousTestCase):
             self.assert_error(
                 TWO_MOUNTS.format(extra=line), f"radiod.toml line 9: mount[1].{message}"
             )
+
+    def test_record_errors(self) -> None:
+        """
+        C{record} must be a boolean and C{record_dir} a non-empty line of
+        text, whether from a file or from code.
+        """
+        cases = [
+            ('record = "yes"', "record: must be true or false, not a string"),
+            ("record_dir = 1", "record_dir: must be a string, not an integer"),
+            ('record_dir = ""', "record_dir: must name a folder, not be empty"),
+            (
+                'record_dir = "a\\nb"',
+                "record_dir: must be one line of text, without control characters",
+            ),
+        ]
+        for line, message in cases:
+            self.assert_error(
+                TWO_MOUNTS.format(extra=line), f"radiod.toml line 9: mount[1].{message}"
+            )
+        with self.assertRaises(ConfigError) as caught:
+            validate(StationConfig(mounts=(MountConfig(record_dir=""),)))
+        self.assertEqual(
+            str(caught.exception), "mount[0].record_dir: must name a folder, not be empty"
+        )
 
     def test_burst_not_below_queue(self) -> None:
         """
