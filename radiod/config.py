@@ -36,6 +36,7 @@ A configuration file looks like this (every key is optional unless noted)::
     source_password = ""        # overrides the server's for this mount
     record = false              # write each live show to a file
     record_dir = "recordings"   # where recordings go
+    relay = ""                  # http:// URL of a stream to relay; music is the fallback
 
 Each C{[[mount]]} table declares one mount; the first is the default mount.
 Sizes are integers (bytes) or strings with a unit: C{"64KiB"},
@@ -62,6 +63,7 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 __all__ = [
     "ConfigError",
@@ -72,6 +74,7 @@ __all__ = [
     "format_key_path",
     "load_config",
     "normalize_charset",
+    "parse_http_url",
     "parse_size",
     "read_config",
     "validate",
@@ -148,6 +151,9 @@ class MountConfig:
     @ivar record: whether each live show on this mount is written to a
         file (see L{radiod.recording}).
     @ivar record_dir: the folder recordings go into, created when needed.
+    @ivar relay: the C{http://} URL of a stream this mount relays (see
+        L{radiod.relay}), its music playing while the upstream is down;
+        empty for none.
     """
 
     name: str = "/stream"
@@ -169,6 +175,7 @@ class MountConfig:
     source_password: str = ""
     record: bool = False
     record_dir: str = "recordings"
+    relay: str = ""
 
 
 @dataclass(frozen=True)
@@ -238,6 +245,37 @@ _SIZE_UNITS = {"": 1, "b": 1, "k": KIB, "kib": KIB, "m": KIB**2, "mib": KIB**2}
 _SIZE_UNITS.update({"g": KIB**3, "gib": KIB**3})
 _CHARSET_NAMES = {"utf-8": "utf-8", "utf8": "utf-8", "latin-1": "latin-1", "latin1": "latin-1"}
 _CHARSET_NAMES.update({"iso-8859-1": "latin-1", "iso8859-1": "latin-1"})
+
+
+def parse_http_url(url: str) -> tuple[str, int, str]:
+    """
+    Read the URL of a stream to relay.
+
+    @param url: C{http://host[:port][/path][?query]}.
+    @return: the host, the port (80 when not given) and the path with
+        its query (C{"/"} when empty).
+    @raise ValueError: with a short reason, if C{url} is not such a URL.
+    """
+    if not url.isprintable() or any(c.isspace() for c in url):
+        raise ValueError(f"must be a URL without spaces or control characters: {url!r}")
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http":
+        raise ValueError(f"must be an http:// URL, not {url!r}")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"must not contain a user or password: {url!r}")
+    host = parts.hostname
+    if not host:
+        raise ValueError(f"must name a host: {url!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"has a bad port: {url!r}") from None
+    if port == 0:
+        raise ValueError(f"has a bad port: {url!r}")
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return host, port or 80, path
 
 
 def parse_size(text: str) -> int:
@@ -369,6 +407,7 @@ _MOUNT_KEYS: dict[str, tuple[str, _Converter]] = {
     "source_password": ("source_password", _string),
     "record": ("record", _boolean),
     "record_dir": ("record_dir", _string),
+    "relay": ("relay", _string),
 }
 _MOUNT_FIELD_KEYS = {field_name: key for key, (field_name, _) in _MOUNT_KEYS.items()}
 
@@ -464,6 +503,11 @@ def _check_mount(index: int, mount: MountConfig, path_exists: Callable[[str], bo
         _one_line(at(field_name), getattr(mount, field_name))
     if not mount.record_dir:
         raise _Invalid(at("record_dir"), "must name a folder, not be empty")
+    if mount.relay:
+        try:
+            parse_http_url(mount.relay)
+        except ValueError as e:
+            raise _Invalid(at("relay"), str(e)) from None
     if mount.music and path_exists is not None and not path_exists(mount.music):
         raise _Invalid(at("music"), f"no such file or folder: {mount.music}")
     _check_range(at("metaint"), mount.metaint, *METAINT_RANGE)

@@ -33,6 +33,7 @@ from radiod.interfaces import IFrameSource, Runner
 from radiod.library import Library, scan_location
 from radiod.mount import Mount
 from radiod.programme import Programme
+from radiod.relay import Relay
 from radiod.server import RadioFactory
 from radiod.shoutcast import ShoutcastFactory
 from radiod.tags import info_from_name
@@ -161,6 +162,7 @@ class StationService(MultiService):
 
     @ivar mounts: the mounts by path.
     @ivar factory: the listener server's factory.
+    @ivar relays: the relays of mounts configured with C{relay}.
     @ivar shoutcast: the SHOUTcast v1 source port's listening service, or
         C{None} when the station does not listen for v1 sources.
     """
@@ -231,6 +233,25 @@ class StationService(MultiService):
             self.shoutcast.setServiceParent(self)
         if self.pool is not None:
             self.pool.setServiceParent(self)
+        self.relays: list[Relay] = []
+        for mount_config in config.mounts:
+            if mount_config.relay:
+                self._add_relay(mount_config.name, mount_config.relay)
+
+    def _add_relay(self, name: str, url: str) -> None:
+        """
+        Relay C{url} on mount C{name}, when the station runs in one
+        process and the mount is paced.
+        """
+        switch = self.mounts[name].switch
+        if self.config.workers > 1 or switch is None:
+            self._log.warn(
+                "Relay for {mount} from {upstream} ignored: relaying needs workers = 1",
+                mount=name,
+                upstream=url,
+            )
+            return
+        self.relays.append(Relay(self._reactor, self._reactor, switch, url, name=name))  # type: ignore[arg-type]
 
     def startService(self) -> None:
         """
@@ -238,6 +259,8 @@ class StationService(MultiService):
         """
         for mount in self.mounts.values():
             mount.start()
+        for relay in self.relays:
+            relay.start()
         super().startService()
         self._log.info(
             "radiod listening on port {port} with mounts {mounts}",
@@ -250,6 +273,8 @@ class StationService(MultiService):
         Stop listening and close every listener.
         """
         stopped = super().stopService()
+        for relay in self.relays:
+            relay.stop()
         if self.factory.sources is not None:
             self.factory.sources.stop()
         for mount in self.mounts.values():

@@ -19,6 +19,7 @@ from radiod.config import (
     format_key_path,
     load_config,
     normalize_charset,
+    parse_http_url,
     parse_size,
     read_config,
     validate,
@@ -69,6 +70,38 @@ name = "/a"
 name = "/b"
 {extra}
 """
+
+
+class ParseHttpUrlTests(SynchronousTestCase):
+    """
+    Tests for L{parse_http_url}.
+    """
+
+    def test_parts(self) -> None:
+        """
+        The host, port (80 by default) and path with query are returned;
+        an empty path is C{"/"}.
+        """
+        self.assertEqual(parse_http_url("http://up.example/live"), ("up.example", 80, "/live"))
+        self.assertEqual(parse_http_url("HTTP://up:8000"), ("up", 8000, "/"))
+        self.assertEqual(parse_http_url("http://[::1]:81/s?a=1"), ("::1", 81, "/s?a=1"))
+
+    def test_refused(self) -> None:
+        """
+        Other schemes, missing hosts, bad ports, credentials and spaces
+        are refused.
+        """
+        for url in (
+            "https://up/",
+            "up:8000/live",
+            "http:///x",
+            "http://up:0/",
+            "http://up:x/",
+            "http://u:p@up/",
+            "http://up/a b",
+        ):
+            with self.assertRaises(ValueError, msg=url):
+                parse_http_url(url)
 
 
 class ParseSizeTests(SynchronousTestCase):
@@ -561,6 +594,41 @@ class LoadConfigErrorTests(SynchronousTestCase):
             validate(StationConfig(mounts=(MountConfig(record_dir=""),)))
         self.assertEqual(
             str(caught.exception), "mount[0].record_dir: must name a folder, not be empty"
+        )
+
+    def test_relay(self) -> None:
+        """
+        C{relay} is read as a string and kept alongside the mount's music.
+        """
+        config = load_config(
+            TWO_MOUNTS.format(extra='relay = "http://up.example:8000/live"\nmusic = "/srv/m"')
+        )
+        self.assertEqual(config.mounts[1].relay, "http://up.example:8000/live")
+        self.assertEqual(config.mounts[1].music, "/srv/m")
+        self.assertEqual(config.mounts[0].relay, "")
+
+    def test_relay_errors(self) -> None:
+        """
+        C{relay} must be an C{http://} URL naming a host, with a valid
+        port, whether from a file or from code.
+        """
+        cases = [
+            ("relay = 1", "relay: must be a string, not an integer"),
+            (
+                'relay = "https://up.example/live"',
+                "relay: must be an http:// URL, not 'https://up.example/live'",
+            ),
+            ('relay = "http:///live"', "relay: must name a host: 'http:///live'"),
+            ('relay = "http://up:99999/"', "relay: has a bad port: 'http://up:99999/'"),
+        ]
+        for line, message in cases:
+            self.assert_error(
+                TWO_MOUNTS.format(extra=line), f"radiod.toml line 9: mount[1].{message}"
+            )
+        with self.assertRaises(ConfigError) as caught:
+            validate(StationConfig(mounts=(MountConfig(relay="ftp://up/x"),)))
+        self.assertEqual(
+            str(caught.exception), "mount[0].relay: must be an http:// URL, not 'ftp://up/x'"
         )
 
     def test_burst_not_below_queue(self) -> None:
