@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from twisted.application.service import Service
+from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.error import ProcessDone
 from twisted.internet.interfaces import (
     IDelayedCall,
@@ -43,6 +44,7 @@ __all__ = ["WorkerPool", "listen_reuse_port"]
 
 LISTEN_BACKLOG = 4096
 RESTART_DELAY = 1.0
+STOP_TIMEOUT = 5.0
 READY_FD = 3
 """
 The worker writes C{ready} to this descriptor once it listens.
@@ -86,6 +88,7 @@ class _Worker(ProcessProtocol):
         self.running = False
         self.ready = False
         self.announced: set[int] = set()
+        self.ended: Deferred[None] = Deferred()
 
     def childDataReceived(self, childFD: int, data: bytes) -> None:
         if childFD == READY_FD and b"ready" in data:
@@ -116,6 +119,8 @@ class _Worker(ProcessProtocol):
     def processEnded(self, reason: Failure) -> None:
         self.running = False
         self.pool.worker_ended(self, reason)
+        if not self.ended.called:
+            self.ended.callback(None)
 
 
 class WorkerPool(Service):
@@ -165,15 +170,31 @@ class WorkerPool(Service):
         for index in range(1, self.count + 1):
             self._spawn(index)
 
-    def stopService(self) -> None:
+    def stopService(self) -> Deferred[None]:
+        """
+        Close every worker's feed, which makes it exit, and wait for them
+        all to end (killing any still running after L{STOP_TIMEOUT}).
+        """
         super().stopService()
         for call in self._restarts:
             if call.active():
                 call.cancel()
+        waiting = []
         for worker in self.workers:
             worker.running = False
             if worker.transport is not None:
+                waiting.append(worker.ended)
                 worker.transport.closeStdin()
+                clock: Any = self._reactor
+                kill = clock.callLater(STOP_TIMEOUT, self._kill, worker)
+                worker.ended.addCallback(_cancel, kill)
+        done: Deferred[Any] = DeferredList(waiting, consumeErrors=True)
+        return done.addCallback(lambda _: None)
+
+    def _kill(self, worker: _Worker) -> None:
+        if worker.transport is not None and worker.transport.pid is not None:
+            self._log.warn("Worker {index} did not stop; killing it", index=worker.index)
+            worker.transport.signalProcess("KILL")
 
     def _spawn(self, index: int) -> None:
         worker = _Worker(self, index)
@@ -259,3 +280,9 @@ class WorkerPool(Service):
                 first = end
         for worker in list(self.workers):
             worker.send(segments)
+
+
+def _cancel(result: None, call: Any) -> None:
+    if call.active():
+        call.cancel()
+    return result
