@@ -37,6 +37,7 @@ A configuration file looks like this (every key is optional unless noted)::
     record = false              # write each live show to a file
     record_dir = "recordings"   # where recordings go
     relay = ""                  # http:// URL of a stream to relay; music is the fallback
+    push_to = []                # http://user:password@host:port/mount servers to push to
 
 Each C{[[mount]]} table declares one mount; the first is the default mount.
 Sizes are integers (bytes) or strings with a unit: C{"64KiB"},
@@ -63,7 +64,7 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 __all__ = [
     "ConfigError",
@@ -75,6 +76,7 @@ __all__ = [
     "load_config",
     "normalize_charset",
     "parse_http_url",
+    "parse_push_url",
     "parse_size",
     "read_config",
     "validate",
@@ -154,6 +156,9 @@ class MountConfig:
     @ivar relay: the C{http://} URL of a stream this mount relays (see
         L{radiod.relay}), its music playing while the upstream is down;
         empty for none.
+    @ivar push_to: C{http://user:password@host:port/mount} URLs of
+        Icecast-compatible servers this mount is pushed to as a source
+        (see L{radiod.relayout}); empty for none.
     """
 
     name: str = "/stream"
@@ -176,6 +181,12 @@ class MountConfig:
     record: bool = False
     record_dir: str = "recordings"
     relay: str = ""
+    push_to: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Kept a tuple (hashable, equal after a JSON round trip) whatever
+        # sequence the caller gives.
+        object.__setattr__(self, "push_to", tuple(self.push_to))
 
 
 @dataclass(frozen=True)
@@ -278,6 +289,32 @@ def parse_http_url(url: str) -> tuple[str, int, str]:
     return host, port or 80, path
 
 
+def parse_push_url(url: str) -> tuple[str, str, str, int, str]:
+    """
+    Read the URL of a server mount to push to as a source.
+
+    @param url: C{http://[user]:password@host[:port]/mount}; the user is
+        C{source} when empty, the port 80 when not given.
+    @return: the user, the password, the host, the port and the mount.
+    @raise ValueError: with a short reason that never shows the password,
+        if C{url} is not such a URL.
+    """
+    if not url.isprintable() or any(c.isspace() for c in url):
+        raise ValueError("must be a URL without spaces or control characters")
+    parts = urlsplit(url)
+    if parts.password is None:
+        raise ValueError("must give the source password: http://user:password@host:port/mount")
+    user = unquote(parts.username or "") or "source"
+    password = unquote(parts.password)
+    bare = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    host, port, mount = parse_http_url(bare)
+    if mount == "/" or parts.query or parts.fragment:
+        raise ValueError(f"must name a mount and nothing after it: {bare!r}")
+    if ":" in user:
+        raise ValueError("the user must not contain ':'")
+    return user, password, host, port, mount
+
+
 def parse_size(text: str) -> int:
     """
     Read a size in bytes written with an optional binary unit.
@@ -362,6 +399,14 @@ def _size(value: object) -> int:
     return value
 
 
+def _url_list(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list):
+        raise ValueError(f"must be a list of URLs, not {_type_name(value)}")
+    return tuple(_string(item) for item in value)
+
+
 def _charset(value: object) -> str:
     return normalize_charset(_string(value))
 
@@ -408,6 +453,7 @@ _MOUNT_KEYS: dict[str, tuple[str, _Converter]] = {
     "record": ("record", _boolean),
     "record_dir": ("record_dir", _string),
     "relay": ("relay", _string),
+    "push_to": ("push_to", _url_list),
 }
 _MOUNT_FIELD_KEYS = {field_name: key for key, (field_name, _) in _MOUNT_KEYS.items()}
 
@@ -508,6 +554,13 @@ def _check_mount(index: int, mount: MountConfig, path_exists: Callable[[str], bo
             parse_http_url(mount.relay)
         except ValueError as e:
             raise _Invalid(at("relay"), str(e)) from None
+    for position, url in enumerate(mount.push_to):
+        try:
+            parse_push_url(url)
+        except ValueError as e:
+            raise _Invalid(at("push_to"), f"entry {position}: {e}") from None
+    if len(set(mount.push_to)) < len(mount.push_to):
+        raise _Invalid(at("push_to"), "lists the same URL twice")
     if mount.music and path_exists is not None and not path_exists(mount.music):
         raise _Invalid(at("music"), f"no such file or folder: {mount.music}")
     _check_range(at("metaint"), mount.metaint, *METAINT_RANGE)

@@ -51,11 +51,13 @@ __all__ = [
     "PushOptions",
     "Pusher",
     "SourceProtocol",
+    "announce_title",
     "main",
     "metadata_target",
     "parse_status",
     "parse_target",
     "source_request",
+    "tcp_connect",
 ]
 
 MAX_BACKLOG = 5.0
@@ -185,6 +187,45 @@ def metadata_target(options: PushOptions, title: str) -> str:
         f"http://{host}:{port}/admin/metadata?mount={quote(mount, safe='')}"
         f"&mode=updinfo&song={quote(title, safe='')}&charset=UTF-8"
     )
+
+
+def tcp_connect(reactor: Any, host: str, port: int) -> Connect:
+    """
+    A L{Connect} over TCP to C{host} and C{port}.
+
+    @param reactor: provides C{IReactorTCP} and C{IReactorTime}.
+    """
+    endpoint = HostnameEndpoint(reactor, host, port)
+
+    def connect(protocol: Protocol) -> Deferred[Any]:
+        connected: Deferred[Any] = connectProtocol(endpoint, protocol)
+        return connected
+
+    return connect
+
+
+def announce_title(agent: Agent, options: PushOptions, title: str) -> Deferred[None]:
+    """
+    Send a title update to C{/admin/metadata} with the source credentials.
+
+    @param agent: makes the request.
+    @param options: the target and credentials.
+    @param title: the new title.
+    @return: fires when the server accepted it; fails with L{PushError}
+        when it answered with an error.
+    """
+    headers = Headers({b"Authorization": [_authorization(options.user, options.password).encode()]})
+    url = metadata_target(options, title).encode("ascii")
+    d = agent.request(b"GET", url, headers)
+
+    def check(response: Any) -> Deferred[None]:
+        def judge(body: bytes) -> None:
+            if not 200 <= response.code < 300:
+                raise PushError(f"{response.code} {body[:80].decode('utf-8', 'replace')}")
+
+        return cast("Deferred[None]", readBody(response).addCallback(judge))
+
+    return d.addCallback(check)
 
 
 def parse_status(head: bytes) -> tuple[int, str]:
@@ -369,14 +410,7 @@ class Pusher:
         self._clock: IReactorTime = reactor
         self.options = options
         host, port, self.mount = parse_target(options.url)
-        if connect is None:
-            endpoint = HostnameEndpoint(reactor, host, port)
-
-            def connect(protocol: Protocol) -> Deferred[Any]:
-                connected: Deferred[Any] = connectProtocol(endpoint, protocol)
-                return connected
-
-        self._connect = connect
+        self._connect = connect if connect is not None else tcp_connect(reactor, host, port)
         self._announce = announce if announce is not None else self._http_announce
         self._agent: Agent | None = Agent(reactor) if announce is None else None
         self.max_delay = max_delay
@@ -572,20 +606,7 @@ class Pusher:
 
     def _http_announce(self, title: str) -> Deferred[None]:
         assert self._agent is not None
-        headers = Headers(
-            {b"Authorization": [_authorization(self.options.user, self.options.password).encode()]}
-        )
-        url = metadata_target(self.options, title).encode("ascii")
-        d = self._agent.request(b"GET", url, headers)
-
-        def check(response: Any) -> Deferred[None]:
-            def judge(body: bytes) -> None:
-                if not 200 <= response.code < 300:
-                    raise PushError(f"{response.code} {body[:80].decode('utf-8', 'replace')}")
-
-            return cast("Deferred[None]", readBody(response).addCallback(judge))
-
-        return d.addCallback(check)
+        return announce_title(self._agent, self.options, title)
 
 
 def _refusal(code: int, reason: str, url: str) -> str:

@@ -28,12 +28,13 @@ from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
-from radiod.config import StationConfig
+from radiod.config import StationConfig, parse_push_url
 from radiod.interfaces import IFrameSource, Runner
 from radiod.library import Library, scan_location
 from radiod.mount import Mount
 from radiod.programme import Programme
 from radiod.relay import Relay
+from radiod.relayout import RelayOut
 from radiod.server import RadioFactory
 from radiod.shoutcast import ShoutcastFactory
 from radiod.tags import info_from_name
@@ -163,6 +164,7 @@ class StationService(MultiService):
     @ivar mounts: the mounts by path.
     @ivar factory: the listener server's factory.
     @ivar relays: the relays of mounts configured with C{relay}.
+    @ivar relays_out: one L{RelayOut} per URL in each mount's C{push_to}.
     @ivar shoutcast: the SHOUTcast v1 source port's listening service, or
         C{None} when the station does not listen for v1 sources.
     """
@@ -237,6 +239,13 @@ class StationService(MultiService):
         for mount_config in config.mounts:
             if mount_config.relay:
                 self._add_relay(mount_config.name, mount_config.relay)
+        self.relays_out: list[RelayOut] = []
+        for mount_config in config.mounts:
+            for url in mount_config.push_to:
+                user, password, host, port, path = parse_push_url(url)
+                target = f"http://{host}:{port}{path}"
+                mount = self.mounts[mount_config.name]
+                self.relays_out.append(RelayOut(reactor, mount, target, user, password))
 
     def _add_relay(self, name: str, url: str) -> None:
         """
@@ -261,6 +270,8 @@ class StationService(MultiService):
             mount.start()
         for relay in self.relays:
             relay.start()
+        for relay_out in self.relays_out:
+            relay_out.start()
         super().startService()
         self._log.info(
             "radiod listening on port {port} with mounts {mounts}",
@@ -275,6 +286,8 @@ class StationService(MultiService):
         stopped = super().stopService()
         for relay in self.relays:
             relay.stop()
+        for relay_out in self.relays_out:
+            relay_out.stop()
         if self.factory.sources is not None:
             self.factory.sources.stop()
         for mount in self.mounts.values():

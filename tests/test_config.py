@@ -20,6 +20,7 @@ from radiod.config import (
     load_config,
     normalize_charset,
     parse_http_url,
+    parse_push_url,
     parse_size,
     read_config,
     validate,
@@ -629,6 +630,69 @@ class LoadConfigErrorTests(SynchronousTestCase):
             validate(StationConfig(mounts=(MountConfig(relay="ftp://up/x"),)))
         self.assertEqual(
             str(caught.exception), "mount[0].relay: must be an http:// URL, not 'ftp://up/x'"
+        )
+
+    def test_push_to(self) -> None:
+        """
+        C{push_to} is read as a list of URLs (or one URL), empty by
+        default, and L{parse_push_url} splits each into credentials and
+        target, with C{source} as the default user and port 80.
+        """
+        urls = '["http://source:pw@ice.example:8000/radio", "http://:x%40y@cdn.example/r"]'
+        config = load_config(TWO_MOUNTS.format(extra=f"push_to = {urls}"))
+        self.assertEqual(
+            config.mounts[1].push_to,
+            ("http://source:pw@ice.example:8000/radio", "http://:x%40y@cdn.example/r"),
+        )
+        self.assertEqual(config.mounts[0].push_to, ())
+        self.assertEqual(
+            parse_push_url(config.mounts[1].push_to[0]),
+            ("source", "pw", "ice.example", 8000, "/radio"),
+        )
+        self.assertEqual(
+            parse_push_url(config.mounts[1].push_to[1]), ("source", "x@y", "cdn.example", 80, "/r")
+        )
+        one = load_config(TWO_MOUNTS.format(extra='push_to = "http://u:p@h:1/m"'))
+        self.assertEqual(one.mounts[1].push_to, ("http://u:p@h:1/m",))
+        listed = MountConfig(push_to=["http://u:p@h:1/m"])  # type: ignore[arg-type]
+        self.assertEqual(listed, one.mounts[1].__class__(push_to=("http://u:p@h:1/m",)))
+
+    def test_push_to_errors(self) -> None:
+        """
+        Each C{push_to} URL must be an C{http://} URL with a password and a
+        mount; errors name the entry and never show the password.
+        """
+        cases = [
+            ("push_to = 1", "push_to: must be a list of URLs, not an integer"),
+            ("push_to = [1]", "push_to: must be a string, not an integer"),
+            (
+                'push_to = ["http://ice:8000/radio"]',
+                "push_to: entry 0: must give the source password: "
+                "http://user:password@host:port/mount",
+            ),
+            (
+                'push_to = ["http://u:p@ice/r", "https://u:secret@ice/r"]',
+                "push_to: entry 1: must be an http:// URL, not 'https://ice/r'",
+            ),
+            (
+                'push_to = ["http://u:secret@ice:8000/"]',
+                "push_to: entry 0: must name a mount and nothing after it: 'http://ice:8000/'",
+            ),
+            (
+                'push_to = ["http://u:secret@ice:99999/r"]',
+                "push_to: entry 0: has a bad port: 'http://ice:99999/r'",
+            ),
+            ('push_to = ["http://u:p@i/r", "http://u:p@i/r"]', "push_to: lists the same URL twice"),
+        ]
+        for line, message in cases:
+            self.assert_error(
+                TWO_MOUNTS.format(extra=line), f"radiod.toml line 9: mount[1].{message}"
+            )
+        with self.assertRaises(ConfigError) as caught:
+            validate(StationConfig(mounts=(MountConfig(push_to=("http://u:secret@ice/r x",)),)))
+        self.assertEqual(
+            str(caught.exception),
+            "mount[0].push_to: entry 0: must be a URL without spaces or control characters",
         )
 
     def test_burst_not_below_queue(self) -> None:
