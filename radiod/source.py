@@ -619,49 +619,18 @@ class Sources:
         """
         credentials, chunked = self.check(request)
         name = request.path
-        old = self.connected.get(name)
-        if old is not None:
-            same = hmac.compare_digest(
-                "\0".join(old.credentials).encode("utf-8"), "\0".join(credentials).encode("utf-8")
-            )
-            if not same or old.silent_for() < self._stale_after:
-                raise SourceRefused(403, "Mountpoint in use")
-            self._log.info(
-                "Source on {mount} from {peer} is silent; replaced by {new}",
-                mount=name,
-                peer=old.peer,
-                new=peer,
-            )
-            old.disconnect()
+        self._take_over(name, credentials, peer)
         mount = self._mounts.get(name)
         if mount is not None and mount.switch is None:
             raise SourceRefused(403, "Mountpoint does not take live sources")
         info = StreamInfo.from_request(request)
         if mount is None:
             mount = self._create(name, info)
-        switch = mount.switch
-        assert switch is not None
-        track = TrackInfo(path="", title=info.name or mount.config.station_name)
-        source = SourceConnection(
-            self._clock,
-            transport,
-            close,
-            name,
-            peer,
-            credentials,
-            track,
-            info,
-            chunked,
-            timeout=self._timeout,
-        )
         expect = (request.header("Expect") or "").strip().lower()
         if request.method == "PUT" and expect == "100-continue":
             write(CONTINUE)
         write(OK)
-        switch.attach(source.live)
-        self.connected[name] = source
-        source.on_end.append(self._ended)
-        self._record(source, mount)
+        source = self._attach(mount, credentials, info, chunked, transport, close, peer)
         self._log.info(
             "Source from {peer} connected to {mount} ({method}, {content_type})",
             peer=peer,
@@ -694,32 +663,70 @@ class Sources:
         @raise SourceRefused: 403 as L{connect} does, or when C{name} is
             not a mount that takes live sources.
         """
-        old = self.connected.get(name)
-        if old is not None:
-            if old.credentials != credentials or old.silent_for() < self._stale_after:
-                raise SourceRefused(403, "Mountpoint in use")
-            old.disconnect()
+        self._take_over(name, credentials, peer)
         mount = self._mounts.get(name)
         if mount is None or mount.switch is None:
             raise SourceRefused(403, "Mountpoint does not take live sources")
+        source = self._attach(mount, credentials, info, False, transport, close, peer)
+        self._log.info("SHOUTcast source from {peer} connected to {mount}", peer=peer, mount=name)
+        return source
+
+    def _take_over(self, name: str, credentials: tuple[str, str], peer: str) -> None:
+        """
+        Make room on C{name}: replace a source there that has gone silent
+        and gave the same credentials.
+
+        @raise SourceRefused: 403 when the mount has a live source that is
+            not stale or gave other credentials.
+        """
+        old = self.connected.get(name)
+        if old is None:
+            return
+        same = hmac.compare_digest(
+            "\0".join(old.credentials).encode("utf-8"), "\0".join(credentials).encode("utf-8")
+        )
+        if not same or old.silent_for() < self._stale_after:
+            raise SourceRefused(403, "Mountpoint in use")
+        self._log.info(
+            "Source on {mount} from {peer} is silent; replaced by {new}",
+            mount=name,
+            peer=old.peer,
+            new=peer,
+        )
+        old.disconnect()
+
+    def _attach(
+        self,
+        mount: Mount,
+        credentials: tuple[str, str],
+        info: StreamInfo,
+        chunked: bool,
+        transport: IPushProducer,
+        close: Callable[[], None],
+        peer: str,
+    ) -> SourceConnection:
+        """
+        Put an accepted source on air on C{mount}, recording it if asked.
+        """
+        switch = mount.switch
+        assert switch is not None
         track = TrackInfo(path="", title=info.name or mount.config.station_name)
         source = SourceConnection(
             self._clock,
             transport,
             close,
-            name,
+            mount.name,
             peer,
             credentials,
             track,
             info,
-            False,
+            chunked,
             timeout=self._timeout,
         )
-        mount.switch.attach(source.live)
-        self.connected[name] = source
+        switch.attach(source.live)
+        self.connected[mount.name] = source
         source.on_end.append(self._ended)
         self._record(source, mount)
-        self._log.info("SHOUTcast source from {peer} connected to {mount}", peer=peer, mount=name)
         return source
 
     def _recorder(self, config: MountConfig) -> Recorder:
