@@ -2,7 +2,7 @@
 """
 A worker process: serves listeners from the main process's programme.
 
-The main process starts each worker as C{python -m radiod.worker INDEX}
+The main process starts each worker as C{python -m radiod.workermain INDEX}
 with the station's configuration in the C{RADIOD_WORKER_CONFIG}
 environment variable, and writes the feed (L{radiod.feed}) to the worker's
 standard input.  The worker listens on the same port (C{SO_REUSEPORT}), so
@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 import os
 import resource
-import sys
 from dataclasses import asdict, fields
+from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Protocol
@@ -31,7 +31,7 @@ from radiod.interfaces import Deliver, ILiveSource
 from radiod.mount import Mount
 from radiod.track import TrackInfo
 
-__all__ = ["FeedProtocol", "FeedSource", "config_from_json", "config_to_json", "main"]
+__all__ = ["FeedProtocol", "FeedSource", "config_from_json", "config_to_json", "serve"]
 
 CONFIG_VARIABLE = "RADIOD_WORKER_CONFIG"
 READY_FD = 3
@@ -133,21 +133,18 @@ def raise_file_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def main() -> None:
+def serve(reactor: Any, config: StationConfig, index: int) -> None:
     """
-    Run one worker; see the module docstring.
+    Set up one worker on C{reactor}: its mounts fed from standard input,
+    and its listening socket shared with the other processes.  The
+    reactor stops when the main process closes the feed.
     """
-    from twisted.internet import reactor, stdio
-    from twisted.logger import globalLogBeginner, textFileLogObserver
+    from twisted.internet import stdio
 
     from radiod.server import RadioFactory
     from radiod.workers import listen_reuse_port
 
-    index = int(sys.argv[1]) if len(sys.argv) > 1 else 1
-    config = config_from_json(os.environ[CONFIG_VARIABLE])
-    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)], redirectStandardIO=False)
     log = Logger(namespace=f"radiod.worker.{index}")
-    raise_file_limit()
     clock: IReactorTime = reactor
     sources = [FeedSource(mount.name) for mount in config.mounts]
     mounts = {
@@ -163,15 +160,10 @@ def main() -> None:
         if reactor.running:
             reactor.stop()
 
-    stdio.StandardIO(FeedProtocol(sources, main_process_gone))
+    stdio.StandardIO(FeedProtocol(sources, main_process_gone), reactor=reactor)
     log.info("Worker {index} serving {mounts}", index=index, mounts=", ".join(mounts))
     try:
         os.write(READY_FD, b"ready\n")
         os.close(READY_FD)
     except OSError:
         pass
-    reactor.run()
-
-
-if __name__ == "__main__":
-    main()

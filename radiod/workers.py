@@ -206,7 +206,7 @@ class WorkerPool(Service):
         self._reactor.spawnProcess(
             worker,
             self._executable,
-            [self._executable, "-m", "radiod.worker", str(index)],
+            [self._executable, "-m", "radiod.workermain", str(index)],
             env=env,
             childFDs={0: "w", 1: 1, 2: 2, READY_FD: "r"},
         )
