@@ -176,8 +176,10 @@ class Mount:
         run_size = 0
         track = frames[0][1]
         samples = 0
+        total = 0
         for frame, frame_track in frames:
             size = len(frame.data)
+            total += size
             if frame_track is not track or (run and run_size + size > CHUNK_SIZE):
                 self._append(run, track)
                 run = []
@@ -188,10 +190,9 @@ class Mount:
             samples += frame.header.samples
         self._append(run, track)
         last = frames[-1][0].header
-        size = sum(len(frame.data) for frame, _ in frames)
         self.audio.sample_rate = last.sample_rate
         self.audio.channels = last.channels
-        self.audio.bitrate = round(size * 8 * last.sample_rate / samples / 1000)
+        self.audio.bitrate = round(total * 8 * last.sample_rate / samples / 1000)
         self.fanout()
 
     def fanout_stride(self) -> int:
