@@ -9,6 +9,7 @@ knows nothing about sockets beyond handing listeners their turn.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 
 from twisted.internet.interfaces import IReactorTime
@@ -24,13 +25,18 @@ from radiod.live import Switch
 from radiod.pacer import Pacer
 from radiod.track import TrackInfo
 
-__all__ = ["CHUNK_SIZE", "AudioInfo", "Mount"]
+__all__ = ["CHUNK_SIZE", "HISTORY_SIZE", "AudioInfo", "Mount"]
 
 CHUNK_SIZE = 4096
 """
 The largest chunk the buffer holds, in bytes (or one frame, if larger):
 after a catch-up, a new listener's burst can still start close to the
 burst size behind the head.
+"""
+
+HISTORY_SIZE = 50
+"""
+The tracks a mount remembers having played.
 """
 
 FANOUT_SLOTS = 5
@@ -87,6 +93,9 @@ class Mount:
     @ivar peak_listeners: the most listeners seen at once.
     @ivar dropped: listeners disconnected for falling behind.
     @ivar track_started: clock time the current track reached the head.
+    @ivar history: the tracks played, newest first, each with the clock
+        time it reached the head (at most L{HISTORY_SIZE}).
+    @ivar left_sent: audio bytes sent to listeners who have left.
     @ivar switch: for a paced source, what the pacer pulls from: the
         source, or a live source that takes it over (L{radiod.live}).
     """
@@ -115,6 +124,8 @@ class Mount:
         self.listeners: set[Listener] = set()
         self.now_playing: TrackInfo | None = None
         self.track_started = 0.0
+        self.history: deque[tuple[TrackInfo, float]] = deque(maxlen=HISTORY_SIZE)
+        self.left_sent = 0
         self.audio = AudioInfo()
         self.peak_listeners = 0
         self.dropped = 0
@@ -223,6 +234,7 @@ class Mount:
         if track is not self.now_playing:
             self.now_playing = track
             self.track_started = self._clock.seconds()
+            self.history.appendleft((track, self.track_started))
             self._log.info(
                 "Now playing on {mount}: {title}", mount=self.name, title=track.stream_title
             )
@@ -286,7 +298,16 @@ class Mount:
         self.dropped += 1
         self._forget(listener)
 
+    @property
+    def bytes_sent(self) -> int:
+        """
+        Audio bytes sent to this mount's listeners, present and past.
+        """
+        return self.left_sent + sum(listener.sent for listener in self.listeners)
+
     def _forget(self, listener: Listener) -> None:
+        if listener in self.listeners:
+            self.left_sent += listener.sent
         self.listeners.discard(listener)
         slot = self._slot_of.pop(listener, None)
         if slot is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import cast
 
@@ -56,7 +56,7 @@ from radiod.source import (
     parse_basic_auth,
 )
 
-__all__ = ["RadioFactory", "RadioProtocol", "format_peer"]
+__all__ = ["RadioFactory", "RadioProtocol", "Route", "format_peer"]
 
 SERVER = f"radiod/{__version__}"
 
@@ -82,6 +82,15 @@ _PLAYLISTS = {
 }
 
 
+Route = Callable[["RadioProtocol", Request, bytes], None]
+"""
+A handler for one path: given the connection, the request and its form
+body (empty unless the path accepts C{POST}), it answers through
+L{RadioProtocol.reply} or L{RadioProtocol.refuse}, or keeps the
+connection for a stream of its own.
+"""
+
+
 def format_peer(address: IAddress | None) -> str:
     """
     C{host:port} of a peer address, for logs.
@@ -101,6 +110,10 @@ class RadioFactory(Factory):
 
     @ivar mounts: the mounts by path, in configuration order.
     @ivar config: the station's settings.
+    @ivar routes: handlers for paths other than mounts and their
+        playlists, by exact path (without the query).
+    @ivar form_paths: the paths whose C{POST} requests carry a form body
+        (at most L{MAX_BODY} bytes) read before the route is called.
     """
 
     def __init__(
@@ -125,6 +138,8 @@ class RadioFactory(Factory):
         )
         self.refused = 0
         self.noisy = False
+        self.routes: dict[str, Route] = {}
+        self.form_paths: set[str] = {METADATA_PATH, ADMIN_CGI}
 
     @property
     def default_mount(self) -> Mount:
@@ -208,13 +223,13 @@ class RadioProtocol(Protocol):
         except RequestError as error:
             self._parser = None
             self._cancel_timeout()
-            self._refuse(error.status, error.reason, None)
+            self.refuse(error.status, error.reason, None)
             return
         if request is None:
             return
         self._parser = None
         self._remainder = parser.remainder
-        if request.method == "POST" and request.path in (METADATA_PATH, ADMIN_CGI):
+        if request.method == "POST" and request.path in self.radio.form_paths:
             self._await_body(request)
             return
         self._cancel_timeout()
@@ -230,7 +245,10 @@ class RadioProtocol(Protocol):
         if request.header_list("Transfer-Encoding") or size > MAX_BODY:
             self._cancel_timeout()
             message = "Request too large" if size > MAX_BODY else "Length required"
-            self._metadata_reply(request, 400, message, False)
+            if request.path in (METADATA_PATH, ADMIN_CGI):
+                self._metadata_reply(request, 400, message, False)
+            else:
+                self.refuse(413 if size > MAX_BODY else 411, message, request)
             return
         self._awaiting = (request, size)
         self._body_received(b"")
@@ -243,7 +261,7 @@ class RadioProtocol(Protocol):
             return
         self._awaiting = None
         self._cancel_timeout()
-        self._metadata(request, self._remainder[:size])
+        self._dispatch(request, self._remainder[:size])
 
     def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:  # noqa: B008
         """
@@ -258,13 +276,22 @@ class RadioProtocol(Protocol):
 
     # Replies
 
-    def _reply(
+    def reply(
         self,
         status: int,
         headers: list[tuple[str, str]],
         body: bytes = b"",
         head_only: bool = False,
     ) -> None:
+        """
+        Write a complete reply and close the connection.
+
+        @param status: the status code.
+        @param headers: headers besides C{Server}, C{Connection} and
+            C{Content-Length}, which are added.
+        @param body: the body.
+        @param head_only: send the head without the body (for C{HEAD}).
+        """
         assert self.transport is not None
         full = [("Server", SERVER), ("Connection", "Close"), *headers]
         if body or not head_only:
@@ -272,13 +299,21 @@ class RadioProtocol(Protocol):
         self.transport.write(build_response_head(status, full) + (b"" if head_only else body))
         self.transport.loseConnection()
 
-    def _refuse(
+    def refuse(
         self,
         status: int,
         reason: str,
         request: Request | None,
         extra: list[tuple[str, str]] | None = None,
     ) -> None:
+        """
+        Answer with an error in plain text, and log it with the peer.
+
+        @param status: the status code.
+        @param reason: the reason phrase, also the body.
+        @param request: the request refused, if it was parsed.
+        @param extra: more headers.
+        """
         self.radio.refused += 1
         self._log.warn(
             "Refused {method} {path} from {peer}: {status} {reason}",
@@ -293,7 +328,7 @@ class RadioProtocol(Protocol):
             headers.append(("Allow", _ALLOWED))
         headers.extend(extra or [])
         body = f"{status} {reason}\n".encode()
-        self._reply(
+        self.reply(
             status, headers, body, head_only=request is not None and request.method == "HEAD"
         )
 
@@ -302,16 +337,16 @@ class RadioProtocol(Protocol):
     def _handle(self, request: Request) -> None:
         method = request.method
         if method == "OPTIONS":
-            self._reply(204, [*_CORS, ("Access-Control-Max-Age", "86400")], head_only=True)
+            self.reply(204, [*_CORS, ("Access-Control-Max-Age", "86400")], head_only=True)
             return
-        if request.path in (METADATA_PATH, ADMIN_CGI):
-            self._metadata(request, b"")
+        if request.path in (METADATA_PATH, ADMIN_CGI) or request.path in self.radio.routes:
+            self._dispatch(request, b"")
             return
         if method in ("PUT", "SOURCE") and self.radio.sources is not None:
             self._source(request, self.radio.sources)
             return
         if method not in ("GET", "HEAD"):
-            self._refuse(405, "Method Not Allowed", request)
+            self.refuse(405, "Method Not Allowed", request)
             return
         path = request.path
         mounts = self.radio.mounts
@@ -331,7 +366,16 @@ class RadioProtocol(Protocol):
         if path in ("/", "/index.html"):
             self._index(request)
             return
-        self._refuse(404, "File Not Found", request)
+        self.refuse(404, "File Not Found", request)
+
+    def _dispatch(self, request: Request, body: bytes) -> None:
+        """
+        Answer a request for a metadata update or a registered route.
+        """
+        if request.path in (METADATA_PATH, ADMIN_CGI):
+            self._metadata(request, body)
+        else:
+            self.radio.routes[request.path](self, request, body)
 
     def _source(self, request: Request, sources: Sources) -> None:
         transport = self.transport
@@ -345,7 +389,7 @@ class RadioProtocol(Protocol):
                 self.peer,
             )
         except SourceRefused as refused:
-            self._refuse(refused.status, refused.reason, request, refused.headers)
+            self.refuse(refused.status, refused.reason, request, refused.headers)
             return
         remainder, self._remainder = self._remainder, b""
         self.source.data_received(remainder)
@@ -432,7 +476,7 @@ class RadioProtocol(Protocol):
             body = icecast_reply(message, success)
         if status == 405:
             headers.append(("Allow", "GET, POST"))
-        self._reply(status, [*headers, *(extra or [])], body)
+        self.reply(status, [*headers, *(extra or [])], body)
 
     def _stream_headers(self, mount: Mount, metadata: bool) -> list[tuple[str, str]]:
         config = mount.config
@@ -471,10 +515,10 @@ class RadioProtocol(Protocol):
     def _stream(self, request: Request, mount: Mount) -> None:
         limit = self.radio.config.max_listeners
         if limit and self.radio.listener_count >= limit:
-            self._refuse(503, "Server full: too many listeners", request)
+            self.refuse(503, "Server full: too many listeners", request)
             return
         if mount.config.max_listeners and len(mount.listeners) >= mount.config.max_listeners:
-            self._refuse(503, f"Mount {mount.name} is full: too many listeners", request)
+            self.refuse(503, f"Mount {mount.name} is full: too many listeners", request)
             return
         assert self.transport is not None
         metadata = request.wants_metadata
@@ -521,7 +565,7 @@ class RadioProtocol(Protocol):
             render, content_type = _PLAYLISTS[ending]
             text = render(url, title)
         filename = mount.name.strip("/").replace("/", "-") + ending
-        self._reply(
+        self.reply(
             200,
             [
                 ("Content-Type", content_type),
@@ -550,7 +594,7 @@ class RadioProtocol(Protocol):
             f"<title>{station}</title></head><body><h1>{station}</h1>"
             f"<ul>{''.join(rows)}</ul></body></html>"
         )
-        self._reply(
+        self.reply(
             200,
             [("Content-Type", "text/html; charset=utf-8"), *_NO_CACHE],
             page.encode("utf-8"),

@@ -333,6 +333,26 @@ class MountTests(SynchronousTestCase):
         listener.stopProducing()
         self.assertEqual(mount.listeners, set())
 
+    def test_history_and_bytes_sent(self) -> None:
+        """
+        The mount remembers the tracks it played, newest first with the
+        time each began, and counts the bytes sent to listeners who left
+        as well as those still listening.
+        """
+        clock, mount = self.build(burst_size=0)
+        clock.advance(1)
+        self.assertEqual([(t.title, at) for t, at in mount.history], [("First Song", 0.0)])
+        first, one = self.listen(mount, metadata=False)
+        second, two = self.listen(mount, metadata=False)
+        clock.pump([0.1] * 30)
+        self.assertEqual([t.title for t, at in mount.history], ["Second Song", "First Song"])
+        started = mount.history[0][1]
+        self.assertAlmostEqual(started, 100 * FRAME.duration, delta=0.2)
+        one.stopProducing()
+        clock.advance(1)
+        self.assertEqual(mount.bytes_sent, len(first.value()) + len(second.value()))
+        self.assertGreater(len(second.value()), len(first.value()))
+
     def test_audio_info(self) -> None:
         """
         The mount reports the bitrate, sample rate and channels it plays.
