@@ -32,7 +32,9 @@ A configuration file looks like this (every key is optional unless noted)::
     charset = "utf-8"           # "utf-8" or "latin-1" (ICY titles)
     status_line = "http"        # "http" (HTTP/1.0 200 OK) or "icy" (ICY 200 OK)
     rescan_interval = 30        # seconds between looks for library changes, > 0
-    fallback = ""               # another mount's name, for when this one fails
+    live_only = false           # plays only live sources (or its relay); no music
+    fallback = ""               # live_only mounts: where listeners go between shows
+    fallback_override = true    # bring them back when the live source returns
     source_password = ""        # overrides the server's for this mount
     record = false              # write each live show to a file
     record_dir = "recordings"   # where recordings go
@@ -146,8 +148,13 @@ class MountConfig:
     @ivar charset: C{"utf-8"} or C{"latin-1"}, for ICY titles.
     @ivar icy_status_line: answer C{ICY 200 OK} instead of C{HTTP/1.0 200 OK}.
     @ivar rescan_interval: seconds between looks for library changes.
-    @ivar fallback: the name of the mount listeners move to when this one
-        cannot play; empty for none.
+    @ivar live_only: the mount plays only live sources (and its relay,
+        if any): no music, and no audio between shows.
+    @ivar fallback: for a live-only mount, the name of the mount its
+        listeners hear when it has no audio (see L{radiod.fallback});
+        empty for none, when they are closed instead.
+    @ivar fallback_override: whether listeners moved to the fallback come
+        back when a live source returns.
     @ivar source_password: the password a live source for this mount
         gives; empty to use the station's L{StationConfig.source_password}.
     @ivar record: whether each live show on this mount is written to a
@@ -176,7 +183,9 @@ class MountConfig:
     charset: str = "utf-8"
     icy_status_line: bool = False
     rescan_interval: float = 30.0
+    live_only: bool = False
     fallback: str = ""
+    fallback_override: bool = True
     source_password: str = ""
     record: bool = False
     record_dir: str = "recordings"
@@ -448,7 +457,9 @@ _MOUNT_KEYS: dict[str, tuple[str, _Converter]] = {
     "charset": ("charset", _charset),
     "status_line": ("icy_status_line", _status_line),
     "rescan_interval": ("rescan_interval", _number),
+    "live_only": ("live_only", _boolean),
     "fallback": ("fallback", _string),
+    "fallback_override": ("fallback_override", _boolean),
     "source_password": ("source_password", _string),
     "record": ("record", _boolean),
     "record_dir": ("record_dir", _string),
@@ -592,6 +603,13 @@ def _check_fallbacks(mounts: Sequence[MountConfig]) -> None:
             raise _Invalid(("mount", index, "fallback"), "must name another mount, not this one")
         if mount.fallback and mount.fallback not in by_name:
             raise _Invalid(("mount", index, "fallback"), f"no mount is named {mount.fallback!r}")
+        if mount.fallback and not mount.live_only:
+            raise _Invalid(
+                ("mount", index, "fallback"),
+                "only a live_only mount falls back (a mount with music always has audio)",
+            )
+        if mount.live_only and mount.music:
+            raise _Invalid(("mount", index, "music"), "a live_only mount plays no music")
     for index, mount in enumerate(mounts):
         chain = [mount.name]
         while by_name[chain[-1]].fallback:
@@ -660,6 +678,12 @@ def _check(config: StationConfig, path_exists: Callable[[str], bool] | None) -> 
             )
         first_index[mount.name] = index
     _check_fallbacks(config.mounts)
+    for index, mount in enumerate(config.mounts):
+        if mount.live_only and config.workers > 1:
+            raise _Invalid(
+                ("mount", index, "live_only"),
+                "needs workers = 1 (one process takes the live sources)",
+            )
 
 
 def format_key_path(path: KeyPath) -> str:

@@ -80,12 +80,15 @@ class Listener:
     @ivar paused: whether the transport asked us to stop writing.
     @ivar sent: audio bytes handed to the transport so far.
     @ivar metaint: audio bytes between metadata blocks, or 0 for none.
+    @ivar home: the name of the mount the listener asked for; it may be
+        listening to that mount's fallback meanwhile.
     """
 
     __slots__ = (
         "_handle",
         "_last_block",
         "_until_block",
+        "home",
         "id",
         "metaint",
         "mount",
@@ -106,6 +109,7 @@ class Listener:
         peer: str,
         metaint: int,
         start: int,
+        home: str = "",
     ) -> None:
         """
         @param transport: where the audio goes.
@@ -114,10 +118,12 @@ class Listener:
         @param metaint: the ICY metadata interval, or 0 when the client did
             not ask for metadata.
         @param start: the absolute offset to start from (the burst point).
+        @param home: the mount asked for, when not C{mount}.
         """
         self.id = next(_ids)
         self.transport = transport
         self.mount = mount
+        self.home = home or mount.name
         self.peer = peer
         self.metaint = metaint
         self.position = start
@@ -150,7 +156,39 @@ class Listener:
             return
         if self.paused or position == buffer.head:
             return
-        end = min(buffer.head, position + MAX_WRITE)
+        self._send_to(buffer, min(buffer.head, position + MAX_WRITE))
+
+    def move_to(self, mount: ListenerHost) -> None:
+        """
+        Go on listening to another mount, from its head.
+
+        What the old mount has that this listener was not sent yet is
+        sent first (or, when the transport is paused or that is more than
+        L{MAX_WRITE}, just the rest of the chunk being sent), so the client
+        never gets part of a frame; then
+        the cursor moves to the new mount's newest audio.  The metadata
+        interval runs on, and the next block announces the new mount's
+        title.
+        """
+        buffer = self.mount.buffer
+        position = self.position
+        if not self.stopped and buffer.tail <= position < buffer.head:
+            end = buffer.head
+            if self.paused or end - position > MAX_WRITE:
+                for chunk, offset in buffer.read(position):
+                    end = chunk.end if offset else position
+                    break
+            if end > position:
+                self._send_to(buffer, end)
+        self.mount = mount
+        self.position = mount.buffer.head
+
+    def _send_to(self, buffer: StreamBuffer, end: int) -> None:
+        """
+        Write the audio from the cursor to C{end}, with metadata blocks,
+        in one write.
+        """
+        position = self.position
         pieces: list[bytes | memoryview] = []
         if self.metaint:
             self._interleave(buffer, end, pieces)

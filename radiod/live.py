@@ -194,6 +194,8 @@ class Switch:
     @ivar live: the attached live source, if any.
     @ivar on_air: whether the last frame given was live.
     @ivar on_drained: called when a live source that left has played out.
+    @ivar on_change: called when a live source goes on air and when one
+        that left has played out, after L{on_air} and L{live} changed.
     """
 
     _log = Logger()
@@ -208,6 +210,15 @@ class Switch:
         self.live: LiveSource | None = None
         self.on_air = False
         self.on_drained: list[Callable[[], None]] = []
+        self.on_change: list[Callable[[], None]] = []
+
+    @property
+    def has_audio(self) -> bool:
+        """
+        Whether there is something to play: a playlist, or a live source
+        (on air, or collecting its first audio, or playing out).
+        """
+        return self.playlist is not None or self.live is not None
 
     def attach(self, live: LiveSource) -> None:
         """
@@ -256,19 +267,24 @@ class Switch:
                 if not self.on_air:
                     self.on_air = True
                     self._log.info("Live source on air on {mount}", mount=self.name)
+                    self._changed()
                 return item
             if live.drained:
                 self.live = None
-                if self.on_air:
+                was_on_air, self.on_air = self.on_air, False
+                if was_on_air:
                     self._log.info("Live source left {mount}", mount=self.name)
+                    if self.playlist is not None:
+                        self._log.info("Playlist resumes on {mount}", mount=self.name)
                 for callback in self.on_drained:
                     callback()
+                self._changed()
             elif self.on_air:
                 return None
-        if self.on_air:
-            self.on_air = False
-            if self.playlist is not None:
-                self._log.info("Playlist resumes on {mount}", mount=self.name)
         if self.playlist is None:
             return None
         return self.playlist.next_frame()
+
+    def _changed(self) -> None:
+        for callback in list(self.on_change):
+            callback()

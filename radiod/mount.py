@@ -242,14 +242,26 @@ class Mount:
                 callback(track)
         self.buffer.append(b"".join(run), track, self.block_for(track))
 
+    @property
+    def available(self) -> bool:
+        """
+        Whether this mount has audio of its own to play: a programme, or
+        a live source or relay that is connected.  A mount that only plays
+        live sources has none between shows.
+        """
+        return self.switch is None or self.switch.has_audio
+
     def add_listener(
-        self, transport: ListenerTransport, peer: str, wants_metadata: bool
+        self, transport: ListenerTransport, peer: str, wants_metadata: bool, home: str = ""
     ) -> Listener:
         """
         Start a listener at the burst point: register it as a streaming
         producer and send its burst now.
 
         The caller has already written the response headers.
+
+        @param home: the mount the listener asked for, when this mount
+            plays in its place (its fallback).
         """
         metaint = self.config.metaint if wants_metadata else 0
         listener = Listener(
@@ -258,12 +270,9 @@ class Mount:
             peer,
             metaint,
             self.buffer.burst_start(self.config.burst_size),
+            home,
         )
-        self.listeners.add(listener)
-        slot = min(range(FANOUT_SLOTS), key=lambda index: len(self._slots[index]))
-        self._slots[slot].add(listener)
-        self._slot_of[listener] = slot
-        self.peak_listeners = max(self.peak_listeners, len(self.listeners))
+        self._enrol(listener)
         transport.registerProducer(listener, True)
         self._log.info(
             "Listener {listener} from {peer} joined {mount} ({count} listening)",
@@ -274,6 +283,40 @@ class Mount:
         )
         listener.deliver()
         return listener
+
+    def _enrol(self, listener: Listener) -> None:
+        self.listeners.add(listener)
+        slot = min(range(FANOUT_SLOTS), key=lambda index: len(self._slots[index]))
+        self._slots[slot].add(listener)
+        self._slot_of[listener] = slot
+        self.peak_listeners = max(self.peak_listeners, len(self.listeners))
+
+    def move_listener(self, listener: Listener, target: Mount, rehome: bool = False) -> None:
+        """
+        Hand a listener over to another mount without a break: it is sent
+        what it has not had from here, then goes on from C{target}'s
+        newest audio on the same connection.
+
+        @param rehome: make C{target} the listener's home, so that it
+            stays there when this mount has audio again (an operator's
+            move); otherwise it is a fallback move and it comes back.
+        """
+        if listener not in self.listeners or target is self:
+            return
+        self._forget(listener)
+        listener.move_to(target)
+        if rehome:
+            listener.home = target.name
+        # The target counts only what it sends from now on.
+        target.left_sent -= listener.sent
+        target._enrol(listener)
+        self._log.info(
+            "Listener {listener} from {peer} moved from {mount} to {target}",
+            listener=listener.id,
+            peer=listener.peer,
+            mount=self.name,
+            target=target.name,
+        )
 
     def remove_listener(self, listener: Listener) -> None:
         """

@@ -10,7 +10,6 @@ writes replies.
 
 from __future__ import annotations
 
-import html
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -23,6 +22,7 @@ from twisted.python.failure import Failure
 
 from radiod import __version__
 from radiod.config import StationConfig
+from radiod.fallback import Fallbacks
 from radiod.listener import Listener, ListenerTransport
 from radiod.metadata import (
     ADMIN_CGI,
@@ -114,6 +114,10 @@ class RadioFactory(Factory):
         playlists, by exact path (without the query).
     @ivar form_paths: the paths whose C{POST} requests carry a form body
         (at most L{MAX_BODY} bytes) read before the route is called.
+    @ivar mount_page: the handler for a mount's own page, C{/<mount>/}
+        (the mount's name and a slash), or C{None} for none.
+    @ivar fallbacks: which mount a listener hears when the one it asks for
+        has no audio.
     """
 
     def __init__(
@@ -133,6 +137,9 @@ class RadioFactory(Factory):
         self._clock = clock
         self.config = config
         self.mounts = dict(mounts)
+        self.fallbacks = Fallbacks(self.mounts, clock)
+        for mount in self.mounts.values():
+            self.fallbacks.watch(mount)
         self.sources: Sources | None = (
             Sources(clock, config, self.mounts) if accept_sources else None
         )
@@ -140,6 +147,7 @@ class RadioFactory(Factory):
         self.noisy = False
         self.routes: dict[str, Route] = {}
         self.form_paths: set[str] = {METADATA_PATH, ADMIN_CGI}
+        self.mount_page: Route | None = None
 
     @property
     def default_mount(self) -> Mount:
@@ -165,6 +173,9 @@ class RadioFactory(Factory):
 class RadioProtocol(Protocol):
     """
     One client connection: a request, then a reply or a stream.
+
+    @ivar on_lost: called when the connection is lost (a route that keeps
+        the connection for a stream of its own cleans up here).
     """
 
     _log = Logger()
@@ -179,6 +190,7 @@ class RadioProtocol(Protocol):
         self._remainder = b""
         self._awaiting: tuple[Request, int] | None = None
         self.peer = "-"
+        self.on_lost: list[Callable[[], None]] = []
 
     def connectionMade(self) -> None:
         """
@@ -265,7 +277,7 @@ class RadioProtocol(Protocol):
 
     def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:  # noqa: B008
         """
-        Forget our listener and timers.
+        Forget our listener and timers, and tell L{on_lost}.
         """
         self._cancel_timeout()
         if self.listener is not None:
@@ -273,6 +285,9 @@ class RadioProtocol(Protocol):
             self.listener = None
         if self.source is not None:
             self.source.connection_lost()
+        callbacks, self.on_lost = self.on_lost, []
+        for callback in callbacks:
+            callback()
 
     # Replies
 
@@ -351,11 +366,10 @@ class RadioProtocol(Protocol):
         path = request.path
         mounts = self.radio.mounts
         if path.startswith("/;"):
-            self._stream(request, self.radio.default_mount)
+            self._stream(request, self.radio.default_mount.name)
             return
-        mount = mounts.get(path)
-        if mount is not None:
-            self._stream(request, mount)
+        if path in mounts:
+            self._stream(request, path)
             return
         stem, dot, extension = path.rpartition(".")
         if dot and stem in mounts:
@@ -363,8 +377,9 @@ class RadioProtocol(Protocol):
             if ending in _PLAYLISTS or ending == ".xspf":
                 self._playlist(request, mounts[stem], ending)
                 return
-        if path in ("/", "/index.html"):
-            self._index(request)
+        page = self.radio.mount_page
+        if page is not None and path.endswith("/") and path[:-1] in mounts:
+            page(self, request, b"")
             return
         self.refuse(404, "File Not Found", request)
 
@@ -512,7 +527,11 @@ class RadioProtocol(Protocol):
             headers.append(("icy-metaint", str(config.metaint)))
         return [*headers, *_NO_CACHE, *_CORS]
 
-    def _stream(self, request: Request, mount: Mount) -> None:
+    def _stream(self, request: Request, name: str) -> None:
+        mount = self.radio.fallbacks.resolve(name)
+        if mount is None:
+            self.refuse(404, "Source not live", request)
+            return
         limit = self.radio.config.max_listeners
         if limit and self.radio.listener_count >= limit:
             self.refuse(503, "Server full: too many listeners", request)
@@ -534,7 +553,7 @@ class RadioProtocol(Protocol):
         self._limit_send_buffer()
         self.transport.write(head)
         self.listener = mount.add_listener(
-            cast(ListenerTransport, self.transport), self.peer, metadata
+            cast(ListenerTransport, self.transport), self.peer, metadata, home=name
         )
 
     def _limit_send_buffer(self) -> None:
@@ -573,30 +592,5 @@ class RadioProtocol(Protocol):
                 *_CORS,
             ],
             text.encode("utf-8"),
-            head_only=request.method == "HEAD",
-        )
-
-    def _index(self, request: Request) -> None:
-        rows = []
-        for mount in self.radio.mounts.values():
-            name = html.escape(mount.name)
-            title = html.escape(mount.now_playing.stream_title if mount.now_playing else "")
-            rows.append(
-                f"<li><a href='{name}'>{name}</a> "
-                f"(<a href='{name}.m3u'>m3u</a>, <a href='{name}.pls'>pls</a>, "
-                f"<a href='{name}.xspf'>xspf</a>) {title}"
-                f"<br><audio controls preload='none' src='{name}'></audio></li>"
-            )
-        station = html.escape(self.radio.default_mount.config.station_name)
-        page = (
-            "<!doctype html><html><head><meta charset='utf-8'>"
-            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>{station}</title></head><body><h1>{station}</h1>"
-            f"<ul>{''.join(rows)}</ul></body></html>"
-        )
-        self.reply(
-            200,
-            [("Content-Type", "text/html; charset=utf-8"), *_NO_CACHE],
-            page.encode("utf-8"),
             head_only=request.method == "HEAD",
         )

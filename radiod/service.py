@@ -31,6 +31,7 @@ from zope.interface import implementer
 from radiod.config import StationConfig, parse_push_url
 from radiod.interfaces import IFrameSource, Runner
 from radiod.library import Library, scan_location
+from radiod.live import Switch
 from radiod.mount import Mount
 from radiod.programme import Programme
 from radiod.relay import Relay
@@ -195,8 +196,10 @@ class StationService(MultiService):
         self._reactor = reactor
         self.mounts: dict[str, Mount] = {}
         for mount_config in config.mounts:
-            source = (sources or {}).get(mount_config.name)
-            if source is None:
+            source: IFrameSource | None = (sources or {}).get(mount_config.name)
+            if source is None and mount_config.live_only:
+                source = Switch(None, name=mount_config.name)
+            elif source is None:
                 location = mount_config.music or demo_library()
                 source = Programme(
                     Library(location, runner),

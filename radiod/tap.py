@@ -27,7 +27,8 @@ def makeService(options: Options) -> IService:
     try:
         config = options.to_config()
         for mount in config.mounts:
-            check_music(mount.music or demo_library())
+            if not mount.live_only:
+                check_music(mount.music or demo_library())
     except (ConfigError, LibraryError) as error:
         raise SystemExit(f"twistd radiod: error: {error}") from None
     raise_file_limit()

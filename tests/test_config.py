@@ -53,11 +53,13 @@ max_listeners = 50
 charset = "ISO-8859-1"
 status_line = "icy"
 rescan_interval = 60
-fallback = "/talk"
 source_password = "jazzpass"
 
 [[mount]]
 name = "/talk"
+live_only = true
+fallback = "/jazz"
+fallback_override = false
 """
 
 TWO_MOUNTS = """\
@@ -203,14 +205,14 @@ class FindKeyLineTests(SynchronousTestCase):
         self.assertEqual(find_key_line(FULL, ("server", "admin_password")), 9)
         self.assertEqual(find_key_line(FULL, ("mount", 0, "name")), 12)
         self.assertEqual(find_key_line(FULL, ("mount", 0, "burst_size")), 21)
-        self.assertEqual(find_key_line(FULL, ("mount", 1, "name")), 31)
+        self.assertEqual(find_key_line(FULL, ("mount", 1, "name")), 30)
 
     def test_missing_key(self) -> None:
         """
         A key that is not written is placed at its table's header, and
         C{None} is the answer when neither appears.
         """
-        self.assertEqual(find_key_line(FULL, ("mount", 1, "queue_size")), 30)
+        self.assertEqual(find_key_line(FULL, ("mount", 1, "queue_size")), 29)
         self.assertEqual(find_key_line(FULL, ("server", "nothing")), 2)
         self.assertIsNone(find_key_line(FULL, ("mount", 2, "name")))
         self.assertIsNone(find_key_line("", ("server", "port")))
@@ -280,10 +282,11 @@ class LoadConfigTests(SynchronousTestCase):
                         charset="latin-1",
                         icy_status_line=True,
                         rescan_interval=60.0,
-                        fallback="/talk",
                         source_password="jazzpass",
                     ),
-                    MountConfig(name="/talk"),
+                    MountConfig(
+                        name="/talk", live_only=True, fallback="/jazz", fallback_override=False
+                    ),
                 ),
             ),
         )
@@ -715,21 +718,40 @@ class LoadConfigErrorTests(SynchronousTestCase):
 
     def test_fallbacks(self) -> None:
         """
-        A fallback names another existing mount, and fallbacks may not loop.
+        A fallback names another existing mount, belongs to a live_only
+        mount, and fallbacks may not loop.  A live_only mount has no music.
         """
         self.assert_error(
-            TWO_MOUNTS.format(extra='fallback = "/b"'),
+            TWO_MOUNTS.format(extra='fallback = "/b"\nlive_only = true'),
             "radiod.toml line 9: mount[1].fallback: must name another mount, not this one",
         )
         self.assert_error(
-            TWO_MOUNTS.format(extra='fallback = "/c"'),
+            TWO_MOUNTS.format(extra='fallback = "/c"\nlive_only = true'),
             "radiod.toml line 9: mount[1].fallback: no mount is named '/c'",
         )
-        text = TWO_MOUNTS.replace('name = "/a"', 'name = "/a"\nfallback = "/b"')
         self.assert_error(
-            text.format(extra='fallback = "/a"'),
-            "radiod.toml line 6: mount[0].fallback: fallbacks go round in a loop: /a -> /b -> /a",
+            TWO_MOUNTS.format(extra='fallback = "/a"'),
+            "radiod.toml line 9: mount[1].fallback: only a live_only mount falls back "
+            "(a mount with music always has audio)",
         )
+        self.assert_error(
+            TWO_MOUNTS.format(extra='live_only = true\nmusic = "/srv"'),
+            "radiod.toml line 10: mount[1].music: a live_only mount plays no music",
+        )
+        text = TWO_MOUNTS.replace('name = "/a"', 'name = "/a"\nlive_only = true\nfallback = "/b"')
+        self.assert_error(
+            text.format(extra='fallback = "/a"\nlive_only = true'),
+            "radiod.toml line 7: mount[0].fallback: fallbacks go round in a loop: /a -> /b -> /a",
+        )
+        self.assert_error(
+            TWO_MOUNTS.replace("port = 9000", "port = 9000\nworkers = 2").format(
+                extra="live_only = true"
+            ),
+            "radiod.toml line 10: mount[1].live_only: needs workers = 1 "
+            "(one process takes the live sources)",
+        )
+        config = load_config(TWO_MOUNTS.format(extra='live_only = true\nfallback = "/a"'))
+        self.assertEqual((config.mounts[1].live_only, config.mounts[1].fallback), (True, "/a"))
 
     def test_no_line(self) -> None:
         """
