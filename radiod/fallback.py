@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
+from radiod.convert import AudioFormat, MakeConverter, standard_bitrate
+from radiod.live import LiveSource
 from radiod.mount import Mount
 
 __all__ = ["Fallbacks"]
@@ -36,14 +38,23 @@ class Fallbacks:
 
     _log = Logger()
 
-    def __init__(self, mounts: Mapping[str, Mount], clock: IReactorTime) -> None:
+    def __init__(
+        self,
+        mounts: Mapping[str, Mount],
+        clock: IReactorTime,
+        converters: MakeConverter | None = None,
+    ) -> None:
         """
         @param mounts: the station's mounts by name (live mounts come and
             go in this very mapping).
         @param clock: to rebalance once a pacer's tick is over.
+        @param converters: starts the converters that put live audio on
+            air in its mount's format (see L{format_for}); without it,
+            live audio plays as it comes.
         """
         self._mounts = mounts
         self._clock = clock
+        self._converters = converters
 
     def watch(self, mount: Mount) -> None:
         """
@@ -59,6 +70,13 @@ class Fallbacks:
         switch = mount.switch
         if switch is None:
             return
+        converters = self._converters
+        if converters is not None:
+
+            def prepare(live: LiveSource) -> None:
+                live.convert_to(self.format_for(mount), converters, mount.name)
+
+            switch.prepare = prepare
 
         def changed() -> None:
             if switch.on_air:
@@ -83,6 +101,28 @@ class Fallbacks:
             if mount.available:
                 return mount
             name = mount.config.fallback
+        return None
+
+    def format_for(self, mount: Mount) -> AudioFormat | None:
+        """
+        The format listeners of C{mount} hear from its music, which its
+        live sources should match: the music it plays, or for a live-only
+        mount the music of the first mount along its fallback chain that
+        has some.  C{None} when there is no such music, or it has not
+        played yet.
+        """
+        seen: set[str] = set()
+        current: Mount | None = mount
+        while current is not None and current.name not in seen:
+            seen.add(current.name)
+            switch = current.switch
+            if switch is None or switch.playlist is not None:
+                audio = current.audio
+                if not audio.sample_rate:
+                    return None
+                bitrate = standard_bitrate(audio.sample_rate, audio.bitrate)
+                return AudioFormat(audio.sample_rate, audio.channels, bitrate)
+            current = self._mounts.get(current.config.fallback)
         return None
 
     def rebalance(self) -> None:

@@ -20,6 +20,7 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from radiod.convert import AudioFormat, Converter, MakeConverter
 from radiod.frames import Frame, FrameSplitter
 from radiod.interfaces import IFrameSource
 from radiod.track import TrackInfo
@@ -63,7 +64,11 @@ class LiveSource:
     @ivar on_frames: called with each batch of whole frames as it is
         split from the encoder's bytes, before it is queued (a recorder
         writes them from here).
+    @ivar converting: whether the audio goes on air converted to the
+        mount's format (see L{convert_to}).
     """
+
+    _log = Logger()
 
     def __init__(
         self,
@@ -94,6 +99,31 @@ class LiveSource:
         self.paused = False
         self.frames_in = 0
         self.on_frames: list[Callable[[list[Frame]], None]] = []
+        self.name = ""
+        self._target: AudioFormat | None = None
+        self._make: MakeConverter | None = None
+        self._converter: Converter | None = None
+        self._conversion_failed = False
+        self._finishing = False
+
+    @property
+    def converting(self) -> bool:
+        return self._converter is not None
+
+    def convert_to(self, target: AudioFormat | None, make: MakeConverter, name: str = "") -> None:
+        """
+        Put this source's audio on air in C{target}'s format: frames with
+        another sample rate or channel count start a converter made by
+        C{make}, and from then on every frame goes through it.
+
+        @param target: the mount's format, or C{None} to play the audio
+            as it comes.
+        @param make: starts a converter.
+        @param name: the mount's name, for logs.
+        """
+        self._target = target
+        self._make = make
+        self.name = name
 
     def set_title(self, title: str) -> None:
         """
@@ -109,7 +139,7 @@ class LiveSource:
         @return: the number of whole frames the bytes completed.
         """
         frames = self._splitter.feed(data)
-        self._add(frames)
+        self._received(frames)
         if not self.paused and self._producer is not None and self.queued > self._high:
             self.paused = True
             self._producer.pauseProducing()
@@ -120,21 +150,69 @@ class LiveSource:
         The connection ended: keep the last whole frames and let the queue
         drain.
         """
-        if self.finished:
+        if self.finished or self._finishing:
             return
-        self._add(self._splitter.finish())
-        self.finished = True
+        self._received(self._splitter.finish())
         self.ready = True
         self._producer = None
+        if self._converter is not None:
+            # Finished once the converter has written out the rest.
+            self._finishing = True
+            self._converter.finish()
+        else:
+            self.finished = True
+
+    def _received(self, frames: list[Frame]) -> None:
+        """
+        Whole frames from the encoder: show them to the observers, then
+        queue them, or hand them to the converter.
+        """
+        if not frames:
+            return
+        for observer in self.on_frames:
+            observer(frames)
+        self.frames_in += len(frames)
+        target = self._target
+        if (
+            self._converter is None
+            and target is not None
+            and self._make is not None
+            and not self._conversion_failed
+            and not all(target.matches(frame.header) for frame in frames)
+        ):
+            header = next(f.header for f in frames if not target.matches(f.header))
+            self._converter = self._make(target, self._add, self._converter_ended, self.name)
+            if self._converter is None:
+                self._conversion_failed = True
+            else:
+                self._log.info(
+                    "Converting live audio on {mount} from {rate} Hz, {channels} channels "
+                    "to {target}",
+                    mount=self.name,
+                    rate=header.sample_rate,
+                    channels=header.channels,
+                    target=target.describe(),
+                )
+        if self._converter is not None:
+            self._converter.feed(frames)
+        else:
+            self._add(frames)
+
+    def _converter_ended(self, clean: bool) -> None:
+        self._converter = None
+        if self._finishing:
+            self._finishing = False
+            self.finished = True
+        elif not clean:
+            self._conversion_failed = True
+            self._log.warn(
+                "Live audio on {mount} goes on air unconverted from now on", mount=self.name
+            )
 
     def _add(self, frames: list[Frame]) -> None:
-        if frames:
-            for observer in self.on_frames:
-                observer(frames)
         for frame in frames:
             self._queue.append(frame)
             self.queued += frame.header.duration
-        self.frames_in += len(frames)
         if not self.ready and self.queued >= self._prebuffer:
             self.ready = True
 
@@ -154,10 +232,16 @@ class LiveSource:
 
     def stop(self) -> None:
         """
-        Drop the queued audio.
+        Drop the queued audio, and stop converting.
         """
         self._queue.clear()
         self.queued = 0.0
+        converter, self._converter = self._converter, None
+        if converter is not None:
+            converter.stop()
+        if self._finishing:
+            self._finishing = False
+            self.finished = True
 
     def next_frame(self) -> tuple[Frame, TrackInfo] | None:
         """
@@ -196,6 +280,8 @@ class Switch:
     @ivar on_drained: called when a live source that left has played out.
     @ivar on_change: called when a live source goes on air and when one
         that left has played out, after L{on_air} and L{live} changed.
+    @ivar prepare: called with each live source as it is attached, before
+        its first audio (to set the format it goes on air in).
     """
 
     _log = Logger()
@@ -211,6 +297,7 @@ class Switch:
         self.on_air = False
         self.on_drained: list[Callable[[], None]] = []
         self.on_change: list[Callable[[], None]] = []
+        self.prepare: Callable[[LiveSource], None] | None = None
 
     @property
     def has_audio(self) -> bool:
@@ -228,6 +315,8 @@ class Switch:
         if self.live is not None and self.live is not live:
             self.live.finish()
             self.live.stop()
+        if self.prepare is not None:
+            self.prepare(live)
         self.live = live
 
     def detach(self, live: LiveSource) -> None:

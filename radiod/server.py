@@ -22,6 +22,7 @@ from twisted.python.failure import Failure
 
 from radiod import __version__
 from radiod.config import StationConfig
+from radiod.convert import MakeConverter
 from radiod.fallback import Fallbacks
 from radiod.listener import Listener, ListenerTransport
 from radiod.metadata import (
@@ -126,6 +127,7 @@ class RadioFactory(Factory):
         config: StationConfig,
         mounts: Mapping[str, Mount],
         accept_sources: bool = False,
+        converters: MakeConverter | None = None,
     ):
         """
         @param clock: for header timeouts.
@@ -133,11 +135,13 @@ class RadioFactory(Factory):
         @param mounts: the mounts by path; the first is the default mount.
         @param accept_sources: whether C{PUT} and C{SOURCE} requests reach
             L{sources} (otherwise they are refused with 405).
+        @param converters: starts converters that put live audio on air in
+            its mount's format; without them it plays as it comes.
         """
         self._clock = clock
         self.config = config
         self.mounts = dict(mounts)
-        self.fallbacks = Fallbacks(self.mounts, clock)
+        self.fallbacks = Fallbacks(self.mounts, clock, converters)
         for mount in self.mounts.values():
             self.fallbacks.watch(mount)
         self.sources: Sources | None = (

@@ -29,6 +29,8 @@ from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
 from radiod.config import StationConfig, parse_push_url
+from radiod.convert import ffmpeg_converters
+from radiod.ffmpeg import find_ffmpeg
 from radiod.interfaces import IFrameSource, Runner
 from radiod.library import Library, scan_location
 from radiod.live import Switch
@@ -213,7 +215,11 @@ class StationService(MultiService):
         self.pool: WorkerPool | None = None
         serving = share_limits(config)
         self.factory = RadioFactory(
-            reactor, serving, self.mounts, accept_sources=config.workers <= 1
+            reactor,
+            serving,
+            self.mounts,
+            accept_sources=config.workers <= 1,
+            converters=ffmpeg_converters(reactor, reactor, find_ffmpeg()),  # type: ignore[arg-type]
         )
         if config.workers > 1:
             endpoint: IStreamServerEndpoint = ReusePortEndpoint(reactor, config)

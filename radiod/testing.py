@@ -2,8 +2,9 @@
 """
 Fakes and helpers shared by radiod's tests (and useful to anyone testing
 code built on radiod): synthetic frames, a scripted frame source, a
-synchronous runner, a transport that pushes back like a slow client, and a
-parser for what a listener receives.
+synchronous runner, a transport that pushes back like a slow client, a
+parser for what a listener receives, and a converter that converts
+nothing.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.testing import StringTransport
 from zope.interface import implementer
 
+from radiod.convert import AudioFormat
 from radiod.frames import Frame, build_header, parse_header
 from radiod.icy import IcyDemuxer, parse_metadata
 from radiod.interfaces import IFrameSource
 from radiod.track import TrackInfo
 
 __all__ = [
+    "FakeConverter",
+    "FakeConverters",
     "FakeFrameSource",
     "ListenerCapture",
     "SlowTransport",
@@ -205,3 +209,75 @@ class ListenerCapture:
                 if payload:
                     title = parse_metadata(payload).get("StreamTitle", "")
                     self.titles.append((len(self.audio), title))
+
+
+class FakeConverter:
+    """
+    A converter that records what it is fed and converts nothing by
+    itself: a test hands out "converted" frames with L{emit} and ends it
+    with L{end}.
+
+    @ivar target: the format asked for.
+    @ivar fed: the frames fed so far.
+    @ivar finishing: whether L{finish} was called.
+    @ivar stopped: whether L{stop} was called.
+    """
+
+    def __init__(
+        self,
+        target: AudioFormat,
+        deliver: Callable[[list[Frame]], None],
+        ended: Callable[[bool], None],
+    ) -> None:
+        self.target = target
+        self._deliver = deliver
+        self._ended = ended
+        self.fed: list[Frame] = []
+        self.finishing = False
+        self.stopped = False
+
+    def feed(self, frames: list[Frame]) -> None:
+        self.fed.extend(frames)
+
+    def finish(self) -> None:
+        self.finishing = True
+
+    def stop(self) -> None:
+        self.stopped = True
+        self._ended(False)
+
+    def emit(self, frames: list[Frame]) -> None:
+        """
+        Hand converted frames to the live source.
+        """
+        self._deliver(frames)
+
+    def end(self, clean: bool = True) -> None:
+        """
+        End, as after L{finish} (C{clean}) or by dying.
+        """
+        self._ended(clean)
+
+
+class FakeConverters:
+    """
+    A L{radiod.convert.MakeConverter} that makes L{FakeConverter}s and
+    keeps them, or makes none when C{available} is false.
+    """
+
+    def __init__(self, available: bool = True) -> None:
+        self.available = available
+        self.made: list[FakeConverter] = []
+
+    def __call__(
+        self,
+        target: AudioFormat,
+        deliver: Callable[[list[Frame]], None],
+        ended: Callable[[bool], None],
+        name: str,
+    ) -> FakeConverter | None:
+        if not self.available:
+            return None
+        converter = FakeConverter(target, deliver, ended)
+        self.made.append(converter)
+        return converter
