@@ -126,6 +126,79 @@ class LiveEndToEndTests(TestCase):
         complaints = [line for line in log.splitlines() if "Estimating duration" not in line]
         self.assertEqual(complaints, [])
 
+    @asynchronous
+    async def test_live_only_mount_falls_back(self) -> None:
+        """
+        A listener of a live-only mount with no source hears its fallback's
+        music; when ffmpeg goes live on the mount the listener hears the
+        show, and the music again after it, on one connection, and ffmpeg
+        decodes all it received without an error.
+        """
+        music = self.mktemp()
+        os.makedirs(music)
+        for name in ("alpha-artist-first-song.mp3", "beta-artist-second-song.mp3"):
+            shutil.copy(os.path.join(FIXTURES, name), music)
+        mounts = (
+            MountConfig(name="/radio", music=music, metaint=2000, burst_size=0),
+            MountConfig(name="/live", live_only=True, fallback="/radio", metaint=2000),
+        )
+        config = StationConfig(
+            port=0, interface="127.0.0.1", mounts=mounts, source_password=PASSWORD
+        )
+        core: IReactorCore = reactor
+        service = StationService(config, reactor, thread_runner(core, reactor.getThreadPool()))
+        service.startService()
+        self.addCleanup(service.stopService)
+        port = (await service.listener.listening).getHost().port  # type: ignore[attr-defined]
+
+        reader = Reader(b"GET /live HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n", reactor)
+        await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), reader)
+        self.addCleanup(lambda: reader.transport.loseConnection() if reader.transport else None)
+        await wait_for(lambda: len(reader.capture.titles) >= 1, 10, reactor)
+        self.assertEqual(len(service.mounts["/radio"].listeners), 1)
+
+        code, log = await run(
+            [
+                "-hide_banner",
+                "-nostdin",
+                "-re",
+                "-i",
+                TONE,
+                "-c",
+                "copy",
+                "-content_type",
+                "audio/mpeg",
+                "-ice_name",
+                LIVE_TITLE,
+                "-f",
+                "mp3",
+                f"icecast://source:{PASSWORD}@127.0.0.1:{port}/live",
+            ]
+        )
+        self.assertEqual(code, 0, log)
+
+        def back_to_music() -> bool:
+            titles = [title for _, title in reader.capture.titles]
+            return LIVE_TITLE in titles and titles[-1] != LIVE_TITLE
+
+        await wait_for(back_to_music, 15, reactor)
+        titles = [title for _, title in reader.capture.titles]
+        live_at = titles.index(LIVE_TITLE)
+        self.assertIn(titles[live_at - 1], (FIRST, SECOND))
+        self.assertIn(titles[live_at + 1], (FIRST, SECOND))
+        self.assertFalse(reader.gone.called)
+        self.assertEqual(len(service.mounts["/radio"].listeners), 1)
+        self.assertEqual(service.mounts["/live"].listeners, set())
+
+        received = self.mktemp() + ".mp3"
+        with open(received, "wb") as f:
+            f.write(bytes(reader.capture.audio))
+        code, log = await run(
+            ["-hide_banner", "-nostdin", "-v", "error", "-i", received, "-f", "null", "-"]
+        )
+        self.assertEqual(code, 0, log)
+        self.assertEqual([line for line in log.splitlines() if DECODE_ERRORS.search(line)], [])
+
     async def take_over(self, source_options: list[str], source: list[str] | None = None) -> bytes:
         """
         Start a station, listen, push the tone fixture (or the input and
