@@ -216,6 +216,20 @@ class LiveSource:
         if not self.ready and self.queued >= self._prebuffer:
             self.ready = True
 
+    def trim(self, keep: float) -> None:
+        """
+        Drop the oldest queued frames until at most C{keep} seconds are
+        left (a relay waiting on standby stays current this way), and
+        resume a paused producer.
+        """
+        queue = self._queue
+        while queue and self.queued > keep:
+            self.queued = max(0.0, self.queued - queue.popleft().header.duration)
+        if self.paused and self.queued < self._low:
+            self.paused = False
+            if self._producer is not None:
+                self._producer.resumeProducing()
+
     @property
     def drained(self) -> bool:
         """
@@ -273,9 +287,18 @@ class Switch:
     of playlist audio in the middle of the show.  Then the playlist plays
     on from the frame after the last one it gave.
 
+    A presenter outranks a relay: a relay's live source attached while a
+    presenter's is there waits on standby, and a presenter attached while
+    a relay plays sends the relay to standby.  The standby relay keeps
+    only its newest audio, fills in while the presenter's first audio is
+    collected, and goes back on air as soon as the presenter's show has
+    played out.
+
     @ivar playlist: the source played when no live source is on air, or
         C{None} for a mount that only exists while a source is connected.
     @ivar live: the attached live source, if any.
+    @ivar standby: a relay's live source waiting for L{live}, a
+        presenter's, to end.
     @ivar on_air: whether the last frame given was live.
     @ivar on_drained: called when a live source that left has played out.
     @ivar on_change: called when a live source goes on air and when one
@@ -294,6 +317,8 @@ class Switch:
         self.playlist = playlist
         self.name = name
         self.live: LiveSource | None = None
+        self.standby: LiveSource | None = None
+        self._relays: set[LiveSource] = set()
         self.on_air = False
         self.on_drained: list[Callable[[], None]] = []
         self.on_change: list[Callable[[], None]] = []
@@ -307,23 +332,51 @@ class Switch:
         """
         return self.playlist is not None or self.live is not None
 
-    def attach(self, live: LiveSource) -> None:
+    def attach(self, live: LiveSource, relay: bool = False) -> None:
         """
         Put C{live} on air as soon as it is ready, in place of any live
-        source attached before.
+        source of the same kind attached before; a relay's waits on
+        standby while a presenter's is attached.
+
+        @param relay: whether C{live} is a relay's rather than a
+            presenter's.
         """
-        if self.live is not None and self.live is not live:
-            self.live.finish()
-            self.live.stop()
         if self.prepare is not None:
             self.prepare(live)
+        current = self.live
+        if relay:
+            self._relays.add(live)
+            if current is not None and current not in self._relays and not current.drained:
+                self._replace_standby(live)
+                self._log.info("Relay on standby on {mount} during a live show", mount=self.name)
+                return
+        elif current is not None and current in self._relays and not current.finished:
+            self._replace_standby(current)
+            self._log.info("Relay on standby on {mount}: a live show begins", mount=self.name)
+            current = None
+        if current is not None and current is not live:
+            self._drop(current)
         self.live = live
+
+    def _replace_standby(self, live: LiveSource) -> None:
+        old, self.standby = self.standby, live
+        if old is not None and old is not live:
+            self._drop(old)
+
+    def _drop(self, live: LiveSource) -> None:
+        live.finish()
+        live.stop()
+        self._relays.discard(live)
 
     def detach(self, live: LiveSource) -> None:
         """
         The connection of C{live} ended: play what it queued, then return
-        to the playlist.
+        to the relay on standby, if any, else the playlist.
         """
+        if live is self.standby:
+            self.standby = None
+            self._drop(live)
+            return
         live.finish()
 
     # IFrameSource
@@ -341,24 +394,42 @@ class Switch:
         """
         if self.playlist is not None:
             self.playlist.stop()
-        if self.live is not None:
-            self.live.stop()
-            self.live = None
+        for live in (self.live, self.standby):
+            if live is not None:
+                live.stop()
+        self.live = self.standby = None
+        self._relays.clear()
 
     def next_frame(self) -> tuple[Frame, TrackInfo] | None:
         """
         The next live frame while live, else the next playlist frame.
         """
+        standby = self.standby
+        if standby is not None:
+            standby.trim(PREBUFFER)
         live = self.live
         if live is not None:
             item = live.next_frame()
+            if item is None and standby is not None and not live.drained and not live.ready:
+                # The presenter's first audio is still coming: the relay
+                # fills in.
+                item = standby.next_frame()
             if item is not None:
                 if not self.on_air:
                     self.on_air = True
                     self._log.info("Live source on air on {mount}", mount=self.name)
                     self._changed()
                 return item
+            if live.drained and standby is not None:
+                self._relays.discard(live)
+                self.live, self.standby = standby, None
+                self._log.info("Relay back on air on {mount}", mount=self.name)
+                item = standby.next_frame()
+                if item is not None or self.on_air:
+                    return item
+                live = standby
             if live.drained:
+                self._relays.discard(live)
                 self.live = None
                 was_on_air, self.on_air = self.on_air, False
                 if was_on_air:

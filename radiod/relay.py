@@ -208,7 +208,7 @@ class RelayProtocol(Protocol):
         title = headers.get("icy-name") or self.relay.url
         producer = cast(IPushProducer, self.transport)
         self.live = LiveSource(TrackInfo(path="", title=title), producer=producer)
-        self.relay.switch.attach(self.live)
+        self.relay.switch.attach(self.live, relay=True)
         self._log.info(
             "Relay {mount}: connected to {upstream}",
             mount=self.relay.name,

@@ -12,7 +12,7 @@ from zope.interface.verify import verifyObject
 
 from radiod.config import MountConfig
 from radiod.interfaces import IFrameSource
-from radiod.live import LiveSource, Switch
+from radiod.live import PREBUFFER, LiveSource, Switch
 from radiod.mount import Mount
 from radiod.testing import FakeFrameSource, ListenerCapture, silent_frame
 from radiod.track import TrackInfo
@@ -141,6 +141,69 @@ class SwitchTests(SynchronousTestCase):
         self.assertEqual(playlist.handed, handed + 1)
         self.assertFalse(switch.on_air)
         self.assertIsNone(switch.live)
+
+    def test_presenter_outranks_relay(self) -> None:
+        """
+        A presenter attached while a relay plays sends the relay to
+        standby: the relay fills in while the presenter's first audio is
+        collected, the presenter's show plays, and the relay (its newest
+        audio only) is back on air right after it, with no playlist frame
+        in between.
+        """
+        relay_frame = silent_frame(fill=0x33)
+        relay_track = TrackInfo("", "Relayed")
+        playlist = FakeFrameSource([(SONG, PLAYLIST_FRAME, 10000)])
+        switch = Switch(playlist)
+        relay = LiveSource(relay_track, prebuffer=0)
+        switch.attach(relay, relay=True)
+        relay.feed(relay_frame.data * 11)
+        self.assertEqual(switch.next_frame(), (relay_frame, relay_track))
+        presenter = LiveSource(SHOW, prebuffer=5 * FRAME_SECONDS)
+        switch.attach(presenter)
+        self.assertIs(switch.standby, relay)
+        self.assertIs(switch.live, presenter)
+        presenter.feed(live_bytes(3))
+        self.assertEqual(switch.next_frame(), (relay_frame, relay_track))
+        presenter.feed(live_bytes(10))
+        for _ in range(12):
+            self.assertEqual(switch.next_frame(), (LIVE_FRAME, SHOW))
+        # Meanwhile the relay kept delivering; only its newest audio is kept.
+        relay.feed(relay_frame.data * 200)
+        switch.next_frame()
+        self.assertLessEqual(relay.queued, PREBUFFER + FRAME_SECONDS)
+        switch.detach(presenter)
+        # The splitter's last frame, released when the presenter left.
+        self.assertEqual(switch.next_frame(), (LIVE_FRAME, SHOW))
+        self.assertEqual(switch.next_frame(), (relay_frame, relay_track))
+        self.assertIs(switch.live, relay)
+        self.assertIsNone(switch.standby)
+        self.assertTrue(switch.on_air)
+        self.assertEqual(playlist.handed, 0)
+
+    def test_relay_waits_for_presenter(self) -> None:
+        """
+        A relay that connects during a live show waits on standby; if it
+        drops meanwhile it is forgotten, and the playlist follows the show.
+        """
+        relay_track = TrackInfo("", "Relayed")
+        playlist = FakeFrameSource([(SONG, PLAYLIST_FRAME, 10000)])
+        switch = Switch(playlist)
+        presenter = LiveSource(SHOW, prebuffer=0)
+        switch.attach(presenter)
+        presenter.feed(live_bytes(4))
+        relay = LiveSource(relay_track, prebuffer=0)
+        switch.attach(relay, relay=True)
+        relay.feed(silent_frame(fill=0x33).data * 5)
+        self.assertIs(switch.live, presenter)
+        self.assertIs(switch.standby, relay)
+        for _ in range(3):
+            self.assertEqual(switch.next_frame(), (LIVE_FRAME, SHOW))
+        switch.detach(relay)
+        self.assertIsNone(switch.standby)
+        switch.detach(presenter)
+        self.assertEqual(switch.next_frame(), (LIVE_FRAME, SHOW))
+        self.assertEqual(switch.next_frame(), (PLAYLIST_FRAME, SONG))
+        self.assertFalse(switch.on_air)
 
     def test_no_playlist(self) -> None:
         """
