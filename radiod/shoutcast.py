@@ -57,6 +57,12 @@ The reply to a right password; C{icy-caps:11} tells liquidsoap that
 metadata updates are welcome.
 """
 
+POKE = "!POKE"
+"""
+The password line of libshout's probe (C{!POKE} then a header saying it is
+a poke request), sent before it logs in for real.
+"""
+
 INVALID_PASSWORD = b"invalid password\r\n"
 """
 The reply to a wrong password, as SHOUTcast sends it before closing.
@@ -294,6 +300,13 @@ class ShoutcastProtocol(Protocol):
 
     def _check(self, login: Login) -> None:
         assert self.transport is not None
+        if login.text == POKE:
+            # libshout's probe for the kind of server: answered as
+            # SHOUTcast answers it, and not a failed login.
+            self._log.info("SHOUTcast server probe from {peer}", peer=self.peer)
+            self.transport.write(INVALID_PASSWORD)
+            self._close()
+            return
         expected = source_password(self._factory.config, self._factory.mount).encode("utf-8")
         right = any(
             hmac.compare_digest(given.encode("utf-8"), expected)

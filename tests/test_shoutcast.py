@@ -18,6 +18,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.interfaces import IReactorCore
 from twisted.internet.task import Clock, LoopingCall
 from twisted.internet.testing import StringTransport
+from twisted.logger import capturedLogs
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
 from radiod.config import MountConfig, StationConfig
@@ -270,6 +271,21 @@ class ProtocolTests(SynchronousTestCase):
         self.assertEqual(factory.sources and factory.sources.connected, {})
         clock.pump([0.1] * 10)
         self.assertIs(mount.now_playing, SONG)
+
+    def test_libshout_poke(self) -> None:
+        """
+        libshout's C{!POKE} probe is answered as SHOUTcast answers it and
+        closed, logged as a probe rather than a refused login.
+        """
+        clock, factory, v1, mount = self.build()
+        source = V1Connection(v1)
+        with capturedLogs() as events:
+            reply = source.send(b"!POKE\nicy-name:libshout server poke request\n\n")
+        self.assertEqual(reply, INVALID_PASSWORD)
+        self.assertTrue(source.closed)
+        formats = [e.get("log_format", "") for e in events]
+        self.assertTrue(any("probe" in f for f in formats), formats)
+        self.assertFalse(any("invalid password" in f for f in formats), formats)
 
     def test_no_password_configured(self) -> None:
         """
