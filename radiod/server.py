@@ -10,6 +10,7 @@ writes replies.
 
 from __future__ import annotations
 
+import html
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -385,6 +386,9 @@ class RadioProtocol(Protocol):
         if page is not None and path.endswith("/") and path[:-1] in mounts:
             page(self, request, b"")
             return
+        if path in ("/", "/index.html"):
+            self._index(request)
+            return
         self.refuse(404, "File Not Found", request)
 
     def _dispatch(self, request: Request, body: bytes) -> None:
@@ -596,5 +600,30 @@ class RadioProtocol(Protocol):
                 *_CORS,
             ],
             text.encode("utf-8"),
+            head_only=request.method == "HEAD",
+        )
+
+    def _index(self, request: Request) -> None:
+        rows = []
+        for mount in self.radio.mounts.values():
+            name = html.escape(mount.name)
+            title = html.escape(mount.now_playing.stream_title if mount.now_playing else "")
+            rows.append(
+                f"<li><a href='{name}'>{name}</a> "
+                f"(<a href='{name}.m3u'>m3u</a>, <a href='{name}.pls'>pls</a>, "
+                f"<a href='{name}.xspf'>xspf</a>) {title}"
+                f"<br><audio controls preload='none' src='{name}'></audio></li>"
+            )
+        station = html.escape(self.radio.default_mount.config.station_name)
+        page = (
+            "<!doctype html><html><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>{station}</title></head><body><h1>{station}</h1>"
+            f"<ul>{''.join(rows)}</ul></body></html>"
+        )
+        self.reply(
+            200,
+            [("Content-Type", "text/html; charset=utf-8"), *_NO_CACHE],
+            page.encode("utf-8"),
             head_only=request.method == "HEAD",
         )

@@ -32,6 +32,7 @@ burst_size = "100KiB"
 
 [[mount]]
 name = "/b"
+live_only = true
 fallback = "/a"
 """
 
@@ -167,7 +168,7 @@ class PrecedenceTests(SynchronousTestCase):
                 max_listeners=40,
                 mounts=(
                     MountConfig(name="/a", genre="Ambient", burst_size=100 * KIB),
-                    MountConfig(name="/b", fallback="/a"),
+                    MountConfig(name="/b", live_only=True, fallback="/a"),
                 ),
             ),
         )
@@ -187,7 +188,7 @@ class PrecedenceTests(SynchronousTestCase):
             config.mounts,
             (
                 MountConfig(name="/a", genre="Jazz", shuffle=True, burst_size=100 * KIB),
-                MountConfig(name="/b", fallback="/a"),
+                MountConfig(name="/b", live_only=True, fallback="/a"),
             ),
         )
 
