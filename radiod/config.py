@@ -14,7 +14,11 @@ A configuration file looks like this (every key is optional unless noted)::
     workers = 1                 # processes serving listeners (1..64)
     source_password = ""        # live sources' password; "" refuses them
     admin_user = "admin"        # admin user name (no ":")
-    admin_password = ""         # "" disables the admin interface
+    admin_password = ""         # "" for one generated at the first start, kept in state_dir
+    state_dir = ""              # play history and admin password; "" for "state"
+    access_log = ""             # combined log format file; "-" for standard output; "" for none
+    log_format = "text"         # "text" or "json" (one JSON object per line)
+    trusted_proxies = []        # addresses and networks whose X-Forwarded-For is believed
 
     [[mount]]
     name = "/stream"            # required: "/" then no spaces, ? # ; or ..
@@ -47,7 +51,9 @@ C{"512 KiB"}, C{"1MiB"} (units B, K/KiB, M/MiB, G/GiB, all powers of 1024).
 A relative C{music} or C{record_dir} path set in the file is taken from
 the file's folder; the default C{record_dir}, C{"recordings"}, and a
 relative C{record_dir} set otherwise are taken from the working
-directory.
+directory.  So is C{state_dir}: relative to the file's folder when the file
+sets it, else to the working directory (its default is C{"state"}).
+A relative C{access_log} path is taken the same way.
 Unknown keys are errors, so a misspelt key is not silently ignored.
 
 Every problem raises L{ConfigError} whose text is one line naming the file,
@@ -68,7 +74,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from radiod.forwarded import parse_networks
+
 __all__ = [
+    "DEFAULT_STATE_DIR",
     "ConfigError",
     "KeyPath",
     "MountConfig",
@@ -98,7 +107,13 @@ HEADER_TIMEOUT_MAX = 3600.0
 SEND_BUFFER_RANGE = (4 * KIB, 16 * 1024 * KIB)
 WORKERS_MAX = 64
 CHARSETS = ("utf-8", "latin-1")
+LOG_FORMATS = ("text", "json")
 PLAYLIST_SUFFIXES = (".m3u", ".pls", ".xspf")
+DEFAULT_STATE_DIR = "state"
+"""
+The state folder, relative to the working directory, when C{state_dir} is
+empty.
+"""
 
 
 class ConfigError(Exception):
@@ -221,8 +236,22 @@ class StationConfig:
     @ivar source_password: the password live sources give; empty refuses
         live sources (unless a mount sets its own).
     @ivar admin_user: the user name for the admin interface.
-    @ivar admin_password: the admin password; empty disables the admin
-        interface.
+    @ivar admin_password: the admin password; empty for the one kept in
+        the state folder, generated at the first start (see
+        L{radiod.auth.with_admin_password}, which the entry points
+        call).  A station built with an empty one refuses every admin
+        login.
+    @ivar state_dir: the folder where the station keeps what it must
+        remember across restarts (the play history, the generated admin
+        password), created when needed; empty for L{DEFAULT_STATE_DIR} in
+        the working directory.
+    @ivar access_log: the file the access log is appended to (see
+        L{radiod.accesslog}); C{"-"} for standard output; empty for none.
+    @ivar log_format: C{"text"}, or C{"json"} for one JSON object per log
+        event (see L{radiod.jsonlog}).
+    @ivar trusted_proxies: the addresses and CIDR networks of reverse
+        proxies whose C{X-Forwarded-For} header names the client (see
+        L{radiod.forwarded}); empty to ignore the header.
     """
 
     port: int = 8000
@@ -235,6 +264,23 @@ class StationConfig:
     source_password: str = ""
     admin_user: str = "admin"
     admin_password: str = ""
+    state_dir: str = ""
+    access_log: str = ""
+    log_format: str = "text"
+    trusted_proxies: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Kept a tuple (hashable, equal after a JSON round trip) whatever
+        # sequence the caller gives.
+        object.__setattr__(self, "trusted_proxies", tuple(self.trusted_proxies))
+
+    @property
+    def state_path(self) -> str:
+        """
+        The folder the station keeps its state in: L{state_dir}, or
+        L{DEFAULT_STATE_DIR} when that is empty.
+        """
+        return self.state_dir or DEFAULT_STATE_DIR
 
     @property
     def default_mount(self) -> MountConfig:
@@ -416,6 +462,14 @@ def _url_list(value: object) -> tuple[str, ...]:
     return tuple(_string(item) for item in value)
 
 
+def _address_list(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list):
+        raise ValueError(f"must be a list of addresses and networks, not {_type_name(value)}")
+    return tuple(_string(item) for item in value)
+
+
 def _charset(value: object) -> str:
     return normalize_charset(_string(value))
 
@@ -440,6 +494,10 @@ _SERVER_KEYS: dict[str, tuple[str, _Converter]] = {
     "source_password": ("source_password", _string),
     "admin_user": ("admin_user", _string),
     "admin_password": ("admin_password", _string),
+    "state_dir": ("state_dir", _string),
+    "access_log": ("access_log", _string),
+    "log_format": ("log_format", _string),
+    "trusted_proxies": ("trusted_proxies", _address_list),
 }
 _MOUNT_KEYS: dict[str, tuple[str, _Converter]] = {
     "name": ("name", _string),
@@ -656,8 +714,16 @@ def _check(config: StationConfig, path_exists: Callable[[str], bool] | None) -> 
         )
     if not config.admin_user or ":" in config.admin_user or not config.admin_user.isprintable():
         raise _Invalid(("server", "admin_user"), 'must be a non-empty name without ":"')
-    for key in ("source_password", "admin_password"):
+    for key in ("source_password", "admin_password", "state_dir", "access_log"):
         _one_line(("server", key), getattr(config, key))
+    if config.log_format not in LOG_FORMATS:
+        raise _Invalid(
+            ("server", "log_format"), f'must be "text" or "json", not {config.log_format!r}'
+        )
+    try:
+        parse_networks(config.trusted_proxies)
+    except ValueError as e:
+        raise _Invalid(("server", "trusted_proxies"), str(e)) from None
     if not config.mounts:
         raise _Invalid(("mount",), "at least one mount is needed")
     first_index: dict[str, int] = {}
@@ -868,6 +934,14 @@ def load_config(
                 for m, table in zip(config.mounts, tables, strict=True)
             )
             config = replace(config, mounts=mounts)
+        if folder and config.state_dir and "state_dir" in document.get("server", {}):
+            config = replace(config, state_dir=os.path.join(folder, config.state_dir))
+        if (
+            folder
+            and config.access_log not in ("", "-")
+            and "access_log" in document.get("server", {})
+        ):
+            config = replace(config, access_log=os.path.join(folder, config.access_log))
         _check(config, path_exists)
     except _Invalid as e:
         raise _file_error(filename, text, e) from None

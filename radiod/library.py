@@ -13,6 +13,7 @@ rescan added, removed or replaced.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from collections.abc import Callable, Iterator, Mapping
@@ -35,6 +36,7 @@ __all__ = [
     "TagReader",
     "is_playable",
     "scan_location",
+    "track_id",
 ]
 
 PLAYABLE_EXTENSIONS = (".mp3",)
@@ -60,6 +62,17 @@ def is_playable(name: str) -> bool:
     Whether a file name has an extension radiod can play.
     """
     return name.lower().endswith(PLAYABLE_EXTENSIONS)
+
+
+def track_id(path: str) -> str:
+    """
+    A short id for a library file, the same for the same path on every
+    scan and every start.
+
+    @param path: the file's absolute path, as the library lists it.
+    @return: 16 hexadecimal digits.
+    """
+    return hashlib.blake2b(os.fsencode(path), digest_size=8).hexdigest()
 
 
 def _is_playlist(name: str) -> bool:
@@ -244,6 +257,49 @@ class Library:
         self._read = read
         self._entries: dict[str, Entry] = {}
         self._lock = DeferredLock()
+        self._index: dict[str, TrackInfo] | None = None
+
+    @property
+    def root(self) -> str:
+        """
+        The folder relative track paths are taken from: the location, or
+        for a playlist file the folder it is in.
+        """
+        location = os.path.abspath(self.location)
+        return os.path.dirname(location) if _is_playlist(location) else location
+
+    def relative(self, path: str) -> str:
+        """
+        A track's path as the admin interface shows it: relative to
+        L{root} when it is inside it, else absolute.
+        """
+        root = self.root
+        if os.path.commonpath([root, path]) == root:
+            return os.path.relpath(path, root)
+        return path
+
+    def find(self, reference: str) -> TrackInfo | None:
+        """
+        A track of the library by its L{track_id}, or by its path (relative
+        to L{root}, or absolute).  Only files the last scan listed are
+        found; nothing is looked up on disk, so no other file can be named.
+
+        @param reference: an id or a path.
+        @return: the track, or C{None} when the library has no such file.
+        """
+        index = self._index
+        if index is None:
+            index = {}
+            for track in self.tracks:
+                index[track_id(track.path)] = track
+                index[os.path.normpath(track.path)] = track
+            self._index = index
+        if not reference:
+            return None
+        found = index.get(reference)
+        if found is None:
+            found = index.get(os.path.normpath(os.path.join(self.root, reference)))
+        return found
 
     def scan(self) -> Deferred[LibraryChange]:
         """
@@ -280,4 +336,5 @@ class Library:
         )
         self._entries = entries
         self.tracks = [info for _, _, info in entries.values()]
+        self._index = None
         return change

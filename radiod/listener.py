@@ -82,12 +82,15 @@ class Listener:
     @ivar metaint: audio bytes between metadata blocks, or 0 for none.
     @ivar home: the name of the mount the listener asked for; it may be
         listening to that mount's fallback meanwhile.
+    @ivar connected_at: clock time it joined its first mount.
+    @ivar user_agent: its C{User-Agent}, or C{""} when it sent none.
     """
 
     __slots__ = (
         "_handle",
         "_last_block",
         "_until_block",
+        "connected_at",
         "home",
         "id",
         "metaint",
@@ -98,6 +101,7 @@ class Listener:
         "sent",
         "stopped",
         "transport",
+        "user_agent",
     )
 
     _log = Logger()
@@ -130,6 +134,8 @@ class Listener:
         self.paused = False
         self.stopped = False
         self.sent = 0
+        self.connected_at = 0.0
+        self.user_agent = ""
         self._until_block = metaint
         self._last_block: bytes | None = None
         self._handle = direct_socket(transport)

@@ -98,6 +98,9 @@ class Mount:
     @ivar left_sent: audio bytes sent to listeners who have left.
     @ivar switch: for a paced source, what the pacer pulls from: the
         source, or a live source that takes it over (L{radiod.live}).
+    @ivar on_listener_joined: called with each listener that connects.
+    @ivar on_listener_left: called with each listener whose connection
+        ends here (dropped for lagging or not).
     """
 
     _log = Logger()
@@ -136,6 +139,8 @@ class Mount:
         self._blocks: dict[str, bytes] = {}
         self.on_track_change: list[Callable[[TrackInfo], None]] = []
         self.on_broadcast: list[Deliver] = []
+        self.on_listener_joined: list[Callable[[Listener], None]] = []
+        self.on_listener_left: list[Callable[[Listener], None]] = []
         self.pacer: Pacer | None = None
         self.switch: Switch | None = None
         if ILiveSource.providedBy(source):
@@ -144,6 +149,19 @@ class Mount:
             switch = source if isinstance(source, Switch) else Switch(source, name=config.name)
             self.switch = switch
             self.pacer = Pacer(clock, switch, self.broadcast, interval=tick, name=config.name)
+
+    def reconfigure(self, config: MountConfig) -> None:
+        """
+        Take new settings: new listeners get them (burst, metaint, limits,
+        headers), titles are encoded in the new charset from the next
+        track, and the queue size applies to everyone at once.
+        """
+        self.config = config
+        self.queue_size = config.queue_size
+        self.buffer.keep = max(
+            self.buffer.keep, max(config.queue_size, config.burst_size) + 64 * 1024
+        )
+        self._blocks.clear()
 
     def start(self) -> None:
         """
@@ -252,7 +270,12 @@ class Mount:
         return self.switch is None or self.switch.has_audio
 
     def add_listener(
-        self, transport: ListenerTransport, peer: str, wants_metadata: bool, home: str = ""
+        self,
+        transport: ListenerTransport,
+        peer: str,
+        wants_metadata: bool,
+        home: str = "",
+        user_agent: str = "",
     ) -> Listener:
         """
         Start a listener at the burst point: register it as a streaming
@@ -262,6 +285,8 @@ class Mount:
 
         @param home: the mount the listener asked for, when this mount
             plays in its place (its fallback).
+        @param user_agent: the listener's C{User-Agent}, for the admin
+            interface.
         """
         metaint = self.config.metaint if wants_metadata else 0
         listener = Listener(
@@ -272,7 +297,11 @@ class Mount:
             self.buffer.burst_start(self.config.burst_size),
             home,
         )
+        listener.connected_at = self._clock.seconds()
+        listener.user_agent = user_agent
         self._enrol(listener)
+        for joined in self.on_listener_joined:
+            joined(listener)
         transport.registerProducer(listener, True)
         self._log.info(
             "Listener {listener} from {peer} joined {mount} ({count} listening)",
@@ -324,6 +353,8 @@ class Mount:
         """
         if listener in self.listeners:
             self._forget(listener)
+            for left in self.on_listener_left:
+                left(listener)
             self._log.info(
                 "Listener {listener} from {peer} left {mount} after {sent} bytes "
                 "({count} listening)",
@@ -340,6 +371,8 @@ class Mount:
         """
         self.dropped += 1
         self._forget(listener)
+        for left in self.on_listener_left:
+            left(listener)
 
     @property
     def bytes_sent(self) -> int:

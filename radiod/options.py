@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from twisted.python import usage
 
 from radiod.config import (
+    DEFAULT_STATE_DIR,
     ConfigError,
     KeyPath,
     MountConfig,
@@ -68,6 +69,10 @@ def _text(text: str) -> str:
     return text
 
 
+def _address_list(text: str) -> tuple[str, ...]:
+    return tuple(part for part in text.replace(",", " ").split() if part)
+
+
 _STATION = StationConfig()
 _MOUNT = MountConfig()
 
@@ -80,6 +85,10 @@ _SERVER_OPTIONS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "send-buffer": ("send_buffer", parse_size),
     "workers": ("workers", _whole_number),
     "source-password": ("source_password", _text),
+    "state-dir": ("state_dir", _text),
+    "access-log": ("access_log", _text),
+    "log-format": ("log_format", _text),
+    "trusted-proxies": ("trusted_proxies", _address_list),
 }
 # option: (MountConfig field, TOML key, parser), applied to the first mount.
 _MOUNT_OPTIONS: dict[str, tuple[str, str, Callable[[str], Any]]] = {
@@ -214,6 +223,35 @@ class Options(usage.Options):
             None,
             f"Character set of ICY titles: utf-8 or latin-1 [default: {_MOUNT.charset}]",
         ],
+        [
+            "state-dir",
+            None,
+            None,
+            "Folder where the play history and the generated admin password are kept "
+            "across restarts, created when needed "
+            f"[default: {DEFAULT_STATE_DIR!r} in the working directory]",
+        ],
+        [
+            "access-log",
+            None,
+            None,
+            "File the access log (combined log format, one line per request and per "
+            "listening session) is appended to; - for standard output [default: none]",
+        ],
+        [
+            "log-format",
+            None,
+            None,
+            f"Server log format: text, or json for one JSON object per line "
+            f"[default: {_STATION.log_format}]",
+        ],
+        [
+            "trusted-proxies",
+            None,
+            None,
+            "Reverse proxies whose X-Forwarded-For header names the client: addresses and "
+            "CIDR networks separated by commas, such as 127.0.0.1,10.0.0.0/8 [default: none]",
+        ],
     ]
     optFlags: ClassVar[list[list[Any]]] = [
         ["shuffle", None, "Play in random order, reshuffled every round"],
@@ -273,6 +311,17 @@ class Options(usage.Options):
         """
         if self.config is None:
             self.config = self._build()
+        return self.config
+
+    def reread(self) -> StationConfig:
+        """
+        Build the configuration again, reading the C{--config} file anew
+        (for a reload); the options given still win over it.
+
+        @raise ConfigError: as L{to_config} does; the configuration built
+            before stays.
+        """
+        self.config = self._build()
         return self.config
 
     def _build(self) -> StationConfig:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import replace
+from itertools import chain
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
@@ -94,6 +95,9 @@ class Programme:
         self._ready: tuple[TrackInfo, list[Frame]] | None = None
         self._loading: str | None = None
         self._stale = False
+        self._queued: list[str] = []
+        self._ahead_queued = False
+        self._skipping = False
         self.broken: set[str] = set()
         self.skipped = 0
         self._scanning = False
@@ -129,18 +133,21 @@ class Programme:
         self._rescan = None
         self._frames = []
         self._ready = None
+        self._skipping = False
 
     def next_frame(self) -> tuple[Frame, TrackInfo] | None:
         """
         The next frame of the current track, moving on to the next track
-        (already read in the background) when this one ends.
+        (already read in the background) when this one ends, or once it
+        is read after L{skip}.
         """
-        if self._index >= len(self._frames):
+        if self._index >= len(self._frames) or (self._skipping and self._ready is not None):
             if self._ready is None:
                 self._prefetch()
                 return None
             track, frames = self._ready
             self._ready = None
+            self._skipping = False
             # A fresh object per play, so a repeated track is a new play.
             self.playing = replace(track)
             self._frames = frames
@@ -150,6 +157,83 @@ class Programme:
         self._index += 1
         assert self.playing is not None
         return frame, self.playing
+
+    def next_track(self) -> TrackInfo | None:
+        """
+        The track expected to play after the current one, as far as the
+        programme knows it: the one read ahead, else the one being read,
+        else the next playable one left in this round.  Changes nothing.
+
+        @return: the track, or C{None} when the next is not known yet (at
+            the end of a round, or with nothing playable).
+        """
+        if self._ready is not None:
+            return self._ready[0]
+        pending = [self._loading] if self._loading is not None else []
+        for path in chain(pending, self._queued, self.upcoming):
+            if path not in self.broken:
+                track = self._track(path)
+                if track is not None:
+                    return track
+        return None
+
+    @property
+    def queued(self) -> list[str]:
+        """
+        The paths asked for with L{queue} still to play, next first
+        (played in this order after the current track, before the rest of
+        the round).
+        """
+        ahead = self._ready[0].path if self._ready is not None else self._loading
+        if ahead is not None and self._ahead_queued:
+            return [ahead, *self._queued]
+        return list(self._queued)
+
+    def skip(self) -> TrackInfo | None:
+        """
+        Move on to the next track: its first frame follows the next frame
+        asked for, since it is normally read ahead already; if it is still
+        being read, the current track plays on until it is ready.
+
+        @return: the track skipped, or C{None} when none is playing.
+        """
+        current = self.playing
+        if current is None:
+            return None
+        self._skipping = True
+        self._prefetch()
+        return current
+
+    def queue(self, path: str) -> int:
+        """
+        Play a library file next: after the current track and the tracks
+        queued before it, then the round goes on where it was, without
+        it.  A track read ahead from the round waits its turn again (or,
+        when it is the one asked for, stays next).
+
+        @param path: the file's path, as the library lists it.
+        @return: its place among the tracks to come (1 for the next).
+        @raise KeyError: when the library has no such file.
+        """
+        if self._track(path) is None:
+            raise KeyError(path)
+        self.broken.discard(path)
+        self.upcoming = [other for other in self.upcoming if other != path]
+        ahead = self._ready[0].path if self._ready is not None else self._loading
+        if ahead == path and not self._ahead_queued:
+            self._ahead_queued = True
+            return 1
+        self._queued.append(path)
+        place = len(self.queued)
+        if not self._ahead_queued:
+            if self._ready is not None:
+                self.upcoming.insert(0, self._ready[0].path)
+                self._ready = None
+            elif self._loading is not None:
+                # Put back in the round when its read ends.
+                self._stale = True
+        self._prefetch()
+        return place
 
     # Rotation
 
@@ -176,15 +260,27 @@ class Programme:
             if path not in self.broken:
                 return path
 
+    def _next_queued(self) -> str | None:
+        """
+        The next queued path still playable, or C{None}.
+        """
+        while self._queued:
+            path = self._queued.pop(0)
+            if path not in self.broken:
+                return path
+        return None
+
     def _prefetch(self) -> None:
         """
         Start reading the next track unless one is ready or being read.
         """
         if self._ready is not None or self._loading is not None or not self._running:
             return
-        path = self._next_path()
+        queued = self._next_queued()
+        path = queued if queued is not None else self._next_path()
         if path is None:
             return
+        self._ahead_queued = queued is not None
         self._loading = path
         self._stale = False
         loader = self._loader
@@ -205,13 +301,20 @@ class Programme:
         if self._stale or track is None:
             # Replaced or removed while we were reading it.
             if track is not None:
-                self.upcoming.insert(0, path)
+                self._put_back(path)
             self._prefetch()
             return
         if not frames:
             self._skip(path, "no audio frames")
             return
         self._ready = (track, frames)
+
+    def _put_back(self, path: str) -> None:
+        """
+        Make the path read ahead (or being read) the next to read again,
+        in the queue or the round it came from.
+        """
+        (self._queued if self._ahead_queued else self.upcoming).insert(0, path)
 
     def _load_failed(self, failure: Failure, path: str) -> None:
         self._loading = None
@@ -227,6 +330,13 @@ class Programme:
         self._prefetch()
 
     # Library changes
+
+    def rescan(self) -> Deferred[None]:
+        """
+        Look for library changes now, rather than at the next timed
+        rescan; fires when the scan is done (at once if one is running).
+        """
+        return self._scan()
 
     def _scan(self) -> Deferred[None]:
         if self._scanning:
@@ -260,6 +370,7 @@ class Programme:
                 changed=len(change.changed),
             )
         self.upcoming = [path for path in self.upcoming if path in present]
+        self._queued = [path for path in self._queued if path in present]
         added = [track.path for track in self.library.tracks if track.path in change.added]
         if self.shuffle:
             for path in added:
@@ -268,9 +379,9 @@ class Programme:
             # The rest of the round, in library order, after the track
             # already read ahead (or being read, or playing).
             order = [track.path for track in self.library.tracks]
-            if self._ready is not None:
+            if self._ready is not None and not self._ahead_queued:
                 anchor: str | None = self._ready[0].path
-            elif self._loading is not None:
+            elif self._loading is not None and not self._ahead_queued:
                 anchor = self._loading
             else:
                 anchor = self.playing.path if self.playing is not None else None
@@ -283,7 +394,7 @@ class Programme:
             if path not in present or path in change.changed:
                 self._ready = None
                 if path in present:
-                    self.upcoming.insert(0, path)
+                    self._put_back(path)
         if self._loading is not None and (
             self._loading not in present or self._loading in change.changed
         ):

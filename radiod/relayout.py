@@ -170,7 +170,9 @@ class RelayOut:
         d.addErrback(self._unexpected)
 
     def _unexpected(self, failure: Failure) -> None:
-        self._log.failure("Pushing to {url} failed", failure, url=self.url)
+        self._log.failure(
+            "Pushing {mount} to {url} failed", failure, mount=self.mount.name, url=self.url
+        )
         self._reconnect()
 
     async def _session(self, protocol: SourceProtocol, method: str) -> None:
@@ -178,7 +180,12 @@ class RelayOut:
             await self._connect(protocol)
         except Exception as error:
             reason = str(error) or type(error).__name__
-            self._log.warn("Cannot connect to {url}: {reason}", url=self.url, reason=reason)
+            self._log.warn(
+                "Cannot connect to {url}: {reason}",
+                mount=self.mount.name,
+                url=self.url,
+                reason=reason,
+            )
             self._reconnect()
             return
         if protocol is not self._current:
@@ -193,7 +200,7 @@ class RelayOut:
             if method == "PUT":
                 self._attempt("SOURCE")
                 return
-            self._log.warn("{url}: {error}", url=self.url, error=str(error))
+            self._log.warn("{url}: {error}", mount=self.mount.name, url=self.url, error=str(error))
             self._reconnect()
             return
         if protocol is not self._current:
@@ -205,7 +212,11 @@ class RelayOut:
                 self._attempt("SOURCE")
                 return
             self._log.warn(
-                "{url} refused the source: {code} {reason}", url=self.url, code=code, reason=reason
+                "{url} refused the source: {code} {reason}",
+                mount=self.mount.name,
+                url=self.url,
+                code=code,
+                reason=reason,
             )
             self._reconnect()
             return
@@ -213,7 +224,7 @@ class RelayOut:
         await protocol.closed
         if protocol is self._current:
             self.connection = None
-            self._log.warn("{url} closed the connection", url=self.url)
+            self._log.warn("{url} closed the connection", mount=self.mount.name, url=self.url)
             self._reconnect()
 
     def _stream(self, protocol: SourceProtocol, method: str) -> None:
@@ -238,7 +249,12 @@ class RelayOut:
             return
         delay = self.delay
         self.delay = min(self.delay * 2, self.max_delay)
-        self._log.info("Reconnecting to {url} in {delay:.0f} s", url=self.url, delay=delay)
+        self._log.info(
+            "Reconnecting to {url} in {delay:.0f} s",
+            mount=self.mount.name,
+            url=self.url,
+            delay=delay,
+        )
         self._retry = self._clock.callLater(delay, self._attempt, "PUT")
 
     # Audio and titles
@@ -256,6 +272,7 @@ class RelayOut:
             if self._stalled > STALL_LIMIT:
                 self._log.warn(
                     "{url} has read nothing for {seconds:.0f} s; disconnecting",
+                    mount=self.mount.name,
                     url=self.url,
                     seconds=self._stalled,
                 )
@@ -276,6 +293,7 @@ class RelayOut:
         d.addErrback(
             lambda failure: self._log.warn(
                 "Cannot update the title on {url}: {reason}",
+                mount=self.mount.name,
                 url=self.url,
                 reason=failure.getErrorMessage(),
             )

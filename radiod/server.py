@@ -10,7 +10,6 @@ writes replies.
 
 from __future__ import annotations
 
-import html
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -22,9 +21,12 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from radiod import __version__
+from radiod.accesslog import Access, mask_target
+from radiod.auth import AdminAccess, source_allowed
 from radiod.config import StationConfig
 from radiod.convert import MakeConverter
 from radiod.fallback import Fallbacks
+from radiod.forwarded import Network, client_address, parse_networks
 from radiod.listener import Listener, ListenerTransport
 from radiod.metadata import (
     ADMIN_CGI,
@@ -54,7 +56,6 @@ from radiod.source import (
     SourceConnection,
     SourceRefused,
     Sources,
-    check_credentials,
     parse_basic_auth,
 )
 
@@ -120,6 +121,10 @@ class RadioFactory(Factory):
         (the mount's name and a slash), or C{None} for none.
     @ivar fallbacks: which mount a listener hears when the one it asks for
         has no audio.
+    @ivar on_access: called with an L{Access} for each request when its
+        connection ends (the access log).
+    @ivar admin_access: the admin credentials check (of the current
+        L{config}), shared by every admin request.
     """
 
     def __init__(
@@ -153,6 +158,20 @@ class RadioFactory(Factory):
         self.routes: dict[str, Route] = {}
         self.form_paths: set[str] = {METADATA_PATH, ADMIN_CGI}
         self.mount_page: Route | None = None
+        self.on_access: list[Callable[[Access], None]] = []
+        self.admin_access = AdminAccess.for_config(lambda: self.config)
+        self._trusted: tuple[tuple[str, ...], tuple[Network, ...]] = ((), ())
+
+    @property
+    def trusted_proxies(self) -> tuple[Network, ...]:
+        """
+        The proxies whose C{X-Forwarded-For} is taken, from the current
+        L{StationConfig.trusted_proxies}.
+        """
+        proxies = self.config.trusted_proxies
+        if proxies != self._trusted[0]:
+            self._trusted = (proxies, parse_networks(proxies))
+        return self._trusted[1]
 
     @property
     def default_mount(self) -> Mount:
@@ -181,6 +200,15 @@ class RadioProtocol(Protocol):
 
     @ivar on_lost: called when the connection is lost (a route that keeps
         the connection for a stream of its own cleans up here).
+    @ivar peer: the client, for logs: C{host:port} of the connection, or,
+        once the request is read, the address C{X-Forwarded-For} gives when
+        the connection comes from a trusted proxy.
+    @ivar client: the client's address without a port, for the access log.
+    @ivar request: the request, once read.
+    @ivar response_status: the status answered, for the access log; a
+        route that writes its own response head sets it.
+    @ivar response_sent: the body bytes answered, for the access log; a
+        route that writes its own body adds to it.
     """
 
     _log = Logger()
@@ -195,13 +223,21 @@ class RadioProtocol(Protocol):
         self._remainder = b""
         self._awaiting: tuple[Request, int] | None = None
         self.peer = "-"
+        self.client = "-"
+        self.request: Request | None = None
+        self.response_status: int | None = None
+        self.response_sent = 0
+        self._connected_at = 0.0
         self.on_lost: list[Callable[[], None]] = []
 
     def connectionMade(self) -> None:
         """
         Start the clock on the request headers.
         """
-        self.peer = format_peer(self.transport.getPeer() if self.transport else None)
+        address = self.transport.getPeer() if self.transport else None
+        self.peer = format_peer(address)
+        self.client = str(getattr(address, "host", None) or "-")
+        self._connected_at = self._clock.seconds()
         self._timeout = self._clock.callLater(
             self.radio.config.header_timeout, self._header_timeout
         )
@@ -246,6 +282,7 @@ class RadioProtocol(Protocol):
             return
         self._parser = None
         self._remainder = parser.remainder
+        self._identify(request)
         if request.method == "POST" and request.path in self.radio.form_paths:
             self._await_body(request)
             return
@@ -280,11 +317,27 @@ class RadioProtocol(Protocol):
         self._cancel_timeout()
         self._dispatch(request, self._remainder[:size])
 
+    def _identify(self, request: Request) -> None:
+        """
+        Note the request, and when the connection comes from a trusted
+        proxy, take the client's address from C{X-Forwarded-For}.
+        """
+        self.request = request
+        trusted = self.radio.trusted_proxies
+        if not trusted:
+            return
+        forwarded = client_address(self.client, request.header_list("X-Forwarded-For"), trusted)
+        if forwarded != self.client:
+            self.client = forwarded
+            self.peer = forwarded
+
     def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:  # noqa: B008
         """
-        Forget our listener and timers, and tell L{on_lost}.
+        Forget our listener and timers, tell L{on_lost}, and log the
+        request for the access log.
         """
         self._cancel_timeout()
+        self._log_access()
         if self.listener is not None:
             self.listener.stopProducing()
             self.listener = None
@@ -293,6 +346,30 @@ class RadioProtocol(Protocol):
         callbacks, self.on_lost = self.on_lost, []
         for callback in callbacks:
             callback()
+
+    def _log_access(self) -> None:
+        """
+        Tell L{RadioFactory.on_access} about the request this connection
+        carried, if it carried one (or was refused one).
+        """
+        request = self.request
+        if (request is None and self.response_status is None) or not self.radio.on_access:
+            return
+        now = self._clock.seconds()
+        access = Access(
+            client=self.client,
+            ended=now,
+            duration=now - self._connected_at,
+            status=self.response_status,
+            sent=self.listener.sent if self.listener is not None else self.response_sent,
+            method=request.method if request else None,
+            target=request.target if request else None,
+            version=request.version if request else None,
+            referer=request.header("Referer") if request else None,
+            user_agent=request.header("User-Agent") if request else None,
+        )
+        for observer in self.radio.on_access:
+            observer(access)
 
     # Replies
 
@@ -316,6 +393,8 @@ class RadioProtocol(Protocol):
         full = [("Server", SERVER), ("Connection", "Close"), *headers]
         if body or not head_only:
             full.append(("Content-Length", str(len(body))))
+        self.response_status = status
+        self.response_sent = 0 if head_only else len(body)
         self.transport.write(build_response_head(status, full) + (b"" if head_only else body))
         self.transport.loseConnection()
 
@@ -338,7 +417,7 @@ class RadioProtocol(Protocol):
         self._log.warn(
             "Refused {method} {path} from {peer}: {status} {reason}",
             method=request.method if request else "-",
-            path=request.target if request else "-",
+            path=mask_target(request.target) if request else "-",
             peer=self.peer,
             status=status,
             reason=reason,
@@ -386,9 +465,6 @@ class RadioProtocol(Protocol):
         if page is not None and path.endswith("/") and path[:-1] in mounts:
             page(self, request, b"")
             return
-        if path in ("/", "/index.html"):
-            self._index(request)
-            return
         self.refuse(404, "File Not Found", request)
 
     def _dispatch(self, request: Request, body: bytes) -> None:
@@ -414,6 +490,7 @@ class RadioProtocol(Protocol):
         except SourceRefused as refused:
             self.refuse(refused.status, refused.reason, request, refused.headers)
             return
+        self.response_status = 200
         remainder, self._remainder = self._remainder, b""
         self.source.data_received(remainder)
 
@@ -436,11 +513,12 @@ class RadioProtocol(Protocol):
             return
         config = self.radio.config
         credentials = parse_basic_auth(request.header("Authorization"))
-        allowed = check_credentials(config, mount, credentials)
+        admin = self.radio.admin_access
+        allowed = source_allowed(config, mount, credentials) or admin.allows(credentials)
         if not allowed and shoutcast and update.password is not None:
-            allowed = check_credentials(
-                config, mount, ("source", update.password)
-            ) or check_credentials(config, mount, (config.admin_user, update.password))
+            allowed = source_allowed(config, mount, ("source", update.password)) or admin.allows(
+                (config.admin_user, update.password)
+            )
         if not allowed:
             self._metadata_reply(
                 request,
@@ -554,6 +632,7 @@ class RadioProtocol(Protocol):
             [("Server", SERVER), ("Connection", "Close"), *self._stream_headers(mount, metadata)],
             icy=mount.config.icy_status_line,
         )
+        self.response_status = 200
         if request.method == "HEAD":
             self.transport.write(head)
             self.transport.loseConnection()
@@ -561,7 +640,11 @@ class RadioProtocol(Protocol):
         self._limit_send_buffer()
         self.transport.write(head)
         self.listener = mount.add_listener(
-            cast(ListenerTransport, self.transport), self.peer, metadata, home=name
+            cast(ListenerTransport, self.transport),
+            self.peer,
+            metadata,
+            home=name,
+            user_agent=request.header("User-Agent") or "",
         )
 
     def _limit_send_buffer(self) -> None:
@@ -576,7 +659,9 @@ class RadioProtocol(Protocol):
             try:
                 handle.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
             except OSError as error:
-                self._log.warn("Cannot set send buffer: {error}", error=error)
+                self._log.warn(
+                    "Cannot set send buffer for {peer}: {error}", peer=self.peer, error=str(error)
+                )
 
     def _playlist(self, request: Request, mount: Mount, ending: str) -> None:
         config = self.radio.config
@@ -600,30 +685,5 @@ class RadioProtocol(Protocol):
                 *_CORS,
             ],
             text.encode("utf-8"),
-            head_only=request.method == "HEAD",
-        )
-
-    def _index(self, request: Request) -> None:
-        rows = []
-        for mount in self.radio.mounts.values():
-            name = html.escape(mount.name)
-            title = html.escape(mount.now_playing.stream_title if mount.now_playing else "")
-            rows.append(
-                f"<li><a href='{name}'>{name}</a> "
-                f"(<a href='{name}.m3u'>m3u</a>, <a href='{name}.pls'>pls</a>, "
-                f"<a href='{name}.xspf'>xspf</a>) {title}"
-                f"<br><audio controls preload='none' src='{name}'></audio></li>"
-            )
-        station = html.escape(self.radio.default_mount.config.station_name)
-        page = (
-            "<!doctype html><html><head><meta charset='utf-8'>"
-            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>{station}</title></head><body><h1>{station}</h1>"
-            f"<ul>{''.join(rows)}</ul></body></html>"
-        )
-        self.reply(
-            200,
-            [("Content-Type", "text/html; charset=utf-8"), *_NO_CACHE],
-            page.encode("utf-8"),
             head_only=request.method == "HEAD",
         )

@@ -28,13 +28,17 @@ from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
-from radiod.config import StationConfig, parse_push_url
+from radiod.accesslog import AccessLog
+from radiod.admin import Admin
+from radiod.config import MountConfig, StationConfig, parse_push_url
 from radiod.convert import ffmpeg_converters
 from radiod.ffmpeg import find_ffmpeg
 from radiod.interfaces import IFrameSource, Runner
 from radiod.library import Library, scan_location
 from radiod.live import Switch
+from radiod.monitoring import Monitoring
 from radiod.mount import Mount
+from radiod.page import StationPage
 from radiod.programme import Programme
 from radiod.relay import Relay
 from radiod.relayout import RelayOut
@@ -166,10 +170,15 @@ class StationService(MultiService):
 
     @ivar mounts: the mounts by path.
     @ivar factory: the listener server's factory.
+    @ivar page: the station's web page and its event streams.
     @ivar relays: the relays of mounts configured with C{relay}.
     @ivar relays_out: one L{RelayOut} per URL in each mount's C{push_to}.
+    @ivar monitoring: the status pages, metrics and play history.
+    @ivar admin: the admin interface (Icecast's commands and radiod's API).
+    @ivar access_log: the access log, or C{None} when none is configured.
     @ivar shoutcast: the SHOUTcast v1 source port's listening service, or
         C{None} when the station does not listen for v1 sources.
+    @ivar shoutcast_factory: the factory of that port's connections.
     """
 
     _log = Logger()
@@ -196,22 +205,13 @@ class StationService(MultiService):
         super().__init__()
         self.config = config
         self._reactor = reactor
+        self._runner = runner
         self.mounts: dict[str, Mount] = {}
         for mount_config in config.mounts:
-            source: IFrameSource | None = (sources or {}).get(mount_config.name)
-            if source is None and mount_config.live_only:
-                source = Switch(None, name=mount_config.name)
-            elif source is None:
-                location = mount_config.music or demo_library()
-                source = Programme(
-                    Library(location, runner),
-                    reactor,
-                    runner,
-                    shuffle=mount_config.shuffle,
-                    rescan_interval=mount_config.rescan_interval,
-                    name=mount_config.name,
-                )
-            self.mounts[mount_config.name] = Mount(mount_config, source, reactor)
+            source = (sources or {}).get(mount_config.name)
+            self.mounts[mount_config.name] = Mount(
+                mount_config, source or self._programme(mount_config), reactor
+            )
         self.pool: WorkerPool | None = None
         serving = share_limits(config)
         self.factory = RadioFactory(
@@ -221,6 +221,12 @@ class StationService(MultiService):
             accept_sources=config.workers <= 1,
             converters=ffmpeg_converters(reactor, reactor, find_ffmpeg()),  # type: ignore[arg-type]
         )
+        self.page = StationPage(reactor, self.factory)
+        self.access_log: AccessLog | None = None
+        if config.access_log:
+            self.access_log = AccessLog(config.access_log, reactor, runner)
+            self.access_log.setServiceParent(self)
+            self.factory.on_access.append(self.access_log.log)
         if config.workers > 1:
             endpoint: IStreamServerEndpoint = ReusePortEndpoint(reactor, config)
             self.pool = WorkerPool(
@@ -236,10 +242,12 @@ class StationService(MultiService):
         if shoutcast_port is None and 0 < config.port < 65535:
             shoutcast_port = config.port + 1
         self.shoutcast: ListenService | None = None
+        self.shoutcast_factory: ShoutcastFactory | None = None
         if self.factory.sources is not None and shoutcast_port is not None:
+            self.shoutcast_factory = ShoutcastFactory(reactor, config, self.factory.sources)
             self.shoutcast = ListenService(
                 serverFromString(reactor, endpoint_description(config, shoutcast_port)),
-                ShoutcastFactory(reactor, config, self.factory.sources),
+                self.shoutcast_factory,
             )
             self.shoutcast.setServiceParent(self)
         if self.pool is not None:
@@ -250,13 +258,41 @@ class StationService(MultiService):
                 self._add_relay(mount_config.name, mount_config.relay)
         self.relays_out: list[RelayOut] = []
         for mount_config in config.mounts:
-            for url in mount_config.push_to:
-                user, password, host, port, path = parse_push_url(url)
-                target = f"http://{host}:{port}{path}"
-                mount = self.mounts[mount_config.name]
-                self.relays_out.append(RelayOut(reactor, mount, target, user, password))
+            self._add_relays_out(mount_config)
+        self.monitoring = Monitoring(reactor, runner, self.factory, self.relays)
+        self.monitoring.setServiceParent(self)
+        self.admin = Admin(reactor, self.factory)
 
-    def _add_relay(self, name: str, url: str) -> None:
+    def _programme(self, config: MountConfig) -> IFrameSource:
+        """
+        What a configured mount plays: its music, or for a live-only mount
+        a switch with no playlist.
+        """
+        if config.live_only:
+            return Switch(None, name=config.name)
+        return Programme(
+            Library(config.music or demo_library(), self._runner),
+            self._reactor,
+            self._runner,
+            shuffle=config.shuffle,
+            rescan_interval=config.rescan_interval,
+            name=config.name,
+        )
+
+    def _add_relays_out(self, config: MountConfig) -> list[RelayOut]:
+        """
+        Push mount C{config.name} to each server in its C{push_to}.
+        """
+        added = []
+        for url in config.push_to:
+            user, password, host, port, path = parse_push_url(url)
+            target = f"http://{host}:{port}{path}"
+            mount = self.mounts[config.name]
+            added.append(RelayOut(self._reactor, mount, target, user, password))
+        self.relays_out.extend(added)
+        return added
+
+    def _add_relay(self, name: str, url: str) -> Relay | None:
         """
         Relay C{url} on mount C{name}, when the station runs in one
         process and the mount is paced.
@@ -268,8 +304,10 @@ class StationService(MultiService):
                 mount=name,
                 upstream=url,
             )
-            return
-        self.relays.append(Relay(self._reactor, self._reactor, switch, url, name=name))  # type: ignore[arg-type]
+            return None
+        relay = Relay(self._reactor, self._reactor, switch, url, name=name)  # type: ignore[arg-type]
+        self.relays.append(relay)
+        return relay
 
     def startService(self) -> None:
         """
@@ -297,8 +335,159 @@ class StationService(MultiService):
             relay.stop()
         for relay_out in self.relays_out:
             relay_out.stop()
+        self.page.close()
         if self.factory.sources is not None:
             self.factory.sources.stop()
         for mount in self.mounts.values():
             mount.stop()
         return stopped  # type: ignore[no-any-return]
+
+    # Reloading
+
+    def reload(self, config: StationConfig) -> None:
+        """
+        Apply a re-read configuration without dropping a listener, and
+        rescan every library.
+
+        Mounts whose settings changed keep their listeners; new listeners
+        get the new settings, and a changed C{music}, C{shuffle},
+        C{rescan_interval} or C{live_only} swaps the programme from the
+        next frame.  New mounts start; a removed mount moves its listeners
+        to its fallback, or closes them cleanly.  Passwords, limits and
+        timeouts apply at once.  The port, interface and number of worker
+        processes need a restart: changes to them are logged and ignored.
+
+        @param config: the new, validated configuration.
+        """
+        old = self.config
+        if old.workers > 1:
+            self._log.warn("Reload ignored: with several workers, restart radiod instead")
+            return
+        fixed = (old.port, old.interface, old.workers)
+        if (config.port, config.interface, config.workers) != fixed:
+            self._log.warn(
+                "port, interface and workers change only on restart; keeping {port}",
+                port=old.port,
+            )
+            config = replace(config, port=old.port, interface=old.interface, workers=old.workers)
+        wanted = {mount.name: mount for mount in config.mounts}
+        for name in [name for name in self.mounts if name not in wanted]:
+            self._remove_mount(name, wanted)
+        for mount_config in config.mounts:
+            mount = self.mounts.get(mount_config.name)
+            if mount is None:
+                self._add_mount(mount_config)
+            elif mount.config != mount_config:
+                self._update_mount(mount, mount_config)
+        self._reorder(config)
+        self.config = config
+        self.factory.config = share_limits(config)
+        if self.factory.sources is not None:
+            self.factory.sources.reconfigure(config)
+        if self.shoutcast_factory is not None:
+            self.shoutcast_factory.reconfigure(config)
+        self.factory.fallbacks.rebalance()
+        if self.access_log is not None:
+            self.access_log.reopen()
+        for mount in self.mounts.values():
+            playlist: object = mount.switch.playlist if mount.switch is not None else None
+            if isinstance(playlist, Programme):
+                playlist.rescan()
+        self._log.info("Configuration reloaded: mounts {mounts}", mounts=", ".join(self.mounts))
+
+    def _reorder(self, config: StationConfig) -> None:
+        """
+        Keep the mounts in the order of the configuration (the first is
+        the default mount), live mounts after them, in the very dicts the
+        server and the sources share.
+        """
+        ordered = {c.name: self.mounts[c.name] for c in config.mounts if c.name in self.mounts}
+        self.mounts.clear()
+        self.mounts.update(ordered)
+        served = self.factory.mounts
+        rest = {name: mount for name, mount in served.items() if name not in ordered}
+        served.clear()
+        served.update(ordered)
+        served.update(rest)
+
+    def _add_mount(self, config: MountConfig) -> None:
+        if config.name in self.factory.mounts:
+            self._log.warn(
+                "Mount {mount} is live right now; it is added at the next reload",
+                mount=config.name,
+            )
+            return
+        mount = Mount(config, self._programme(config), self._reactor)
+        self.mounts[config.name] = mount
+        self.factory.mounts[config.name] = mount
+        self.factory.fallbacks.watch(mount)
+        mount.start()
+        started: list[Relay | RelayOut] = list(self._add_relays_out(config))
+        if config.relay:
+            relay = self._add_relay(config.name, config.relay)
+            if relay is not None:
+                started.append(relay)
+        for service in started:
+            service.start()
+        self._log.info("Mount {mount} added", mount=config.name)
+
+    def _remove_mount(self, name: str, wanted: dict[str, MountConfig]) -> None:
+        mount = self.mounts.pop(name)
+        self._stop_relays(name)
+        fallback = mount.config.fallback if mount.config.fallback in wanted else ""
+        self.factory.mounts.pop(name, None)
+        target = self.factory.fallbacks.resolve(fallback) if fallback else None
+        moved = 0
+        for listener in list(mount.listeners):
+            if target is not None:
+                mount.move_listener(listener, target, rehome=True)
+                moved += 1
+        for other in self.factory.mounts.values():
+            for listener in other.listeners:
+                if listener.home == name:
+                    listener.home = other.name
+        if self.factory.sources is not None:
+            self.factory.sources.disconnect(name)
+        mount.stop()
+        self._log.info(
+            "Mount {mount} removed; {moved} listeners moved to {target}",
+            mount=name,
+            moved=moved,
+            target=target.name if target is not None else "none (closed)",
+        )
+
+    def _update_mount(self, mount: Mount, config: MountConfig) -> None:
+        old = mount.config
+        mount.reconfigure(config)
+        programme_keys = ("music", "shuffle", "rescan_interval", "live_only")
+        switch = mount.switch
+        if switch is not None and any(
+            getattr(old, key) != getattr(config, key) for key in programme_keys
+        ):
+            previous = switch.playlist
+            playlist = self._programme(config)
+            if isinstance(playlist, Switch):
+                switch.playlist = None
+            else:
+                playlist.start()
+                switch.playlist = playlist
+            if previous is not None:
+                previous.stop()
+        if (old.relay, old.push_to) != (config.relay, config.push_to):
+            self._stop_relays(mount.name)
+            started: list[Relay | RelayOut] = list(self._add_relays_out(config))
+            if config.relay:
+                relay = self._add_relay(config.name, config.relay)
+                if relay is not None:
+                    started.append(relay)
+            for service in started:
+                service.start()
+        self._log.info("Mount {mount} reconfigured", mount=mount.name)
+
+    def _stop_relays(self, name: str) -> None:
+        for relay in [relay for relay in self.relays if relay.name == name]:
+            relay.stop()
+            self.relays.remove(relay)
+        for relay_out in [r for r in self.relays_out if r.mount.name == name]:
+            relay_out.stop()
+            self.relays_out.remove(relay_out)

@@ -316,6 +316,7 @@ class ShoutcastProtocol(Protocol):
             self._log.warn(
                 "Refused SHOUTcast source from {peer}: invalid password{why}",
                 peer=self.peer,
+                mount=self._factory.mount,
                 why="" if expected else " (no source password is configured)",
             )
             self.transport.write(INVALID_PASSWORD)
@@ -347,7 +348,10 @@ class ShoutcastProtocol(Protocol):
     def _refuse(self, reason: str) -> None:
         assert self.transport is not None
         self._log.warn(
-            "Refused SHOUTcast source from {peer}: {reason}", peer=self.peer, reason=reason
+            "Refused SHOUTcast source from {peer}: {reason}",
+            peer=self.peer,
+            mount=self._factory.mount,
+            reason=reason,
         )
         self.transport.write(reason.encode("utf-8") + b"\r\n")
         self._close()
@@ -379,6 +383,14 @@ class ShoutcastFactory(Factory):
         self.clock = clock
         self.config = config
         self.sources = sources
+        self.mount = config.mounts[0].name
+
+    def reconfigure(self, config: StationConfig) -> None:
+        """
+        Use new settings (the password, the first mount) from the next
+        connection on.
+        """
+        self.config = config
         self.mount = config.mounts[0].name
 
     def buildProtocol(self, addr: IAddress | None) -> ShoutcastProtocol:

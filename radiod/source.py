@@ -495,6 +495,8 @@ class Sources:
         mount name, on mounts that record.
     @ivar make_recorder: builds the recorder of a show on a mount, from
         the mount's settings.
+    @ivar on_connect: called with each source put on a mount (its
+        C{on_end} tells when it leaves).
     """
 
     _log = Logger()
@@ -529,6 +531,7 @@ class Sources:
         self.created: set[str] = set()
         self.recordings: dict[str, Recorder] = {}
         self.make_recorder = make_recorder or self._recorder
+        self.on_connect: list[Callable[[SourceConnection], None]] = []
         if not config.source_password and not any(m.source_password for m in config.mounts):
             self._log.info("No source password is configured: live sources are refused")
 
@@ -539,6 +542,20 @@ class Sources:
         """
         source = self.connected.get(mount)
         return source.info if source is not None else None
+
+    def reconfigure(self, config: StationConfig) -> None:
+        """
+        Check sources against new settings (passwords) from now on.
+        """
+        self._config = config
+
+    def disconnect(self, mount: str) -> None:
+        """
+        Disconnect the source on C{mount}, if one is connected.
+        """
+        source = self.connected.get(mount)
+        if source is not None:
+            source.disconnect()
 
     def _password(self, name: str) -> str:
         return source_password(self._config, name)
@@ -727,6 +744,8 @@ class Sources:
         self.connected[mount.name] = source
         source.on_end.append(self._ended)
         self._record(source, mount)
+        for observer in self.on_connect:
+            observer(source)
         return source
 
     def _recorder(self, config: MountConfig) -> Recorder:

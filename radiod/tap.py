@@ -6,9 +6,17 @@ they build.  This is the one module that uses the global reactor.
 
 from __future__ import annotations
 
-from twisted.application.service import IService
+import signal
+from typing import IO, Any
 
+from twisted.application.service import IService
+from twisted.logger import Logger
+from twisted.python.logfile import LogFile
+
+from radiod.accesslog import AppendFile
+from radiod.auth import with_admin_password
 from radiod.config import ConfigError
+from radiod.jsonlog import LogObserverService, json_observer, twistd_log_output
 from radiod.library import LibraryError
 from radiod.options import Options
 from radiod.service import StationService, check_music, demo_library, thread_runner
@@ -29,8 +37,79 @@ def makeService(options: Options) -> IService:
         for mount in config.mounts:
             if not mount.live_only:
                 check_music(mount.music or demo_library())
-    except (ConfigError, LibraryError) as error:
+        log_output = _log_output(options) if config.log_format == "json" else None
+        config = with_admin_password(config)
+    except (ConfigError, LibraryError, ValueError) as error:
         raise SystemExit(f"twistd radiod: error: {error}") from None
+    if config.access_log:
+        _check_access_log(config.access_log)
     raise_file_limit()
     pool = reactor.getThreadPool()  # type: ignore[attr-defined]
-    return StationService(config, reactor, thread_runner(reactor, pool))
+    station = StationService(config, reactor, thread_runner(reactor, pool))
+    _reload_on_hangup(options, station)
+    if log_output is None:
+        return station
+    logging = LogObserverService(json_observer(log_output))
+    station.setServiceParent(logging)
+    return logging
+
+
+def _log_output(options: Options) -> IO[Any]:
+    """
+    Where the JSON log goes: where twistd would write its own log.  A log
+    file is rotated on C{SIGUSR1}, as twistd rotates its own.
+
+    @raise ValueError: for a combination of twistd options that cannot work.
+    """
+    from twisted.internet import reactor
+
+    output = twistd_log_output(getattr(options, "parent", None))
+    if isinstance(output, LogFile) and not signal.getsignal(signal.SIGUSR1):
+
+        def rotate(number: int, frame: object) -> None:
+            reactor.callFromThread(output.rotate)  # type: ignore[attr-defined]
+
+        signal.signal(signal.SIGUSR1, rotate)
+    return output
+
+
+def _check_access_log(path: str) -> None:
+    """
+    Fail now, with one line, if the access log cannot be opened.
+    """
+    appender = AppendFile(path)
+    try:
+        appender.reopen()
+    except OSError as error:
+        message = error.strerror or str(error)
+        raise SystemExit(
+            f"twistd radiod: error: access_log: cannot open {path}: {message}"
+        ) from None
+    finally:
+        appender.close()
+
+
+def _reload_on_hangup(options: Options, station: StationService) -> None:
+    """
+    On C{SIGHUP}, read the configuration again (the file and the same
+    command-line options) and apply it; a configuration that does not load
+    is logged and the running one kept.
+    """
+    from twisted.internet import reactor
+
+    log = Logger()
+
+    def reload() -> None:
+        try:
+            config = with_admin_password(options.reread())
+        except ConfigError as error:
+            log.error(
+                "Reload refused, keeping the running configuration: {error}", error=str(error)
+            )
+            return
+        station.reload(config)
+
+    def hangup(number: int, frame: object) -> None:
+        reactor.callFromThread(reload)  # type: ignore[attr-defined]
+
+    signal.signal(signal.SIGHUP, hangup)

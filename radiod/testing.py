@@ -28,7 +28,9 @@ __all__ = [
     "FakeConverters",
     "FakeFrameSource",
     "ListenerCapture",
+    "Reply",
     "SlowTransport",
+    "parse_reply",
     "silent_frame",
     "synchronous_runner",
 ]
@@ -281,3 +283,37 @@ class FakeConverters:
         converter = FakeConverter(target, deliver, ended)
         self.made.append(converter)
         return converter
+
+
+@dataclass(frozen=True)
+class Reply:
+    """
+    A complete HTTP reply, as a client received it.
+
+    @ivar status: the status code.
+    @ivar headers: the header fields by lower-cased name (the last value
+        of a repeated one).
+    @ivar body: what followed the head.
+    """
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def parse_reply(data: bytes) -> Reply:
+    """
+    Split a reply into its status, headers and body.
+
+    @param data: everything the server wrote.
+    @raise ValueError: if C{data} holds no complete head.
+    """
+    head, found, body = data.partition(b"\r\n\r\n")
+    if not found:
+        raise ValueError(f"no complete reply head in {data[:200]!r}")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return Reply(int(lines[0].split()[1]), headers, body)

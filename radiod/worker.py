@@ -141,7 +141,11 @@ def serve(reactor: Any, config: StationConfig, index: int) -> None:
     """
     from twisted.internet import stdio
 
+    from radiod.accesslog import AccessLog
+    from radiod.monitoring import Monitoring
+    from radiod.page import StationPage
     from radiod.server import RadioFactory
+    from radiod.service import thread_runner
     from radiod.workers import listen_reuse_port
 
     log = Logger(namespace=f"radiod.worker.{index}")
@@ -154,6 +158,20 @@ def serve(reactor: Any, config: StationConfig, index: int) -> None:
     for mount in mounts.values():
         mount.start()
     factory = RadioFactory(clock, config, mounts)
+    StationPage(clock, factory)
+    # Status pages and metrics for this process's listeners; the main
+    # process alone keeps the play history.
+    monitoring = Monitoring(
+        clock, thread_runner(reactor, reactor.getThreadPool()), factory, keep_history=False
+    )
+    monitoring.startService()
+    if config.access_log:
+        access_log = AccessLog(
+            config.access_log, clock, thread_runner(reactor, reactor.getThreadPool())
+        )
+        factory.on_access.append(access_log.log)
+        access_log.startService()
+        reactor.addSystemEventTrigger("before", "shutdown", access_log.stopService)
     listen_reuse_port(reactor, config, factory)
 
     def main_process_gone() -> None:

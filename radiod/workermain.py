@@ -13,6 +13,7 @@ import sys
 
 from twisted.logger import globalLogBeginner, textFileLogObserver
 
+from radiod.jsonlog import json_observer
 from radiod.worker import CONFIG_VARIABLE, config_from_json, raise_file_limit, serve
 
 __all__ = ["main"]
@@ -27,7 +28,12 @@ def main() -> None:
 
     index = int(sys.argv[1]) if len(sys.argv) > 1 else 1
     config = config_from_json(os.environ[CONFIG_VARIABLE])
-    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)], redirectStandardIO=False)
+    observer = (
+        json_observer(sys.stderr)
+        if config.log_format == "json"
+        else textFileLogObserver(sys.stderr)
+    )
+    globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
     raise_file_limit()
     serve(reactor, config, index)
     reactor.run()

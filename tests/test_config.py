@@ -348,6 +348,20 @@ class LoadConfigTests(SynchronousTestCase):
         )
         self.assertEqual(load_config(text).default_mount.record_dir, "shows")
 
+    def test_state_dir(self) -> None:
+        """
+        C{state_dir} is empty by default, meaning C{"state"} in the working
+        directory; one set in the file is taken from the file's folder
+        unless absolute.
+        """
+        self.assertEqual((StationConfig().state_dir, StationConfig().state_path), ("", "state"))
+        etc = os.path.join("etc", "radiod.toml")
+        config = load_config('[server]\nstate_dir = "var"\n', etc)
+        self.assertEqual(config.state_path, os.path.join("etc", "var"))
+        self.assertEqual(load_config('[server]\nstate_dir = "/abs"\n', etc).state_dir, "/abs")
+        self.assertEqual(load_config("[server]\nport = 1\n", etc).state_path, "state")
+        self.assertEqual(load_config('[server]\nstate_dir = "var"\n').state_dir, "var")
+
     def test_music_checked(self) -> None:
         """
         With C{path_exists}, every music path is asked about and must exist.
@@ -598,6 +612,21 @@ class LoadConfigErrorTests(SynchronousTestCase):
             validate(StationConfig(mounts=(MountConfig(record_dir=""),)))
         self.assertEqual(
             str(caught.exception), "mount[0].record_dir: must name a folder, not be empty"
+        )
+
+    def test_state_dir_errors(self) -> None:
+        """
+        C{state_dir} must be one line of text.
+        """
+        self.assert_error(
+            "[server]\nstate_dir = 1\n",
+            "radiod.toml line 2: server.state_dir: must be a string, not an integer",
+        )
+        with self.assertRaises(ConfigError) as caught:
+            validate(StationConfig(state_dir="a\nb"))
+        self.assertEqual(
+            str(caught.exception),
+            "server.state_dir: must be one line of text, without control characters",
         )
 
     def test_relay(self) -> None:

@@ -18,6 +18,7 @@ from radiod.library import (
     LibraryError,
     is_playable,
     scan_location,
+    track_id,
 )
 from radiod.tags import read_track_info
 from radiod.testing import synchronous_runner
@@ -512,3 +513,100 @@ class LibraryTests(FolderMixin, SynchronousTestCase):
         runner.release()
         self.assertTrue(self.successResultOf(second).empty)
         self.assertEqual(self.titles(library), ["a", "b"])
+
+
+class FindTests(FolderMixin, SynchronousTestCase):
+    """
+    L{Library.find} names a library track by id or path, and nothing
+    outside the library.
+    """
+
+    def scanned(self, location: str) -> Library:
+        library = Library(location, synchronous_runner)
+        self.successResultOf(library.scan())
+        return library
+
+    def test_track_id(self) -> None:
+        """
+        A track's id is 16 hexadecimal digits, the same for the same path
+        and different for another.
+        """
+        one = track_id("/music/a.mp3")
+        self.assertRegex(one, "^[0-9a-f]{16}$")
+        self.assertEqual(track_id("/music/a.mp3"), one)
+        self.assertNotEqual(track_id("/music/b.mp3"), one)
+        self.assertRegex(track_id("/music/\udcff.mp3"), "^[0-9a-f]{16}$")
+
+    def test_by_id_and_path(self) -> None:
+        """
+        A track is found by its id, by its path relative to the library,
+        with or without C{./} and C{..} detours inside it, and by its
+        absolute path.
+        """
+        top = self.folder("a.mp3", "sub/b.mp3")
+        library = self.scanned(top)
+        b = os.path.join(top, "sub", "b.mp3")
+        for reference in [track_id(b), "sub/b.mp3", "./sub/../sub/b.mp3", b]:
+            found = library.find(reference)
+            assert found is not None, reference
+            self.assertEqual(found.path, b)
+        self.assertEqual(library.relative(b), os.path.join("sub", "b.mp3"))
+
+    def test_nothing_outside(self) -> None:
+        """
+        Paths outside the library, files in it that are not tracks, and
+        unknown ids are not found.
+        """
+        top = self.folder("a.mp3", "notes.txt")
+        library = self.scanned(top)
+        outside = os.path.join(os.path.dirname(top), "x.mp3")
+        with open(outside, "wb") as f:
+            f.write(b"")
+        for reference in [
+            "",
+            "notes.txt",
+            "missing.mp3",
+            "../x.mp3",
+            outside,
+            "../../../../../../etc/passwd",
+            "/etc/passwd",
+            "0123456789abcdef",
+            track_id(outside),
+        ]:
+            self.assertIsNone(library.find(reference), reference)
+
+    def test_follows_rescans(self) -> None:
+        """
+        A file added to the library is found after the next scan, and one
+        removed is no longer found.
+        """
+        top = self.folder("a.mp3")
+        library = self.scanned(top)
+        self.assertIsNone(library.find("b.mp3"))
+        write_mp3(os.path.join(top, "b.mp3"))
+        os.remove(os.path.join(top, "a.mp3"))
+        self.successResultOf(library.scan())
+        self.assertIsNotNone(library.find("b.mp3"))
+        self.assertIsNone(library.find("a.mp3"))
+
+    def test_playlist_root(self) -> None:
+        """
+        A playlist library's paths are relative to the playlist's folder;
+        a track outside that folder is shown by its absolute path, and
+        found by either.
+        """
+        top = self.folder("lists/b.mp3", "a.mp3")
+        playlist = os.path.join(top, "lists", "l.m3u")
+        with open(playlist, "w") as f:
+            f.write("b.mp3\n../a.mp3\n")
+        library = self.scanned(playlist)
+        self.assertEqual(library.root, os.path.join(top, "lists"))
+        b = library.find("b.mp3")
+        assert b is not None
+        self.assertEqual(library.relative(b.path), "b.mp3")
+        a_path = os.path.join(top, "a.mp3")
+        for reference in ["../a.mp3", a_path]:
+            a = library.find(reference)
+            assert a is not None
+            self.assertEqual(a.path, a_path)
+        self.assertEqual(library.relative(a_path), a_path)

@@ -92,6 +92,7 @@ class OptionsTests(SynchronousTestCase):
             (["--interface", "127.0.0.1"], {"interface": "127.0.0.1"}),
             (["--max-listeners", "300"], {"max_listeners": 300}),
             (["--header-timeout", "2.5"], {"header_timeout": 2.5}),
+            (["--state-dir", "/var/lib/radiod"], {"state_dir": "/var/lib/radiod"}),
         ]
         for args, changes in server_cases:
             self.assertEqual(parse(*args).to_config(), replace(DEFAULT, **changes), args)
@@ -332,7 +333,7 @@ class HelpTests(SynchronousTestCase):
         for long, _short, doc in Options.optFlags:
             self.assertIn(f"--{long} ", usage)
             self.assertIn("".join(doc.split()), squeezed)
-        self.assertEqual(len(Options.optParameters) + len(Options.optFlags), 22)
+        self.assertEqual(len(Options.optParameters) + len(Options.optFlags), 26)
 
     def test_description(self) -> None:
         """

@@ -16,9 +16,11 @@ from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
+from radiod.config import MountConfig
 from radiod.frames import Frame
-from radiod.interfaces import IFrameSource
+from radiod.interfaces import IFrameSource, Runner
 from radiod.library import Library
+from radiod.mount import Mount
 from radiod.programme import Programme
 from radiod.testing import silent_frame, synchronous_runner
 
@@ -275,3 +277,296 @@ class ProgrammeTests(SynchronousTestCase):
         folder, clock, programme = self.build({"a.mp3": 2})
         programme.stop()
         self.assertEqual(clock.getDelayedCalls(), [])
+
+
+class NextTrackTests(SynchronousTestCase):
+    """
+    L{Programme.next_track} tells what plays next without changing it.
+    """
+
+    def test_read_ahead(self) -> None:
+        """
+        While a track plays, the next is the one read ahead; asking does
+        not change the order.
+        """
+        folder = self.mktemp()
+        os.makedirs(folder)
+        for name in ("a.mp3", "b.mp3", "c.mp3"):
+            write_track(folder, name, 2)
+        programme = Programme(
+            Library(folder, synchronous_runner), Clock(), synchronous_runner, rescan_interval=0
+        )
+        programme.start()
+        self.addCleanup(programme.stop)
+        programme.next_frame()
+        upcoming = programme.next_track()
+        assert upcoming is not None
+        self.assertEqual(os.path.basename(upcoming.path), "b.mp3")
+        self.assertEqual(programme.next_track(), upcoming)
+        for _ in range(2):
+            programme.next_frame()
+        item = programme.next_frame()
+        assert item is not None
+        self.assertEqual(os.path.basename(item[1].path), "b.mp3")
+        following = programme.next_track()
+        assert following is not None
+        self.assertEqual(os.path.basename(following.path), "c.mp3")
+
+    def test_while_reading(self) -> None:
+        """
+        While the next file is still being read, it is already named; a
+        file known to be broken is passed over.
+        """
+        folder = self.mktemp()
+        os.makedirs(folder)
+        for name in ("a.mp3", "b.mp3", "c.mp3"):
+            write_track(folder, name, 2)
+        runner = LaterRunner()
+        programme = Programme(Library(folder, runner), Clock(), runner, rescan_interval=0)
+        self.assertIsNone(programme.next_track())
+        programme.start()
+        self.addCleanup(programme.stop)
+        runner.run_all()
+        programme.next_frame()
+        self.assertTrue(runner.pending)
+        upcoming = programme.next_track()
+        assert upcoming is not None
+        self.assertEqual(os.path.basename(upcoming.path), "b.mp3")
+        programme.broken.add(upcoming.path)
+        later = programme.next_track()
+        assert later is not None
+        self.assertEqual(os.path.basename(later.path), "c.mp3")
+
+
+def build_programme(
+    test: SynchronousTestCase,
+    files: dict[str, int],
+    runner: Runner = synchronous_runner,
+) -> tuple[str, Clock, Programme]:
+    """
+    A started programme in library order over a fresh folder holding
+    C{files} (name to frame count), rescanning every 10 seconds.
+    """
+    folder = os.path.abspath(test.mktemp())
+    os.makedirs(folder)
+    for name, count in files.items():
+        write_track(folder, name, count)
+    clock = Clock()
+    programme = Programme(Library(folder, runner), clock, runner, rescan_interval=10, name="/t")
+    programme.start()
+    test.addCleanup(programme.stop)
+    return folder, clock, programme
+
+
+def frame_names(programme: Programme, count: int) -> list[str]:
+    """
+    The file names of the next C{count} frames (C{"-"} for no frame).
+    """
+    names = []
+    for _ in range(count):
+        item = programme.next_frame()
+        names.append(os.path.basename(item[1].path) if item is not None else "-")
+    return names
+
+
+class SkipTests(SynchronousTestCase):
+    """
+    L{Programme.skip} moves on to the next track from the next frame.
+    """
+
+    def test_next_frame_is_next_track(self) -> None:
+        """
+        After a skip the next frame is the first of the track read ahead;
+        that track then plays whole, and the round goes on.
+        """
+        _, _, programme = build_programme(self, {"a.mp3": 5, "b.mp3": 3, "c.mp3": 2})
+        self.assertEqual(frame_names(programme, 2), ["a.mp3"] * 2)
+        skipped = programme.skip()
+        assert skipped is not None
+        self.assertEqual(os.path.basename(skipped.path), "a.mp3")
+        self.assertEqual(frame_names(programme, 6), ["b.mp3"] * 3 + ["c.mp3"] * 2 + ["a.mp3"])
+        assert programme.playing is not None
+        self.assertEqual(os.path.basename(programme.playing.path), "a.mp3")
+
+    def test_new_play_object(self) -> None:
+        """
+        The track after a skip is a new play, even of the same file (a
+        library of one track starts it again).
+        """
+        _, _, programme = build_programme(self, {"a.mp3": 5})
+        first = programme.next_frame()
+        assert first is not None
+        programme.skip()
+        second = programme.next_frame()
+        assert second is not None
+        self.assertEqual(second[1].path, first[1].path)
+        self.assertIsNot(second[1], first[1])
+
+    def test_waits_for_read(self) -> None:
+        """
+        When the next track is still being read, the current one plays on
+        until it is ready, then the next frame is the next track's.
+        """
+        runner = LaterRunner()
+        _, _, programme = build_programme(self, {"a.mp3": 5, "b.mp3": 3}, runner)
+        runner.run_all()
+        self.assertEqual(frame_names(programme, 1), ["a.mp3"])
+        self.assertTrue(runner.pending)
+        programme.skip()
+        self.assertEqual(frame_names(programme, 2), ["a.mp3"] * 2)
+        runner.run_all()
+        self.assertEqual(frame_names(programme, 3), ["b.mp3"] * 3)
+
+    def test_track_ending_meanwhile(self) -> None:
+        """
+        A skipped track that ends before the next is read is not followed
+        by a second skip: the next track plays whole.
+        """
+        runner = LaterRunner()
+        _, _, programme = build_programme(self, {"a.mp3": 2, "b.mp3": 3, "c.mp3": 1}, runner)
+        runner.run_all()
+        self.assertEqual(frame_names(programme, 1), ["a.mp3"])
+        programme.skip()
+        self.assertEqual(frame_names(programme, 2), ["a.mp3", "-"])
+        runner.run_all()
+        self.assertEqual(frame_names(programme, 3), ["b.mp3"] * 3)
+
+    def test_nothing_playing(self) -> None:
+        """
+        Before the first frame there is nothing to skip.
+        """
+        _, _, programme = build_programme(self, {"a.mp3": 2, "b.mp3": 2})
+        self.assertIsNone(programme.skip())
+        self.assertEqual(frame_names(programme, 2), ["a.mp3"] * 2)
+
+    def test_paced_on_a_clock(self) -> None:
+        """
+        On a paced mount the skip shows at the next tick: the mount's
+        title changes to the next track.
+        """
+        _, clock, programme = build_programme(self, {"a.mp3": 1000, "b.mp3": 1000})
+        mount = Mount(MountConfig(name="/t", burst_size=0), programme, clock)
+        mount.start()
+        self.addCleanup(mount.stop)
+        clock.pump([0.1] * 5)
+        assert mount.now_playing is not None
+        self.assertEqual(os.path.basename(mount.now_playing.path), "a.mp3")
+        programme.skip()
+        clock.advance(0.1)
+        assert mount.now_playing is not None
+        self.assertEqual(os.path.basename(mount.now_playing.path), "b.mp3")
+
+
+class QueueTests(SynchronousTestCase):
+    """
+    L{Programme.queue} plays a library track next, then the round goes on.
+    """
+
+    def test_plays_next(self) -> None:
+        """
+        A queued track plays after the current one, before the track read
+        ahead from the round, which follows it; the round goes on without
+        the queued track.
+        """
+        folder, _, programme = build_programme(
+            self, {"a.mp3": 2, "b.mp3": 1, "c.mp3": 1, "d.mp3": 1}
+        )
+        self.assertEqual(frame_names(programme, 1), ["a.mp3"])
+        self.assertEqual(programme.queue(os.path.join(folder, "d.mp3")), 1)
+        upcoming = programme.next_track()
+        assert upcoming is not None
+        self.assertEqual(os.path.basename(upcoming.path), "d.mp3")
+        self.assertEqual(
+            frame_names(programme, 6), ["a.mp3", "d.mp3", "b.mp3", "c.mp3", "a.mp3", "a.mp3"]
+        )
+
+    def test_in_order(self) -> None:
+        """
+        Tracks queued one after another play in that order, and each is
+        told its place.
+        """
+        folder, _, programme = build_programme(self, {"a.mp3": 1, "b.mp3": 1, "c.mp3": 1})
+        frame_names(programme, 1)
+        self.assertEqual(programme.queue(os.path.join(folder, "c.mp3")), 1)
+        self.assertEqual(programme.queue(os.path.join(folder, "a.mp3")), 2)
+        self.assertEqual(programme.queue(os.path.join(folder, "c.mp3")), 3)
+        names = ("c.mp3", "a.mp3", "c.mp3")
+        self.assertEqual(programme.queued, [os.path.join(folder, name) for name in names])
+        self.assertEqual(frame_names(programme, 5), ["c.mp3", "a.mp3", "c.mp3", "b.mp3", "a.mp3"])
+
+    def test_the_track_read_ahead(self) -> None:
+        """
+        Queueing the track the round reads next keeps it next, once.
+        """
+        folder, _, programme = build_programme(self, {"a.mp3": 1, "b.mp3": 1, "c.mp3": 1})
+        frame_names(programme, 1)
+        b = os.path.join(folder, "b.mp3")
+        self.assertEqual(programme.queue(b), 1)
+        self.assertEqual(programme.queued, [b])
+        self.assertEqual(frame_names(programme, 4), ["b.mp3", "c.mp3", "a.mp3", "b.mp3"])
+
+    def test_while_reading(self) -> None:
+        """
+        Queued while the round's next track is being read, the queued one
+        still comes first and the other is read again after it.
+        """
+        runner = LaterRunner()
+        folder, _, programme = build_programme(self, {"a.mp3": 1, "b.mp3": 1, "c.mp3": 1}, runner)
+        runner.run_all()
+        self.assertEqual(frame_names(programme, 1), ["a.mp3"])
+        self.assertTrue(runner.pending)
+        self.assertEqual(programme.queue(os.path.join(folder, "c.mp3")), 1)
+        runner.run_all()
+        self.assertEqual(frame_names(programme, 1), ["c.mp3"])
+        runner.run_all()
+        self.assertEqual(frame_names(programme, 1), ["b.mp3"])
+
+    def test_then_skip(self) -> None:
+        """
+        Queue a track, then skip: it plays from the next frame.
+        """
+        folder, _, programme = build_programme(self, {"a.mp3": 9, "b.mp3": 1, "c.mp3": 1})
+        frame_names(programme, 1)
+        programme.queue(os.path.join(folder, "c.mp3"))
+        programme.skip()
+        self.assertEqual(frame_names(programme, 2), ["c.mp3", "b.mp3"])
+
+    def test_not_in_library(self) -> None:
+        """
+        A path the library does not list cannot be queued.
+        """
+        folder, _, programme = build_programme(self, {"a.mp3": 1})
+        with self.assertRaises(KeyError):
+            programme.queue(os.path.join(folder, "missing.mp3"))
+        with self.assertRaises(KeyError):
+            programme.queue("/etc/passwd")
+        self.assertEqual(programme.queued, [])
+
+    def test_removed_file_leaves_queue(self) -> None:
+        """
+        A queued file removed from the library before it plays is dropped
+        from the queue at the next rescan.
+        """
+        folder, clock, programme = build_programme(
+            self, {"a.mp3": 1, "b.mp3": 1, "c.mp3": 1, "d.mp3": 1}
+        )
+        frame_names(programme, 1)
+        programme.queue(os.path.join(folder, "c.mp3"))
+        programme.queue(os.path.join(folder, "d.mp3"))
+        os.remove(os.path.join(folder, "c.mp3"))
+        os.remove(os.path.join(folder, "d.mp3"))
+        clock.advance(10)
+        self.assertEqual(programme.queued, [])
+        self.assertEqual(frame_names(programme, 3), ["b.mp3", "a.mp3", "b.mp3"])
+
+    def test_broken_file_tried_again(self) -> None:
+        """
+        Queueing a file that could not be played gives it another try.
+        """
+        folder, _, programme = build_programme(self, {"a.mp3": 1, "b.mp3": 1})
+        frame_names(programme, 1)
+        path = os.path.join(folder, "b.mp3")
+        programme.broken.add(path)
+        programme.queue(path)
+        self.assertNotIn(path, programme.broken)
+        self.assertEqual(frame_names(programme, 1), ["b.mp3"])

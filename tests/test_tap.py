@@ -13,6 +13,7 @@ from twisted.application.service import IService, IServiceCollection, IServiceMa
 from twisted.plugin import getPlugins
 from twisted.trial.unittest import SynchronousTestCase
 
+from radiod.auth import with_admin_password
 from radiod.options import Options
 from radiod.service import StationService, demo_library
 from radiod.tap import makeService
@@ -44,13 +45,14 @@ class PluginTests(SynchronousTestCase):
 
     def test_make_service(self) -> None:
         """
-        makeService builds a station with the options' configuration, and
-        the demo library when no music is given.
+        makeService builds a station with the options' configuration (and
+        the admin password kept in the state folder), and the demo library
+        when no music is given.
         """
         options = Options()
         options.parseOptions(["--port", "8123", "--mount", "/live", "--name", "Test"])
         service = station(makeService(options))
-        self.assertEqual(service.config, options.to_config())
+        self.assertEqual(service.config, with_admin_password(options.to_config()))
         self.assertEqual(list(service.mounts), ["/live"])
         programme = service.mounts["/live"].source
         self.assertEqual(programme.library.location, demo_library())  # type: ignore[union-attr]
@@ -127,5 +129,5 @@ class TacTests(SynchronousTestCase):
         options = Options()
         options.parseOptions(args.split())
         built = station(services[0])
-        self.assertEqual(built.config, options.to_config())
+        self.assertEqual(built.config, with_admin_password(options.to_config()))
         self.assertTrue(built.config.mounts[0].shuffle)

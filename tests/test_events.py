@@ -1,0 +1,539 @@
+"""
+Tests for L{radiod.events}: the station page's event streams, in memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import replace
+from typing import Any
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.interfaces import IPushProducer
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
+
+from radiod.config import MountConfig, StationConfig
+from radiod.events import (
+    EVENTS_PATH,
+    KEEPALIVE,
+    RECENT,
+    RETRY,
+    TICK,
+    EventStreams,
+    describe_mount,
+    describe_track,
+)
+from radiod.mount import Mount
+from radiod.server import RadioFactory, RadioProtocol
+from radiod.source import StreamInfo
+from radiod.testing import FakeFrameSource, silent_frame
+from radiod.track import TrackInfo
+
+ALPHA = TrackInfo("/a.mp3", "First Song", "Alpha Artist", "Tests", 2.6)
+BETA = TrackInfo("/b.mp3", "Second Song", "Beta Artist")
+FRAME = silent_frame()
+FRAMES_PER_TRACK = 100  # about 2.6 s each
+TRACK_SECONDS = FRAMES_PER_TRACK * FRAME.header.duration
+
+
+def read_stream(value: bytes) -> tuple[str, list[tuple[str, Any]]]:
+    """
+    Split what an event stream client received into the response head and
+    its events: C{(type, data)}, the data parsed as JSON, or C{(":",
+    text)} for a comment.
+    """
+    head, _, body = value.partition(b"\r\n\r\n")
+    events: list[tuple[str, Any]] = []
+    for block in body.decode("utf-8").split("\n\n"):
+        if not block:
+            continue
+        fields: dict[str, str] = {}
+        data: list[str] = []
+        comments: list[str] = []
+        for line in block.split("\n"):
+            name, _, field = line.partition(":")
+            field = field.removeprefix(" ")
+            if name == "data":
+                data.append(field)
+            elif name == "":
+                comments.append(field)
+            else:
+                fields[name] = field
+        if data:
+            events.append((fields.get("event", "message"), json.loads("\n".join(data))))
+        else:
+            events.append((":", "\n".join(comments)))
+    return head.decode("utf-8"), events
+
+
+class Connection:
+    """
+    One in-memory client connection to a L{RadioProtocol}.
+    """
+
+    def __init__(self, factory: RadioFactory, port: int = 40000) -> None:
+        address = IPv4Address("TCP", "192.0.2.9", port)
+        self.transport = StringTransport(peerAddress=address)
+        protocol = factory.buildProtocol(address)
+        assert isinstance(protocol, RadioProtocol)
+        self.protocol = protocol
+        protocol.makeConnection(self.transport)
+
+    def get(self, target: str, method: str = "GET", headers: str = "") -> None:
+        """
+        Send a request.
+        """
+        request = f"{method} {target} HTTP/1.1\r\nHost: radio.example\r\n{headers}\r\n"
+        self.protocol.dataReceived(request.encode("utf-8"))
+
+    def read(self) -> tuple[str, list[tuple[str, Any]]]:
+        """
+        The head and the events received so far.
+        """
+        return read_stream(self.transport.value())
+
+    def events(self) -> list[tuple[str, Any]]:
+        """
+        The events received so far.
+        """
+        return self.read()[1]
+
+    def lose(self) -> None:
+        """
+        The client goes away.
+        """
+        self.protocol.connectionLost()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.transport.disconnecting)
+
+
+class EventStreamsTests(SynchronousTestCase):
+    """
+    L{EventStreams} serves one event stream per client at L{EVENTS_PATH}.
+    """
+
+    def build(
+        self, start: bool = True, max_streams: int = 10, **station: Any
+    ) -> tuple[Clock, RadioFactory, EventStreams, Mount]:
+        """
+        A factory with mounts C{/stream} (two tracks of about 2.6 s
+        taking turns) and C{/other}, and event streams.
+        """
+        clock = Clock()
+        self.addCleanup(lambda: self.assertEqual(clock.getDelayedCalls(), []))
+        configs = (
+            MountConfig(name="/stream", station_name="Test FM", description="Tests all day"),
+            MountConfig(name="/other", station_name="Other FM"),
+        )
+        config = replace(StationConfig(port=8000, mounts=configs), **station)
+        mounts = {}
+        for mount_config in configs:
+            source = FakeFrameSource(
+                [(ALPHA, FRAME, FRAMES_PER_TRACK), (BETA, FRAME, FRAMES_PER_TRACK)]
+            )
+            mount = Mount(mount_config, source, clock)
+            if start:
+                mount.start()
+            self.addCleanup(mount.stop)
+            mounts[mount_config.name] = mount
+        factory = RadioFactory(clock, config, mounts, accept_sources=True)
+        streams = EventStreams(clock, factory, max_streams=max_streams)
+        factory.routes[EVENTS_PATH] = streams.serve
+        if start:
+            clock.advance(0)
+        self.addCleanup(streams.close)
+        return clock, factory, streams, mounts["/stream"]
+
+    def open(self, factory: RadioFactory, query: str = "?mount=/stream") -> Connection:
+        """
+        Open an event stream.
+        """
+        connection = Connection(factory)
+        connection.get(EVENTS_PATH + query)
+        return connection
+
+    def test_head_and_snapshot(self) -> None:
+        """
+        A stream answers 200 with C{text/event-stream}, no caching, no
+        length, and starts with the reconnection delay and a C{snapshot}
+        of the mount: station, now playing, listeners, recently played.
+        """
+        clock, factory, streams, mount = self.build()
+        clock.pump([0.1] * 10)
+        connection = self.open(factory)
+        head, events = connection.read()
+        lines = head.split("\r\n")
+        self.assertEqual(lines[0], "HTTP/1.0 200 OK")
+        self.assertIn("Content-Type: text/event-stream; charset=utf-8", lines)
+        self.assertIn("Cache-Control: no-cache", lines)
+        self.assertNotIn("Content-Length", head)
+        self.assertTrue(
+            connection.transport.value()
+            .partition(b"\r\n\r\n")[2]
+            .startswith(f"retry: {RETRY}\nevent: snapshot\n".encode())
+        )
+        self.assertFalse(connection.closed)
+        [(kind, state)] = events
+        self.assertEqual(kind, "snapshot")
+        self.assertEqual(state["mount"], "/stream")
+        self.assertEqual(
+            state["station"],
+            {"name": "Test FM", "description": "Tests all day", "genre": "", "url": ""},
+        )
+        self.assertEqual(state["now_playing"]["title"], "First Song")
+        self.assertEqual(state["now_playing"]["artist"], "Alpha Artist")
+        self.assertEqual(state["now_playing"]["album"], "Tests")
+        self.assertEqual(state["now_playing"]["stream_title"], "Alpha Artist - First Song")
+        self.assertFalse(state["now_playing"]["live"])
+        self.assertEqual(state["listeners"], 0)
+        self.assertEqual(state["recent"], [])
+        self.assertEqual(
+            state["mounts"],
+            [{"name": "/stream", "station": "Test FM"}, {"name": "/other", "station": "Other FM"}],
+        )
+        self.assertEqual(
+            (state["stream"], state["m3u"], state["pls"]),
+            ("/stream", "/stream.m3u", "/stream.pls"),
+        )
+        self.assertEqual(state["time"], clock.seconds())
+        self.assertEqual(len(streams.streams), 1)
+        body = connection.transport.value().partition(b"\r\n\r\n")[2]
+        self.assertEqual(connection.protocol.response_status, 200)
+        self.assertEqual(connection.protocol.response_sent, len(body))
+
+    def test_not_a_listener(self) -> None:
+        """
+        An event stream is not counted as a listener of its mount.
+        """
+        clock, factory, streams, mount = self.build()
+        self.open(factory)
+        self.assertEqual(len(mount.listeners), 0)
+        self.assertEqual(factory.listener_count, 0)
+
+    def test_default_mount(self) -> None:
+        """
+        Without a C{mount} parameter the stream follows the default mount;
+        a mount named without its slash is found too.
+        """
+        clock, factory, streams, mount = self.build()
+        [(_, state)] = self.open(factory, "").events()
+        self.assertEqual(state["mount"], "/stream")
+        [(_, state)] = self.open(factory, "?mount=other").events()
+        self.assertEqual(state["mount"], "/other")
+        self.assertEqual(state["station"]["name"], "Other FM")
+        [(_, state)] = self.open(factory, "?mount=%2Fother").events()
+        self.assertEqual(state["mount"], "/other")
+
+    def test_unknown_mount(self) -> None:
+        """
+        An unknown mount is refused with 404 and no stream is opened.
+        """
+        clock, factory, streams, mount = self.build()
+        connection = self.open(factory, "?mount=/nowhere")
+        self.assertTrue(connection.transport.value().startswith(b"HTTP/1.0 404 "))
+        self.assertTrue(connection.closed)
+        self.assertEqual(streams.streams, set())
+
+    def test_methods(self) -> None:
+        """
+        C{HEAD} gets the headers and no stream; other methods get 405.
+        """
+        clock, factory, streams, mount = self.build()
+        head = Connection(factory)
+        head.get(EVENTS_PATH, "HEAD")
+        self.assertTrue(head.transport.value().startswith(b"HTTP/1.0 200 OK\r\n"))
+        self.assertIn(b"Content-Type: text/event-stream", head.transport.value())
+        self.assertTrue(head.transport.value().endswith(b"\r\n\r\n"))
+        self.assertTrue(head.closed)
+        post = Connection(factory)
+        post.get(EVENTS_PATH, "POST")
+        self.assertTrue(post.transport.value().startswith(b"HTTP/1.0 405 "))
+        self.assertEqual(streams.streams, set())
+        self.assertEqual(mount.on_track_change, [])
+
+    def test_track_change(self) -> None:
+        """
+        When a new track reaches the head of the stream, every stream on
+        the mount gets a C{track} event carrying the new state, the
+        previous track first in C{recent}.
+        """
+        clock, factory, streams, mount = self.build()
+        connection = self.open(factory)
+        another = self.open(factory)
+        clock.pump([0.1] * int(TRACK_SECONDS * 10 + 5))
+        events = connection.events()
+        self.assertEqual([kind for kind, _ in events], ["snapshot", "track"])
+        self.assertEqual(another.events()[1], events[1])
+        state = events[1][1]
+        self.assertEqual(state["now_playing"]["title"], "Second Song")
+        self.assertEqual(state["now_playing"]["started"], mount.track_started)
+        self.assertEqual([track["title"] for track in state["recent"]], ["First Song"])
+        clock.pump([0.1] * int(TRACK_SECONDS * 10 + 5))
+        state = connection.events()[-1][1]
+        self.assertEqual(state["now_playing"]["title"], "First Song")
+        self.assertEqual(
+            [track["title"] for track in state["recent"]], ["Second Song", "First Song"]
+        )
+
+    def test_live_title_change(self) -> None:
+        """
+        A metadata update for a live source gives the stream a C{track}
+        event with the new title once its audio reaches the head, split
+        into artist and title and marked live.
+        """
+        clock, factory, streams, mount = self.build(source_password="hackme")
+        connection = self.open(factory)
+        source = Connection(factory, port=40001)
+        auth = base64.b64encode(b"source:hackme").decode()
+        source.get(
+            "/stream",
+            "PUT",
+            f"Authorization: Basic {auth}\r\nContent-Type: audio/mpeg\r\n",
+        )
+        self.assertIn(b"200 OK", source.transport.value())
+        source.protocol.dataReceived(silent_frame(fill=0x55).data * 400)
+        clock.pump([0.1] * 20)
+        state = connection.events()[-1][1]
+        self.assertTrue(state["now_playing"]["live"])
+        update = Connection(factory, port=40002)
+        update.get(
+            "/admin/metadata?mount=/stream&mode=updinfo&song=DJ%20Night%20-%20First%20Tune",
+            headers=f"Authorization: Basic {auth}\r\n",
+        )
+        self.assertIn(b"200 OK", update.transport.value())
+        clock.pump([0.1] * 5)
+        kind, state = connection.events()[-1]
+        self.assertEqual(kind, "track")
+        self.assertEqual(state["now_playing"]["title"], "First Tune")
+        self.assertEqual(state["now_playing"]["artist"], "DJ Night")
+        self.assertEqual(state["now_playing"]["stream_title"], "DJ Night - First Tune")
+        self.assertTrue(state["now_playing"]["live"])
+        source.lose()
+
+    def test_listener_count(self) -> None:
+        """
+        Every L{TICK} seconds the listener count is checked, and a
+        C{listeners} event sent when it changed since last sent.
+        """
+        clock, factory, streams, mount = self.build(start=False)
+        connection = self.open(factory)
+        listener = Connection(factory, port=40001)
+        listener.get("/stream")
+        self.assertEqual(len(mount.listeners), 1)
+        clock.advance(TICK)
+        self.assertEqual(connection.events()[-1], ("listeners", {"listeners": 1}))
+        count = len(connection.events())
+        clock.advance(TICK)
+        self.assertEqual(len(connection.events()), count)
+        listener.lose()
+        clock.advance(TICK)
+        self.assertEqual(connection.events()[-1], ("listeners", {"listeners": 0}))
+
+    def test_keepalive(self) -> None:
+        """
+        A stream with nothing to say gets a comment once it has been
+        silent for L{KEEPALIVE} seconds, and not before.
+        """
+        clock, factory, streams, mount = self.build(start=False)
+        connection = self.open(factory)
+        [(kind, state)] = connection.events()
+        self.assertIsNone(state["now_playing"])
+        clock.advance(KEEPALIVE - TICK)
+        self.assertEqual(len(connection.events()), 1)
+        clock.advance(TICK)
+        self.assertEqual(connection.events()[1:], [(":", "")])
+        clock.advance(KEEPALIVE - TICK)
+        self.assertEqual(len(connection.events()), 2)
+        clock.advance(TICK)
+        self.assertEqual(connection.events()[1:], [(":", ""), (":", "")])
+
+    def test_cleanup_on_disconnect(self) -> None:
+        """
+        The streams of a mount share one observer of its track changes;
+        when the last client goes away the observer is removed, and once
+        no stream is left no timer is left either.
+        """
+        clock, factory, streams, mount = self.build()
+        observers = list(mount.on_track_change)
+        first = self.open(factory)
+        second = self.open(factory)
+        other = self.open(factory, "?mount=/other")
+        self.assertEqual(len(mount.on_track_change), len(observers) + 1)
+        self.assertEqual(len(factory.mounts["/other"].on_track_change), 1)
+        self.assertTrue(clock.getDelayedCalls())
+        first.lose()
+        self.assertEqual(len(streams.streams), 2)
+        self.assertEqual(len(mount.on_track_change), len(observers) + 1)
+        other.lose()
+        self.assertEqual(factory.mounts["/other"].on_track_change, [])
+        second.lose()
+        self.assertEqual(streams.streams, set())
+        self.assertEqual(mount.on_track_change, observers)
+        for each in factory.mounts.values():
+            each.stop()
+        self.assertEqual(clock.getDelayedCalls(), [])
+        written = len(first.transport.value())
+        clock.pump([0.1] * 60)
+        self.assertEqual(len(first.transport.value()), written)
+
+    def test_stop_producing(self) -> None:
+        """
+        A transport that stops its producer (as TCP does when the
+        connection is lost) ends the stream the same way.
+        """
+        clock, factory, streams, mount = self.build()
+        connection = self.open(factory)
+        [stream] = streams.streams
+        self.assertTrue(verifyObject(IPushProducer, stream))
+        self.assertIs(connection.transport.producer, stream)
+        stream.stopProducing()
+        self.assertEqual(streams.streams, set())
+        self.assertEqual(mount.on_track_change, [])
+        connection.lose()
+
+    def test_cap(self) -> None:
+        """
+        Streams beyond the limit are refused with 503 and a
+        C{Retry-After}; once one ends another is accepted.
+        """
+        clock, factory, streams, mount = self.build(max_streams=2)
+        first = self.open(factory)
+        self.open(factory)
+        third = self.open(factory)
+        value = third.transport.value()
+        self.assertTrue(value.startswith(b"HTTP/1.0 503 "))
+        self.assertIn(b"Retry-After: 30\r\n", value)
+        self.assertTrue(third.closed)
+        self.assertEqual(streams.refused, 1)
+        self.assertEqual(len(streams.streams), 2)
+        first.lose()
+        fourth = self.open(factory)
+        self.assertEqual(fourth.events()[0][0], "snapshot")
+
+    def test_paused(self) -> None:
+        """
+        While the client does not read, events are held back; when it
+        reads again it gets a fresh snapshot instead of what it missed.
+        """
+        clock, factory, streams, mount = self.build()
+        connection = self.open(factory)
+        [stream] = streams.streams
+        stream.pauseProducing()
+        clock.pump([0.1] * int(TRACK_SECONDS * 10 + 5))
+        self.assertEqual(len(connection.events()), 1)
+        stream.resumeProducing()
+        kind, state = connection.events()[-1]
+        self.assertEqual(kind, "snapshot")
+        self.assertEqual(state["now_playing"]["title"], "Second Song")
+        stream.pauseProducing()
+        stream.resumeProducing()
+        self.assertEqual(len(connection.events()), 2)
+
+    def test_mount_removed(self) -> None:
+        """
+        When the followed mount is removed (a live mount whose source
+        left), the stream gets a C{gone} event and is closed.
+        """
+        clock, factory, streams, mount = self.build()
+        connection = self.open(factory, "?mount=/other")
+        del factory.mounts["/other"]
+        clock.advance(TICK)
+        self.assertEqual(connection.events()[-1], ("gone", {"mount": "/other"}))
+        self.assertTrue(connection.closed)
+        self.assertEqual(streams.streams, set())
+        connection.lose()
+
+    def test_close(self) -> None:
+        """
+        L{EventStreams.close} ends every stream.
+        """
+        clock, factory, streams, mount = self.build()
+        connections = [self.open(factory), self.open(factory, "?mount=/other")]
+        streams.close()
+        self.assertTrue(all(connection.closed for connection in connections))
+        self.assertEqual(streams.streams, set())
+        self.assertEqual(mount.on_track_change, [])
+
+    def test_data_stays_framed(self) -> None:
+        """
+        Titles holding line breaks or markup cannot break the framing: the
+        JSON escapes line breaks, and the client gets the title back as
+        it was.
+        """
+        clock, factory, streams, mount = self.build(start=False)
+        mount.now_playing = TrackInfo("/x.mp3", "</script>\n\nevent: evil\r\ndata: {}", "<b>")
+        connection = self.open(factory)
+        [(kind, state)] = connection.events()
+        self.assertEqual(state["now_playing"]["title"], mount.now_playing.title)
+        self.assertEqual(state["now_playing"]["artist"], "<b>")
+
+
+class DescribeTests(SynchronousTestCase):
+    """
+    L{describe_mount} and L{describe_track} say what the page shows.
+    """
+
+    def mount(self) -> Mount:
+        return Mount(
+            MountConfig(name="/live", station_name="Configured", genre="Jazz"),
+            FakeFrameSource([]),
+            Clock(),
+        )
+
+    def test_source_info(self) -> None:
+        """
+        What a live source says about its stream replaces the configured
+        name, description, genre and URL, where it says anything.
+        """
+        mount = self.mount()
+        info = StreamInfo(name="Tonight's Show", description="Live", url="http://show.example/")
+        state = describe_mount(mount, [mount], info, 10.0)
+        self.assertEqual(
+            state["station"],
+            {
+                "name": "Tonight's Show",
+                "description": "Live",
+                "genre": "Jazz",
+                "url": "http://show.example/",
+            },
+        )
+        self.assertEqual(state["mounts"], [{"name": "/live", "station": "Configured"}])
+
+    def test_recent(self) -> None:
+        """
+        Recently played lists the tracks before the current one, newest
+        first, at most L{RECENT}.
+        """
+        mount = self.mount()
+        tracks = [TrackInfo(f"/{n}.mp3", f"Song {n}") for n in range(RECENT + 5)]
+        for number, track in enumerate(tracks):
+            mount.history.appendleft((track, float(number)))
+        mount.now_playing = tracks[-1]
+        mount.track_started = float(len(tracks) - 1)
+        state = describe_mount(mount, [mount], None, 100.0)
+        self.assertEqual(state["now_playing"]["title"], tracks[-1].title)
+        self.assertEqual(
+            [track["title"] for track in state["recent"]],
+            [f"Song {n}" for n in range(RECENT + 3, 3, -1)],
+        )
+        self.assertEqual(state["recent"][0]["started"], float(RECENT + 3))
+
+    def test_live_title_split(self) -> None:
+        """
+        A live title with no artist is split at the first C{" - "}; a
+        file's title never is.
+        """
+        track = describe_track(TrackInfo("", "DJ - Tune - Remix"), 1.0)
+        self.assertEqual((track["artist"], track["title"]), ("DJ", "Tune - Remix"))
+        track = describe_track(TrackInfo("/a.mp3", "Left - Right"), 1.0)
+        self.assertEqual((track["artist"], track["title"]), ("", "Left - Right"))
+        track = describe_track(TrackInfo("", "Morning Show"), 1.0)
+        self.assertEqual(
+            (track["artist"], track["title"], track["live"]), ("", "Morning Show", True)
+        )
