@@ -461,10 +461,12 @@ class Monitoring(Service):
             self._send(protocol, request, JSON_CONTENT_TYPE, page, _PUBLIC)
 
     def _admin_stats(self, protocol: RadioProtocol, request: Request, body: bytes) -> None:
-        if not self._readable(protocol, request):
-            return
+        # The credentials first, as on every admin path: a wrong login is
+        # 401 whatever else is wrong with the request.
         if not self.factory.admin_access.allows_header(request.header("Authorization")):
             protocol.refuse(401, UNAUTHORISED, request, [CHALLENGE])
+            return
+        if not self._readable(protocol, request):
             return
         mount = _first(request.query, "mount")
         if mount is not None and mount not in self.factory.mounts:

@@ -151,3 +151,39 @@ class ReloadTests(TestCase):
         self.assertFalse(listener.gone.called)
         await wait_for(lambda: len(service.mounts["/stream"].listeners) == 2, 10, reactor)
         self.assertFalse(leaving.gone.called)
+
+    @asynchronous
+    async def test_removed_mount_moves_listeners_to_fallback(self) -> None:
+        """
+        Removing a live-only mount while its show is on air disconnects the
+        source and moves the show's listeners to the mount's fallback on
+        the same connection.
+        """
+        music = self.music()
+        stream = MountConfig(name="/stream", music=music, metaint=2000)
+        live = MountConfig(name="/live", live_only=True, fallback="/stream", metaint=2000)
+        config = StationConfig(
+            port=0, interface="127.0.0.1", mounts=(stream, live), source_password="pw"
+        )
+        service, port = await self.start(config)
+        with open(os.path.join(FIXTURES, "tone-mpeg1-44100-128k-cbr.mp3"), "rb") as f:
+            tone = f.read()
+        source = Reader(
+            b"PUT /live HTTP/1.1\r\nAuthorization: Basic c291cmNlOnB3\r\n"
+            b"Content-Type: audio/mpeg\r\nice-name: The Show\r\n\r\n" + tone,
+            reactor,
+        )
+        await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), source)
+        self.addCleanup(lambda: source.transport.loseConnection() if source.transport else None)
+        listener = await self.listen(port, "/live")
+        await wait_for(lambda: len(service.mounts["/live"].listeners) == 1, 10, reactor)
+        await wait_for(
+            lambda: any(title == "The Show" for _, title in listener.capture.titles), 10, reactor
+        )
+
+        service.reload(replace(config, mounts=(stream,)))
+        await source.gone
+        self.assertEqual(len(service.mounts["/stream"].listeners), 1)
+        await wait_for(lambda: listener.capture.titles[-1][1] != "The Show", 10, reactor)
+        self.assertFalse(listener.gone.called)
+        self.assertNotIn("/live", service.factory.mounts)
