@@ -305,6 +305,8 @@ class Radiod(Server):
         args = ["--port", str(self.port), "--music", str(self.music), "--metaint", "16000"]
         args += ["--queue-size", "512KiB", "--burst-size", "64KiB"]
         args += ["--max-listeners", str(self.max_listeners)]
+        # Every simulated listener comes from this machine's address.
+        args += ["--max-per-address", "0"]
         return twistd + args + self.extra
 
     def start(self) -> None:

@@ -14,15 +14,19 @@ Run one target (extra arguments go to libFuzzer)::
 
 or every target in turn, with a summary table::
 
-    python fuzz/run.py --seconds 300
+    python fuzz/campaign.py --seconds 300
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
 import atheris
+
+# The working tree's radiod, not an installed copy.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 with atheris.instrument_imports(include=["radiod"]):
     from radiod.config import ConfigError, load_config

@@ -9,6 +9,7 @@ A configuration file looks like this (every key is optional unless noted)::
     port = 8000                 # 1..65535 (0 asks the system for a free port)
     interface = ""              # address to bind; "" for all
     max_listeners = 0           # on all mounts together; 0 for no limit
+    max_per_address = 100       # connections one client address may hold; 0 for no limit
     header_timeout = 15         # seconds to send a complete request, (0, 3600]
     send_buffer = "64KiB"       # kernel send buffer per listener; 0 lets the kernel size it
     workers = 1                 # processes serving listeners (1..64)
@@ -17,8 +18,14 @@ A configuration file looks like this (every key is optional unless noted)::
     admin_password = ""         # "" for one generated at the first start, kept in state_dir
     state_dir = ""              # play history and admin password; "" for "state"
     access_log = ""             # combined log format file; "-" for standard output; "" for none
+    tls_port = 0                # HTTPS listener port; 0 for none
+    tls_cert = ""               # PEM certificate (chain) for HTTPS
+    tls_key = ""                # PEM private key; "" when it is in tls_cert
+    tls_ca = ""                 # PEM authorities trusted for https:// relays and pushes
     log_format = "text"         # "text" or "json" (one JSON object per line)
     trusted_proxies = []        # addresses and networks whose X-Forwarded-For is believed
+    cache_dir = ""              # converted files; "" for "cache" in state_dir
+    cache_size = "2GiB"         # the conversion cache's size limit
 
     [[mount]]
     name = "/stream"            # required: "/" then no spaces, ? # ; or ..
@@ -44,6 +51,12 @@ A configuration file looks like this (every key is optional unless noted)::
     record_dir = "recordings"   # where recordings go
     relay = ""                  # http:// URL of a stream to relay; music is the fallback
     push_to = []                # http://user:password@host:port/mount servers to push to
+    ladder = []                 # kbit/s of extra copies of this mount, such as [64, 32]
+    ladder_names = []           # their mount names; by default "<name>-<kbit/s>"
+    bitrate = 0                 # kbit/s of converted tracks; only MP3s at it pass; 0: any
+    sample_rate = 0             # Hz; 0 for the first track's
+    channels = 0                # 1 or 2; 0 for the first track's
+    normalize = false           # bring every track to the same loudness
 
 Each C{[[mount]]} table declares one mount; the first is the default mount.
 Sizes are integers (bytes) or strings with a unit: C{"64KiB"},
@@ -52,7 +65,8 @@ A relative C{music} or C{record_dir} path set in the file is taken from
 the file's folder; the default C{record_dir}, C{"recordings"}, and a
 relative C{record_dir} set otherwise are taken from the working
 directory.  So is C{state_dir}: relative to the file's folder when the file
-sets it, else to the working directory (its default is C{"state"}).
+sets it, else to the working directory (its default is C{"state"}).  So is
+C{cache_dir}, whose default is C{"cache"} in the state folder.
 A relative C{access_log} path is taken the same way.
 Unknown keys are errors, so a misspelt key is not silently ignored.
 
@@ -74,9 +88,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from radiod.convert import ladder_sample_rate
 from radiod.forwarded import parse_networks
+from radiod.transcode import MP3_SAMPLE_RATES, mp3_bitrates
 
 __all__ = [
+    "DEFAULT_CACHE_DIR",
     "DEFAULT_STATE_DIR",
     "ConfigError",
     "KeyPath",
@@ -84,6 +101,7 @@ __all__ = [
     "StationConfig",
     "find_key_line",
     "format_key_path",
+    "is_tls_url",
     "load_config",
     "normalize_charset",
     "parse_http_url",
@@ -105,10 +123,16 @@ METAINT_RANGE = (256, 65535)
 QUEUE_SIZE_RANGE = (4 * KIB, 16 * KIB * KIB)
 HEADER_TIMEOUT_MAX = 3600.0
 SEND_BUFFER_RANGE = (4 * KIB, 16 * 1024 * KIB)
+CACHE_SIZE_MIN = KIB * KIB
 WORKERS_MAX = 64
 CHARSETS = ("utf-8", "latin-1")
 LOG_FORMATS = ("text", "json")
 PLAYLIST_SUFFIXES = (".m3u", ".pls", ".xspf")
+DEFAULT_CACHE_DIR = "cache"
+"""
+The conversion cache folder, relative to the state folder, when
+C{cache_dir} is empty.
+"""
 DEFAULT_STATE_DIR = "state"
 """
 The state folder, relative to the working directory, when C{state_dir} is
@@ -181,6 +205,21 @@ class MountConfig:
     @ivar push_to: C{http://user:password@host:port/mount} URLs of
         Icecast-compatible servers this mount is pushed to as a source
         (see L{radiod.relayout}); empty for none.
+    @ivar ladder: the bitrates, in kbit/s, of the rungs of this mount's
+        bitrate ladder: extra mounts playing the same programme, at the
+        same moment, re-encoded at these bitrates (see L{radiod.ladder});
+        empty for none.
+    @ivar ladder_names: the names of those mounts, one per entry of
+        L{ladder}; empty for the default C{<name>-<kbit/s>} (see
+        L{rung_names}).
+    @ivar bitrate: kbit/s of the MP3 the mount's music is converted to;
+        when set, only MP3 files at exactly this bitrate play unconverted;
+        0 lets any bitrate pass (and converts at the first track's).
+    @ivar sample_rate: the sample rate the mount plays, in Hz; 0 for the
+        first track's (see L{radiod.transcode}).
+    @ivar channels: 1 or 2; 0 for the first track's.
+    @ivar normalize: whether every track is brought to the same loudness
+        (see L{radiod.loudness}).
     """
 
     name: str = "/stream"
@@ -206,11 +245,29 @@ class MountConfig:
     record_dir: str = "recordings"
     relay: str = ""
     push_to: tuple[str, ...] = ()
+    ladder: tuple[int, ...] = ()
+    ladder_names: tuple[str, ...] = ()
+    bitrate: int = 0
+    sample_rate: int = 0
+    channels: int = 0
+    normalize: bool = False
 
     def __post_init__(self) -> None:
         # Kept a tuple (hashable, equal after a JSON round trip) whatever
         # sequence the caller gives.
         object.__setattr__(self, "push_to", tuple(self.push_to))
+        object.__setattr__(self, "ladder", tuple(self.ladder))
+        object.__setattr__(self, "ladder_names", tuple(self.ladder_names))
+
+    @property
+    def rung_names(self) -> tuple[str, ...]:
+        """
+        The mount names of the rungs of this mount's L{ladder}, in order:
+        L{ladder_names}, or C{<name>-<kbit/s>} (C{/stream-64}).
+        """
+        if self.ladder_names:
+            return self.ladder_names
+        return tuple(f"{self.name}-{kbps}" for kbps in self.ladder)
 
 
 @dataclass(frozen=True)
@@ -222,6 +279,9 @@ class StationConfig:
     @ivar interface: address to bind; empty or C{0.0.0.0} for all.
     @ivar max_listeners: listeners allowed on all mounts together; 0 for no
         limit.
+    @ivar max_per_address: connections one client address may hold at
+        once (listeners, pages, sources together); 0 for no limit.  Behind
+        a trusted proxy, the address it forwards counts.
     @ivar header_timeout: seconds a client has to send a complete request.
     @ivar send_buffer: the kernel send buffer (C{SO_SNDBUF}) of each
         listener's socket, or 0 to let the kernel size it.  Bounding it
@@ -249,14 +309,28 @@ class StationConfig:
         L{radiod.accesslog}); C{"-"} for standard output; empty for none.
     @ivar log_format: C{"text"}, or C{"json"} for one JSON object per log
         event (see L{radiod.jsonlog}).
+    @ivar cache_dir: the folder where converted tracks and measured
+        loudness are kept (see L{radiod.transcode}), created when needed;
+        empty for C{"cache"} in the state folder (see L{cache_path}).
+    @ivar cache_size: the size, in bytes, the conversion cache is kept to.
     @ivar trusted_proxies: the addresses and CIDR networks of reverse
         proxies whose C{X-Forwarded-For} header names the client (see
         L{radiod.forwarded}); empty to ignore the header.
+    @ivar tls_port: the port of the HTTPS listener (streams, pages,
+        sources, admin, as on L{port}); 0 for none.
+    @ivar tls_cert: the PEM file of its certificate (with any
+        intermediates after it).
+    @ivar tls_key: the PEM file of its private key; empty when the key is
+        in L{tls_cert}.
+    @ivar tls_ca: a PEM file of the authorities trusted when radiod
+        connects to C{https://} servers (relays, pushes); empty for the
+        system's.
     """
 
     port: int = 8000
     interface: str = ""
     max_listeners: int = 0
+    max_per_address: int = 100
     header_timeout: float = 15.0
     send_buffer: int = 64 * KIB
     workers: int = 1
@@ -268,6 +342,12 @@ class StationConfig:
     access_log: str = ""
     log_format: str = "text"
     trusted_proxies: tuple[str, ...] = ()
+    cache_dir: str = ""
+    cache_size: int = 2 * KIB**3
+    tls_port: int = 0
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_ca: str = ""
 
     def __post_init__(self) -> None:
         # Kept a tuple (hashable, equal after a JSON round trip) whatever
@@ -281,6 +361,14 @@ class StationConfig:
         L{DEFAULT_STATE_DIR} when that is empty.
         """
         return self.state_dir or DEFAULT_STATE_DIR
+
+    @property
+    def cache_path(self) -> str:
+        """
+        The folder converted tracks are kept in: L{cache_dir}, or
+        C{"cache"} in the L{state_path} when that is empty.
+        """
+        return self.cache_dir or os.path.join(self.state_path, DEFAULT_CACHE_DIR)
 
     @property
     def default_mount(self) -> MountConfig:
@@ -317,16 +405,17 @@ def parse_http_url(url: str) -> tuple[str, int, str]:
     """
     Read the URL of a stream to relay.
 
-    @param url: C{http://host[:port][/path][?query]}.
-    @return: the host, the port (80 when not given) and the path with
-        its query (C{"/"} when empty).
+    @param url: C{http://host[:port][/path][?query]}, or C{https://...}
+        (see L{is_tls_url}).
+    @return: the host, the port (80, or 443 for C{https}, when not given)
+        and the path with its query (C{"/"} when empty).
     @raise ValueError: with a short reason, if C{url} is not such a URL.
     """
     if not url.isprintable() or any(c.isspace() for c in url):
         raise ValueError(f"must be a URL without spaces or control characters: {url!r}")
     parts = urlsplit(url)
-    if parts.scheme.lower() != "http":
-        raise ValueError(f"must be an http:// URL, not {url!r}")
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(f"must be an http:// or https:// URL, not {url!r}")
     if parts.username is not None or parts.password is not None:
         raise ValueError(f"must not contain a user or password: {url!r}")
     host = parts.hostname
@@ -341,7 +430,15 @@ def parse_http_url(url: str) -> tuple[str, int, str]:
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    return host, port or 80, path
+    return host, port or (443 if is_tls_url(url) else 80), path
+
+
+def is_tls_url(url: str) -> bool:
+    """
+    Whether C{url} is an C{https://} URL (a connection made with TLS, the
+    server's certificate and name checked).
+    """
+    return urlsplit(url).scheme.lower() == "https"
 
 
 def parse_push_url(url: str) -> tuple[str, str, str, int, str]:
@@ -462,6 +559,22 @@ def _url_list(value: object) -> tuple[str, ...]:
     return tuple(_string(item) for item in value)
 
 
+def _bitrate_list(value: object) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value,)
+    if not isinstance(value, list):
+        raise ValueError(f"must be a list of bitrates in kbit/s, not {_type_name(value)}")
+    return tuple(_integer(item) for item in value)
+
+
+def _name_list(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list):
+        raise ValueError(f"must be a list of mount names, not {_type_name(value)}")
+    return tuple(_string(item) for item in value)
+
+
 def _address_list(value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
@@ -488,6 +601,7 @@ _SERVER_KEYS: dict[str, tuple[str, _Converter]] = {
     "port": ("port", _integer),
     "interface": ("interface", _string),
     "max_listeners": ("max_listeners", _integer),
+    "max_per_address": ("max_per_address", _integer),
     "header_timeout": ("header_timeout", _number),
     "send_buffer": ("send_buffer", _size),
     "workers": ("workers", _integer),
@@ -496,8 +610,14 @@ _SERVER_KEYS: dict[str, tuple[str, _Converter]] = {
     "admin_password": ("admin_password", _string),
     "state_dir": ("state_dir", _string),
     "access_log": ("access_log", _string),
+    "tls_port": ("tls_port", _integer),
+    "tls_cert": ("tls_cert", _string),
+    "tls_key": ("tls_key", _string),
+    "tls_ca": ("tls_ca", _string),
     "log_format": ("log_format", _string),
     "trusted_proxies": ("trusted_proxies", _address_list),
+    "cache_dir": ("cache_dir", _string),
+    "cache_size": ("cache_size", _size),
 }
 _MOUNT_KEYS: dict[str, tuple[str, _Converter]] = {
     "name": ("name", _string),
@@ -523,6 +643,12 @@ _MOUNT_KEYS: dict[str, tuple[str, _Converter]] = {
     "record_dir": ("record_dir", _string),
     "relay": ("relay", _string),
     "push_to": ("push_to", _url_list),
+    "ladder": ("ladder", _bitrate_list),
+    "ladder_names": ("ladder_names", _name_list),
+    "bitrate": ("bitrate", _integer),
+    "sample_rate": ("sample_rate", _integer),
+    "channels": ("channels", _integer),
+    "normalize": ("normalize", _boolean),
 }
 _MOUNT_FIELD_KEYS = {field_name: key for key, (field_name, _) in _MOUNT_KEYS.items()}
 
@@ -652,6 +778,120 @@ def _check_mount(index: int, mount: MountConfig, path_exists: Callable[[str], bo
         raise _Invalid(
             at("rescan_interval"), f"must be more than 0 seconds, not {mount.rescan_interval}"
         )
+    _check_ladder(at("ladder"), at("ladder_names"), mount)
+    _check_format(at, mount)
+
+
+def _check_format(at: Callable[[str], KeyPath], mount: MountConfig) -> None:
+    """
+    Check a mount's format keys: an MP3 sample rate, 1 or 2 channels, and
+    a bitrate an MP3 encoder writes at that sample rate (at some sample
+    rate, when it is left to the first track); none on a live-only mount.
+    """
+    if mount.sample_rate and mount.sample_rate not in MP3_SAMPLE_RATES:
+        rates = ", ".join(str(rate) for rate in MP3_SAMPLE_RATES)
+        raise _Invalid(
+            at("sample_rate"),
+            f"must be 0 (the first track's) or an MP3 sample rate ({rates}), "
+            f"not {mount.sample_rate}",
+        )
+    if mount.channels not in (0, 1, 2):
+        raise _Invalid(
+            at("channels"), f"must be 0 (the first track's), 1 or 2, not {mount.channels}"
+        )
+    allowed = mp3_bitrates(mount.sample_rate)
+    if mount.bitrate and mount.bitrate not in allowed:
+        where = f" at {mount.sample_rate} Hz" if mount.sample_rate else ""
+        rates = ", ".join(str(rate) for rate in allowed)
+        raise _Invalid(
+            at("bitrate"),
+            f"must be 0 (any) or an MP3 bitrate{where} in kbit/s ({rates}), not {mount.bitrate}",
+        )
+    if mount.live_only:
+        for field_name in ("bitrate", "sample_rate", "channels", "normalize"):
+            if getattr(mount, field_name):
+                raise _Invalid(
+                    at(field_name),
+                    "a live_only mount plays no music (its live audio takes its fallback's format)",
+                )
+
+
+def _check_ladder(path: KeyPath, names_path: KeyPath, mount: MountConfig) -> None:
+    """
+    Check a mount's own C{ladder} and C{ladder_names}; clashes with other
+    mounts are L{_check_rung_names}'s.
+    """
+    bitrates = mp3_bitrates(0)
+    for position, kbps in enumerate(mount.ladder):
+        if kbps not in bitrates:
+            rates = ", ".join(str(rate) for rate in bitrates)
+            raise _Invalid(path, f"{kbps} is not an MP3 bitrate (kbit/s: {rates})")
+        if kbps in mount.ladder[:position]:
+            raise _Invalid(path, f"lists {kbps} twice")
+        if kbps == mount.bitrate:
+            raise _Invalid(path, f"{kbps} is the mount's own bitrate")
+        rate = ladder_sample_rate(kbps, mount.sample_rate)
+        if mount.sample_rate and kbps not in mp3_bitrates(rate):
+            rates = ", ".join(str(choice) for choice in mp3_bitrates(rate))
+            raise _Invalid(
+                path,
+                f"an MP3 at {rate} Hz cannot have {kbps} kbit/s (kbit/s: {rates})",
+            )
+    if mount.ladder_names and len(mount.ladder_names) != len(mount.ladder):
+        raise _Invalid(
+            names_path,
+            f"must give one name per entry of ladder ({len(mount.ladder)}), "
+            f"not {len(mount.ladder_names)}",
+        )
+    for position, name in enumerate(mount.ladder_names):
+        try:
+            _check_mount_name(names_path, name)
+        except _Invalid as e:
+            raise _Invalid(names_path, f"entry {position}: {e.reason}") from None
+
+
+def _check_rung_names(mounts: Sequence[MountConfig]) -> None:
+    """
+    Check that no rung of a ladder takes the name of a mount or of
+    another rung, and that live-only mounts have none.
+    """
+    owners = {mount.name: f"mount[{index}]" for index, mount in enumerate(mounts)}
+    for index, mount in enumerate(mounts):
+        key = "ladder_names" if mount.ladder_names else "ladder"
+        if mount.ladder and mount.live_only:
+            raise _Invalid(
+                ("mount", index, "ladder"),
+                "a live_only mount has no ladder (its listeners move to its fallback "
+                "between shows)",
+            )
+        for name in mount.rung_names:
+            if name in owners:
+                raise _Invalid(
+                    ("mount", index, key), f"{name!r} is already the name of {owners[name]}"
+                )
+            owners[name] = f"a rung of mount[{index}]"
+
+
+def _check_tls(config: StationConfig, path_exists: Callable[[str], bool] | None) -> None:
+    for key in ("tls_cert", "tls_key", "tls_ca"):
+        value = getattr(config, key)
+        _one_line(("server", key), value)
+        if value and path_exists is not None and not path_exists(value):
+            raise _Invalid(("server", key), f"no such file: {value}")
+    if not config.tls_port:
+        if config.tls_port < 0:
+            raise _Invalid(("server", "tls_port"), f"must be a port, not {config.tls_port}")
+        return
+    _check_range(("server", "tls_port"), config.tls_port, *PORT_RANGE)
+    if config.tls_port in (config.port, config.port + 1) and config.port:
+        raise _Invalid(
+            ("server", "tls_port"),
+            f"must differ from port ({config.port}) and the SHOUTcast source port after it",
+        )
+    if not config.tls_cert:
+        raise _Invalid(
+            ("server", "tls_port"), "needs tls_cert (and tls_key, unless the cert holds it)"
+        )
 
 
 def _check_fallbacks(mounts: Sequence[MountConfig]) -> None:
@@ -689,6 +929,11 @@ def _check(config: StationConfig, path_exists: Callable[[str], bool] | None) -> 
         raise _Invalid(
             ("server", "interface"), f"must be an address, or empty for all: {interface!r}"
         )
+    if config.max_per_address < 0:
+        raise _Invalid(
+            ("server", "max_per_address"),
+            f"must be 0 (no limit) or more, not {config.max_per_address}",
+        )
     if config.max_listeners < 0:
         raise _Invalid(
             ("server", "max_listeners"), f"must be 0 (no limit) or more, not {config.max_listeners}"
@@ -714,8 +959,14 @@ def _check(config: StationConfig, path_exists: Callable[[str], bool] | None) -> 
         )
     if not config.admin_user or ":" in config.admin_user or not config.admin_user.isprintable():
         raise _Invalid(("server", "admin_user"), 'must be a non-empty name without ":"')
-    for key in ("source_password", "admin_password", "state_dir", "access_log"):
+    for key in ("source_password", "admin_password", "state_dir", "access_log", "cache_dir"):
         _one_line(("server", key), getattr(config, key))
+    _check_tls(config, path_exists)
+    if config.cache_size < CACHE_SIZE_MIN:
+        raise _Invalid(
+            ("server", "cache_size"),
+            f"must be at least {CACHE_SIZE_MIN} bytes (1MiB), not {config.cache_size}",
+        )
     if config.log_format not in LOG_FORMATS:
         raise _Invalid(
             ("server", "log_format"), f'must be "text" or "json", not {config.log_format!r}'
@@ -744,6 +995,7 @@ def _check(config: StationConfig, path_exists: Callable[[str], bool] | None) -> 
             )
         first_index[mount.name] = index
     _check_fallbacks(config.mounts)
+    _check_rung_names(config.mounts)
     for index, mount in enumerate(config.mounts):
         if mount.live_only and config.workers > 1:
             raise _Invalid(
@@ -936,12 +1188,21 @@ def load_config(
             config = replace(config, mounts=mounts)
         if folder and config.state_dir and "state_dir" in document.get("server", {}):
             config = replace(config, state_dir=os.path.join(folder, config.state_dir))
+        if folder and config.cache_dir and "cache_dir" in document.get("server", {}):
+            config = replace(config, cache_dir=os.path.join(folder, config.cache_dir))
         if (
             folder
             and config.access_log not in ("", "-")
             and "access_log" in document.get("server", {})
         ):
             config = replace(config, access_log=os.path.join(folder, config.access_log))
+        server_keys = document.get("server", {})
+        paths: dict[str, Any] = {
+            key: os.path.join(folder, getattr(config, key))
+            for key in ("tls_cert", "tls_key", "tls_ca")
+            if folder and getattr(config, key) and key in server_keys
+        }
+        config = replace(config, **paths)
         _check(config, path_exists)
     except _Invalid as e:
         raise _file_error(filename, text, e) from None

@@ -27,11 +27,13 @@ from radiod.frames import Frame, FrameHeader, FrameSplitter
 
 __all__ = [
     "FINISH_TIMEOUT",
+    "LOW_BITRATE",
     "AudioFormat",
     "Converter",
     "FfmpegConverter",
     "MakeConverter",
     "ffmpeg_converters",
+    "ladder_sample_rate",
     "standard_bitrate",
 ]
 
@@ -39,6 +41,12 @@ FINISH_TIMEOUT = 5.0
 """
 Seconds the converter has, once its input ended, to write out the rest
 before it is killed.
+"""
+
+LOW_BITRATE = 64
+"""
+Copies of a stream below this many kbit/s are encoded at half its sample
+rate (see L{ladder_sample_rate}).
 """
 
 _MPEG1_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
@@ -82,6 +90,19 @@ def standard_bitrate(sample_rate: int, bitrate: int) -> int:
     """
     choices = _MPEG1_BITRATES if sample_rate >= 32000 else _MPEG2_BITRATES
     return min(choices, key=lambda choice: (abs(choice - bitrate), choice))
+
+
+def ladder_sample_rate(bitrate: int, sample_rate: int) -> int:
+    """
+    The sample rate a copy at C{bitrate} kbit/s of a stream at
+    C{sample_rate} is encoded at: the same, except half of it (when that
+    is 32 kHz or more) below L{LOW_BITRATE} kbit/s, where lame keeps only
+    the lowest few kHz anyway and codes them more accurately at half rate
+    (22.05 kHz for 44.1 kHz) than at full rate.
+    """
+    if bitrate < LOW_BITRATE and sample_rate >= 32000:
+        return sample_rate // 2
+    return sample_rate
 
 
 class Converter(Protocol):

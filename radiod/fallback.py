@@ -108,8 +108,10 @@ class Fallbacks:
         The format listeners of C{mount} hear from its music, which its
         live sources should match: the music it plays, or for a live-only
         mount the music of the first mount along its fallback chain that
-        has some.  C{None} when there is no such music, or it has not
-        played yet.
+        has some.  That is the programme's fixed format (see
+        L{radiod.programme.Programme.format}) once it has one, else the
+        format of the audio it last played.  C{None} when there is no such
+        music, or it has not played yet.
         """
         seen: set[str] = set()
         current: Mount | None = mount
@@ -117,6 +119,9 @@ class Fallbacks:
             seen.add(current.name)
             switch = current.switch
             if switch is None or switch.playlist is not None:
+                fixed = getattr(switch.playlist if switch is not None else None, "format", None)
+                if isinstance(fixed, AudioFormat):
+                    return fixed
                 audio = current.audio
                 if not audio.sample_rate:
                     return None

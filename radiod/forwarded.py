@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable, Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
-__all__ = ["Network", "client_address", "parse_address", "parse_networks"]
+__all__ = ["Network", "client_address", "is_trusted", "parse_address", "parse_networks"]
 
 Network = IPv4Network | IPv6Network
 """
@@ -103,6 +103,15 @@ def parse_address(text: str) -> IPv4Address | IPv6Address | None:
 
 def _trusted(address: _Address, trusted: Sequence[Network]) -> bool:
     return any(address in network for network in trusted)
+
+
+def is_trusted(peer: str, trusted: Sequence[Network]) -> bool:
+    """
+    Whether C{peer} (an address without a port) is one of the trusted
+    proxies.
+    """
+    address = parse_address(peer)
+    return address is not None and _trusted(address, trusted)
 
 
 def client_address(peer: str, forwarded_for: Sequence[str], trusted: Sequence[Network]) -> str:

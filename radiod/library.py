@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -39,7 +40,22 @@ __all__ = [
     "track_id",
 ]
 
-PLAYABLE_EXTENSIONS = (".mp3",)
+PLAYABLE_EXTENSIONS = (
+    ".mp3",
+    ".flac",
+    ".ogg",
+    ".oga",
+    ".opus",
+    ".wav",
+    ".aif",
+    ".aiff",
+    ".m4a",
+    ".aac",
+)
+"""
+The file name extensions played: MP3 as it is (when in the mount's
+format), the others converted (see L{radiod.transcode}).
+"""
 PLAYLIST_EXTENSIONS = (".m3u", ".m3u8", ".pls")
 
 Entry = tuple[float, int, TrackInfo]
@@ -62,6 +78,9 @@ def is_playable(name: str) -> bool:
     Whether a file name has an extension radiod can play.
     """
     return name.lower().endswith(PLAYABLE_EXTENSIONS)
+
+
+_TRACK_ID = re.compile(r"[0-9a-f]{16}")
 
 
 def track_id(path: str) -> str:
@@ -208,8 +227,7 @@ def scan_location(
         else:
             found[path] = (status.st_mtime, status.st_size, read(path, title))
     if not found:
-        formats = "/".join(extension[1:].upper() for extension in PLAYABLE_EXTENSIONS)
-        raise LibraryError(f"no playable {formats} files in {location}")
+        raise LibraryError(f"no playable audio files in {location}")
     return found
 
 
@@ -287,6 +305,39 @@ class Library:
         @param reference: an id or a path.
         @return: the track, or C{None} when the library has no such file.
         """
+        if not reference:
+            return None
+        index = self._lookup()
+        found = index.get(reference)
+        if found is None:
+            found = index.get(os.path.normpath(os.path.join(self.root, reference)))
+        return found
+
+    def by_id(self, identifier: str) -> TrackInfo | None:
+        """
+        A track of the last scan by its L{track_id} alone.  Unlike
+        L{find}, nothing but an id is tried, so a request can never name a
+        file by its path.
+
+        @param identifier: the id, as L{track_id} makes it.
+        @return: the track, or C{None} when no file of the last scan has
+            that id.
+        """
+        if _TRACK_ID.fullmatch(identifier) is None:
+            return None
+        return self._lookup().get(identifier)
+
+    def entry(self, path: str) -> Entry | None:
+        """
+        What the last scan found for a file: its modification time, size
+        and description, or C{None} when it did not list C{path}.
+        """
+        return self._entries.get(path)
+
+    def _lookup(self) -> dict[str, TrackInfo]:
+        """
+        The last scan's tracks by id and by normalised absolute path.
+        """
         index = self._index
         if index is None:
             index = {}
@@ -294,12 +345,7 @@ class Library:
                 index[track_id(track.path)] = track
                 index[os.path.normpath(track.path)] = track
             self._index = index
-        if not reference:
-            return None
-        found = index.get(reference)
-        if found is None:
-            found = index.get(os.path.normpath(os.path.join(self.root, reference)))
-        return found
+        return index
 
     def scan(self) -> Deferred[LibraryChange]:
         """

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from twisted.python import usage
 
 from radiod.config import (
+    DEFAULT_CACHE_DIR,
     DEFAULT_STATE_DIR,
     ConfigError,
     KeyPath,
@@ -73,6 +74,19 @@ def _address_list(text: str) -> tuple[str, ...]:
     return tuple(part for part in text.replace(",", " ").split() if part)
 
 
+def _bitrates(text: str) -> tuple[int, ...]:
+    parts = [part for part in text.replace(",", " ").split() if part]
+    try:
+        rates = tuple(int(part) for part in parts)
+    except ValueError:
+        rates = ()
+    if not rates:
+        raise ValueError(
+            f"expected bitrates in kbit/s separated by commas, such as 128,64,32, not {text!r}"
+        )
+    return rates
+
+
 _STATION = StationConfig()
 _MOUNT = MountConfig()
 
@@ -81,6 +95,11 @@ _SERVER_OPTIONS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "port": ("port", _whole_number),
     "interface": ("interface", _text),
     "max-listeners": ("max_listeners", _whole_number),
+    "max-per-address": ("max_per_address", _whole_number),
+    "tls-port": ("tls_port", _whole_number),
+    "tls-cert": ("tls_cert", _text),
+    "tls-key": ("tls_key", _text),
+    "tls-ca": ("tls_ca", _text),
     "header-timeout": ("header_timeout", _seconds),
     "send-buffer": ("send_buffer", parse_size),
     "workers": ("workers", _whole_number),
@@ -89,6 +108,8 @@ _SERVER_OPTIONS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "access-log": ("access_log", _text),
     "log-format": ("log_format", _text),
     "trusted-proxies": ("trusted_proxies", _address_list),
+    "cache-dir": ("cache_dir", _text),
+    "cache-size": ("cache_size", parse_size),
 }
 # option: (MountConfig field, TOML key, parser), applied to the first mount.
 _MOUNT_OPTIONS: dict[str, tuple[str, str, Callable[[str], Any]]] = {
@@ -103,12 +124,16 @@ _MOUNT_OPTIONS: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "queue-size": ("queue_size", "queue_size", parse_size),
     "max-listeners-per-mount": ("max_listeners", "max_listeners", _whole_number),
     "charset": ("charset", "charset", normalize_charset),
+    "bitrate": ("bitrate", "bitrate", _whole_number),
+    "sample-rate": ("sample_rate", "sample_rate", _whole_number),
+    "channels": ("channels", "channels", _whole_number),
 }
 # flag: (MountConfig field, TOML key), applied to the first mount.
 _MOUNT_FLAGS: dict[str, tuple[str, str]] = {
     "shuffle": ("shuffle", "shuffle"),
     "public": ("public", "public"),
     "icy-status-line": ("icy_status_line", "status_line"),
+    "normalize": ("normalize", "normalize"),
 }
 
 
@@ -183,6 +208,27 @@ class Options(usage.Options):
             f"Listeners allowed on all mounts together, 0 for no limit "
             f"[default: {_STATION.max_listeners}]",
         ],
+        ["tls-port", None, None, "Port of an HTTPS listener as well, 0 for none [default: 0]"],
+        ["tls-cert", None, None, "PEM certificate (chain) of the HTTPS listener [default: none]"],
+        [
+            "tls-key",
+            None,
+            None,
+            "PEM private key of the HTTPS listener [default: in the --tls-cert file]",
+        ],
+        [
+            "tls-ca",
+            None,
+            None,
+            "PEM authorities trusted for https:// relays and pushes [default: the system's]",
+        ],
+        [
+            "max-per-address",
+            None,
+            None,
+            f"Connections one client address may hold at once, 0 for no limit "
+            f"[default: {_STATION.max_per_address}]",
+        ],
         [
             "max-listeners-per-mount",
             None,
@@ -252,6 +298,51 @@ class Options(usage.Options):
             "Reverse proxies whose X-Forwarded-For header names the client: addresses and "
             "CIDR networks separated by commas, such as 127.0.0.1,10.0.0.0/8 [default: none]",
         ],
+        [
+            "bitrate",
+            None,
+            None,
+            "MP3 bitrate in kbit/s the stream's music is converted to; when set, only MP3 "
+            "files at exactly this bitrate play unconverted; 0 lets any bitrate pass "
+            f"[default: {_MOUNT.bitrate}]",
+        ],
+        [
+            "sample-rate",
+            None,
+            None,
+            "Sample rate in Hz of the stream (an MP3 rate, such as 44100); tracks at "
+            f"another rate are converted; 0 for the first track's [default: {_MOUNT.sample_rate}]",
+        ],
+        [
+            "channels",
+            None,
+            None,
+            "Channels of the stream, 1 or 2; tracks with another count are converted; 0 for "
+            f"the first track's [default: {_MOUNT.channels}]",
+        ],
+        [
+            "cache-dir",
+            None,
+            None,
+            "Folder where converted tracks are kept, created when needed "
+            f"[default: {DEFAULT_CACHE_DIR!r} in the state folder]",
+        ],
+        [
+            "cache-size",
+            None,
+            None,
+            "Size the folder of converted tracks is kept to, least recently played "
+            f"going first [default: {format_size(_STATION.cache_size)}]",
+        ],
+        [
+            "bitrates",
+            None,
+            None,
+            "Bitrates in kbit/s of the stream and of copies of it, such as 128,64,32: the "
+            "stream plays at the first, and the others are extra mounts (/stream-64, "
+            "/stream-32) playing the same programme in step, re-encoded by ffmpeg "
+            "[default: the stream only]",
+        ],
     ]
     optFlags: ClassVar[list[list[Any]]] = [
         ["shuffle", None, "Play in random order, reshuffled every round"],
@@ -260,6 +351,11 @@ class Options(usage.Options):
             "icy-status-line",
             None,
             "Answer 'ICY 200 OK' instead of 'HTTP/1.0 200 OK', for very old players",
+        ],
+        [
+            "normalize",
+            None,
+            "Bring every track to the same loudness (ReplayGain tags, else measured once)",
         ],
     ]
     config: StationConfig | None = None
@@ -297,6 +393,8 @@ class Options(usage.Options):
         """
         names = {name for name in [*_SERVER_OPTIONS, *_MOUNT_OPTIONS] if self[name] is not None}
         names.update(name for name in _MOUNT_FLAGS if self[name])
+        if self["bitrates"] is not None:
+            names.add("bitrates")
         if self["config"] is not None:
             names.add("config")
         return names
@@ -337,6 +435,12 @@ class Options(usage.Options):
         for name, (field_name, _) in _MOUNT_FLAGS.items():
             if self[name]:
                 mount[field_name] = True
+        if self["bitrates"] is not None:
+            rates = _parsed("bitrates", _bitrates, self["bitrates"])
+            if mount.get("bitrate", rates[0]) != rates[0]:
+                reason = f"starts at {rates[0]}, but --bitrate is {mount['bitrate']}"
+                raise ConfigError(f"--bitrates: {reason}", reason=reason)
+            mount["bitrate"], mount["ladder"] = rates[0], rates[1:]
         first = replace(base.mounts[0], **mount)
         config = replace(base, **server, mounts=(first, *base.mounts[1:]))
         try:
@@ -355,6 +459,9 @@ class Options(usage.Options):
         for name, (_, key) in _MOUNT_FLAGS.items():
             options["mount", 0, key] = name
         given = self.given()
+        for key in ("bitrate", "ladder"):
+            if options.get(("mount", 0, key)) not in given:
+                options["mount", 0, key] = "bitrates"
         for path, reason in [(error.path, error.reason), *error.alternatives]:
             if options.get(path) in given:
                 return ConfigError(f"--{options[path]}: {reason}", path, reason)

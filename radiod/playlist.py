@@ -74,7 +74,12 @@ def _entry(reference: str, base: str, title: str, duration: float | None) -> Pla
     Resolve one playlist reference (path or URL) into an entry.
     """
     if _URL.match(reference):
-        parts = urlsplit(reference)
+        try:
+            parts = urlsplit(reference)
+        except ValueError:
+            # Not a URL after all (an unbalanced "[" in the host part):
+            # a remote entry nothing will play.
+            return PlaylistEntry(reference, title, duration, remote=True)
         if parts.scheme.lower() != "file":
             return PlaylistEntry(reference, title, duration, remote=True)
         path = unquote(parts.path)

@@ -7,13 +7,20 @@ one playing, so the pacer always finds the next frame ready.  The library
 is rescanned on a timer: new files join the rotation, removed ones leave
 it, and a file replaced on disk is read afresh.  A file that cannot be
 read or holds no usable audio is skipped with a log line.
+
+A programme plays one format (L{Programme.format}) from start to end: the
+one configured, with what is left open taken from the first track that
+plays.  MP3 files in that format play as they are; every other file is
+converted to it while the track before it plays (see L{radiod.transcode}),
+and with normalization on, brought to the same loudness (see
+L{radiod.loudness}).
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from itertools import chain
 
 from twisted.internet.defer import Deferred, succeed
@@ -23,12 +30,23 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from radiod.convert import AudioFormat
 from radiod.frames import Frame, read_frames
 from radiod.interfaces import IFrameSource, Runner
 from radiod.library import Library, LibraryChange
+from radiod.loudness import GAIN_TOLERANCE, read_replaygain
 from radiod.track import TrackInfo
+from radiod.transcode import (
+    ANY_FORMAT,
+    ConversionError,
+    Probe,
+    Transcoder,
+    mount_format,
+    plays_unchanged,
+    probe,
+)
 
-__all__ = ["Programme", "load_frames"]
+__all__ = ["Inspection", "Programme", "inspect", "load_frames"]
 
 
 def load_frames(path: str) -> list[Frame]:
@@ -44,6 +62,36 @@ def load_frames(path: str) -> list[Frame]:
     return read_frames(data)
 
 
+@dataclass
+class Inspection:
+    """
+    What reading a library file ahead of its turn found.
+
+    @ivar frames: an MP3 file's frames, or C{None} for another format (or
+        once they are known not to be played as they are).
+    @ivar probe: what those frames are, or C{None}.
+    @ivar gain: the gain the file's ReplayGain tags ask for, or C{None}
+        when they ask for none (or were not read).
+    """
+
+    frames: list[Frame] | None
+    probe: Probe | None
+    gain: float | None
+
+
+def inspect(path: str, loader: Callable[[str], list[Frame]], replaygain: bool) -> Inspection:
+    """
+    Read an MP3 file's frames with C{loader}, and the file's ReplayGain
+    tags when C{replaygain} is set.  Blocking: run it in a thread.
+
+    @raise OSError: if an MP3 file cannot be read.
+    @raise radiod.frames.UnsupportedAudio: if it holds no usable MP3 audio.
+    """
+    frames = loader(path) if path.lower().endswith(".mp3") else None
+    gain = read_replaygain(path) if replaygain else None
+    return Inspection(frames, probe(frames) if frames else None, gain)
+
+
 @implementer(IFrameSource)
 class Programme:
     """
@@ -54,6 +102,9 @@ class Programme:
     @ivar skipped: tracks skipped because they could not be played.
     @ivar broken: paths that could not be played, left out of the
         rotation until a rescan finds them changed.
+    @ivar requested: the format asked for; parts left 0 are taken from the
+        first track that plays.
+    @ivar normalize: whether tracks are brought to the same loudness.
     """
 
     _log = Logger()
@@ -68,6 +119,10 @@ class Programme:
         rng: random.Random | None = None,
         loader: Callable[[str], list[Frame]] = load_frames,
         name: str = "",
+        target: AudioFormat = ANY_FORMAT,
+        normalize: bool = False,
+        transcoder: Transcoder | None = None,
+        keep_format: AudioFormat | None = None,
     ) -> None:
         """
         @param library: the tracks to play.
@@ -77,8 +132,16 @@ class Programme:
         @param rescan_interval: seconds between library rescans; 0 for
             never.
         @param rng: the random source for shuffling.
-        @param loader: reads a file into frames (blocking).
+        @param loader: reads an MP3 file into frames (blocking).
         @param name: the mount's name, for logs.
+        @param target: the format to play, with 0 for each part to take
+            from the first track that plays.
+        @param normalize: bring tracks to the same loudness.
+        @param transcoder: converts files that are not MP3 in the format
+            played, and measures loudness; without one, such files are
+            skipped.
+        @param keep_format: a format fixed before (by the programme this
+            one replaces), played rather than settling one.
         """
         self.library = library
         self._clock = clock
@@ -104,6 +167,22 @@ class Programme:
         self._rescan: LoopingCall | None = None
         self._running = False
         self.started: Deferred[None] = Deferred()
+        self.requested = target
+        self.normalize = normalize
+        self._transcoder = transcoder
+        self._format = keep_format
+        if self._format is None and target.sample_rate and target.channels and target.bitrate:
+            self._format = target
+        self._unmeasured_warned = False
+
+    @property
+    def format(self) -> AudioFormat | None:
+        """
+        The format this programme plays, fixed for as long as it runs: the
+        one asked for, with the parts left open filled in from the first
+        track that played; C{None} until then.
+        """
+        return self._format
 
     # IFrameSource
 
@@ -283,11 +362,55 @@ class Programme:
         self._ahead_queued = queued is not None
         self._loading = path
         self._stale = False
-        loader = self._loader
-        loaded: Deferred[list[Frame]] = self._runner(lambda: loader(path))
+        loaded = self._read(path)
         loaded.addCallbacks(
             self._loaded, self._load_failed, callbackArgs=(path,), errbackArgs=(path,)
         )
+
+    def _read(self, path: str) -> Deferred[tuple[list[Frame], AudioFormat]]:
+        """
+        Get a file's frames in the format played: an MP3 file in that format
+        as it is, any other converted (with its gain, when normalizing).
+        """
+        loader = self._loader
+        transcoder = self._transcoder
+        measure = self.normalize and transcoder is not None and transcoder.available
+        if self.normalize and not measure and not self._unmeasured_warned:
+            self._unmeasured_warned = True
+            self._log.warn(
+                "No ffmpeg: tracks on {mount} play without loudness normalization",
+                mount=self.name,
+            )
+        track = self._track(path)
+        duration = track.duration if track is not None else 0.0
+        found = self._runner(lambda: inspect(path, loader, measure))
+
+        def gain(found: Inspection) -> Deferred[float]:
+            if not measure or found.gain is not None:
+                return succeed(found.gain or 0.0)
+            assert transcoder is not None
+            measured = transcoder.loudness(path, duration, self.name)
+            return measured.addCallback(lambda loudness: loudness.gain)
+
+        def choose(gain: float, found: Inspection) -> Deferred[tuple[list[Frame], AudioFormat]]:
+            target = self._format or mount_format(self.requested, found.probe)
+            frames = found.frames
+            if (
+                frames is not None
+                and found.probe is not None
+                and plays_unchanged(found.probe, target, exact_bitrate=self.requested.bitrate != 0)
+                and abs(gain) < GAIN_TOLERANCE
+            ):
+                return succeed((frames, target))
+            found.frames = None
+            if transcoder is None:
+                raise ConversionError(
+                    f"needs converting to {target.describe()}, and there is no converter"
+                )
+            converted = transcoder.convert(path, target, gain, duration, self.name)
+            return converted.addCallback(lambda frames: (frames, target))
+
+        return found.addCallback(lambda found: gain(found).addCallback(choose, found))
 
     def _track(self, path: str) -> TrackInfo | None:
         for track in self.library.tracks:
@@ -295,7 +418,8 @@ class Programme:
                 return track
         return None
 
-    def _loaded(self, frames: list[Frame], path: str) -> None:
+    def _loaded(self, result: tuple[list[Frame], AudioFormat], path: str) -> None:
+        frames, played_in = result
         self._loading = None
         track = self._track(path)
         if self._stale or track is None:
@@ -307,6 +431,13 @@ class Programme:
         if not frames:
             self._skip(path, "no audio frames")
             return
+        if self._format is None:
+            self._format = played_in
+            self._log.info(
+                "{mount} plays {played} from now on",
+                mount=self.name,
+                played=played_in.describe(),
+            )
         self._ready = (track, frames)
 
     def _put_back(self, path: str) -> None:
@@ -318,6 +449,8 @@ class Programme:
 
     def _load_failed(self, failure: Failure, path: str) -> None:
         self._loading = None
+        if not self._running:
+            return
         self._skip(path, failure.getErrorMessage() or repr(failure.value))
 
     def _skip(self, path: str, reason: str) -> None:

@@ -26,13 +26,22 @@ from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import quote, urlsplit
 
+from twisted.internet._sslverify import IOpenSSLTrustRoot
 from twisted.internet.defer import Deferred, ensureDeferred
-from twisted.internet.endpoints import HostnameEndpoint, connectProtocol
-from twisted.internet.interfaces import IConsumer, IDelayedCall, IPushProducer, IReactorTime
+from twisted.internet.endpoints import HostnameEndpoint, connectProtocol, wrapClientTLS
+from twisted.internet.interfaces import (
+    IConsumer,
+    IDelayedCall,
+    IOpenSSLClientConnectionCreator,
+    IPushProducer,
+    IReactorTime,
+    IStreamClientEndpoint,
+)
 from twisted.internet.protocol import Protocol
+from twisted.internet.ssl import platformTrust
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.client import Agent, readBody
+from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, readBody
 from twisted.web.http_headers import Headers
 from zope.interface import implementer
 
@@ -42,6 +51,7 @@ from radiod.library import PLAYLIST_EXTENSIONS, Entry, Library, LibraryError, is
 from radiod.pacer import Pacer
 from radiod.programme import Programme
 from radiod.tags import read_track_info
+from radiod.tls import client_options
 from radiod.track import TrackInfo
 
 __all__ = [
@@ -119,16 +129,17 @@ def parse_target(url: str) -> tuple[str, int, str]:
     """
     Split a server URL.
 
-    @param url: C{http://host[:port]/mount}.
-    @return: the host, the port (8000 when not given) and the mount.
-    @raise PushError: if it is not an C{http} URL with a mount.
+    @param url: C{http://host[:port]/mount} or C{https://...}.
+    @return: the host, the port (8000, or 443 for C{https}, when not
+        given) and the mount.
+    @raise PushError: if it is not an C{http} or C{https} URL with a mount.
     """
     parts = urlsplit(url)
     try:
-        port = parts.port or 8000
+        port = parts.port or (443 if parts.scheme == "https" else 8000)
     except ValueError:
         raise PushError(f"bad port in {url}") from None
-    if parts.scheme != "http" or not parts.hostname:
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise PushError(f"{url} is not an http://host:port/mount URL")
     if parts.path in ("", "/"):
         raise PushError(f"{url} names no mount (http://host:port/mount)")
@@ -189,19 +200,43 @@ def metadata_target(options: PushOptions, title: str) -> str:
     )
 
 
-def tcp_connect(reactor: Any, host: str, port: int) -> Connect:
+def tcp_connect(
+    reactor: Any, host: str, port: int, tls: IOpenSSLClientConnectionCreator | None = None
+) -> Connect:
     """
-    A L{Connect} over TCP to C{host} and C{port}.
+    A L{Connect} over TCP to C{host} and C{port}, with TLS when C{tls}
+    (which checks the server's certificate) is given.
 
     @param reactor: provides C{IReactorTCP} and C{IReactorTime}.
     """
-    endpoint = HostnameEndpoint(reactor, host, port)
+    endpoint: IStreamClientEndpoint = HostnameEndpoint(reactor, host, port)
+    if tls is not None:
+        endpoint = wrapClientTLS(tls, endpoint)
 
     def connect(protocol: Protocol) -> Deferred[Any]:
         connected: Deferred[Any] = connectProtocol(endpoint, protocol)
         return connected
 
     return connect
+
+
+def server_connections(
+    reactor: Any, url: str, trust: IOpenSSLTrustRoot | None = None
+) -> tuple[Connect, Agent]:
+    """
+    How to reach the server at C{url}: a L{Connect} for the source
+    connection and an L{Agent} for title updates; over TLS for an
+    C{https://} URL, checking the server's certificate against C{trust}
+    (the system's authorities by default) and its name.
+    """
+    host, port, _ = parse_target(url)
+    if urlsplit(url).scheme != "https":
+        return tcp_connect(reactor, host, port), Agent(reactor)
+    roots = trust if trust is not None else platformTrust()
+    return (
+        tcp_connect(reactor, host, port, client_options(host, roots)),
+        Agent(reactor, contextFactory=BrowserLikePolicyForHTTPS(trustRoot=roots)),
+    )
 
 
 def announce_title(agent: Agent, options: PushOptions, title: str) -> Deferred[None]:
@@ -409,10 +444,11 @@ class Pusher:
         """
         self._clock: IReactorTime = reactor
         self.options = options
-        host, port, self.mount = parse_target(options.url)
-        self._connect = connect if connect is not None else tcp_connect(reactor, host, port)
+        _, _, self.mount = parse_target(options.url)
+        default_connect, agent = server_connections(reactor, options.url)
+        self._connect = connect if connect is not None else default_connect
         self._announce = announce if announce is not None else self._http_announce
-        self._agent: Agent | None = Agent(reactor) if announce is None else None
+        self._agent: Agent | None = agent if announce is None else None
         self.max_delay = max_delay
         self.library = make_library(options.location, runner)
         self.programme = Programme(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import cast
 
+from twisted.internet._sslverify import IOpenSSLTrustRoot
 from twisted.internet.interfaces import (
     IAddress,
     IConnector,
@@ -27,13 +28,15 @@ from twisted.internet.interfaces import (
     IReactorTime,
 )
 from twisted.internet.protocol import ClientFactory, Protocol
+from twisted.internet.ssl import platformTrust
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from radiod import __version__
-from radiod.config import parse_http_url
+from radiod.config import is_tls_url, parse_http_url
 from radiod.icy import IcyDemuxer, IcyFramingError, parse_metadata
 from radiod.live import LiveSource, Switch
+from radiod.tls import client_options, tls_failure_reason
 from radiod.track import TrackInfo
 
 __all__ = [
@@ -281,6 +284,7 @@ class Relay:
         url: str,
         name: str = "",
         read_timeout: float = READ_TIMEOUT,
+        trust: IOpenSSLTrustRoot | None = None,
     ) -> None:
         """
         @param reactor: makes the connections.
@@ -290,6 +294,8 @@ class Relay:
         @param name: the mount's name, for logs.
         @param read_timeout: seconds of upstream silence that count as a
             drop.
+        @param trust: the authorities an C{https://} upstream's certificate
+            must chain to; the system's by default.
         @raise ValueError: if C{url} is not such a URL.
         """
         self.reactor = reactor
@@ -299,6 +305,11 @@ class Relay:
         self.name = name
         self.read_timeout = read_timeout
         self.host, self.port, self.path = parse_http_url(url)
+        self.tls = (
+            client_options(self.host, trust if trust is not None else platformTrust())
+            if is_tls_url(url)
+            else None
+        )
         self.delay = BACKOFF_START
         self.protocol: RelayProtocol | None = None
         self.pending: IDelayedCall | None = None
@@ -328,9 +339,14 @@ class Relay:
     def _connect(self) -> None:
         self.pending = None
         self.protocol = None
-        self._connector = self.reactor.connectTCP(
-            self.host, self.port, _RelayFactory(self), timeout=self.read_timeout
-        )
+        if self.tls is not None:
+            self._connector = self.reactor.connectSSL(  # type: ignore[attr-defined]
+                self.host, self.port, _RelayFactory(self), self.tls, timeout=self.read_timeout
+            )
+        else:
+            self._connector = self.reactor.connectTCP(
+                self.host, self.port, _RelayFactory(self), timeout=self.read_timeout
+            )
 
     def delivered(self) -> None:
         """
@@ -357,7 +373,7 @@ class Relay:
             "Relay {mount}: lost {upstream} ({reason}); reconnecting in {delay} s",
             mount=self.name,
             upstream=self.url,
-            reason=reason.getErrorMessage() if reason is not None else "closed",
+            reason=tls_failure_reason(reason) if reason is not None else "closed",
             delay=self.delay,
         )
         self.pending = self.clock.callLater(self.delay, self._reconnect)

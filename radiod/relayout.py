@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet._sslverify import IOpenSSLTrustRoot
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.client import Agent
 
 from radiod.frames import Frame
 from radiod.mount import Mount
@@ -34,9 +34,8 @@ from radiod.push import (
     PushOptions,
     SourceProtocol,
     announce_title,
-    parse_target,
+    server_connections,
     source_request,
-    tcp_connect,
 )
 from radiod.track import TrackInfo
 
@@ -81,6 +80,7 @@ class RelayOut:
         announce: Announce | None = None,
         max_delay: float = MAX_DELAY,
         drop_after: float = DROP_AFTER,
+        trust: IOpenSSLTrustRoot | None = None,
     ) -> None:
         """
         @param reactor: provides C{IReactorTCP} and C{IReactorTime}.
@@ -95,6 +95,8 @@ class RelayOut:
         @param max_delay: the longest wait between connection attempts.
         @param drop_after: seconds of unread audio after which new audio
             is dropped.
+        @param trust: the authorities an C{https://} target's certificate
+            must chain to; the system's by default.
         """
         self._clock: IReactorTime = reactor
         self.mount = mount
@@ -111,10 +113,9 @@ class RelayOut:
             homepage=config.url,
             public=config.public,
         )
-        host, port, _ = parse_target(target_url)
-        self._connect = connect if connect is not None else tcp_connect(reactor, host, port)
+        default_connect, agent = server_connections(reactor, target_url, trust)
+        self._connect = connect if connect is not None else default_connect
         if announce is None:
-            agent = Agent(reactor)
 
             def announce(title: str) -> Deferred[Any]:
                 return announce_title(agent, self.options, title)

@@ -17,6 +17,8 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+from twisted.protocols.policies import ProtocolWrapper
+
 __all__ = ["direct_socket", "send"]
 
 
@@ -24,7 +26,14 @@ def direct_socket(transport: Any) -> socket.socket | None:
     """
     The socket under C{transport} if it is a plain TCP transport whose
     buffer we can inspect, else L{None} (TLS, test transports, ...).
+
+    A TLS transport (like any protocol wrapper) wraps a TCP one and passes
+    attribute lookups through to it, so it is recognised by its type, not
+    by what it answers: bytes written to its socket would skip the
+    encryption.
     """
+    if isinstance(transport, ProtocolWrapper):
+        return None
     handle = getattr(transport, "socket", None)
     if not isinstance(handle, socket.socket):
         return None

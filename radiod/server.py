@@ -26,7 +26,8 @@ from radiod.auth import AdminAccess, source_allowed
 from radiod.config import StationConfig
 from radiod.convert import MakeConverter
 from radiod.fallback import Fallbacks
-from radiod.forwarded import Network, client_address, parse_networks
+from radiod.forwarded import Network, client_address, is_trusted, parse_networks
+from radiod.guard import AddressLimit, LoginThrottle, enable_keepalive
 from radiod.listener import Listener, ListenerTransport
 from radiod.metadata import (
     ADMIN_CGI,
@@ -117,12 +118,19 @@ class RadioFactory(Factory):
         playlists, by exact path (without the query).
     @ivar form_paths: the paths whose C{POST} requests carry a form body
         (at most L{MAX_BODY} bytes) read before the route is called.
+    @ivar prefix_routes: handlers for C{GET} and C{HEAD} requests whose
+        path starts with a prefix, when no mount, playlist or mount page
+        has the path.
     @ivar mount_page: the handler for a mount's own page, C{/<mount>/}
         (the mount's name and a slash), or C{None} for none.
     @ivar fallbacks: which mount a listener hears when the one it asks for
         has no audio.
     @ivar on_access: called with an L{Access} for each request when its
         connection ends (the access log).
+    @ivar per_address: the open connections of each client address, and
+        the limit on them (L{StationConfig.max_per_address}).
+    @ivar throttle: the failed logins of each client address, which slow
+        down its further failures.
     @ivar admin_access: the admin credentials check (of the current
         L{config}), shared by every admin request.
     """
@@ -157,8 +165,11 @@ class RadioFactory(Factory):
         self.noisy = False
         self.routes: dict[str, Route] = {}
         self.form_paths: set[str] = {METADATA_PATH, ADMIN_CGI}
+        self.prefix_routes: dict[str, Route] = {}
         self.mount_page: Route | None = None
         self.on_access: list[Callable[[Access], None]] = []
+        self.per_address = AddressLimit(config.max_per_address)
+        self.throttle = LoginThrottle(clock)
         self.admin_access = AdminAccess.for_config(lambda: self.config)
         self._trusted: tuple[tuple[str, ...], tuple[Network, ...]] = ((), ())
 
@@ -224,6 +235,9 @@ class RadioProtocol(Protocol):
         self._awaiting: tuple[Request, int] | None = None
         self.peer = "-"
         self.client = "-"
+        self._counted: str | None = None
+        self._over_limit = False
+        self._delayed: IDelayedCall | None = None
         self.request: Request | None = None
         self.response_status: int | None = None
         self.response_sent = 0
@@ -238,8 +252,59 @@ class RadioProtocol(Protocol):
         self.peer = format_peer(address)
         self.client = str(getattr(address, "host", None) or "-")
         self._connected_at = self._clock.seconds()
+        enable_keepalive(getattr(self.transport, "getHandle", lambda: None)())
+        # A trusted proxy's connections count for the client it forwards,
+        # once the request says which.
+        if not self._from_proxy():
+            self._count(self.client)
+            if self._over_limit:
+                self._cancel_timeout()
+                self._parser = None
+                self._too_many(None)
         self._timeout = self._clock.callLater(
             self.radio.config.header_timeout, self._header_timeout
+        )
+
+    def _from_proxy(self) -> bool:
+        return is_trusted(self.client, self.radio.trusted_proxies)
+
+    def _count(self, address: str) -> None:
+        """
+        Count this connection against C{address}'s limit.
+        """
+        limits = self.radio.per_address
+        limits.limit = self.radio.config.max_per_address
+        self._counted = address
+        self._over_limit = not limits.admit(address)
+
+    def _gave_credentials(self) -> bool:
+        """
+        Whether the request carried a password (an C{Authorization}
+        header, or SHOUTcast's C{pass=} parameter).
+        """
+        request = self.request
+        if request is None:
+            return False
+        return request.header("Authorization") is not None or "pass=" in request.target
+
+    def _too_many(self, request: Request | None) -> None:
+        """
+        Refuse a connection over its address's limit: 503 at once, logged
+        only for the first one over (a flood does not flood the log).
+        """
+        limits = self.radio.per_address
+        if limits.open(self.client) == limits.limit + 1:
+            self._log.warn(
+                "Too many connections from {client} ({limit} allowed); refusing more",
+                client=self.client,
+                limit=limits.limit,
+            )
+        self.radio.refused += 1
+        self.reply(
+            503,
+            [("Content-Type", "text/plain; charset=utf-8"), ("Retry-After", "10"), *_CORS],
+            b"503 Too many connections from your address\n",
+            head_only=request is not None and request.method == "HEAD",
         )
 
     def _header_timeout(self) -> None:
@@ -283,6 +348,10 @@ class RadioProtocol(Protocol):
         self._parser = None
         self._remainder = parser.remainder
         self._identify(request)
+        if self._over_limit:
+            self._cancel_timeout()
+            self._too_many(request)
+            return
         if request.method == "POST" and request.path in self.radio.form_paths:
             self._await_body(request)
             return
@@ -324,12 +393,13 @@ class RadioProtocol(Protocol):
         """
         self.request = request
         trusted = self.radio.trusted_proxies
-        if not trusted:
+        if not trusted or self._counted is not None:
             return
         forwarded = client_address(self.client, request.header_list("X-Forwarded-For"), trusted)
         if forwarded != self.client:
             self.client = forwarded
             self.peer = forwarded
+            self._count(forwarded)
 
     def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:  # noqa: B008
         """
@@ -337,7 +407,12 @@ class RadioProtocol(Protocol):
         request for the access log.
         """
         self._cancel_timeout()
+        if self._delayed is not None and self._delayed.active():
+            self._delayed.cancel()
         self._log_access()
+        if self._counted is not None:
+            self.radio.per_address.release(self._counted)
+            self._counted = None
         if self.listener is not None:
             self.listener.stopProducing()
             self.listener = None
@@ -388,8 +463,25 @@ class RadioProtocol(Protocol):
             C{Content-Length}, which are added.
         @param body: the body.
         @param head_only: send the head without the body (for C{HEAD}).
+
+        A 401 to a request that gave credentials counts as a failed login
+        from this client; after a few, the reply waits (see
+        L{radiod.guard.LoginThrottle}).
         """
         assert self.transport is not None
+        if status == 401 and self._delayed is None and self._gave_credentials():
+            delay = self.radio.throttle.failed(self.client)
+            if delay:
+                self._log.info(
+                    "Failed login from {client}; answering in {delay:g} s",
+                    client=self.client,
+                    delay=delay,
+                )
+                self._delayed = self._clock.callLater(
+                    delay, self.reply, status, headers, body, head_only
+                )
+                return
+        self._delayed = None
         full = [("Server", SERVER), ("Connection", "Close"), *headers]
         if body or not head_only:
             full.append(("Content-Length", str(len(body))))
@@ -465,6 +557,10 @@ class RadioProtocol(Protocol):
         if page is not None and path.endswith("/") and path[:-1] in mounts:
             page(self, request, b"")
             return
+        for prefix, route in self.radio.prefix_routes.items():
+            if path.startswith(prefix):
+                route(self, request, b"")
+                return
         self.refuse(404, "File Not Found", request)
 
     def _dispatch(self, request: Request, body: bytes) -> None:

@@ -30,10 +30,12 @@ from zope.interface import implementer
 
 from radiod.accesslog import AccessLog
 from radiod.admin import Admin
-from radiod.config import MountConfig, StationConfig, parse_push_url
-from radiod.convert import ffmpeg_converters
+from radiod.config import MountConfig, StationConfig, is_tls_url, parse_push_url
+from radiod.convert import AudioFormat, ffmpeg_converters
 from radiod.ffmpeg import find_ffmpeg
+from radiod.files import OnDemand
 from radiod.interfaces import IFrameSource, Runner
+from radiod.ladder import ffmpeg_ladders
 from radiod.library import Library, scan_location
 from radiod.live import Switch
 from radiod.monitoring import Monitoring
@@ -45,6 +47,8 @@ from radiod.relayout import RelayOut
 from radiod.server import RadioFactory
 from radiod.shoutcast import ShoutcastFactory
 from radiod.tags import info_from_name
+from radiod.tls import load_trust, tls_endpoint_description
+from radiod.transcode import ConversionCache, Transcoder
 from radiod.workers import WorkerPool, listen_reuse_port
 
 __all__ = ["StationService", "demo_library", "endpoint_description", "thread_runner"]
@@ -52,6 +56,11 @@ __all__ = ["StationService", "demo_library", "endpoint_description", "thread_run
 _T = TypeVar("_T")
 
 LISTEN_BACKLOG = 4096
+
+FORMAT_KEYS = ("bitrate", "sample_rate", "channels")
+"""
+The mount keys of its format, which a reload does not change.
+"""
 
 
 def demo_library() -> str:
@@ -172,13 +181,21 @@ class StationService(MultiService):
     @ivar factory: the listener server's factory.
     @ivar page: the station's web page and its event streams.
     @ivar relays: the relays of mounts configured with C{relay}.
+    @ivar ladders: the rungs of the mounts' bitrate ladders (see
+        L{radiod.ladder}), which are in L{mounts} too, after the
+        configured mounts.
     @ivar relays_out: one L{RelayOut} per URL in each mount's C{push_to}.
     @ivar monitoring: the status pages, metrics and play history.
     @ivar admin: the admin interface (Icecast's commands and radiod's API).
+    @ivar files: the library's listing and its files, on demand.
     @ivar access_log: the access log, or C{None} when none is configured.
     @ivar shoutcast: the SHOUTcast v1 source port's listening service, or
         C{None} when the station does not listen for v1 sources.
     @ivar shoutcast_factory: the factory of that port's connections.
+    @ivar tls_listener: the HTTPS listener's service, when C{tls_port} is
+        set: the same server as on the plain port.
+    @ivar trust: the authorities C{https://} relays and pushes must chain
+        to (from C{tls_ca}), or C{None} for the system's.
     """
 
     _log = Logger()
@@ -206,12 +223,19 @@ class StationService(MultiService):
         self.config = config
         self._reactor = reactor
         self._runner = runner
+        self.trust = load_trust(config.tls_ca) if config.tls_ca else None
+        cache = ConversionCache(config.cache_path, config.cache_size, runner)
+        self.transcoder = Transcoder(reactor, reactor, runner, cache, find_ffmpeg())  # type: ignore[arg-type]
+        self.transcoder.setServiceParent(self)
         self.mounts: dict[str, Mount] = {}
         for mount_config in config.mounts:
             source = (sources or {}).get(mount_config.name)
             self.mounts[mount_config.name] = Mount(
                 mount_config, source or self._programme(mount_config), reactor
             )
+        self.ladders = ffmpeg_ladders(reactor, reactor, find_ffmpeg())  # type: ignore[arg-type]
+        made, _ = self.ladders.update(list(self.mounts.values()))
+        self.mounts.update((rung.name, rung) for rung in made)
         self.pool: WorkerPool | None = None
         serving = share_limits(config)
         self.factory = RadioFactory(
@@ -239,12 +263,20 @@ class StationService(MultiService):
             endpoint = serverFromString(reactor, endpoint_description(config))
         self.listener = ListenService(endpoint, self.factory)
         self.listener.setServiceParent(self)
+        self.tls_listener: ListenService | None = None
+        if config.tls_port:
+            self.tls_listener = ListenService(
+                serverFromString(reactor, tls_endpoint_description(config)), self.factory
+            )
+            self.tls_listener.setServiceParent(self)
         if shoutcast_port is None and 0 < config.port < 65535:
             shoutcast_port = config.port + 1
         self.shoutcast: ListenService | None = None
         self.shoutcast_factory: ShoutcastFactory | None = None
         if self.factory.sources is not None and shoutcast_port is not None:
-            self.shoutcast_factory = ShoutcastFactory(reactor, config, self.factory.sources)
+            self.shoutcast_factory = ShoutcastFactory(
+                reactor, config, self.factory.sources, self.factory.throttle
+            )
             self.shoutcast = ListenService(
                 serverFromString(reactor, endpoint_description(config, shoutcast_port)),
                 self.shoutcast_factory,
@@ -262,14 +294,20 @@ class StationService(MultiService):
         self.monitoring = Monitoring(reactor, runner, self.factory, self.relays)
         self.monitoring.setServiceParent(self)
         self.admin = Admin(reactor, self.factory)
+        self.files = OnDemand(reactor, runner, self.factory, find_ffmpeg())  # type: ignore[arg-type]
 
-    def _programme(self, config: MountConfig) -> IFrameSource:
+    def _programme(self, config: MountConfig, previous: object = None) -> IFrameSource:
         """
         What a configured mount plays: its music, or for a live-only mount
-        a switch with no playlist.
+        a switch with no playlist.  A programme replacing C{previous} keeps
+        playing its format.
         """
         if config.live_only:
             return Switch(None, name=config.name)
+        target = AudioFormat(config.sample_rate, config.channels, config.bitrate)
+        kept = None
+        if isinstance(previous, Programme):
+            target, kept = previous.requested, previous.format
         return Programme(
             Library(config.music or demo_library(), self._runner),
             self._reactor,
@@ -277,6 +315,10 @@ class StationService(MultiService):
             shuffle=config.shuffle,
             rescan_interval=config.rescan_interval,
             name=config.name,
+            target=target,
+            normalize=config.normalize,
+            transcoder=self.transcoder,
+            keep_format=kept,
         )
 
     def _add_relays_out(self, config: MountConfig) -> list[RelayOut]:
@@ -286,9 +328,10 @@ class StationService(MultiService):
         added = []
         for url in config.push_to:
             user, password, host, port, path = parse_push_url(url)
-            target = f"http://{host}:{port}{path}"
+            scheme = "https" if is_tls_url(url) else "http"
+            target = f"{scheme}://{host}:{port}{path}"
             mount = self.mounts[config.name]
-            added.append(RelayOut(self._reactor, mount, target, user, password))
+            added.append(RelayOut(self._reactor, mount, target, user, password, trust=self.trust))
         self.relays_out.extend(added)
         return added
 
@@ -305,7 +348,14 @@ class StationService(MultiService):
                 upstream=url,
             )
             return None
-        relay = Relay(self._reactor, self._reactor, switch, url, name=name)  # type: ignore[arg-type]
+        relay = Relay(
+            self._reactor,  # type: ignore[arg-type]
+            self._reactor,
+            switch,
+            url,
+            name=name,
+            trust=self.trust,
+        )
         self.relays.append(relay)
         return relay
 
@@ -336,11 +386,13 @@ class StationService(MultiService):
         for relay_out in self.relays_out:
             relay_out.stop()
         self.page.close()
+        self.files.close()
         if self.factory.sources is not None:
             self.factory.sources.stop()
         for mount in self.mounts.values():
             mount.stop()
-        return stopped  # type: ignore[no-any-return]
+        converted = self.ladders.ended()
+        return stopped.addCallback(lambda _: converted)  # type: ignore[no-any-return]
 
     # Reloading
 
@@ -371,7 +423,9 @@ class StationService(MultiService):
             )
             config = replace(config, port=old.port, interface=old.interface, workers=old.workers)
         wanted = {mount.name: mount for mount in config.mounts}
-        for name in [name for name in self.mounts if name not in wanted]:
+        self._drop_rungs(self.ladders.remove(wanted))
+        rungs = self.ladders.mounts
+        for name in [name for name in self.mounts if name not in wanted and name not in rungs]:
             self._remove_mount(name, wanted)
         for mount_config in config.mounts:
             mount = self.mounts.get(mount_config.name)
@@ -380,6 +434,7 @@ class StationService(MultiService):
             elif mount.config != mount_config:
                 self._update_mount(mount, mount_config)
         self._reorder(config)
+        self._reload_ladders()
         self.config = config
         self.factory.config = share_limits(config)
         if self.factory.sources is not None:
@@ -409,6 +464,30 @@ class StationService(MultiService):
         served.clear()
         served.update(ordered)
         served.update(rest)
+
+    def _reload_ladders(self) -> None:
+        """
+        Bring the rungs of bitrate ladders in step with the reloaded
+        mounts (see L{radiod.ladder}): rungs still listed keep their
+        listeners and take the new settings, the others close, new ones
+        start.
+        """
+        rungs = self.ladders.mounts
+        served = self.factory.mounts
+        mains = [mount for name, mount in self.mounts.items() if name not in rungs]
+        taken = {name for name in served if name not in self.mounts and name not in rungs}
+        made, dropped = self.ladders.update(mains, taken)
+        self._drop_rungs(dropped)
+        for rung in made:
+            served[rung.name] = rung
+            rung.start()
+        self.mounts.update(self.ladders.mounts)
+
+    def _drop_rungs(self, rungs: list[Mount]) -> None:
+        for rung in rungs:
+            self.mounts.pop(rung.name, None)
+            self.factory.mounts.pop(rung.name, None)
+            rung.stop()
 
     def _add_mount(self, config: MountConfig) -> None:
         if config.name in self.factory.mounts:
@@ -465,7 +544,7 @@ class StationService(MultiService):
             getattr(old, key) != getattr(config, key) for key in programme_keys
         ):
             previous = switch.playlist
-            playlist = self._programme(config)
+            playlist = self._programme(config, previous)
             if isinstance(playlist, Switch):
                 switch.playlist = None
             else:
@@ -473,6 +552,14 @@ class StationService(MultiService):
                 switch.playlist = playlist
             if previous is not None:
                 previous.stop()
+        playing: object = switch.playlist if switch is not None else None
+        if isinstance(playing, Programme):
+            playing.normalize = config.normalize
+        if any(getattr(old, key) != getattr(config, key) for key in FORMAT_KEYS):
+            self._log.warn(
+                "The format of {mount} (bitrate, sample_rate, channels) changes only on restart",
+                mount=mount.name,
+            )
         if (old.relay, old.push_to) != (config.relay, config.push_to):
             self._stop_relays(mount.name)
             started: list[Relay | RelayOut] = list(self._add_relays_out(config))

@@ -27,6 +27,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from radiod.config import StationConfig
+from radiod.guard import LoginThrottle
 from radiod.server import format_peer
 from radiod.source import (
     ACCEPTED_TYPES,
@@ -138,7 +139,7 @@ def parse_login(line: str) -> Login:
     text = line.strip()
     sid: int | None = None
     head, marker, tail = text.rpartition(":#")
-    if marker and tail.isdigit():
+    if marker and tail.isascii() and tail.isdigit():
         text, sid = head, int(tail)
     dj, colon, password = text.partition(":")
     if not colon:
@@ -262,6 +263,11 @@ class ShoutcastProtocol(Protocol):
             self._timeout.cancel()
         self._timeout = None
 
+    def _refuse_login(self) -> None:
+        if self.transport is not None and self.connected:
+            self.transport.write(INVALID_PASSWORD)
+        self._close()
+
     def _close(self) -> None:
         self._closed = True
         self._parser = None
@@ -313,14 +319,22 @@ class ShoutcastProtocol(Protocol):
             for given in (login.password, login.text)
         )
         if not expected or not right:
+            host = str(getattr(self.transport.getPeer(), "host", self.peer))
+            delay = self._factory.throttle.failed(host)
             self._log.warn(
                 "Refused SHOUTcast source from {peer}: invalid password{why}",
                 peer=self.peer,
                 mount=self._factory.mount,
                 why="" if expected else " (no source password is configured)",
             )
-            self.transport.write(INVALID_PASSWORD)
-            self._close()
+            if delay:
+                # Guessing: answer later, reading nothing more meanwhile.
+                self._closed = True
+                self._parser = None
+                self._cancel_timeout()
+                self._factory.clock.callLater(delay, self._refuse_login)
+                return
+            self._refuse_login()
             return
         self._login = login
         self.transport.write(ACCEPTED)
@@ -373,7 +387,13 @@ class ShoutcastFactory(Factory):
     @ivar mount: the mount v1 sources go on (the station's default mount).
     """
 
-    def __init__(self, clock: IReactorTime, config: StationConfig, sources: Sources) -> None:
+    def __init__(
+        self,
+        clock: IReactorTime,
+        config: StationConfig,
+        sources: Sources,
+        throttle: LoginThrottle | None = None,
+    ) -> None:
         """
         @param clock: for handshake timeouts.
         @param config: the station's settings (passwords, header timeout).
@@ -383,6 +403,7 @@ class ShoutcastFactory(Factory):
         self.clock = clock
         self.config = config
         self.sources = sources
+        self.throttle = throttle or LoginThrottle(clock)
         self.mount = config.mounts[0].name
 
     def reconfigure(self, config: StationConfig) -> None:

@@ -2,10 +2,14 @@
 """
 Track metadata from tags, with the file name as the last resort.
 
-L{read_track_info} reads ID3v2, APEv2 and ID3v1 tags with mutagen, in that
-order of preference field by field, and the playing time from the MPEG
-stream.  It blocks, so it runs in a thread, and it never raises for a bad
-or missing file: whatever it cannot learn from tags it takes from the name.
+For an MP3 file, L{read_track_info} reads ID3v2, APEv2 and ID3v1 tags with
+mutagen, in that order of preference field by field, and the playing time
+from the MPEG stream.  For the other formats it reads the format's own
+tags with mutagen: Vorbis comments (FLAC, Ogg Vorbis, Opus), MP4 atoms
+(M4A), ID3 (AIFF, WAV, and an ID3v2 tag in front of raw AAC) or a WAV
+file's C{LIST INFO} chunk; and the playing time from the stream.  It
+blocks, so it runs in a thread, and it never raises for a bad or missing
+file: whatever it cannot learn from tags it takes from the name.
 """
 
 from __future__ import annotations
@@ -15,13 +19,16 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any, TypeVar
 
+import mutagen
+from mutagen.aac import AAC
 from mutagen.apev2 import APENoHeaderError, APETextValue, APEv2
 from mutagen.id3 import ID3, ID3NoHeaderError, ParseID3v1
 from mutagen.mp3 import MPEGInfo
+from mutagen.mp4 import MP4Tags
 
 from radiod.track import TrackInfo
 
-__all__ = ["clean_text", "info_from_name", "read_track_info"]
+__all__ = ["clean_text", "info_from_name", "read_track_info", "riff_info_fields"]
 
 _FIELDS = ("title", "artist", "album")
 
@@ -31,6 +38,23 @@ _ID3_FRAMES: Mapping[str, tuple[str, ...]] = {
     "artist": ("TPE1", "TPE2"),
     "album": ("TALB",),
 }
+
+# MP4 atoms by field, most wanted first.
+_MP4_ATOMS: Mapping[str, tuple[str, ...]] = {
+    "title": ("\xa9nam",),
+    "artist": ("\xa9ART", "aART"),
+    "album": ("\xa9alb",),
+}
+
+# Vorbis comment (and APEv2) keys by field, lower-cased, most wanted first.
+_COMMENT_KEYS: Mapping[str, tuple[str, ...]] = {
+    "title": ("title",),
+    "artist": ("artist", "albumartist", "album artist"),
+    "album": ("album",),
+}
+
+# RIFF INFO chunk identifiers by field.
+_RIFF_INFO: Mapping[bytes, str] = {b"INAM": "title", b"IART": "artist", b"IPRD": "album"}
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _TRACK_NUMBER = re.compile(r"^\d{1,3}\s*[-.]\s+")
@@ -42,6 +66,7 @@ _T = TypeVar("_T")
 _load_id3: Callable[..., Any] = ID3
 _load_ape: Callable[..., Any] = APEv2
 _parse_id3v1: Callable[[bytes], dict[str, Any] | None] = ParseID3v1
+_load_file: Callable[..., Any] = mutagen.File
 
 
 def clean_text(value: str) -> str:
@@ -173,14 +198,132 @@ def _attempt(read: Callable[[IO[bytes]], _T], fileobj: IO[bytes], default: _T) -
         return default
 
 
+def _comment_fields(tags: Any) -> dict[str, str]:
+    """
+    Pick each field's text from Vorbis comments (or any tag mapping keys
+    to lists of text), keys compared without regard to case.
+    """
+    values: dict[str, Any] = {}
+    for key, value in tags.items():
+        values.setdefault(str(key).lower(), value)
+    fields = {}
+    for field, keys in _COMMENT_KEYS.items():
+        for key in keys:
+            value = values.get(key)
+            text = _joined(value if isinstance(value, list) else [value]) if value else ""
+            if text:
+                fields[field] = text
+                break
+    return fields
+
+
+def _mp4_fields(tags: Any) -> dict[str, str]:
+    """
+    Pick each field's text from MP4 atoms.
+    """
+    fields = {}
+    for field, keys in _MP4_ATOMS.items():
+        for key in keys:
+            text = _joined(tags.get(key, []))
+            if text:
+                fields[field] = text
+                break
+    return fields
+
+
+def riff_info_fields(fileobj: IO[bytes]) -> dict[str, str]:
+    """
+    Read the title, artist and album of a WAV file's C{LIST INFO} chunk
+    (C{INAM}, C{IART}, C{IPRD}), walking the RIFF chunks without reading
+    the audio.  Text is UTF-8, or Latin-1 when it does not decode as such.
+    """
+    fileobj.seek(0)
+    head = fileobj.read(12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return {}
+    while True:
+        chunk = fileobj.read(8)
+        if len(chunk) < 8:
+            return {}
+        size = int.from_bytes(chunk[4:8], "little")
+        if chunk[:4] == b"LIST":
+            body = fileobj.read(size)
+            if body[:4] == b"INFO":
+                return _info_items(body[4:])
+            if size & 1:
+                fileobj.seek(1, os.SEEK_CUR)
+        else:
+            fileobj.seek(size + (size & 1), os.SEEK_CUR)
+
+
+def _info_items(body: bytes) -> dict[str, str]:
+    """
+    The fields of the items of a C{LIST INFO} chunk.
+    """
+    fields: dict[str, str] = {}
+    position = 0
+    while position + 8 <= len(body):
+        item = body[position : position + 4]
+        length = int.from_bytes(body[position + 4 : position + 8], "little")
+        raw = body[position + 8 : position + 8 + length].split(b"\x00", 1)[0]
+        position += 8 + length + (length & 1)
+        field = _RIFF_INFO.get(item)
+        if field is None or field in fields:
+            continue
+        try:
+            text = clean_text(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            text = clean_text(raw.decode("latin-1"))
+        if text:
+            fields[field] = text
+    return fields
+
+
+def _other_fields(path: str, fileobj: IO[bytes]) -> tuple[dict[str, str], float]:
+    """
+    Read the tags and the playing time of a file in another format than
+    MP3 with mutagen.
+    """
+    raw_aac = path.lower().endswith(".aac")
+    fileobj.seek(0)
+    # A raw AAC stream with an ID3v2 tag looks like MP3 to mutagen's guess.
+    audio = _load_file(fileobj, options=[AAC] if raw_aac else None)
+    duration = 0.0
+    fields: dict[str, str] = {}
+    if audio is not None:
+        length = float(getattr(audio.info, "length", 0.0) or 0.0)
+        duration = length if length > 0 else 0.0
+        tags = audio.tags
+        if tags is None:
+            pass
+        elif hasattr(tags, "getall"):
+            fields = _frame_fields(
+                {key: tags.getall(key) for key in ("TIT2", "TPE1", "TPE2", "TALB")}
+            )
+        elif isinstance(tags, MP4Tags):
+            fields = _mp4_fields(tags)
+        else:
+            fields = _comment_fields(tags)
+    if not fields and raw_aac:
+        fields = _attempt(_id3v2_fields, fileobj, {})
+    if not fields and path.lower().endswith(".wav"):
+        fields = _attempt(riff_info_fields, fileobj, {})
+    return fields, duration
+
+
 def read_track_info(path: str, display_title: str = "") -> TrackInfo:
     """
-    Describe the MP3 file at C{path} from its tags and stream.
+    Describe the audio file at C{path} from its tags and stream.
 
-    Each of title, artist and album comes from the first tag that has it:
-    ID3v2 (C{TIT2}; C{TPE1}, else C{TPE2}; C{TALB}), then APEv2 (C{Title},
-    C{Artist}, C{Album}, any case), then ID3v1.  When no tag gives a title,
-    title and artist come from L{info_from_name}.  Blocks on file I/O.
+    For an MP3 file, each of title, artist and album comes from the first
+    tag that has it: ID3v2 (C{TIT2}; C{TPE1}, else C{TPE2}; C{TALB}), then
+    APEv2 (C{Title}, C{Artist}, C{Album}, any case), then ID3v1.  Other
+    formats' tags are read as mutagen reads them: Vorbis comments
+    (C{TITLE}; C{ARTIST}, else C{ALBUMARTIST}; C{ALBUM}), MP4 atoms
+    (C{\xa9nam}; C{\xa9ART}, else C{aART}; C{\xa9alb}), ID3 in AIFF and
+    WAV files and in front of raw AAC, and a WAV file's C{LIST INFO}
+    chunk.  When no tag gives a title, title and artist come from
+    L{info_from_name}.  Blocks on file I/O.
 
     @param path: the file to read.
     @param display_title: a title to use instead of the file name when the
@@ -193,9 +336,14 @@ def read_track_info(path: str, display_title: str = "") -> TrackInfo:
     duration = 0.0
     try:
         with open(path, "rb") as fileobj:
-            for reader in (_id3v1_fields, _ape_fields, _id3v2_fields):
-                fields.update(_attempt(reader, fileobj, nothing))
-            duration = _attempt(_duration, fileobj, 0.0)
+            if path.lower().endswith(".mp3"):
+                for reader in (_id3v1_fields, _ape_fields, _id3v2_fields):
+                    fields.update(_attempt(reader, fileobj, nothing))
+                duration = _attempt(_duration, fileobj, 0.0)
+            else:
+                fields, duration = _attempt(
+                    lambda f: _other_fields(path, f), fileobj, (nothing, 0.0)
+                )
     except OSError:
         pass
     if "title" not in fields:

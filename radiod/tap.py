@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 from typing import IO, Any
 
+from OpenSSL.crypto import Error as SSLError
 from twisted.application.service import IService
 from twisted.logger import Logger
 from twisted.python.logfile import LogFile
@@ -45,7 +46,15 @@ def makeService(options: Options) -> IService:
         _check_access_log(config.access_log)
     raise_file_limit()
     pool = reactor.getThreadPool()  # type: ignore[attr-defined]
-    station = StationService(config, reactor, thread_runner(reactor, pool))
+    try:
+        station = StationService(config, reactor, thread_runner(reactor, pool))
+    except (OSError, ValueError, SSLError) as error:
+        # The TLS files are read here: an unreadable or malformed
+        # certificate, key or authority file.
+        reason = str(error) or type(error).__name__
+        raise SystemExit(
+            f"twistd radiod: error: cannot load the TLS files (tls_cert, tls_key, tls_ca): {reason}"
+        ) from None
     _reload_on_hangup(options, station)
     if log_output is None:
         return station

@@ -9,12 +9,20 @@ nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import AnyStr, TypeVar
 
 from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.error import ProcessDone, ProcessExitedAlready
+from twisted.internet.interfaces import (
+    IAddress,
+    IProcessProtocol,
+    IProcessTransport,
+    IReactorProcess,
+)
 from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from radiod.convert import AudioFormat
@@ -27,6 +35,8 @@ __all__ = [
     "FakeConverter",
     "FakeConverters",
     "FakeFrameSource",
+    "FakeProcess",
+    "FakeProcessReactor",
     "ListenerCapture",
     "Reply",
     "SlowTransport",
@@ -223,6 +233,8 @@ class FakeConverter:
     @ivar fed: the frames fed so far.
     @ivar finishing: whether L{finish} was called.
     @ivar stopped: whether L{stop} was called.
+    @ivar ends_on_stop: whether L{stop} ends it at once, or only L{end}
+        does (like a process, which ends some time after it is killed).
     """
 
     def __init__(
@@ -230,6 +242,7 @@ class FakeConverter:
         target: AudioFormat,
         deliver: Callable[[list[Frame]], None],
         ended: Callable[[bool], None],
+        ends_on_stop: bool = True,
     ) -> None:
         self.target = target
         self._deliver = deliver
@@ -237,6 +250,7 @@ class FakeConverter:
         self.fed: list[Frame] = []
         self.finishing = False
         self.stopped = False
+        self.ends_on_stop = ends_on_stop
 
     def feed(self, frames: list[Frame]) -> None:
         self.fed.extend(frames)
@@ -246,7 +260,8 @@ class FakeConverter:
 
     def stop(self) -> None:
         self.stopped = True
-        self._ended(False)
+        if self.ends_on_stop:
+            self._ended(False)
 
     def emit(self, frames: list[Frame]) -> None:
         """
@@ -265,10 +280,14 @@ class FakeConverters:
     """
     A L{radiod.convert.MakeConverter} that makes L{FakeConverter}s and
     keeps them, or makes none when C{available} is false.
+
+    @ivar ends_on_stop: given to each converter made (see
+        L{FakeConverter.ends_on_stop}).
     """
 
-    def __init__(self, available: bool = True) -> None:
+    def __init__(self, available: bool = True, ends_on_stop: bool = True) -> None:
         self.available = available
+        self.ends_on_stop = ends_on_stop
         self.made: list[FakeConverter] = []
 
     def __call__(
@@ -280,7 +299,7 @@ class FakeConverters:
     ) -> FakeConverter | None:
         if not self.available:
             return None
-        converter = FakeConverter(target, deliver, ended)
+        converter = FakeConverter(target, deliver, ended, self.ends_on_stop)
         self.made.append(converter)
         return converter
 
@@ -317,3 +336,136 @@ def parse_reply(data: bytes) -> Reply:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     return Reply(int(lines[0].split()[1]), headers, body)
+
+
+@implementer(IProcessTransport)
+class FakeProcess:
+    """
+    A child process that never runs, as L{FakeProcessReactor} spawns it:
+    the test plays its part (L{output}, L{end}) and checks what was done
+    to it.
+
+    @ivar protocol: its process protocol.
+    @ivar executable: the program asked for.
+    @ivar args: its arguments.
+    @ivar pid: a made-up process id.
+    @ivar signals: the signals sent to it, in order.
+    @ivar paused: whether reading its output is paused.
+    @ivar stdin_closed: whether its standard input was closed.
+    @ivar lost: whether its pipes were closed (L{loseConnection}).
+    @ivar ended: whether it has exited (L{end}).
+    @ivar written: what was written to its standard input.
+    """
+
+    def __init__(
+        self, protocol: IProcessProtocol, executable: bytes | str, args: list[str], pid: int
+    ) -> None:
+        self.protocol = protocol
+        self.executable = executable
+        self.args = args
+        self.pid: int | None = pid
+        self.signals: list[str] = []
+        self.paused = False
+        self.stdin_closed = False
+        self.lost = False
+        self.ended = False
+        self.written = b""
+
+    def output(self, data: bytes, fd: int = 1) -> None:
+        """
+        The process writes C{data} to its standard output (or C{fd}).
+        """
+        self.protocol.childDataReceived(fd, data)
+
+    def end(self, reason: Failure | None = None) -> None:
+        """
+        The process exits: by default cleanly, or as C{reason} says.
+        """
+        self.ended = True
+        self.pid = None
+        self.protocol.processEnded(reason or Failure(ProcessDone(0)))
+
+    # IProcessTransport
+
+    def closeStdin(self) -> None:
+        self.stdin_closed = True
+
+    def closeStdout(self) -> None:
+        self.lost = True
+
+    def closeStderr(self) -> None:
+        pass
+
+    def closeChildFD(self, descriptor: int) -> None:
+        if descriptor == 0:
+            self.stdin_closed = True
+
+    def writeToChild(self, childFD: int, data: bytes) -> None:
+        self.written += data
+
+    def loseConnection(self) -> None:
+        self.stdin_closed = True
+        self.lost = True
+
+    def signalProcess(self, signalID: str | int) -> None:
+        if self.ended:
+            raise ProcessExitedAlready()
+        self.signals.append(str(signalID))
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def writeSequence(self, data: Iterable[bytes]) -> None:
+        self.written += b"".join(data)
+
+    def getPeer(self) -> IAddress:
+        return _ProcessAddress()
+
+    def getHost(self) -> IAddress:
+        return _ProcessAddress()
+
+    # What Twisted's process transports also do
+
+    def pauseProducing(self) -> None:
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+
+
+@implementer(IAddress)
+class _ProcessAddress:
+    """
+    The address of a fake process (it has none).
+    """
+
+
+@implementer(IReactorProcess)
+class FakeProcessReactor:
+    """
+    Spawns L{FakeProcess}es instead of processes.
+
+    @ivar spawned: every process spawned, in order.
+    """
+
+    def __init__(self) -> None:
+        self.spawned: list[FakeProcess] = []
+
+    def spawnProcess(
+        self,
+        processProtocol: IProcessProtocol,
+        executable: bytes | str,
+        args: Sequence[bytes | str],
+        env: Mapping[AnyStr, AnyStr] | None = None,
+        path: bytes | str | None = None,
+        uid: int | None = None,
+        gid: int | None = None,
+        usePTY: bool = False,
+        childFDs: Mapping[int, str | int] | None = None,
+    ) -> FakeProcess:
+        process = FakeProcess(
+            processProtocol, executable, [str(arg) for arg in args], 10000 + len(self.spawned)
+        )
+        self.spawned.append(process)
+        processProtocol.makeConnection(process)
+        return process

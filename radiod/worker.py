@@ -142,23 +142,39 @@ def serve(reactor: Any, config: StationConfig, index: int) -> None:
     from twisted.internet import stdio
 
     from radiod.accesslog import AccessLog
+    from radiod.ffmpeg import find_ffmpeg
+    from radiod.files import LibraryWatch, OnDemand
+    from radiod.ladder import served_rungs
     from radiod.monitoring import Monitoring
     from radiod.page import StationPage
     from radiod.server import RadioFactory
-    from radiod.service import thread_runner
+    from radiod.service import demo_library, thread_runner
     from radiod.workers import listen_reuse_port
 
     log = Logger(namespace=f"radiod.worker.{index}")
     clock: IReactorTime = reactor
-    sources = [FeedSource(mount.name) for mount in config.mounts]
+    # The main process feeds its mounts, then the rungs of their bitrate
+    # ladders, in this order.
+    configs = [*config.mounts, *served_rungs(config, find_ffmpeg())]
+    sources = [FeedSource(mount.name) for mount in configs]
     mounts = {
         mount.name: Mount(mount, source, clock)
-        for mount, source in zip(config.mounts, sources, strict=True)
+        for mount, source in zip(configs, sources, strict=True)
     }
     for mount in mounts.values():
         mount.start()
     factory = RadioFactory(clock, config, mounts)
     StationPage(clock, factory)
+    # The library's files on demand, from libraries this process scans
+    # itself: any process may get the request.
+    runner = thread_runner(reactor, reactor.getThreadPool())
+    locations = [
+        (m.music or demo_library(), m.rescan_interval) for m in config.mounts if not m.live_only
+    ]
+    watch = LibraryWatch(clock, runner, locations)
+    files = OnDemand(reactor, runner, factory, find_ffmpeg(), lambda: watch.libraries)
+    watch.start()
+    reactor.addSystemEventTrigger("before", "shutdown", files.close)
     # Status pages and metrics for this process's listeners; the main
     # process alone keeps the play history.
     monitoring = Monitoring(

@@ -78,7 +78,9 @@ class _Worker(ProcessProtocol):
     """
     One worker process as the main process sees it.
 
-    @ivar announced: the plays this worker has been told about.
+    @ivar announced: the plays this worker has been told about, with the
+        index of the mount each was announced on (a rung of a bitrate
+        ladder plays the same tracks as its mount).
     @ivar ready: whether it listens on the port yet.
     """
 
@@ -87,7 +89,7 @@ class _Worker(ProcessProtocol):
         self.index = index
         self.running = False
         self.ready = False
-        self.announced: set[int] = set()
+        self.announced: set[tuple[int, int]] = set()
         self.ended: Deferred[None] = Deferred()
 
     def childDataReceived(self, childFD: int, data: bytes) -> None:
@@ -108,10 +110,10 @@ class _Worker(ProcessProtocol):
             return
         parts = []
         for index, play, track, audio in segments:
-            if play not in self.announced:
-                self.announced.add(play)
+            if (index, play) not in self.announced:
+                self.announced.add((index, play))
                 if len(self.announced) > 4 * _KEPT_PLAYS:
-                    self.announced = {p for p in self.announced if p > play - _KEPT_PLAYS}
+                    self.announced = {a for a in self.announced if a[1] > play - _KEPT_PLAYS}
                 parts.append(encode_track(index, play, track))
             parts.append(audio)
         self.transport.write(b"".join(parts))

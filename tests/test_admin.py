@@ -121,6 +121,8 @@ class Station:
             mounts=(stream, other, live),
             source_password=SOURCE_PASSWORD,
             admin_password=admin_password,
+            # In-memory connections are never closed: no per-address cap.
+            max_per_address=0,
         )
         self.programme = Programme(
             Library(self.folder, synchronous_runner),
@@ -139,6 +141,9 @@ class Station:
             mount.start()
             test.addCleanup(mount.stop)
         self.factory = RadioFactory(self.clock, self.config, self.mounts, accept_sources=True)
+        # Failed logins here are about the answer, not its delay (which
+        # tests.test_guard covers): never throttle them.
+        self.factory.throttle.free = 10**6
         assert self.factory.sources is not None
         test.addCleanup(self.factory.sources.stop)
         self.admin = Admin(self.clock, self.factory)

@@ -17,6 +17,7 @@ from radiod.config import (
     StationConfig,
     find_key_line,
     format_key_path,
+    is_tls_url,
     load_config,
     normalize_charset,
     parse_http_url,
@@ -88,6 +89,10 @@ class ParseHttpUrlTests(SynchronousTestCase):
         self.assertEqual(parse_http_url("http://up.example/live"), ("up.example", 80, "/live"))
         self.assertEqual(parse_http_url("HTTP://up:8000"), ("up", 8000, "/"))
         self.assertEqual(parse_http_url("http://[::1]:81/s?a=1"), ("::1", 81, "/s?a=1"))
+        self.assertEqual(parse_http_url("https://up/live"), ("up", 443, "/live"))
+        self.assertEqual(parse_http_url("HTTPS://up:8443/"), ("up", 8443, "/"))
+        self.assertTrue(is_tls_url("https://up/") and is_tls_url("HTTPS://up/"))
+        self.assertFalse(is_tls_url("http://up/"))
 
     def test_refused(self) -> None:
         """
@@ -95,7 +100,7 @@ class ParseHttpUrlTests(SynchronousTestCase):
         are refused.
         """
         for url in (
-            "https://up/",
+            "ftp://up/",
             "up:8000/live",
             "http:///x",
             "http://up:0/",
@@ -362,6 +367,43 @@ class LoadConfigTests(SynchronousTestCase):
         self.assertEqual(load_config("[server]\nport = 1\n", etc).state_path, "state")
         self.assertEqual(load_config('[server]\nstate_dir = "var"\n').state_dir, "var")
 
+    def test_cache(self) -> None:
+        """
+        C{cache_dir} is empty by default, meaning C{"cache"} in the state
+        folder; one set in the file is taken from the file's folder unless
+        absolute.  C{cache_size} is a size, 2GiB by default.
+        """
+        self.assertEqual(StationConfig().cache_path, os.path.join("state", "cache"))
+        self.assertEqual(StationConfig().cache_size, 2 * KIB**3)
+        etc = os.path.join("etc", "radiod.toml")
+        config = load_config('[server]\ncache_dir = "c"\ncache_size = "10MiB"\n', etc)
+        self.assertEqual(config.cache_path, os.path.join("etc", "c"))
+        self.assertEqual(config.cache_size, 10 * KIB * KIB)
+        config = load_config('[server]\nstate_dir = "/var/lib/radiod"\n', etc)
+        self.assertEqual(config.cache_path, os.path.join("/var/lib/radiod", "cache"))
+        self.assertEqual(load_config('[server]\ncache_dir = "/abs"\n', etc).cache_path, "/abs")
+
+    def test_format(self) -> None:
+        """
+        A mount's format keys and C{normalize} are read; all default to
+        taking the format from the first track, without normalization.
+        """
+        default = MountConfig()
+        self.assertEqual(
+            (default.bitrate, default.sample_rate, default.channels, default.normalize),
+            (0, 0, 0, False),
+        )
+        config = load_config(
+            TWO_MOUNTS.format(
+                extra="bitrate = 96\nsample_rate = 22050\nchannels = 1\nnormalize = true"
+            )
+        )
+        mount = config.mounts[1]
+        self.assertEqual(
+            (mount.bitrate, mount.sample_rate, mount.channels, mount.normalize),
+            (96, 22050, 1, True),
+        )
+
     def test_music_checked(self) -> None:
         """
         With C{path_exists}, every music path is asked about and must exist.
@@ -614,6 +656,61 @@ class LoadConfigErrorTests(SynchronousTestCase):
             str(caught.exception), "mount[0].record_dir: must name a folder, not be empty"
         )
 
+    def test_format_errors(self) -> None:
+        """
+        The sample rate must be an MP3 one, the channels 1 or 2, and the
+        bitrate one an MP3 encoder writes at that sample rate (at any, when
+        the sample rate is left open); a live-only mount takes none.
+        """
+        cases = [
+            (
+                "sample_rate = 44000",
+                "sample_rate: must be 0 (the first track's) or an MP3 sample rate (8000, "
+                "11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000), not 44000",
+            ),
+            ("channels = 3", "channels: must be 0 (the first track's), 1 or 2, not 3"),
+            (
+                "bitrate = 100",
+                "bitrate: must be 0 (any) or an MP3 bitrate in kbit/s (8, 16, 24, 32, 40, 48, "
+                "56, 64, 80, 96, 112, 128, 144, 160, 192, 224, 256, 320), not 100",
+            ),
+            (
+                "sample_rate = 22050\nbitrate = 192",
+                "bitrate: must be 0 (any) or an MP3 bitrate at 22050 Hz in kbit/s (8, 16, 24, "
+                "32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160), not 192",
+            ),
+            ('bitrate = "128k"', "bitrate: must be an integer, not a string"),
+            ("normalize = 1", "normalize: must be true or false, not an integer"),
+        ]
+        for extra, message in cases:
+            with self.assertRaises(ConfigError) as caught:
+                load_config(TWO_MOUNTS.format(extra=extra))
+            self.assertEqual(str(caught.exception).split(": ", 1)[1], f"mount[1].{message}")
+        with self.assertRaises(ConfigError) as caught:
+            validate(StationConfig(mounts=(MountConfig(live_only=True, channels=1),)))
+        self.assertEqual(
+            str(caught.exception),
+            "mount[0].channels: a live_only mount plays no music (its live audio takes its "
+            "fallback's format)",
+        )
+        validate(StationConfig(mounts=(MountConfig(sample_rate=8000, bitrate=64),)))
+
+    def test_cache_errors(self) -> None:
+        """
+        C{cache_size} must be at least 1MiB, C{cache_dir} one line.
+        """
+        self.assert_error(
+            '[server]\ncache_size = "1KiB"\n',
+            "radiod.toml line 2: server.cache_size: must be at least 1048576 bytes (1MiB), "
+            "not 1024",
+        )
+        with self.assertRaises(ConfigError) as caught:
+            validate(StationConfig(cache_dir="a\nb"))
+        self.assertEqual(
+            str(caught.exception),
+            "server.cache_dir: must be one line of text, without control characters",
+        )
+
     def test_state_dir_errors(self) -> None:
         """
         C{state_dir} must be one line of text.
@@ -648,8 +745,8 @@ class LoadConfigErrorTests(SynchronousTestCase):
         cases = [
             ("relay = 1", "relay: must be a string, not an integer"),
             (
-                'relay = "https://up.example/live"',
-                "relay: must be an http:// URL, not 'https://up.example/live'",
+                'relay = "gopher://up.example/live"',
+                "relay: must be an http:// or https:// URL, not 'gopher://up.example/live'",
             ),
             ('relay = "http:///live"', "relay: must name a host: 'http:///live'"),
             ('relay = "http://up:99999/"', "relay: has a bad port: 'http://up:99999/'"),
@@ -661,7 +758,8 @@ class LoadConfigErrorTests(SynchronousTestCase):
         with self.assertRaises(ConfigError) as caught:
             validate(StationConfig(mounts=(MountConfig(relay="ftp://up/x"),)))
         self.assertEqual(
-            str(caught.exception), "mount[0].relay: must be an http:// URL, not 'ftp://up/x'"
+            str(caught.exception),
+            "mount[0].relay: must be an http:// or https:// URL, not 'ftp://up/x'",
         )
 
     def test_push_to(self) -> None:
@@ -703,8 +801,8 @@ class LoadConfigErrorTests(SynchronousTestCase):
                 "http://user:password@host:port/mount",
             ),
             (
-                'push_to = ["http://u:p@ice/r", "https://u:secret@ice/r"]',
-                "push_to: entry 1: must be an http:// URL, not 'https://ice/r'",
+                'push_to = ["http://u:p@ice/r", "ftp://u:secret@ice/r"]',
+                "push_to: entry 1: must be an http:// or https:// URL, not 'ftp://ice/r'",
             ),
             (
                 'push_to = ["http://u:secret@ice:8000/"]',

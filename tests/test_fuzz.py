@@ -262,3 +262,28 @@ class ConfigProperties(SynchronousTestCase):
             self.assertTrue(message)
             self.assertNotIn("\n", message)
             self.assertTrue(message.startswith("radiod.toml"), message)
+
+
+class FoundByFuzzing(SynchronousTestCase):
+    """
+    Inputs the coverage-guided fuzzer found that once raised.
+    """
+
+    def test_unicode_digits_after_sid_marker(self) -> None:
+        """
+        A stream id made of non-ASCII digits (C{³}) is not a stream id: the
+        line reads as C{dj:password}.
+        """
+        login = parse_login("pw:#\u00b3")
+        self.assertEqual((login.dj, login.password, login.sid), ("pw", "#\u00b3", None))
+        parser = HandshakeParser()
+        self.assertIsInstance(parser.feed("pw:#\u00b3\n".encode())[0], Login)
+
+    def test_unbalanced_bracket_url(self) -> None:
+        """
+        A playlist line that looks like a URL but has an unbalanced C{[}
+        becomes a remote entry nothing plays, instead of failing the
+        playlist.
+        """
+        entries = parse_playlist("a.m3u", b"http://[oops/x.mp3\n/music/b.mp3\n", "/m")
+        self.assertEqual([e.remote for e in entries], [True, False])

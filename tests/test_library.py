@@ -114,9 +114,18 @@ class IsPlayableTests(SynchronousTestCase):
         names are not.
         """
         self.assertEqual(
-            [is_playable(n) for n in ["a.mp3", "B.MP3", "c.Mp3", "d.ogg", "mp3", "e.mp3.txt"]],
+            [is_playable(n) for n in ["a.mp3", "B.MP3", "c.Mp3", "d.mid", "mp3", "e.mp3.txt"]],
             [True, True, True, False, False, False],
         )
+
+    def test_other_formats(self) -> None:
+        """
+        FLAC, Ogg Vorbis, Opus, WAV, AIFF and AAC (raw or in M4A) files are
+        playable too, whatever the case of the extension.
+        """
+        names = ["a.flac", "b.OGG", "c.oga", "d.opus", "e.wav", "f.aif", "g.AIFF", "h.m4a"]
+        self.assertTrue(all(is_playable(name) for name in [*names, "i.aac"]))
+        self.assertFalse(any(is_playable(name) for name in ["j.mid", "k.flac.part", "l.m4v"]))
 
 
 class ScanFolderTests(FolderMixin, SynchronousTestCase):
@@ -231,7 +240,7 @@ class ScanFolderTests(FolderMixin, SynchronousTestCase):
         """
         top = self.folder("cover.jpg", "sub/", ".hidden.mp3")
         error = self.assertRaises(LibraryError, scan_location, top, {})
-        self.assertEqual(str(error), f"no playable MP3 files in {top}")
+        self.assertEqual(str(error), f"no playable audio files in {top}")
 
     def test_not_a_folder(self) -> None:
         """
@@ -292,14 +301,14 @@ class ScanPlaylistTests(FolderMixin, SynchronousTestCase):
         playlist's folder; missing files, URLs, other formats and folders
         are left out.
         """
-        top = self.folder("lists/", "music/b.mp3", "music/a.mp3", "other/c.mp3", "x.ogg")
+        top = self.folder("lists/", "music/b.mp3", "music/a.mp3", "other/c.mp3", "x.mid")
         data = (
             "#EXTM3U\n"
             "../music/b.mp3\n"
             f"{top}/other/c.mp3\n"
             "../music/missing.mp3\n"
             "http://example.com/d.mp3\n"
-            "../x.ogg\n"
+            "../x.mid\n"
             "../music\n"
             "../music/a.mp3\n"
             "../music/b.mp3\n"
@@ -385,7 +394,7 @@ class ScanPlaylistTests(FolderMixin, SynchronousTestCase):
         top = self.folder()
         path = self.playlist(top, "l.m3u", b"missing.mp3\nhttp://example.com/a.mp3\n")
         error = self.assertRaises(LibraryError, scan_location, path, {})
-        self.assertEqual(str(error), f"no playable MP3 files in {path}")
+        self.assertEqual(str(error), f"no playable audio files in {path}")
 
 
 class LibraryTests(FolderMixin, SynchronousTestCase):
@@ -475,7 +484,7 @@ class LibraryTests(FolderMixin, SynchronousTestCase):
         for name in ["a.mp3", "b.mp3"]:
             os.remove(os.path.join(top, name))
         failure = self.failureResultOf(library.scan(), LibraryError)
-        self.assertEqual(str(failure.value), f"no playable MP3 files in {top}")
+        self.assertEqual(str(failure.value), f"no playable audio files in {top}")
         self.assertEqual(self.titles(library), ["a", "b"])
         write_mp3(os.path.join(top, "c.mp3"))
         change = self.successResultOf(library.scan())
@@ -610,3 +619,43 @@ class FindTests(FolderMixin, SynchronousTestCase):
             assert a is not None
             self.assertEqual(a.path, a_path)
         self.assertEqual(library.relative(a_path), a_path)
+
+
+class ByIdTests(FolderMixin, SynchronousTestCase):
+    """
+    L{Library.by_id} finds a track by its id and by nothing else, and
+    L{Library.entry} gives what the last scan found for a file.
+    """
+
+    def test_by_id(self) -> None:
+        top = self.folder("a.mp3", "sub/b.mp3")
+        library = Library(top, synchronous_runner)
+        self.successResultOf(library.scan())
+        b = os.path.join(top, "sub", "b.mp3")
+        found = library.by_id(track_id(b))
+        assert found is not None
+        self.assertEqual(found.path, b)
+        for reference in [
+            "",
+            b,
+            "sub/b.mp3",
+            "a.mp3",
+            track_id(b).upper(),
+            track_id(b) + "\n",
+            " " + track_id(b),
+            track_id("/etc/passwd"),
+        ]:
+            self.assertIsNone(library.by_id(reference), reference)
+
+    def test_entry(self) -> None:
+        top = self.folder("a.mp3")
+        library = Library(top, synchronous_runner)
+        self.assertIsNone(library.entry(os.path.join(top, "a.mp3")))
+        self.successResultOf(library.scan())
+        path = os.path.join(top, "a.mp3")
+        entry = library.entry(path)
+        assert entry is not None
+        mtime, size, info = entry
+        self.assertEqual(size, os.path.getsize(path))
+        self.assertEqual(info.path, path)
+        self.assertIsNone(library.entry(os.path.join(top, "b.mp3")))

@@ -109,6 +109,7 @@ class MonitoringTests(SynchronousTestCase):
         }
         settings.update(station)
         factory = RadioFactory(clock, StationConfig(**settings), mounts, accept_sources=True)
+        factory.throttle.free = 10**6  # failed logins are throttled in tests.test_guard
         assert factory.sources is not None
         self.addCleanup(factory.sources.stop)
         monitoring = Monitoring(clock, synchronous_runner, factory, process_metrics=False)

@@ -93,6 +93,8 @@ class OptionsTests(SynchronousTestCase):
             (["--max-listeners", "300"], {"max_listeners": 300}),
             (["--header-timeout", "2.5"], {"header_timeout": 2.5}),
             (["--state-dir", "/var/lib/radiod"], {"state_dir": "/var/lib/radiod"}),
+            (["--cache-dir", "/var/cache/radiod"], {"cache_dir": "/var/cache/radiod"}),
+            (["--cache-size", "100MiB"], {"cache_size": 100 * 1024 * 1024}),
         ]
         for args, changes in server_cases:
             self.assertEqual(parse(*args).to_config(), replace(DEFAULT, **changes), args)
@@ -111,6 +113,10 @@ class OptionsTests(SynchronousTestCase):
             (["--queue-size", "1000000"], {"queue_size": 1000000}),
             (["--max-listeners-per-mount", "7"], {"max_listeners": 7}),
             (["--charset", "ISO-8859-1"], {"charset": "latin-1"}),
+            (["--bitrate", "192"], {"bitrate": 192}),
+            (["--sample-rate", "48000"], {"sample_rate": 48000}),
+            (["--channels", "1"], {"channels": 1}),
+            (["--normalize"], {"normalize": True}),
         ]
         for args, changes in mount_cases:
             expected = replace(DEFAULT, mounts=(replace(MOUNT, **changes),))
@@ -275,6 +281,16 @@ class ErrorTests(SynchronousTestCase):
             ),
             (["--name", "a\nb"], "--name: must be one line of text, without control characters"),
             (["--interface", "a b"], "--interface: must be an address, or empty for all: 'a b'"),
+            (["--channels", "3"], "--channels: must be 0 (the first track's), 1 or 2, not 3"),
+            (
+                ["--sample-rate", "8000", "--bitrate", "128"],
+                "--bitrate: must be 0 (any) or an MP3 bitrate at 8000 Hz in kbit/s "
+                "(8, 16, 24, 32, 40, 48, 56, 64), not 128",
+            ),
+            (
+                ["--cache-size", "1KiB"],
+                "--cache-size: must be at least 1048576 bytes (1MiB), not 1024",
+            ),
         ]
         for args, problem in cases:
             self.assert_exit(args, problem)
@@ -333,7 +349,7 @@ class HelpTests(SynchronousTestCase):
         for long, _short, doc in Options.optFlags:
             self.assertIn(f"--{long} ", usage)
             self.assertIn("".join(doc.split()), squeezed)
-        self.assertEqual(len(Options.optParameters) + len(Options.optFlags), 26)
+        self.assertEqual(len(Options.optParameters) + len(Options.optFlags), 38)
 
     def test_description(self) -> None:
         """

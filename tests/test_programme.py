@@ -8,21 +8,29 @@ import itertools
 import os
 import random
 from collections.abc import Callable
-from typing import TypeVar
+from dataclasses import replace
+from typing import Any, TypeVar
 
+from mutagen.id3 import ID3, TXXX
 from twisted.internet.defer import Deferred
+from twisted.internet.error import ProcessTerminated
 from twisted.internet.task import Clock
 from twisted.logger import capturedLogs
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from radiod.config import MountConfig
+from radiod.config import MountConfig, StationConfig
+from radiod.convert import AudioFormat
+from radiod.fallback import Fallbacks
 from radiod.frames import Frame
 from radiod.interfaces import IFrameSource, Runner
 from radiod.library import Library
 from radiod.mount import Mount
 from radiod.programme import Programme
-from radiod.testing import silent_frame, synchronous_runner
+from radiod.service import StationService
+from radiod.testing import FakeProcess, FakeProcessReactor, silent_frame, synchronous_runner
+from radiod.transcode import ConversionCache, Transcoder
 
 _T = TypeVar("_T")
 
@@ -570,3 +578,328 @@ class QueueTests(SynchronousTestCase):
         programme.queue(path)
         self.assertNotIn(path, programme.broken)
         self.assertEqual(frame_names(programme, 1), ["b.mp3"])
+
+
+SUMMARY = (
+    b"[Parsed_ebur128_0 @ 0x1] Summary:\n\n  Integrated loudness:\n    I:         -11.0 LUFS\n"
+    b"    Threshold: -21.0 LUFS\n\n  True peak:\n    Peak:       -0.5 dBFS\n"
+)
+
+
+def play_ffmpeg(process: FakeProcess, frames: int = 4) -> None:
+    """
+    Play ffmpeg's part for a process a transcoder spawned: report the
+    loudness of a measurement, or write the output of a conversion in
+    the format its arguments ask for; then exit.
+    """
+    args = process.args
+    if "null" in args:
+        process.output(SUMMARY, 2)
+    else:
+        rate = int(args[args.index("-ar") + 1])
+        channels = int(args[args.index("-ac") + 1])
+        bitrate = int(args[args.index("-b:a") + 1].rstrip("k"))
+        frame = silent_frame(
+            version="1" if rate >= 32000 else "2",
+            sample_rate=rate,
+            channels=channels,
+            bitrate=bitrate,
+        )
+        with open(args[-1].removeprefix("file:"), "wb") as f:
+            f.write(frame.data * frames)
+    process.end()
+
+
+class FormatTests(SynchronousTestCase):
+    """
+    A programme plays one format: MP3s in it as they are, everything else
+    converted by ffmpeg (here a fake) ahead of its turn.
+    """
+
+    def setUp(self) -> None:
+        self.folder = os.path.abspath(self.mktemp())
+        os.makedirs(self.folder)
+        self.reactor = FakeProcessReactor()
+        self.clock = Clock()
+        self.transcoder = Transcoder(
+            self.reactor,
+            self.clock,
+            synchronous_runner,
+            ConversionCache(self.mktemp(), 1 << 30, synchronous_runner),
+            "ffmpeg",
+        )
+
+    def write(self, name: str, count: int = 3, **kwargs: Any) -> str:
+        """
+        Write an MP3 of C{count} frames made by L{silent_frame}.
+        """
+        path = os.path.join(self.folder, name)
+        with open(path, "wb") as f:
+            f.write(silent_frame(**kwargs).data * count)
+        return path
+
+    def other(self, name: str) -> str:
+        """
+        Write a file in another format (its content only matters to a
+        real ffmpeg).
+        """
+        path = os.path.join(self.folder, name)
+        with open(path, "wb") as f:
+            f.write(b"fLaC" + bytes(100))
+        return path
+
+    def build(self, transcoder: Transcoder | None = None, **kwargs: Any) -> Programme:
+        programme = Programme(
+            Library(self.folder, synchronous_runner),
+            self.clock,
+            synchronous_runner,
+            rescan_interval=10,
+            name="/t",
+            transcoder=transcoder or self.transcoder,
+            **kwargs,
+        )
+        programme.start()
+        self.addCleanup(programme.stop)
+        return programme
+
+    def running(self) -> list[FakeProcess]:
+        """
+        The ffmpeg processes that have not ended.
+        """
+        return [process for process in self.reactor.spawned if not process.ended]
+
+    def play(
+        self, programme: Programme, tracks: int
+    ) -> list[tuple[str, set[tuple[int, int, int]]]]:
+        """
+        The next C{tracks} plays: each file's name and the (sample rate,
+        channels, bitrate) of its frames, with ffmpeg's part played
+        whenever the programme waits for it.
+        """
+        plays: list[tuple[str, set[tuple[int, int, int]]]] = []
+        current = None
+        while len(plays) <= tracks:
+            item = programme.next_frame()
+            if item is None:
+                running = self.running()
+                self.assertTrue(running, f"nothing to play after {plays}")
+                play_ffmpeg(running[0])
+                continue
+            frame, track = item
+            if track is not current:
+                current = track
+                plays.append((os.path.basename(track.path), set()))
+            header = frame.header
+            plays[-1][1].add((header.sample_rate, header.channels, header.bitrate))
+        return plays[:tracks]
+
+    def test_matching_untouched(self) -> None:
+        """
+        MP3 files at the first track's sample rate and channels play as
+        they are, whatever their bitrate, without ffmpeg; the format is
+        the first track's.
+        """
+        self.write("a.mp3", bitrate=128)
+        self.write("b.mp3", bitrate=192)
+        self.write("c.mp3", bitrate=64)
+        programme = self.build()
+        plays = self.play(programme, 6)
+        self.assertEqual([name for name, _ in plays], ["a.mp3", "b.mp3", "c.mp3"] * 2)
+        self.assertEqual(self.reactor.spawned, [])
+        self.assertEqual(programme.format, AudioFormat(44100, 2, 128))
+
+    def test_steady_format(self) -> None:
+        """
+        Files at other sample rates or channel counts are converted to the
+        first track's format, which never changes.
+        """
+        self.write("a.mp3", sample_rate=48000, bitrate=192)
+        self.write("b.mp3", sample_rate=44100)
+        self.write("c.mp3", version="2", sample_rate=22050, channels=1, bitrate=64)
+        programme = self.build()
+        plays = self.play(programme, 6)
+        self.assertEqual([name for name, _ in plays], ["a.mp3", "b.mp3", "c.mp3"] * 2)
+        self.assertEqual({stream for _, streams in plays for stream in streams}, {(48000, 2, 192)})
+        self.assertEqual(programme.format, AudioFormat(48000, 2, 192))
+        # Converted once each; the second round comes from the cache.
+        self.assertEqual(len(self.reactor.spawned), 2)
+        self.assertIn("48000", self.reactor.spawned[0].args)
+
+    def test_first_not_mp3(self) -> None:
+        """
+        A first track in another format sets 44100 Hz stereo 128 kbit/s
+        for whatever the configuration leaves open.
+        """
+        self.other("a.flac")
+        self.write("b.mp3", sample_rate=48000)
+        programme = self.build(target=AudioFormat(0, 1, 0))
+        plays = self.play(programme, 2)
+        self.assertEqual(programme.format, AudioFormat(44100, 1, 128))
+        self.assertEqual([streams for _, streams in plays], [{(44100, 1, 128)}] * 2)
+
+    def test_configured(self) -> None:
+        """
+        A fully configured format holds from the start; with a bitrate set,
+        MP3s at another bitrate, or in VBR, are converted.
+        """
+        self.write("a.mp3", bitrate=128)
+        self.write("b.mp3", bitrate=192)
+        path = os.path.join(self.folder, "c.mp3")
+        with open(path, "wb") as f:
+            f.write(silent_frame(bitrate=128).data + silent_frame(bitrate=160).data)
+        programme = self.build(target=AudioFormat(44100, 2, 128))
+        self.assertEqual(programme.format, AudioFormat(44100, 2, 128))
+        plays = self.play(programme, 3)
+        self.assertEqual({stream for _, streams in plays for stream in streams}, {(44100, 2, 128)})
+        converted = [os.path.basename(p.args[p.args.index("-i") + 1]) for p in self.reactor.spawned]
+        self.assertEqual(converted, ["b.mp3", "c.mp3"])
+
+    def test_failed_conversion_skipped(self) -> None:
+        """
+        A file ffmpeg cannot convert is skipped with a log line, and the
+        next plays.
+        """
+        self.write("a.mp3")
+        bad = self.other("b.flac")
+        self.write("c.mp3")
+        programme = self.build()
+        with capturedLogs() as events:
+            programme.next_frame()
+            [process] = self.running()
+            process.output(b"b.flac: Invalid data found when processing input\n", 2)
+            process.end(Failure(ProcessTerminated(exitCode=1)))
+            plays = self.play(programme, 2)
+        self.assertEqual([name for name, _ in plays], ["a.mp3", "c.mp3"])
+        self.assertEqual(programme.skipped, 1)
+        self.assertIn(bad, programme.broken)
+        skips = [e for e in events if e.get("log_format", "").startswith("Skipping")]
+        self.assertEqual(
+            skips[0]["reason"],
+            "ffmpeg exited with status 1: b.flac: Invalid data found when processing input",
+        )
+
+    def test_hung_conversion_skipped(self) -> None:
+        """
+        A conversion still running at its time limit is killed, the file
+        skipped, and the stream goes on.
+        """
+        self.write("a.mp3")
+        self.other("b.flac")
+        programme = self.build()
+        programme.next_frame()
+        [process] = self.running()
+        self.clock.advance(900)
+        self.assertEqual(process.signals, ["KILL"])
+        process.end(Failure(ProcessTerminated(signal=9)))
+        self.assertEqual([name for name, _ in self.play(programme, 2)], ["a.mp3", "a.mp3"])
+        self.assertEqual(programme.skipped, 1)
+
+    def test_no_ffmpeg(self) -> None:
+        """
+        Without ffmpeg, files that need converting are skipped with a log
+        line; MP3s in the format play.
+        """
+        self.write("a.mp3")
+        flac = self.other("b.flac")
+        self.write("c.mp3", sample_rate=48000)
+        transcoder = Transcoder(
+            self.reactor,
+            self.clock,
+            synchronous_runner,
+            ConversionCache(self.mktemp(), 1 << 30, synchronous_runner),
+            None,
+        )
+        with capturedLogs() as events:
+            programme = self.build(transcoder)
+            plays = self.play(programme, 3)
+        self.assertEqual([name for name, _ in plays], ["a.mp3"] * 3)
+        reasons = {e["path"]: e["reason"] for e in events if "reason" in e and "path" in e}
+        self.assertEqual(
+            reasons[flac], "needs converting to 44100 Hz stereo 128 kbit/s, and there is no ffmpeg"
+        )
+        self.assertEqual(len(reasons), 2)
+
+    def test_replaygain(self) -> None:
+        """
+        With normalization, a ReplayGain tag's gain is applied by
+        converting; a gain near 0 dB leaves an MP3 untouched.  Nothing is
+        measured.
+        """
+        for name, gain in (("a.mp3", "-6.00 dB"), ("b.mp3", "+0.20 dB")):
+            path = self.write(name)
+            tag = ID3()
+            tag.add(TXXX(encoding=3, desc="REPLAYGAIN_TRACK_GAIN", text=[gain]))
+            tag.save(path)
+        programme = self.build(normalize=True)
+        plays = self.play(programme, 2)
+        self.assertEqual([name for name, _ in plays], ["a.mp3", "b.mp3"])
+        [process] = self.reactor.spawned
+        self.assertIn("volume=-6.00dB", process.args)
+        self.assertEqual(self.transcoder.measurements, 0)
+
+    def test_measured_once(self) -> None:
+        """
+        With normalization, a file without a tag is measured once; the
+        measurement and the conversion with its gain come from the cache
+        from then on.
+        """
+        self.write("a.mp3")
+        self.write("b.mp3")
+        programme = self.build(normalize=True)
+        self.play(programme, 2)
+        self.assertEqual(self.transcoder.measurements, 2)
+        self.assertEqual(self.transcoder.conversions, 2)
+        self.assertIn("volume=-7.00dB", self.reactor.spawned[1].args)
+        self.play(programme, 4)
+        self.assertEqual(len(self.reactor.spawned), 4)
+
+    def test_format_for_live(self) -> None:
+        """
+        Live audio on the mount is converted to the programme's fixed
+        format, rather than to the format of the audio last played.
+        """
+        self.write("a.mp3", sample_rate=48000)
+        programme = self.build()
+        mount = Mount(MountConfig(name="/t"), programme, self.clock)
+        fallbacks = Fallbacks({"/t": mount}, self.clock)
+        self.play(programme, 1)
+        mount.audio.sample_rate = 22050
+        self.assertEqual(fallbacks.format_for(mount), AudioFormat(48000, 2, 128))
+
+
+class ReloadFormatTests(SynchronousTestCase):
+    """
+    A station's reload keeps each mount's format.
+    """
+
+    def test_music_swapped(self) -> None:
+        """
+        A mount whose music changes plays the new music in the format it
+        had; a changed format key is logged and waits for a restart; a
+        changed C{normalize} applies to the next track.
+        """
+        first = os.path.abspath(self.mktemp())
+        second = os.path.abspath(self.mktemp())
+        for folder, rate in ((first, 44100), (second, 48000)):
+            os.makedirs(folder)
+            with open(os.path.join(folder, "a.mp3"), "wb") as f:
+                f.write(silent_frame(sample_rate=rate).data * 3)
+        mount = MountConfig(name="/s", music=first)
+        config = StationConfig(port=0, mounts=(mount,), cache_dir=self.mktemp())
+        service = StationService(config, Clock(), synchronous_runner)
+        station = service.mounts["/s"]
+        station.start()
+        self.addCleanup(station.stop)
+        assert station.switch is not None
+        old: Any = station.switch.playlist
+        self.assertEqual(old.format, AudioFormat(44100, 2, 128))
+        changed = replace(mount, music=second, sample_rate=48000, normalize=True)
+        with capturedLogs() as events:
+            service.reload(replace(config, mounts=(changed,)))
+        new: Any = station.switch.playlist
+        self.assertIsNot(new, old)
+        self.assertEqual(new.format, AudioFormat(44100, 2, 128))
+        # Still any bitrate passes, as configured at the start.
+        self.assertEqual(new.requested, AudioFormat(0, 0, 0))
+        self.assertTrue(new.normalize)
+        self.assertTrue(any("only on restart" in e.get("log_format", "") for e in events))

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import socket
 
+from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import StringTransport
+from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.trial.unittest import SynchronousTestCase
 
 from radiod.sender import direct_socket, send
@@ -116,3 +118,25 @@ class SendTests(SynchronousTestCase):
         transport.disconnecting = True
         send(transport, transport.socket, b"x")
         self.assertEqual(transport.written, [b"x"])
+
+
+class WrapperTests(SynchronousTestCase):
+    """
+    A transport that wraps another (TLS) never gets the fast path.
+    """
+
+    def test_tls_wrapper(self) -> None:
+        """
+        Even though a wrapper answers C{socket} and the buffer attributes
+        of the TCP transport under it, writing to that socket would skip
+        its encryption: L{direct_socket} refuses it.
+        """
+        a, b = socket.socketpair()
+        self.addCleanup(a.close)
+        self.addCleanup(b.close)
+        inner = FakeTCPTransport(a)
+        self.assertIs(direct_socket(inner), a)
+        wrapper = ProtocolWrapper(WrappingFactory(Factory()), Protocol())
+        wrapper.makeConnection(inner)
+        self.assertIs(wrapper.socket, a)
+        self.assertIsNone(direct_socket(wrapper))

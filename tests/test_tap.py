@@ -71,7 +71,7 @@ class PluginTests(SynchronousTestCase):
             makeService(options)
         message = str(raised.exception.code)
         self.assertEqual(message.count("\n"), 0)
-        self.assertIn("no playable MP3 files in", message)
+        self.assertIn("no playable audio files in", message)
 
     def test_twistd_errors_are_one_line(self) -> None:
         """

@@ -4,6 +4,7 @@ Tests for L{radiod.workers}: one station served by several processes.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -15,7 +16,9 @@ from twisted.trial.unittest import TestCase
 
 from radiod.config import MountConfig, StationConfig
 from radiod.service import StationService, share_limits, thread_runner
+from radiod.testing import Reply, parse_reply
 from tests.test_e2e import FIRST, FIXTURES, SECOND, Reader, asynchronous, reactor, wait_for
+from tests.test_files_e2e import Client
 
 
 def free_port() -> int:
@@ -105,6 +108,40 @@ class WorkersTests(TestCase):
         await wait_for(lambda: any(w.ready and w is not worker for w in pool.workers), 20, reactor)
         readers = await self.listen(port, 4)
         await wait_for(lambda: all(len(r.capture.audio) > 1000 for r in readers), 20, reactor)
+
+    @asynchronous
+    async def test_files_from_every_process(self) -> None:
+        """
+        Every process serves the library's listing and its files (each
+        scans the library itself), so whichever process a request reaches
+        answers it the same.
+        """
+        service, port = await self.start()
+
+        async def fetch(target: str, headers: str = "") -> Reply:
+            client = Client(f"GET {target} HTTP/1.0\r\n{headers}\r\n".encode())
+            await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), client)
+            await client.gone
+            return parse_reply(bytes(client.data))
+
+        async def listings() -> list[dict[str, Any]]:
+            replies = [await fetch("/library") for _ in range(16)]
+            return [json.loads(reply.body) for reply in replies if reply.status == 200]
+
+        totals: list[int] = []
+        deadline = reactor.seconds() + 20
+        while reactor.seconds() < deadline:
+            documents = await listings()
+            totals = [document["total"] for document in documents]
+            if totals == [2] * 16:
+                break
+        self.assertEqual(totals, [2] * 16)
+        song = next(t for t in documents[0]["tracks"] if t["title"] == "First Song")
+        with open(os.path.join(FIXTURES, "alpha-artist-first-song.mp3"), "rb") as f:
+            data = f.read()
+        for _ in range(16):
+            reply = await fetch(song["url"], "Range: bytes=100-4099\r\n")
+            self.assertEqual((reply.status, reply.body), (206, data[100:4100]))
 
     def test_limits_shared(self) -> None:
         """

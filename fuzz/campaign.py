@@ -2,7 +2,7 @@
 Run every fuzz target of L{parsers} for a while, one after the other,
 and print a table: executions, speed, coverage reached and crashes.
 
-    python fuzz/run.py --seconds 300
+    python fuzz/campaign.py --seconds 300
 
 Crash reproducers go to fuzz/crashes/<target>/; the corpus each run grows
 is kept in fuzz/corpus/<target>/ so later runs start where earlier ones

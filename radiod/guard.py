@@ -1,0 +1,162 @@
+# -*- test-case-name: tests.test_guard -*-
+"""
+Limits that keep one client from crowding out the others: how many
+connections one address may hold at once, how fast it may guess
+passwords, and the TCP keepalive settings that find connections whose
+peer vanished without closing them.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+
+__all__ = [
+    "KEEPALIVE_COUNT",
+    "KEEPALIVE_IDLE",
+    "KEEPALIVE_INTERVAL",
+    "AddressLimit",
+    "LoginThrottle",
+    "enable_keepalive",
+]
+
+KEEPALIVE_IDLE = 60
+"""
+Seconds a connection may be idle before the kernel starts probing it.
+"""
+
+KEEPALIVE_INTERVAL = 10
+"""
+Seconds between two probes.
+"""
+
+KEEPALIVE_COUNT = 6
+"""
+Probes unanswered before the kernel drops the connection: a peer that
+vanished without closing is found within about two minutes.
+"""
+
+
+class AddressLimit:
+    """
+    Counts the open connections of each client address, up to a limit.
+
+    @ivar limit: connections one address may hold at once; 0 for no limit.
+    @ivar refused: connections refused for going over it.
+    """
+
+    _log = Logger()
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.refused = 0
+        self._open: dict[str, int] = {}
+
+    def admit(self, address: str) -> bool:
+        """
+        Count a new connection from C{address}.
+
+        @return: whether it is within the limit.  Either way the caller
+            calls L{release} once the connection is gone.
+        """
+        count = self._open.get(address, 0) + 1
+        self._open[address] = count
+        if self.limit and count > self.limit:
+            self.refused += 1
+            return False
+        return True
+
+    def release(self, address: str) -> None:
+        """
+        Forget a connection from C{address} counted by L{admit}.
+        """
+        count = self._open.get(address, 0) - 1
+        if count > 0:
+            self._open[address] = count
+        else:
+            self._open.pop(address, None)
+
+    def open(self, address: str) -> int:
+        """
+        The connections C{address} holds now.
+        """
+        return self._open.get(address, 0)
+
+
+def enable_keepalive(handle: object) -> bool:
+    """
+    Turn on TCP keepalive probes for a socket, with timings short enough
+    to find a vanished peer in minutes rather than the kernel's default
+    two hours.
+
+    @param handle: the transport's socket (anything else is left alone).
+    @return: whether the options were set.
+    """
+    if not isinstance(handle, socket.socket):
+        return False
+    try:
+        handle.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if hasattr(socket, "TCP_KEEPIDLE"):
+            handle.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, KEEPALIVE_IDLE)
+            handle.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, KEEPALIVE_INTERVAL)
+            handle.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, KEEPALIVE_COUNT)
+    except OSError:
+        return False
+    return True
+
+
+class LoginThrottle:
+    """
+    Slows down password guessing: after a few failed logins from one
+    address, each further failure from it is answered later and later
+    (1 s, 2 s, 4 s ... up to L{most}), while everyone else, and that
+    address's right passwords, are answered at once.
+
+    Failures are forgotten L{window} seconds after the last one.
+
+    @ivar free: failures answered at once.
+    @ivar window: seconds after which an address's failures are forgotten.
+    @ivar most: the longest delay, in seconds.
+    @ivar throttled: failures answered late so far.
+    """
+
+    MAX_ADDRESSES = 10000
+
+    def __init__(
+        self, clock: IReactorTime, free: int = 3, window: float = 300.0, most: float = 16.0
+    ) -> None:
+        self._clock = clock
+        self.free = free
+        self.window = window
+        self.most = most
+        self.throttled = 0
+        self._failures: dict[str, tuple[int, float]] = {}
+
+    def failed(self, address: str) -> float:
+        """
+        Count a failed login from C{address}.
+
+        @return: seconds to wait before answering it.
+        """
+        now = self._clock.seconds()
+        count, last = self._failures.pop(address, (0, now))
+        if now - last > self.window:
+            count = 0
+        count += 1
+        if len(self._failures) >= self.MAX_ADDRESSES:
+            oldest = min(self._failures, key=lambda key: self._failures[key][1])
+            del self._failures[oldest]
+        self._failures[address] = (count, now)
+        if count <= self.free:
+            return 0.0
+        self.throttled += 1
+        return float(min(self.most, 2 ** (count - self.free - 1)))
+
+    def failures(self, address: str) -> int:
+        """
+        The failures counted for C{address} and not yet forgotten.
+        """
+        count, last = self._failures.get(address, (0, 0.0))
+        return count if self._clock.seconds() - last <= self.window else 0
