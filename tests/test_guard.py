@@ -217,9 +217,9 @@ class Refused(Protocol):
             self.closed.callback(None)
 
 
-class HostileClientTests(TestCase):
+class StationTestCase(TestCase):
     """
-    Hostile clients against a real station, while a listener plays.
+    A real station on loopback, a listener, and a check of its rate.
     """
 
     timeout = 60
@@ -259,6 +259,12 @@ class HostileClientTests(TestCase):
         pause: Deferred[None] = Deferred()
         reactor.callLater(seconds, pause.callback, None)
         await pause
+
+
+class HostileClientTests(StationTestCase):
+    """
+    Hostile clients against a real station, while a listener plays.
+    """
 
     @asynchronous
     async def test_flood(self) -> None:
@@ -414,3 +420,130 @@ class ThrottledLoginTests(SynchronousTestCase):
         self.assertEqual(late.value(), b"")
         clock.advance(1)
         self.assertTrue(late.value().startswith(b"HTTP/1.0 401 "))
+
+
+class Smuggler(Protocol):
+    """
+    A client that sends one raw request and keeps what it is answered.
+    """
+
+    def __init__(self, request: bytes) -> None:
+        self.request = request
+        self.data = b""
+        self.closed: Deferred[None] = Deferred()
+
+    def connectionMade(self) -> None:
+        assert self.transport is not None
+        self.transport.write(self.request)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.data += data
+
+    def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:  # noqa: B008
+        if not self.closed.called:
+            self.closed.callback(None)
+
+
+class HostileInputTests(StationTestCase):
+    """
+    Request smuggling shapes and hostile titles against a real station,
+    while a listener plays.
+    """
+
+    SHAPES = (
+        b"POST /admin/metadata HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+        b"POST /admin/metadata HTTP/1.1\r\nContent-Length: 5\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"GET /stream HTTP/1.0\nHost: x\n\n",
+        b"GET /stream HTTP/1.0\r\nHost: x\r\n folded: yes\r\n\r\n",
+        b"GET /stream HTTP/1.0\r\nHost: x\ry\r\n\r\n",
+        b"GET /stream HTTP/1.0\r\nHost : x\r\n\r\n",
+        b"GET /stream\r\nX: y\r\n\r\n",
+    )
+
+    @asynchronous
+    async def test_smuggling_refused(self) -> None:
+        """
+        Every smuggling shape is answered 400 and closed, and the listener
+        plays on at full rate.
+        """
+        service, port = await self.start()
+        reader = await self.listener(port)
+        start = reactor.seconds()
+        answers = []
+        for _ in range(20):
+            for shape in self.SHAPES:
+                client = Smuggler(shape)
+                await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), client)
+                await client.closed
+                answers.append(client.data.split(b"\r\n", 1)[0])
+        self.assertEqual(set(answers), {b"HTTP/1.0 400 Bad Request"}, set(answers))
+        await self.sleep(max(0.0, start + 4 - reactor.seconds()))
+        self.assert_full_rate(reader, start + 1, reactor.seconds())
+
+    @asynchronous
+    async def test_hostile_title(self) -> None:
+        """
+        A title update carrying CR, LF, quotes and semicolons reaches
+        listeners as one clean title inside intact ICY framing, and
+        injects no header anywhere; the listener plays on at full rate.
+        """
+        service, port = await self.start(source_password="pw", admin_password="adm")
+        listener = Reader(b"GET /stream HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n", reactor)
+        await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), listener)
+        self.addCleanup(lambda: listener.transport.loseConnection() if listener.transport else None)
+        with open(os.path.join(FIXTURES, "tone-mpeg1-44100-128k-cbr.mp3"), "rb") as f:
+            tone = f.read()
+        source = Smuggler(
+            b"PUT /stream HTTP/1.1\r\nAuthorization: Basic c291cmNlOnB3\r\n"
+            b"Content-Type: audio/mpeg\r\n\r\n" + tone * 3
+        )
+        await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), source)
+        self.addCleanup(lambda: source.transport.loseConnection() if source.transport else None)
+        await wait_for(
+            lambda: (
+                service.mounts["/stream"].switch is not None
+                and service.mounts["/stream"].switch.on_air
+            ),
+            10,
+            reactor,
+        )
+        evil = "Bad%0D%0AX-Injected:%20yes%0D%0A%0D%0A';StreamUrl='http://evil/';"
+        update = Smuggler(
+            f"GET /admin/metadata?mount=/stream&mode=updinfo&song={evil} HTTP/1.0\r\n"
+            "Authorization: Basic c291cmNlOnB3\r\n\r\n".encode()
+        )
+        await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), update)
+        await update.closed
+        self.assertTrue(update.data.startswith(b"HTTP/1.0 200 "), update.data)
+        await wait_for(
+            lambda: any("X-Injected" in title for _, title in listener.capture.titles),
+            10,
+            reactor,
+        )
+        title = next(t for _, t in listener.capture.titles if "X-Injected" in t)
+        self.assertNotIn("\r", title)
+        self.assertNotIn("\n", title)
+        self.assertNotIn("';", title)
+        self.assertTrue(title.startswith("Bad X-Injected: yes"), title)
+        newcomer = Reader(b"GET /stream HTTP/1.0\r\n\r\n", reactor)
+        await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), newcomer)
+        self.addCleanup(lambda: newcomer.transport.loseConnection() if newcomer.transport else None)
+        await wait_for(lambda: bool(newcomer.capture.headers), 10, reactor)
+        self.assertNotIn("x-injected", newcomer.capture.headers)
+
+    @asynchronous
+    async def test_keepalive_on_real_sockets(self) -> None:
+        """
+        A real listener's socket has TCP keepalive probes on, so a peer
+        that vanishes without closing is found and cleaned up.
+        """
+        service, port = await self.start()
+        await self.listener(port)
+        [listener] = service.mounts["/stream"].listeners
+        handle = listener.transport.getHandle()  # type: ignore[attr-defined]
+        self.assertEqual(handle.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE), 1)
+        if hasattr(socket, "TCP_KEEPIDLE"):
+            self.assertEqual(
+                handle.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE), KEEPALIVE_IDLE
+            )
