@@ -19,7 +19,7 @@ L{radiod.loudness}).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import chain
 
@@ -31,7 +31,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from radiod.convert import AudioFormat
-from radiod.frames import Frame, read_frames
+from radiod.frames import Frame, FrameBlock, read_block
 from radiod.interfaces import IFrameSource, Runner
 from radiod.library import Library, LibraryChange
 from radiod.loudness import GAIN_TOLERANCE, read_replaygain
@@ -49,7 +49,7 @@ from radiod.transcode import (
 __all__ = ["Inspection", "Programme", "inspect", "load_frames"]
 
 
-def load_frames(path: str) -> list[Frame]:
+def load_frames(path: str) -> FrameBlock:
     """
     Read a whole file and split it into frames.  Blocking: run it in a
     thread.
@@ -59,7 +59,7 @@ def load_frames(path: str) -> list[Frame]:
     """
     with open(path, "rb") as f:
         data = f.read()
-    return read_frames(data)
+    return read_block(data)
 
 
 @dataclass
@@ -74,12 +74,12 @@ class Inspection:
         when they ask for none (or were not read).
     """
 
-    frames: list[Frame] | None
+    frames: Sequence[Frame] | None
     probe: Probe | None
     gain: float | None
 
 
-def inspect(path: str, loader: Callable[[str], list[Frame]], replaygain: bool) -> Inspection:
+def inspect(path: str, loader: Callable[[str], Sequence[Frame]], replaygain: bool) -> Inspection:
     """
     Read an MP3 file's frames with C{loader}, and the file's ReplayGain
     tags when C{replaygain} is set.  Blocking: run it in a thread.
@@ -117,7 +117,7 @@ class Programme:
         shuffle: bool = False,
         rescan_interval: float = 30.0,
         rng: random.Random | None = None,
-        loader: Callable[[str], list[Frame]] = load_frames,
+        loader: Callable[[str], Sequence[Frame]] = load_frames,
         name: str = "",
         target: AudioFormat = ANY_FORMAT,
         normalize: bool = False,
@@ -152,10 +152,10 @@ class Programme:
         self._loader = loader
         self.name = name
         self.playing: TrackInfo | None = None
-        self._frames: list[Frame] = []
+        self._frames: Sequence[Frame] = []
         self._index = 0
         self.upcoming: list[str] = []
-        self._ready: tuple[TrackInfo, list[Frame]] | None = None
+        self._ready: tuple[TrackInfo, Sequence[Frame]] | None = None
         self._loading: str | None = None
         self._stale = False
         self._queued: list[str] = []
@@ -367,7 +367,7 @@ class Programme:
             self._loaded, self._load_failed, callbackArgs=(path,), errbackArgs=(path,)
         )
 
-    def _read(self, path: str) -> Deferred[tuple[list[Frame], AudioFormat]]:
+    def _read(self, path: str) -> Deferred[tuple[Sequence[Frame], AudioFormat]]:
         """
         Get a file's frames in the format played: an MP3 file in that format
         as it is, any other converted (with its gain, when normalizing).
@@ -392,7 +392,7 @@ class Programme:
             measured = transcoder.loudness(path, duration, self.name)
             return measured.addCallback(lambda loudness: loudness.gain)
 
-        def choose(gain: float, found: Inspection) -> Deferred[tuple[list[Frame], AudioFormat]]:
+        def choose(gain: float, found: Inspection) -> Deferred[tuple[Sequence[Frame], AudioFormat]]:
             target = self._format or mount_format(self.requested, found.probe)
             frames = found.frames
             if (
@@ -418,7 +418,7 @@ class Programme:
                 return track
         return None
 
-    def _loaded(self, result: tuple[list[Frame], AudioFormat], path: str) -> None:
+    def _loaded(self, result: tuple[Sequence[Frame], AudioFormat], path: str) -> None:
         frames, played_in = result
         self._loading = None
         track = self._track(path)
@@ -464,6 +464,33 @@ class Programme:
 
     # Library changes
 
+    def _held_changed(self, change: LibraryChange, present: set[str]) -> None:
+        """
+        Log, file by file, what a rescan's changes mean for the tracks
+        held in memory: the track playing plays on as it was read, and a
+        track read ahead (or being read) is read again, or left out when
+        it is gone.
+        """
+        playing = self.playing.path if self.playing is not None else None
+        ahead = self._ready[0].path if self._ready is not None else self._loading
+        for path in (*change.removed, *change.changed):
+            what = "replaced" if path in present else "removed"
+            if path == playing and self._index < len(self._frames):
+                self._log.info(
+                    "{path} on {mount} was {what} while playing; it plays on as it was read",
+                    path=path,
+                    mount=self.name,
+                    what=what,
+                )
+            if path == ahead:
+                self._log.info(
+                    "{path} on {mount} was {what} after it was read ahead; {outcome}",
+                    path=path,
+                    mount=self.name,
+                    what=what,
+                    outcome="it is read again" if path in present else "it is left out",
+                )
+
     def rescan(self) -> Deferred[None]:
         """
         Look for library changes now, rather than at the next timed
@@ -502,6 +529,7 @@ class Programme:
                 removed=len(change.removed),
                 changed=len(change.changed),
             )
+            self._held_changed(change, present)
         self.upcoming = [path for path in self.upcoming if path in present]
         self._queued = [path for path in self._queued if path in present]
         added = [track.path for track in self.library.tracks if track.path in change.added]

@@ -26,7 +26,7 @@ import itertools
 import json
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -46,7 +46,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from radiod.convert import AudioFormat
-from radiod.frames import Frame, read_frames
+from radiod.frames import Frame, FrameBlock, read_block
 from radiod.interfaces import Runner
 from radiod.loudness import Loudness, measure_arguments, parse_ebur128
 
@@ -160,7 +160,7 @@ class Probe:
     bitrate: int
 
 
-def probe(frames: list[Frame]) -> Probe:
+def probe(frames: Sequence[Frame]) -> Probe:
     """
     Describe a file's frames (at least one).
     """
@@ -170,8 +170,8 @@ def probe(frames: list[Frame]) -> Probe:
     streams = set()
     layers = set()
     bitrates = set()
-    for frame in frames:
-        header = frame.header
+    headers = frames.headers() if isinstance(frames, FrameBlock) else (f.header for f in frames)
+    for header in headers:
         streams.add((header.sample_rate, header.channels))
         layers.add(header.layer)
         bitrates.add(header.bitrate)
@@ -652,7 +652,7 @@ def _loudness_from_json(data: Any) -> Loudness | None:
     return Loudness(float(integrated), None if peak is None else float(peak))
 
 
-def load_converted(path: str, target: AudioFormat) -> list[Frame]:
+def load_converted(path: str, target: AudioFormat) -> FrameBlock:
     """
     Read a converted file into frames, checking they are in the format
     asked for.  Blocks.
@@ -662,8 +662,8 @@ def load_converted(path: str, target: AudioFormat) -> list[Frame]:
     """
     with open(path, "rb") as f:
         data = f.read()
-    frames = read_frames(data)
-    streams = {(frame.header.sample_rate, frame.header.channels) for frame in frames}
+    frames = read_block(data)
+    streams = {(header.sample_rate, header.channels) for header in frames.headers()}
     if streams != {(target.sample_rate, target.channels)}:
         raise ConversionError(f"ffmpeg wrote another format than {target.describe()}")
     return frames
@@ -724,7 +724,7 @@ class Transcoder(Service):
 
     def convert(
         self, source: str, target: AudioFormat, gain: float, duration: float, name: str = ""
-    ) -> Deferred[list[Frame]]:
+    ) -> Deferred[Sequence[Frame]]:
         """
         The frames of C{source} in C{target}'s format with C{gain} applied:
         from the cache, or converted now (a conversion another mount has
@@ -754,7 +754,7 @@ class Transcoder(Service):
         gain: float,
         duration: float,
         name: str,
-    ) -> Deferred[list[Frame]]:
+    ) -> Deferred[Sequence[Frame]]:
         if entry.hit:
             self._log.info(
                 "Converted {path} for {mount} found in the cache", path=source, mount=name

@@ -5,12 +5,13 @@ tools/make_media.py with ffmpeg's LAME encoder and mutagen).
 
 from __future__ import annotations
 
+import gc
 import os
 
 import mutagen.mp3
 from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.frames import FrameSplitter, UnsupportedAudio, read_frames
+from radiod.frames import FrameBlock, FrameSplitter, UnsupportedAudio, read_block, read_frames
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
@@ -124,3 +125,62 @@ class RealFileTests(SynchronousTestCase):
                 pieces.extend(splitter.feed(data[start : start + 1400]))
             pieces.extend(splitter.finish())
             self.assertEqual([f.data for f in pieces], [f.data for f in read_frames(data)], name)
+
+
+class FrameBlockTests(SynchronousTestCase):
+    """
+    L{read_block} gives the same frames as L{read_frames}, held compactly.
+    """
+
+    def test_same_frames(self) -> None:
+        """
+        For every playable fixture, the block's frames, headers, duration
+        and size are those of the list, and the splitter's counters agree.
+        """
+        for name in PLAYABLE:
+            with open(os.path.join(FIXTURES, name), "rb") as f:
+                data = f.read()
+            listed_splitter, block_splitter = FrameSplitter(), FrameSplitter()
+            listed = read_frames(data, listed_splitter)
+            block = read_block(data, block_splitter)
+            self.assertEqual(list(block), listed, name)
+            self.assertEqual(len(block), len(listed))
+            self.assertEqual(list(block.headers()), [frame.header for frame in listed])
+            self.assertAlmostEqual(block.duration, sum(f.duration for f in listed))
+            self.assertEqual(block.size, sum(len(f.data) for f in listed))
+            self.assertEqual(block_splitter.tags_skipped, listed_splitter.tags_skipped)
+            self.assertEqual(block[-1], listed[-1])
+            self.assertEqual(block[1:4], listed[1:4])
+            self.assertRaises(IndexError, block.__getitem__, len(listed))
+
+    def test_refused_alike(self) -> None:
+        """
+        Files with no usable audio are refused the same way.
+        """
+        for name in ("not-mp3.mp3", "empty.mp3", "freeformat-48000.mp3"):
+            with open(os.path.join(FIXTURES, name), "rb") as f:
+                data = f.read()
+            with self.assertRaises(UnsupportedAudio) as listed:
+                read_frames(data)
+            with self.assertRaises(UnsupportedAudio) as block:
+                read_block(data)
+            self.assertEqual(str(block.exception), str(listed.exception))
+
+    def test_few_tracked_objects(self) -> None:
+        """
+        However many frames, a block is a handful of objects for the
+        garbage collector: one per distinct header, not two per frame.
+        """
+        with open(os.path.join(FIXTURES, "tone-mpeg1-44100-vbr.mp3"), "rb") as f:
+            data = f.read()
+        block = read_block(data)
+        longer = read_block(data * 3)
+
+        def tracked(block: FrameBlock) -> int:
+            return sum(gc.is_tracked(o) for o in gc.get_referents(block))
+
+        self.assertEqual(tracked(longer), tracked(block))
+        self.assertLessEqual(tracked(block), 6)
+        self.assertGreaterEqual(len(longer), 3 * len(block) - 3)
+        distinct = len(set(block.headers()))
+        self.assertGreater(len(block), distinct)
