@@ -110,6 +110,20 @@ class LiveSource:
     def converting(self) -> bool:
         return self._converter is not None
 
+    @property
+    def converter(self) -> Converter | None:
+        """
+        The converter the audio goes through while L{converting}.
+        """
+        return self._converter
+
+    @property
+    def garbage(self) -> int:
+        """
+        Bytes dropped so far as neither audio frames nor tags.
+        """
+        return self._splitter.garbage_bytes
+
     def convert_to(self, target: AudioFormat | None, make: MakeConverter, name: str = "") -> None:
         """
         Put this source's audio on air in C{target}'s format: frames with

@@ -484,7 +484,7 @@ class Programme:
                 )
             if path == ahead:
                 self._log.info(
-                    "{path} on {mount} was {what} after it was read ahead; {outcome}",
+                    "{path} on {mount}, read ahead, was {what}; {outcome}",
                     path=path,
                     mount=self.name,
                     what=what,

@@ -8,10 +8,12 @@ L{radiod.live.LiveSource} attached to the mount's L{radiod.live.Switch},
 just as a live encoder's would, so the mount's playlist is the fallback
 while the upstream is down, and the live source's backpressure pauses
 the upstream socket.  The upstream's C{StreamTitle} values become the
-titles listeners see.  When the upstream drops, refuses, or sends
-nothing for L{READ_TIMEOUT} seconds, the relay reconnects after a delay
-that starts at L{BACKOFF_START} and doubles up to L{BACKOFF_MAX}; it goes
-back to the start once a connection has delivered audio.
+titles listeners see.  When the upstream drops, refuses, sends no audio
+for L{READ_TIMEOUT} seconds, or sends L{MAX_GARBAGE} bytes in a row that
+are not MPEG audio, the relay reconnects after a delay that starts at
+L{BACKOFF_START} and doubles up to L{BACKOFF_MAX}; it goes back to the
+start once a connection has delivered audio.  Only whole MPEG frames ever
+go on air: anything else the upstream sends is dropped.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from radiod.track import TrackInfo
 __all__ = [
     "BACKOFF_MAX",
     "BACKOFF_START",
+    "MAX_GARBAGE",
     "MAX_HEADER",
     "READ_TIMEOUT",
     "Relay",
@@ -63,7 +66,16 @@ The longest wait between two reconnection attempts.
 
 READ_TIMEOUT = 10.0
 """
-Seconds without a byte from the upstream after which it counts as gone.
+Seconds without a byte of response head, or without a whole audio frame
+once the head is read, after which the upstream counts as gone.
+"""
+
+MAX_GARBAGE = 8 * 1024
+"""
+Bytes of body in a row that are neither MPEG audio nor a tag after which
+the upstream counts as not sending audio: half a second of a 128 kbit/s
+stream, about what the relay has queued, while a working stream has at
+most a few stray bytes between two frames.
 """
 
 MAX_HEADER = 16 * 1024
@@ -155,6 +167,8 @@ class RelayProtocol(Protocol):
         self._demuxer: IcyDemuxer | None = None
         self._title: str | None = None
         self._timer: IDelayedCall | None = None
+        self._garbage_since = 0
+        self._refused = False
 
     def connectionMade(self) -> None:
         """
@@ -169,7 +183,7 @@ class RelayProtocol(Protocol):
     def _timed_out(self) -> None:
         self._timer = None
         self._log.warn(
-            "Relay {mount}: nothing from {upstream} for {seconds} s",
+            "Relay {mount}: no audio from {upstream} for {seconds} s",
             mount=self.relay.name,
             upstream=self.relay.url,
             seconds=self.relay.read_timeout,
@@ -177,14 +191,24 @@ class RelayProtocol(Protocol):
         assert self.transport is not None
         self.transport.abortConnection()  # type: ignore[attr-defined]
 
-    def dataReceived(self, data: bytes) -> None:
+    def _alive(self) -> None:
         """
-        Read the response head, then relay the audio and titles.
+        The upstream sent part of its head or a whole audio frame: restart
+        the read timer.
         """
         if self._timer is not None and self._timer.active():
             self._timer.reset(self.relay.read_timeout)
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Read the response head, then relay the audio and titles; once
+        the upstream is refused, ignore what it still sends.
+        """
+        if self._refused:
+            return
         try:
             if self.live is None:
+                self._alive()
                 self._head += data
                 end = self._head.find(b"\r\n\r\n")
                 if end < 0:
@@ -201,6 +225,7 @@ class RelayProtocol(Protocol):
                 upstream=self.relay.url,
                 reason=str(e),
             )
+            self._refused = True
             assert self.transport is not None
             self.transport.loseConnection()
 
@@ -227,13 +252,30 @@ class RelayProtocol(Protocol):
             events = self._demuxer.feed(data)
         for kind, payload in events:
             if kind == "audio":
-                if live.feed(payload):
-                    self.relay.delivered()
+                self._audio(live, payload)
             elif payload:
                 title = parse_metadata(payload).get("StreamTitle")
                 if title is not None and title != self._title:
                     self._title = title
                     live.set_title(title)
+
+    def _audio(self, live: LiveSource, data: bytes) -> None:
+        """
+        Queue the upstream's audio bytes, a slice at a time so that the
+        garbage after the last whole frame is what gets counted: a slice
+        that completes a frame restarts the read timer and the count.
+
+        @raise RelayRefused: when more than L{MAX_GARBAGE} bytes of
+            garbage came since the last frame.
+        """
+        step = MAX_GARBAGE // 2
+        for start in range(0, len(data), step):
+            if live.feed(data[start : start + step]):
+                self._garbage_since = live.garbage
+                self._alive()
+                self.relay.delivered()
+            elif live.garbage - self._garbage_since > MAX_GARBAGE:
+                raise RelayRefused(f"no MPEG audio in {live.garbage - self._garbage_since} bytes")
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         """

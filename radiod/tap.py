@@ -21,6 +21,7 @@ from radiod.jsonlog import LogObserverService, json_observer, twistd_log_output
 from radiod.library import LibraryError
 from radiod.options import Options
 from radiod.service import StationService, check_music, demo_library, thread_runner
+from radiod.steady import SteadyTime
 from radiod.worker import raise_file_limit
 
 __all__ = ["Options", "makeService"]
@@ -56,6 +57,7 @@ def makeService(options: Options) -> IService:
             f"twistd radiod: error: cannot load the TLS files (tls_cert, tls_key, tls_ca): {reason}"
         ) from None
     _reload_on_hangup(options, station)
+    SteadyTime(reactor).setServiceParent(station)
     if log_output is None:
         return station
     logging = LogObserverService(json_observer(log_output))

@@ -21,6 +21,7 @@ from twisted.internet.interfaces import (
     IProcessTransport,
     IReactorProcess,
 )
+from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -40,6 +41,7 @@ __all__ = [
     "ListenerCapture",
     "Reply",
     "SlowTransport",
+    "SteppedClock",
     "parse_reply",
     "silent_frame",
     "synchronous_runner",
@@ -125,6 +127,54 @@ class FakeFrameSource:
         self._played += 1
         self.handed += 1
         return segment.frame, segment.track
+
+
+class SteppedClock(Clock):
+    """
+    A L{Clock} on a machine whose system clock can be stepped.
+
+    Time passes with L{advance}, as on any L{Clock}; L{step} moves the
+    system clock alone, as an NTP correction does.  Like Twisted's
+    reactors, it keeps time by the system clock (L{wall}) and puts its
+    timers at absolute times on it, until something gives it another
+    C{seconds} (see L{radiod.steady.SteadyTime}).
+
+    @ivar stepped: seconds the system clock was stepped by in all.
+    """
+
+    def __init__(self, start: float = 0.0) -> None:
+        """
+        @param start: the system clock's time at first, in seconds since
+            the epoch.
+        """
+        super().__init__()
+        self.rightNow = start
+        self.stepped = 0.0
+
+    def wall(self) -> float:
+        """
+        The system clock: the time passed, plus every step.
+        """
+        return self.rightNow + self.stepped
+
+    def elapsed(self) -> float:
+        """
+        A clock that is never stepped: the time passed alone.
+        """
+        return self.rightNow
+
+    def seconds(self) -> float:
+        """
+        The system clock, as Twisted's reactors read it.
+        """
+        return self.wall()
+
+    def step(self, amount: float) -> None:
+        """
+        Step the system clock by C{amount} seconds (back when negative);
+        no time passes and no timer runs.
+        """
+        self.stepped += amount
 
 
 class SlowTransport(StringTransport):

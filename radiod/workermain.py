@@ -14,6 +14,7 @@ import sys
 from twisted.logger import globalLogBeginner, textFileLogObserver
 
 from radiod.jsonlog import json_observer
+from radiod.steady import SteadyTime
 from radiod.worker import CONFIG_VARIABLE, config_from_json, raise_file_limit, serve
 
 __all__ = ["main"]
@@ -35,6 +36,7 @@ def main() -> None:
     )
     globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
     raise_file_limit()
+    SteadyTime(reactor).startService()
     serve(reactor, config, index)
     reactor.run()
 
