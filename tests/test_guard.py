@@ -7,6 +7,7 @@ meanwhile keeps its full rate.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import socket
@@ -21,6 +22,7 @@ from twisted.internet.interfaces import IReactorCore
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.logger import capturedLogs, formatEvent
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
@@ -547,3 +549,56 @@ class HostileInputTests(StationTestCase):
             self.assertEqual(
                 handle.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE), KEEPALIVE_IDLE
             )
+
+
+class SecretsTests(StationTestCase):
+    """
+    Passwords never appear in what radiod serves or logs.
+    """
+
+    @asynchronous
+    async def test_no_password_served_or_logged(self) -> None:
+        """
+        With a source password, an admin password and a push target with
+        its own password configured, no status page, metric, admin reply,
+        error reply or log line contains any of them.
+        """
+        secrets = ("src-Secret-1", "adm-Secret-2", "push-Secret-3")
+        with capturedLogs() as events:
+            service, port = await self.start(source_password=secrets[0], admin_password=secrets[1])
+            mount = service.mounts["/stream"]
+            assert mount is not None
+            admin = base64.b64encode(f"admin:{secrets[1]}".encode()).decode()
+            wrong = base64.b64encode(b"admin:nope").decode()
+            requests = [
+                b"GET /status-json.xsl HTTP/1.0\r\n\r\n",
+                b"GET /api/v1/status HTTP/1.0\r\n\r\n",
+                b"GET /7.html HTTP/1.0\r\n\r\n",
+                b"GET /stats?sid=1&json=1 HTTP/1.0\r\n\r\n",
+                b"GET /metrics HTTP/1.0\r\n\r\n",
+                b"GET / HTTP/1.0\r\n\r\n",
+                f"GET /admin/stats HTTP/1.0\r\nAuthorization: Basic {admin}\r\n\r\n".encode(),
+                f"GET /admin/listmounts HTTP/1.0\r\nAuthorization: Basic {admin}\r\n\r\n".encode(),
+                f"GET /admin/stats HTTP/1.0\r\nAuthorization: Basic {wrong}\r\n\r\n".encode(),
+                f"GET /admin.cgi?mode=updinfo&pass={secrets[0]}x&song=a HTTP/1.0\r\n\r\n".encode(),
+                f"GET /admin.cgi?mode=updinfo&pass={secrets[0]}&song=a HTTP/1.0\r\n\r\n".encode(),
+                b"PUT /stream HTTP/1.1\r\nAuthorization: Basic "
+                + base64.b64encode(f"source:{secrets[2]}".encode())
+                + b"\r\nContent-Type: audio/mpeg\r\n\r\n",
+            ]
+            replies = []
+            for request in requests:
+                client = Smuggler(request)
+                await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), client)
+                await client.closed
+                replies.append(client.data)
+        statuses = [reply.split(b" ", 2)[1] for reply in replies]
+        self.assertEqual(
+            statuses,
+            [b"200"] * 8 + [b"401", b"401", b"400", b"401"],
+        )
+        text = b"\n".join(replies).decode("utf-8", "replace")
+        logged = "\n".join(formatEvent(event) + repr(event) for event in events)
+        for secret in secrets:
+            self.assertNotIn(secret, text)
+            self.assertNotIn(secret, logged)
