@@ -170,6 +170,40 @@ class Listener:
         self.fit: list[float] | None = None
 
 
+def icy_audio(listener: Listener, buffer: bytearray, offset: int, end: int) -> int:
+    """
+    Follow a listener's ICY framing through C{buffer[offset:end]}, bytes of
+    its body just received, counting its metadata blocks (and those that do
+    not start with C{StreamTitle=}) and noting its first title.
+
+    @return: how many of those bytes are audio.
+    """
+    audio = 0
+    while offset < end:
+        if listener.meta_left:
+            step = min(listener.meta_left, end - offset)
+            listener.meta_left -= step
+            offset += step
+        elif listener.to_meta:
+            step = min(listener.to_meta, end - offset)
+            listener.to_meta -= step
+            audio += step
+            offset += step
+        else:
+            length = buffer[offset] * 16
+            offset += 1
+            listener.meta_blocks += 1
+            listener.meta_left = length
+            listener.to_meta = listener.metaint
+            if length and offset + length <= end:
+                block = bytes(buffer[offset : offset + length])
+                if not block.startswith(b"StreamTitle="):
+                    listener.meta_errors += 1
+                elif not listener.title:
+                    listener.title = block.rstrip(b"\0").decode("utf-8", "replace")
+    return audio
+
+
 def percentile(values: Sequence[float], share: float) -> float | None:
     """
     The nearest-rank percentile of some values.
@@ -489,31 +523,7 @@ class Shard:
 
         @return: how many of those bytes are audio.
         """
-        buffer = self.buffer
-        audio = 0
-        while offset < end:
-            if listener.meta_left:
-                step = min(listener.meta_left, end - offset)
-                listener.meta_left -= step
-                offset += step
-            elif listener.to_meta:
-                step = min(listener.to_meta, end - offset)
-                listener.to_meta -= step
-                audio += step
-                offset += step
-            else:
-                length = buffer[offset] * 16
-                offset += 1
-                listener.meta_blocks += 1
-                listener.meta_left = length
-                listener.to_meta = listener.metaint
-                if length and offset + length <= end:
-                    block = bytes(buffer[offset : offset + length])
-                    if not block.startswith(b"StreamTitle="):
-                        listener.meta_errors += 1
-                    elif not listener.title:
-                        listener.title = block.rstrip(b"\0").decode("utf-8", "replace")
-        return audio
+        return icy_audio(listener, self.buffer, offset, end)
 
     def _poll_fast(self, timeout: float) -> None:
         """

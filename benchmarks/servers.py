@@ -475,6 +475,37 @@ class Icecast(Server):
         super().stop()
 
 
+def scrape_metrics(port: int, timeout: float = 5.0) -> dict[str, float]:
+    """
+    Read radiod's C{/metrics} once.
+
+    @return: every series's value by its name with labels, as written
+        (C{radiod_listeners{mount="/stream"}}); empty when it did not answer.
+    """
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as r:
+            text = r.read().decode("utf-8", "replace")
+    except OSError:
+        return {}
+    series: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, _, value = line.rpartition(" ")
+        try:
+            series[name] = float(value)
+        except ValueError:
+            continue
+    return series
+
+
+def metric_total(series: dict[str, float], name: str) -> float:
+    """
+    The sum of a metric over all its label sets (0.0 when absent).
+    """
+    return sum(v for k, v in series.items() if k == name or k.startswith(name + "{"))
+
+
 def new_workdir(parent: Path, name: str) -> Path:
     """
     A fresh folder for one server's configuration and logs.
