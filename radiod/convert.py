@@ -33,7 +33,9 @@ __all__ = [
     "FfmpegConverter",
     "MakeConverter",
     "ffmpeg_converters",
+    "format_output",
     "ladder_sample_rate",
+    "mp3_output",
     "standard_bitrate",
 ]
 
@@ -81,6 +83,38 @@ class AudioFormat:
         """
         layout = "stereo" if self.channels == 2 else "mono"
         return f"{self.sample_rate} Hz {layout} {self.bitrate} kbit/s"
+
+
+def mp3_output(bitrate: int) -> list[str]:
+    """
+    ffmpeg's output options for bare MP3 frames at C{bitrate} kbit/s: the
+    LAME encoder, the raw MP3 muxer, no Xing header and no ID3 tag.
+    """
+    return [
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        f"{bitrate}k",
+        "-f",
+        "mp3",
+        "-write_xing",
+        "0",
+        "-id3v2_version",
+        "0",
+    ]
+
+
+def format_output(target: AudioFormat) -> list[str]:
+    """
+    ffmpeg's output options for bare MP3 frames in C{target}'s format.
+    """
+    return [
+        "-ar",
+        str(target.sample_rate),
+        "-ac",
+        str(target.channels),
+        *mp3_output(target.bitrate),
+    ]
 
 
 def standard_bitrate(sample_rate: int, bitrate: int) -> int:
@@ -216,20 +250,7 @@ class FfmpegConverter(ProcessProtocol):
             "pipe:0",
             "-map",
             "0:a:0",
-            "-ar",
-            str(target.sample_rate),
-            "-ac",
-            str(target.channels),
-            "-c:a",
-            "libmp3lame",
-            "-b:a",
-            f"{target.bitrate}k",
-            "-f",
-            "mp3",
-            "-write_xing",
-            "0",
-            "-id3v2_version",
-            "0",
+            *format_output(target),
             "-flush_packets",
             "1",
             "pipe:1",

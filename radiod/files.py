@@ -59,6 +59,7 @@ from radiod.catalogue import (
     render_listing,
     select,
 )
+from radiod.convert import mp3_output
 from radiod.interfaces import Runner
 from radiod.library import Library
 from radiod.mount import Mount
@@ -552,16 +553,7 @@ def transcode_arguments(ffmpeg: str, path: str, wanted: TranscodeRequest) -> lis
         "-1",
         "-af",
         "aformat=sample_rates=44100|48000|32000:channel_layouts=stereo|mono",
-        "-c:a",
-        "libmp3lame",
-        "-b:a",
-        f"{wanted.bitrate}k",
-        "-f",
-        "mp3",
-        "-write_xing",
-        "0",
-        "-id3v2_version",
-        "0",
+        *mp3_output(wanted.bitrate),
         "pipe:1",
     ]
 

@@ -45,7 +45,7 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from radiod.convert import AudioFormat
+from radiod.convert import AudioFormat, format_output
 from radiod.frames import Frame, FrameBlock, read_block
 from radiod.interfaces import Runner
 from radiod.loudness import Loudness, measure_arguments, parse_ebur128
@@ -260,20 +260,7 @@ def convert_arguments(
         arguments += ["-af", f"volume={gain:.2f}dB"]
     return [
         *arguments,
-        "-ar",
-        str(target.sample_rate),
-        "-ac",
-        str(target.channels),
-        "-c:a",
-        "libmp3lame",
-        "-b:a",
-        f"{target.bitrate}k",
-        "-f",
-        "mp3",
-        "-write_xing",
-        "0",
-        "-id3v2_version",
-        "0",
+        *format_output(target),
         "-y",
         "file:" + os.path.abspath(output),
     ]
