@@ -14,13 +14,12 @@ updates.
 There is no default admin password.  When the configuration sets none,
 L{with_admin_password} reads the one stored in the state folder
 (L{ADMIN_PASSWORD_FILE}), or generates one at the first start, stores it
-there readable by its owner only, and logs it once.
+there readable by its owner only, and logs the file's name (never the
+password).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import secrets
 import stat
@@ -36,6 +35,7 @@ from twisted.logger import Logger
 from zope.interface import Interface, implementer
 
 from radiod.config import ConfigError, StationConfig
+from radiod.secret import same_secret
 from radiod.source import parse_basic_auth, source_password
 
 __all__ = [
@@ -70,23 +70,6 @@ wrong.
 """
 
 _log = Logger()
-
-
-def same_secret(given: str, expected: str) -> bool:
-    """
-    Whether two secrets are equal, compared in constant time: both are
-    hashed to digests of the same length, which L{hmac.compare_digest}
-    compares, so the time taken tells neither the expected value nor its
-    length.
-
-    @param given: what a client sent.
-    @param expected: what it should be.
-    """
-    digest = hashlib.sha256
-    return hmac.compare_digest(
-        digest(given.encode("utf-8", "surrogateescape")).digest(),
-        digest(expected.encode("utf-8", "surrogateescape")).digest(),
-    )
 
 
 def source_allowed(config: StationConfig, mount: str, credentials: tuple[str, str] | None) -> bool:
@@ -321,7 +304,8 @@ def with_admin_password(config: StationConfig) -> StationConfig:
     """
     C{config} with its admin password: the configured one, else the one
     kept in the state folder (see L{load_admin_password}).  A password
-    generated now is logged, this once, with the file it is kept in.
+    generated now is announced in the log by the file it is kept in,
+    never by its value.
 
     @raise ConfigError: when the stored password cannot be read or a new
         one cannot be stored.
@@ -330,9 +314,10 @@ def with_admin_password(config: StationConfig) -> StationConfig:
         return config
     password, path, generated = load_admin_password(config.state_path)
     if generated:
+        # The password itself stays out of the log: log shippers should
+        # not carry it; the operator reads the file.
         _log.info(
-            "Admin password generated: {password} (stored in {path})",
-            password=password,
+            "Admin password generated and stored in {path} (readable by its owner only)",
             path=path,
         )
     return replace(config, admin_password=password)

@@ -99,6 +99,7 @@ __all__ = [
     "KeyPath",
     "MountConfig",
     "StationConfig",
+    "default_folders",
     "find_key_line",
     "format_key_path",
     "is_tls_url",
@@ -109,6 +110,7 @@ __all__ = [
     "parse_size",
     "read_config",
     "validate",
+    "with_default_folders",
 ]
 
 KIB = 1024
@@ -138,6 +140,52 @@ DEFAULT_STATE_DIR = "state"
 The state folder, relative to the working directory, when C{state_dir} is
 empty.
 """
+
+
+def default_folders(environ: Mapping[str, str]) -> tuple[str, str]:
+    """
+    Where a station keeps its state and its conversion cache when the
+    configuration names neither, following the conventions of the system
+    it runs on: systemd's C{StateDirectory=} and C{CacheDirectory=} (the
+    C{$STATE_DIRECTORY} and C{$CACHE_DIRECTORY} it sets), else the XDG
+    base directories (C{$XDG_STATE_HOME/radiod}, C{$XDG_CACHE_HOME/radiod}),
+    else C{~/.local/state/radiod} and C{~/.cache/radiod}.
+
+    @param environ: the process's environment.
+    @return: the state folder and the cache folder.
+    """
+    home = environ.get("HOME") or os.path.expanduser("~")
+
+    def first(value: str) -> str:
+        # systemd lists one folder per StateDirectory= entry, colon-separated.
+        return value.split(":")[0]
+
+    if environ.get("STATE_DIRECTORY"):
+        state = first(environ["STATE_DIRECTORY"])
+    else:
+        base = environ.get("XDG_STATE_HOME") or os.path.join(home, ".local", "state")
+        state = os.path.join(base, "radiod")
+    if environ.get("CACHE_DIRECTORY"):
+        cache = first(environ["CACHE_DIRECTORY"])
+    else:
+        base = environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
+        cache = os.path.join(base, "radiod")
+    return state, cache
+
+
+def with_default_folders(config: StationConfig, environ: Mapping[str, str]) -> StationConfig:
+    """
+    C{config} with its state and cache folders filled in from
+    L{default_folders} where it names none.  An explicit C{state_dir}
+    wins, and keeps its C{cache} subfolder when C{cache_dir} is not set
+    (unless systemd names a cache directory).
+    """
+    state, cache = default_folders(environ)
+    if config.cache_dir:
+        cache = config.cache_dir
+    elif config.state_dir and not environ.get("CACHE_DIRECTORY"):
+        cache = os.path.join(config.state_dir, DEFAULT_CACHE_DIR)
+    return replace(config, state_dir=config.state_dir or state, cache_dir=cache)
 
 
 class ConfigError(Exception):

@@ -9,6 +9,7 @@ peer vanished without closing them.
 from __future__ import annotations
 
 import socket
+from dataclasses import dataclass
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
@@ -18,8 +19,10 @@ __all__ = [
     "KEEPALIVE_IDLE",
     "KEEPALIVE_INTERVAL",
     "AddressLimit",
+    "Keepalive",
     "LoginThrottle",
     "enable_keepalive",
+    "socket_of",
 ]
 
 KEEPALIVE_IDLE = 60
@@ -37,6 +40,22 @@ KEEPALIVE_COUNT = 6
 Probes unanswered before the kernel drops the connection: a peer that
 vanished without closing is found within about two minutes.
 """
+
+
+@dataclass(frozen=True)
+class Keepalive:
+    """
+    TCP keepalive timings: how soon a connection whose peer vanished
+    without closing it is found.
+
+    @ivar idle: seconds without traffic before the first probe.
+    @ivar interval: seconds between probes.
+    @ivar count: unanswered probes before the kernel drops the connection.
+    """
+
+    idle: int = KEEPALIVE_IDLE
+    interval: int = KEEPALIVE_INTERVAL
+    count: int = KEEPALIVE_COUNT
 
 
 class AddressLimit:
@@ -85,13 +104,33 @@ class AddressLimit:
         return self._open.get(address, 0)
 
 
-def enable_keepalive(handle: object) -> bool:
+def socket_of(transport: object) -> socket.socket | None:
+    """
+    The TCP socket a transport writes to, or C{None} when it has none.
+
+    A plain TCP transport's handle is its socket.  A TLS transport's handle
+    is the C{OpenSSL.SSL.Connection}, and its socket is the one under the
+    TCP transport it wraps, so wrappers are followed down to it.
+    """
+    for _ in range(8):
+        if transport is None:
+            return None
+        get_handle = getattr(transport, "getHandle", None)
+        handle = get_handle() if callable(get_handle) else None
+        if isinstance(handle, socket.socket):
+            return handle
+        transport = getattr(transport, "transport", None)
+    return None
+
+
+def enable_keepalive(handle: object, timing: Keepalive = Keepalive()) -> bool:
     """
     Turn on TCP keepalive probes for a socket, with timings short enough
     to find a vanished peer in minutes rather than the kernel's default
     two hours.
 
     @param handle: the transport's socket (anything else is left alone).
+    @param timing: when to probe, and how often.
     @return: whether the options were set.
     """
     if not isinstance(handle, socket.socket):
@@ -99,9 +138,9 @@ def enable_keepalive(handle: object) -> bool:
     try:
         handle.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         if hasattr(socket, "TCP_KEEPIDLE"):
-            handle.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, KEEPALIVE_IDLE)
-            handle.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, KEEPALIVE_INTERVAL)
-            handle.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, KEEPALIVE_COUNT)
+            handle.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, timing.idle)
+            handle.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, timing.interval)
+            handle.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, timing.count)
     except OSError:
         return False
     return True

@@ -27,7 +27,7 @@ from radiod.config import StationConfig
 from radiod.convert import MakeConverter
 from radiod.fallback import Fallbacks
 from radiod.forwarded import Network, client_address, is_trusted, parse_networks
-from radiod.guard import AddressLimit, LoginThrottle, enable_keepalive
+from radiod.guard import AddressLimit, Keepalive, LoginThrottle, enable_keepalive, socket_of
 from radiod.listener import Listener, ListenerTransport
 from radiod.metadata import (
     ADMIN_CGI,
@@ -133,6 +133,7 @@ class RadioFactory(Factory):
         down its further failures.
     @ivar admin_access: the admin credentials check (of the current
         L{config}), shared by every admin request.
+    @ivar keepalive: the TCP keepalive timings of every connection.
     """
 
     def __init__(
@@ -170,6 +171,7 @@ class RadioFactory(Factory):
         self.on_access: list[Callable[[Access], None]] = []
         self.per_address = AddressLimit(config.max_per_address)
         self.throttle = LoginThrottle(clock)
+        self.keepalive = Keepalive()
         self.admin_access = AdminAccess.for_config(lambda: self.config)
         self._trusted: tuple[tuple[str, ...], tuple[Network, ...]] = ((), ())
 
@@ -252,7 +254,7 @@ class RadioProtocol(Protocol):
         self.peer = format_peer(address)
         self.client = str(getattr(address, "host", None) or "-")
         self._connected_at = self._clock.seconds()
-        enable_keepalive(getattr(self.transport, "getHandle", lambda: None)())
+        enable_keepalive(socket_of(self.transport), self.radio.keepalive)
         # A trusted proxy's connections count for the client it forwards,
         # once the request says which.
         if not self._from_proxy():
@@ -750,8 +752,8 @@ class RadioProtocol(Protocol):
         in the kernel for minutes.
         """
         size = self.radio.config.send_buffer
-        handle = getattr(self.transport, "getHandle", lambda: None)()
-        if size and isinstance(handle, socket.socket):
+        handle = socket_of(self.transport)
+        if size and handle is not None:
             try:
                 handle.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
             except OSError as error:

@@ -12,7 +12,14 @@ from importlib import resources
 from typing import Any, TypeVar
 
 from twisted.application.service import MultiService, Service
-from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.internet.defer import (
+    Deferred,
+    FirstError,
+    fail,
+    gatherResults,
+    maybeDeferred,
+    succeed,
+)
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import (
     IListeningPort,
@@ -51,7 +58,15 @@ from radiod.tls import load_trust, tls_endpoint_description
 from radiod.transcode import ConversionCache, Transcoder
 from radiod.workers import WorkerPool, listen_reuse_port
 
-__all__ = ["StationService", "demo_library", "endpoint_description", "thread_runner"]
+__all__ = [
+    "CannotListen",
+    "ListenService",
+    "StationService",
+    "demo_library",
+    "endpoint_description",
+    "takes_sources",
+    "thread_runner",
+]
 
 _T = TypeVar("_T")
 
@@ -105,6 +120,14 @@ def check_music(location: str) -> None:
     scan_location(location, {}, read=info_from_name)
 
 
+def takes_sources(config: StationConfig) -> bool:
+    """
+    Whether any source password is configured, on the server or on a
+    mount: without one, every live source is refused.
+    """
+    return bool(config.source_password) or any(m.source_password for m in config.mounts)
+
+
 def share_limits(config: StationConfig) -> StationConfig:
     """
     The configuration one of C{config.workers} processes serves with: the
@@ -135,19 +158,28 @@ class ReusePortEndpoint:
         return maybeDeferred(listen_reuse_port, self._reactor, self._config, protocolFactory)
 
 
+class CannotListen(Exception):
+    """
+    A port the station was told to open could not be opened.
+    """
+
+
 class ListenService(Service):
     """
     Listens on an endpoint while running, and tells when it is listening.
 
-    @ivar listening: fires with the L{IListeningPort} once bound (or
-        fails, when binding fails).
+    @ivar what: what the port is for, with its number, as the log names it
+        (for example C{"port 8000"} or C{"SHOUTcast source port 8001"}).
+    @ivar listening: fires with the L{IListeningPort} once bound, or fails
+        with L{CannotListen} when binding fails.
     """
 
     _log = Logger()
 
-    def __init__(self, endpoint: IStreamServerEndpoint, factory: Factory) -> None:
+    def __init__(self, endpoint: IStreamServerEndpoint, factory: Factory, what: str = "") -> None:
         self._endpoint = endpoint
         self._factory = factory
+        self.what = what or "port"
         self.port: IListeningPort | None = None
         self.listening: Deferred[IListeningPort] = Deferred()
 
@@ -159,11 +191,17 @@ class ListenService(Service):
             self.port = port
             return port
 
-        bound.addCallback(ready).chainDeferred(self.listening)
-        self.listening.addErrback(self._failed)
+        bound.addCallbacks(ready, self._failed).chainDeferred(self.listening)
 
-    def _failed(self, failure: Failure) -> None:
-        self._log.critical("Cannot listen: {reason}", reason=failure.getErrorMessage())
+    def _failed(self, failure: Failure) -> Failure:
+        reason = failure.value
+        text = getattr(reason, "socketError", None) or reason
+        strerror = getattr(text, "strerror", None)
+        message = f"cannot listen on {self.what}: {strerror or text}"
+        self._log.critical(
+            "Cannot listen on {what}: {reason}", what=self.what, reason=strerror or str(text)
+        )
+        return Failure(CannotListen(message))
 
     def stopService(self) -> Deferred[None]:
         super().stopService()
@@ -261,27 +299,33 @@ class StationService(MultiService):
             )
         else:
             endpoint = serverFromString(reactor, endpoint_description(config))
-        self.listener = ListenService(endpoint, self.factory)
+        self.listener = ListenService(endpoint, self.factory, f"port {config.port}")
         self.listener.setServiceParent(self)
         self.tls_listener: ListenService | None = None
         if config.tls_port:
             self.tls_listener = ListenService(
-                serverFromString(reactor, tls_endpoint_description(config)), self.factory
+                serverFromString(reactor, tls_endpoint_description(config)),
+                self.factory,
+                f"TLS port {config.tls_port}",
             )
             self.tls_listener.setServiceParent(self)
         if shoutcast_port is None and 0 < config.port < 65535:
             shoutcast_port = config.port + 1
+        self._shoutcast_port = shoutcast_port
+        self._bound: bool | Failure = False
+        self._waiting: list[Deferred[None]] = []
         self.shoutcast: ListenService | None = None
         self.shoutcast_factory: ShoutcastFactory | None = None
         if self.factory.sources is not None and shoutcast_port is not None:
             self.shoutcast_factory = ShoutcastFactory(
-                reactor, config, self.factory.sources, self.factory.throttle
+                reactor,
+                config,
+                self.factory.sources,
+                self.factory.throttle,
+                self.factory.per_address,
             )
-            self.shoutcast = ListenService(
-                serverFromString(reactor, endpoint_description(config, shoutcast_port)),
-                self.shoutcast_factory,
-            )
-            self.shoutcast.setServiceParent(self)
+            if takes_sources(config):
+                self._open_shoutcast()
         if self.pool is not None:
             self.pool.setServiceParent(self)
         self.relays: list[Relay] = []
@@ -295,6 +339,83 @@ class StationService(MultiService):
         self.monitoring.setServiceParent(self)
         self.admin = Admin(reactor, self.factory)
         self.files = OnDemand(reactor, runner, self.factory, find_ffmpeg())  # type: ignore[arg-type]
+
+    def _open_shoutcast(self) -> None:
+        """
+        Listen for SHOUTcast v1 sources on their port, on the station's
+        interface.
+        """
+        assert self.shoutcast_factory is not None and self._shoutcast_port is not None
+        port = self._shoutcast_port
+        self.shoutcast = ListenService(
+            serverFromString(self._reactor, endpoint_description(self.config, port)),
+            self.shoutcast_factory,
+            f"SHOUTcast source port {port}",
+        )
+        self.shoutcast.setServiceParent(self)
+
+    def _update_shoutcast(self) -> None:
+        """
+        Open the SHOUTcast v1 source port when a source password has just
+        been configured, and close it when the last one has gone.
+        """
+        if self.shoutcast_factory is None:
+            return
+        wanted = takes_sources(self.config)
+        if wanted and self.shoutcast is None:
+            self._open_shoutcast()
+            self._log.info("SHOUTcast source port {port} opened", port=self._shoutcast_port)
+        elif not wanted and self.shoutcast is not None:
+            closing, self.shoutcast = self.shoutcast, None
+            closing.disownServiceParent()
+            self._log.info(
+                "SHOUTcast source port {port} closed: no source password is configured",
+                port=self._shoutcast_port,
+            )
+
+    @property
+    def listening(self) -> Deferred[None]:
+        """
+        Fires once every port the station opened at start is listening, or
+        fails with L{CannotListen} (naming the port and the reason) when
+        one could not be opened.
+        """
+        if isinstance(self._bound, Failure):
+            return fail(self._bound)
+        if self._bound:
+            return succeed(None)
+        waiter: Deferred[None] = Deferred()
+        self._waiting.append(waiter)
+        return waiter
+
+    def _listen(self) -> None:
+        """
+        Note when every port is listening, or the first that cannot.
+        """
+        services = [self.listener, self.tls_listener, self.shoutcast]
+        opened = [service for service in services if service is not None]
+        done = gatherResults([service.listening for service in opened], consumeErrors=True)
+
+        def bound(_: object) -> None:
+            self._bound = True
+            self._log.info(
+                "radiod listening on {ports} with mounts {mounts}",
+                ports=", ".join(service.what for service in opened),
+                mounts=", ".join(self.mounts),
+            )
+            waiting, self._waiting = self._waiting, []
+            for waiter in waiting:
+                waiter.callback(None)
+
+        def failed(failure: Failure) -> None:
+            if isinstance(failure.value, FirstError):
+                failure = failure.value.subFailure
+            self._bound = failure
+            waiting, self._waiting = self._waiting, []
+            for waiter in waiting:
+                waiter.errback(failure)
+
+        done.addCallbacks(bound, failed)
 
     def _programme(self, config: MountConfig, previous: object = None) -> IFrameSource:
         """
@@ -370,11 +491,7 @@ class StationService(MultiService):
         for relay_out in self.relays_out:
             relay_out.start()
         super().startService()
-        self._log.info(
-            "radiod listening on port {port} with mounts {mounts}",
-            port=self.config.port,
-            mounts=", ".join(self.mounts),
-        )
+        self._listen()
 
     def stopService(self) -> Deferred[None]:
         """
@@ -441,6 +558,7 @@ class StationService(MultiService):
             self.factory.sources.reconfigure(config)
         if self.shoutcast_factory is not None:
             self.shoutcast_factory.reconfigure(config)
+            self._update_shoutcast()
         self.factory.fallbacks.rebalance()
         if self.access_log is not None:
             self.access_log.reopen()

@@ -17,7 +17,6 @@ L{HandshakeParser}, L{parse_login} and L{stream_info} are pure.
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from typing import cast
 
@@ -27,7 +26,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from radiod.config import StationConfig
-from radiod.guard import LoginThrottle
+from radiod.guard import AddressLimit, LoginThrottle, enable_keepalive, socket_of
+from radiod.secret import same_secret
 from radiod.server import format_peer
 from radiod.source import (
     ACCEPTED_TYPES,
@@ -241,14 +241,33 @@ class ShoutcastProtocol(Protocol):
         self._login: Login | None = None
         self.source: SourceConnection | None = None
         self._closed = False
+        self._counted: str | None = None
         self.peer = "-"
 
     def connectionMade(self) -> None:
         """
-        Start the clock on the password and header lines.
+        Count the connection against its address's limit (refusing it when
+        over), and start the clock on the password and header lines.
         """
         assert self.transport is not None
-        self.peer = format_peer(self.transport.getPeer())
+        address = self.transport.getPeer()
+        self.peer = format_peer(address)
+        enable_keepalive(socket_of(self.transport))
+        host = str(getattr(address, "host", None) or "-")
+        limits = self._factory.per_address
+        limits.limit = self._factory.config.max_per_address
+        self._counted = host
+        if not limits.admit(host):
+            if limits.open(host) == limits.limit + 1:
+                self._log.warn(
+                    "Too many connections from {client} ({limit} allowed); refusing more",
+                    client=host,
+                    limit=limits.limit,
+                )
+            self._closed = True
+            self._parser = None
+            self.transport.loseConnection()
+            return
         self._timeout = self._factory.clock.callLater(
             self._factory.config.header_timeout, self._timed_out
         )
@@ -313,12 +332,10 @@ class ShoutcastProtocol(Protocol):
             self.transport.write(INVALID_PASSWORD)
             self._close()
             return
-        expected = source_password(self._factory.config, self._factory.mount).encode("utf-8")
-        right = any(
-            hmac.compare_digest(given.encode("utf-8"), expected)
-            for given in (login.password, login.text)
-        )
-        if not expected or not right:
+        expected = source_password(self._factory.config, self._factory.mount)
+        # Both readings of the line are compared, always.
+        right = [same_secret(given, expected) for given in (login.password, login.text)]
+        if not expected or not any(right):
             host = str(getattr(self.transport.getPeer(), "host", self.peer))
             delay = self._factory.throttle.failed(host)
             self._log.warn(
@@ -376,6 +393,9 @@ class ShoutcastProtocol(Protocol):
         """
         self._cancel_timeout()
         self._parser = None
+        if self._counted is not None:
+            self._factory.per_address.release(self._counted)
+            self._counted = None
         if self.source is not None:
             self.source.connection_lost()
 
@@ -385,6 +405,8 @@ class ShoutcastFactory(Factory):
     Builds a L{ShoutcastProtocol} per source connection.
 
     @ivar mount: the mount v1 sources go on (the station's default mount).
+    @ivar per_address: the open connections of each client address, shared
+        with the listener port, and the limit on them.
     """
 
     def __init__(
@@ -393,17 +415,24 @@ class ShoutcastFactory(Factory):
         config: StationConfig,
         sources: Sources,
         throttle: LoginThrottle | None = None,
+        per_address: AddressLimit | None = None,
     ) -> None:
         """
         @param clock: for handshake timeouts.
-        @param config: the station's settings (passwords, header timeout).
+        @param config: the station's settings (passwords, header timeout,
+            the per-address limit).
         @param sources: the station's live sources, shared with the
             Icecast source protocol.
+        @param throttle: the failed logins by address, shared with the
+            listener port.
+        @param per_address: the connections by address, shared with the
+            listener port.
         """
         self.clock = clock
         self.config = config
         self.sources = sources
         self.throttle = throttle or LoginThrottle(clock)
+        self.per_address = per_address or AddressLimit(config.max_per_address)
         self.mount = config.mounts[0].name
 
     def reconfigure(self, config: StationConfig) -> None:

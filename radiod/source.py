@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,6 +31,7 @@ from radiod.live import LiveSource, Switch
 from radiod.mount import Mount
 from radiod.recording import Recorder
 from radiod.request import Request
+from radiod.secret import same_secret
 from radiod.track import TrackInfo
 
 __all__ = [
@@ -46,7 +46,6 @@ __all__ = [
     "SourceRefused",
     "Sources",
     "StreamInfo",
-    "check_credentials",
     "parse_basic_auth",
     "source_password",
 ]
@@ -115,10 +114,11 @@ def parse_basic_auth(value: str | None) -> tuple[str, str] | None:
 def _matches(given: tuple[str, str], user: str, password: str) -> bool:
     """
     Whether credentials are C{user} and C{password}, compared in constant
-    time (both parts are always compared).
+    time (both parts are always compared, each hashed first so that the
+    time taken does not tell their lengths).
     """
-    user_ok = hmac.compare_digest(given[0].encode("utf-8"), user.encode("utf-8"))
-    password_ok = hmac.compare_digest(given[1].encode("utf-8"), password.encode("utf-8"))
+    user_ok = same_secret(given[0], user)
+    password_ok = same_secret(given[1], password)
     return user_ok and password_ok
 
 
@@ -133,28 +133,6 @@ def source_password(config: StationConfig, mount: str) -> str:
         if mount_config.name == mount and mount_config.source_password:
             return mount_config.source_password
     return config.source_password
-
-
-def check_credentials(
-    config: StationConfig, mount: str, credentials: tuple[str, str] | None
-) -> bool:
-    """
-    Whether credentials may act on C{mount}: C{source} with the mount's
-    source password, or the admin user and password (only when an admin
-    password is set).
-
-    @param config: the station's settings.
-    @param mount: the mount name.
-    @param credentials: the user and password given, or C{None}.
-    """
-    if credentials is None:
-        return False
-    password = source_password(config, mount)
-    source_ok = _matches(credentials, "source", password) and bool(password)
-    admin_ok = _matches(credentials, config.admin_user, config.admin_password) and bool(
-        config.admin_password
-    )
-    return source_ok or admin_ok
 
 
 def _valid_mount_name(name: str) -> bool:
@@ -699,9 +677,7 @@ class Sources:
         old = self.connected.get(name)
         if old is None:
             return
-        same = hmac.compare_digest(
-            "\0".join(old.credentials).encode("utf-8"), "\0".join(credentials).encode("utf-8")
-        )
+        same = same_secret("\0".join(old.credentials), "\0".join(credentials))
         if not same or old.silent_for() < self._stale_after:
             raise SourceRefused(403, "Mountpoint in use")
         self._log.info(

@@ -6,17 +6,21 @@ they build.  This is the one module that uses the global reactor.
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 from typing import IO, Any
 
 from OpenSSL.crypto import Error as SSLError
-from twisted.application.service import IService
+from twisted.application.service import IService, MultiService
+from twisted.internet.error import ReactorNotRunning
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.python.logfile import LogFile
 
 from radiod.accesslog import AppendFile
 from radiod.auth import with_admin_password
-from radiod.config import ConfigError
+from radiod.config import ConfigError, with_default_folders
 from radiod.jsonlog import LogObserverService, json_observer, twistd_log_output
 from radiod.library import LibraryError
 from radiod.options import Options
@@ -35,7 +39,7 @@ def makeService(options: Options) -> IService:
     from twisted.internet import reactor
 
     try:
-        config = options.to_config()
+        config = with_default_folders(options.to_config(), os.environ)
         for mount in config.mounts:
             if not mount.live_only:
                 check_music(mount.music or demo_library())
@@ -43,6 +47,11 @@ def makeService(options: Options) -> IService:
         config = with_admin_password(config)
     except (ConfigError, LibraryError, ValueError) as error:
         raise SystemExit(f"twistd radiod: error: {error}") from None
+    Logger().info(
+        "State kept in {state}, converted files in {cache}",
+        state=os.path.abspath(config.state_path),
+        cache=os.path.abspath(config.cache_path),
+    )
     if config.access_log:
         _check_access_log(config.access_log)
     raise_file_limit()
@@ -57,12 +66,82 @@ def makeService(options: Options) -> IService:
             f"twistd radiod: error: cannot load the TLS files (tls_cert, tls_key, tls_ca): {reason}"
         ) from None
     _reload_on_hangup(options, station)
+    reactor.callWhenRunning(_stop_on_terminate)
     SteadyTime(reactor).setServiceParent(station)
-    if log_output is None:
-        return station
-    logging = LogObserverService(json_observer(log_output))
-    station.setServiceParent(logging)
-    return logging
+    top: MultiService = ListeningOrExit(station)
+    if log_output is not None:
+        logging = LogObserverService(json_observer(log_output))
+        top.setServiceParent(logging)
+        top = logging
+    return top
+
+
+class ListeningOrExit(MultiService):
+    """
+    Starts the station and ends the program, with one line and a non-zero
+    status, when a port it was told to open cannot be opened: a station
+    with no listener must not run on as if it were fine (a supervisor
+    restarts a program that exits, not one that idles).
+
+    twistd starts the services before the reactor runs, and radiod's ports
+    open as they start, so the failure is known at once and raised from
+    L{startService}: twistd prints it and exits with status 1.  Should a
+    port fail later, the reactor is stopped and the process exits with
+    status 1 once it has shut down.
+    """
+
+    def __init__(self, station: StationService) -> None:
+        super().__init__()
+        self._station = station
+        station.setServiceParent(self)
+
+    def startService(self) -> None:
+        super().startService()
+        outcome: list[Failure] = []
+        self._station.listening.addErrback(outcome.append)
+        if outcome:
+            raise SystemExit(f"twistd radiod: error: {outcome[0].getErrorMessage()}")
+        self._station.listening.addErrback(_exit_after_stop)
+
+
+def _exit_after_stop(failure: Failure) -> None:
+    """
+    Stop the reactor, then end the process with status 1.
+    """
+    from twisted.internet import reactor
+
+    def exit_now() -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
+
+    reactor.addSystemEventTrigger("after", "shutdown", exit_now)
+    reactor.stop()
+
+
+def _stop_on_terminate() -> None:
+    """
+    Make C{SIGTERM} a clean stop: every listener and source closed, the
+    play history saved, and an exit status of 0, which systemd, Docker
+    and supervisors read as a stop they asked for.  (twistd's own handler
+    stops cleanly too, but then ends the process by the signal.)  Called
+    once the reactor runs, after it has set its own handlers.
+    """
+    from twisted.internet import reactor
+
+    log = Logger()
+
+    def stop() -> None:
+        try:
+            reactor.stop()
+        except ReactorNotRunning:
+            pass
+
+    def terminate(number: int, frame: object) -> None:
+        log.info("SIGTERM received: stopping")
+        reactor.callFromThread(stop)  # type: ignore[attr-defined]
+
+    signal.signal(signal.SIGTERM, terminate)
 
 
 def _log_output(options: Options) -> IO[Any]:
@@ -112,7 +191,7 @@ def _reload_on_hangup(options: Options, station: StationService) -> None:
 
     def reload() -> None:
         try:
-            config = with_admin_password(options.reread())
+            config = with_admin_password(with_default_folders(options.reread(), os.environ))
         except ConfigError as error:
             log.error(
                 "Reload refused, keeping the running configuration: {error}", error=str(error)

@@ -6,6 +6,7 @@ password kept in the state folder.
 from __future__ import annotations
 
 import base64
+import hmac
 import os
 import stat
 
@@ -13,6 +14,8 @@ from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import IRealm
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
@@ -30,6 +33,9 @@ from radiod.auth import (
     with_admin_password,
 )
 from radiod.config import ConfigError, MountConfig, StationConfig
+from radiod.request import RequestParser
+from radiod.shoutcast import ShoutcastFactory
+from radiod.source import SourceRefused, Sources
 
 
 def basic(user: str, password: str) -> str:
@@ -167,7 +173,7 @@ class PasswordFileTests(SynchronousTestCase):
         """
         The first start generates a long random password, stores it in
         the state folder (created) readable by its owner only, and logs
-        it with the file; later starts read it back without logging it.
+        the file, never the password; later starts read it back quietly.
         """
         folder = os.path.join(self.mktemp(), "state")
         config = StationConfig(state_dir=folder)
@@ -180,7 +186,11 @@ class PasswordFileTests(SynchronousTestCase):
         with open(path) as f:
             self.assertEqual(f.read(), password + "\n")
         texts = [formatEvent(event) for event in events]
-        self.assertEqual(texts, [f"Admin password generated: {password} (stored in {path})"])
+        self.assertEqual(
+            texts,
+            [f"Admin password generated and stored in {path} (readable by its owner only)"],
+        )
+        self.assertNotIn(password, repr(list(events)))
         with capturedLogs() as events:
             again = with_admin_password(config)
         self.assertEqual(again.admin_password, password)
@@ -262,3 +272,70 @@ class PasswordFileTests(SynchronousTestCase):
         self.assertTrue(message.startswith("state_dir: cannot keep the admin password in "))
         self.assertIn(os.path.join(folder, ADMIN_PASSWORD_FILE), message)
         self.assertNotIn("\n", message)
+
+
+class ConstantTimeTests(SynchronousTestCase):
+    """
+    Every password check, whether admin, Icecast source or SHOUTcast v1
+    source, compares digests of one length, so the time it takes does not
+    tell the password's length.
+    """
+
+    def setUp(self) -> None:
+        self.compared: list[tuple[int, int]] = []
+        real = hmac.compare_digest
+
+        def recording(a: bytes, b: bytes) -> bool:
+            self.compared.append((len(a), len(b)))
+            return real(a, b)
+
+        self.patch(hmac, "compare_digest", recording)
+
+    def assertHashedFirst(self) -> None:
+        """
+        Something was compared, and only as 32-byte digests.
+        """
+        self.assertTrue(self.compared, "no password was compared")
+        self.assertEqual(set(self.compared), {(32, 32)})
+        del self.compared[:]
+
+    def test_admin(self) -> None:
+        """
+        The admin checker hashes both sides first.
+        """
+        access = AdminAccess(lambda: ("admin", "a-much-longer-admin-secret"))
+        for given in ("admin", "a-much-longer-admin-secret", "x"):
+            access.allows_header(basic("admin", given))
+            self.assertHashedFirst()
+
+    def test_icecast_source(self) -> None:
+        """
+        An Icecast source's credentials are hashed before they are
+        compared, right or wrong, short or long.
+        """
+        config = StationConfig(mounts=(MountConfig(name="/stream"),), source_password="pw-123456")
+        sources = Sources(Clock(), config, {})
+        for password in ("pw-123456", "p", "pw-123456-and-more"):
+            request = RequestParser().feed(
+                b"PUT /stream HTTP/1.1\r\nContent-Type: audio/mpeg\r\n"
+                b"Authorization: " + basic("source", password).encode() + b"\r\n\r\n"
+            )
+            assert request is not None
+            try:
+                sources.check(request)
+            except SourceRefused as refused:
+                self.assertEqual(refused.status, 401)
+            self.assertHashedFirst()
+
+    def test_shoutcast_source(self) -> None:
+        """
+        A SHOUTcast v1 password line is hashed before it is compared.
+        """
+        config = StationConfig(mounts=(MountConfig(name="/stream"),), source_password="pw-123456")
+        sources = Sources(Clock(), config, {})
+        factory = ShoutcastFactory(Clock(), config, sources)
+        for line in (b"pw-123456", b"p", b"dj:pw-123456:#1"):
+            protocol = factory.buildProtocol(None)
+            protocol.makeConnection(StringTransport())
+            protocol.dataReceived(line + b"\r\n")
+            self.assertHashedFirst()

@@ -15,6 +15,7 @@ from radiod.config import (
     ConfigError,
     MountConfig,
     StationConfig,
+    default_folders,
     find_key_line,
     format_key_path,
     is_tls_url,
@@ -25,6 +26,7 @@ from radiod.config import (
     parse_size,
     read_config,
     validate,
+    with_default_folders,
 )
 
 FULL = """\
@@ -1015,3 +1017,66 @@ class ValidateTests(SynchronousTestCase):
         with self.assertRaises(ConfigError) as caught:
             validate(config, path_exists=lambda path: False)
         self.assertEqual(str(caught.exception), "mount[0].music: no such file or folder: /nowhere")
+
+
+class DefaultFolderTests(SynchronousTestCase):
+    """
+    L{default_folders} and L{with_default_folders}: where the state and
+    the conversion cache go when the configuration does not say.
+    """
+
+    def test_systemd(self) -> None:
+        """
+        systemd's C{StateDirectory=} and C{CacheDirectory=} win over the
+        XDG folders; of several listed, the first is taken.
+        """
+        environ = {
+            "HOME": "/home/r",
+            "STATE_DIRECTORY": "/var/lib/radiod:/var/lib/other",
+            "CACHE_DIRECTORY": "/var/cache/radiod",
+            "XDG_STATE_HOME": "/x/state",
+            "XDG_CACHE_HOME": "/x/cache",
+        }
+        self.assertEqual(default_folders(environ), ("/var/lib/radiod", "/var/cache/radiod"))
+
+    def test_xdg(self) -> None:
+        """
+        Without systemd's folders, the XDG base directories are used.
+        """
+        environ = {"HOME": "/home/r", "XDG_STATE_HOME": "/x/state", "XDG_CACHE_HOME": "/x/cache"}
+        self.assertEqual(default_folders(environ), ("/x/state/radiod", "/x/cache/radiod"))
+
+    def test_home(self) -> None:
+        """
+        With neither, the XDG defaults in the home folder are used.
+        """
+        self.assertEqual(
+            default_folders({"HOME": "/home/r"}),
+            ("/home/r/.local/state/radiod", "/home/r/.cache/radiod"),
+        )
+
+    def test_never_working_directory(self) -> None:
+        """
+        A configuration naming no folder never gets the working
+        directory's C{state} folder.
+        """
+        config = with_default_folders(StationConfig(), {"HOME": "/home/r"})
+        self.assertEqual(config.state_path, "/home/r/.local/state/radiod")
+        self.assertEqual(config.cache_path, "/home/r/.cache/radiod")
+
+    def test_explicit_wins(self) -> None:
+        """
+        An explicit C{state_dir} wins over every environment variable and
+        keeps its cache beside it; an explicit C{cache_dir} wins too.
+        """
+        environ = {"HOME": "/home/r", "STATE_DIRECTORY": "/var/lib/radiod"}
+        config = with_default_folders(StationConfig(state_dir="/srv/radio"), environ)
+        self.assertEqual(config.state_path, "/srv/radio")
+        self.assertEqual(config.cache_path, os.path.join("/srv/radio", "cache"))
+        config = with_default_folders(
+            StationConfig(state_dir="/srv/radio", cache_dir="/fast/cache"), environ
+        )
+        self.assertEqual(config.cache_path, "/fast/cache")
+        environ["CACHE_DIRECTORY"] = "/var/cache/radiod"
+        config = with_default_folders(StationConfig(state_dir="/srv/radio"), environ)
+        self.assertEqual(config.cache_path, "/var/cache/radiod")

@@ -23,6 +23,7 @@ from twisted.trial.unittest import TestCase
 
 from radiod.frames import FrameSplitter
 from tests.test_e2e import FIXTURES, Reader, asynchronous, wait_for
+from tests.test_tls import make_authority, make_server_cert
 
 reactor: Any = _reactor
 
@@ -56,12 +57,15 @@ def free_port() -> int:
 
 class Twistd(ProcessProtocol):
     """
-    The station's process: its output, and when it ended.
+    The station's process: its output, and how it ended.
+
+    @ivar ended: fires with the exit status, or with C{"killed by signal
+        N"} when the process did not exit but was killed by a signal.
     """
 
     def __init__(self) -> None:
         self.output = bytearray()
-        self.ended: Deferred[int] = Deferred()
+        self.ended: Deferred[int | str] = Deferred()
 
     def outReceived(self, data: bytes) -> None:
         self.output += data
@@ -70,7 +74,40 @@ class Twistd(ProcessProtocol):
         self.output += data
 
     def processEnded(self, reason: Failure) -> None:
-        self.ended.callback(getattr(reason.value, "exitCode", None) or 0)
+        signal = getattr(reason.value, "signal", None)
+        status = getattr(reason.value, "exitCode", None)
+        if signal is not None or status is None:
+            self.ended.callback(f"killed by signal {signal}")
+        else:
+            self.ended.callback(status)
+
+
+def twistd(work: str, *arguments: str) -> tuple[Twistd, Any]:
+    """
+    Start C{twistd -n radiod} with C{arguments} in folder C{work}, logging
+    to its output.
+
+    @return: the process's protocol and its transport.
+    """
+    station = Twistd()
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    process = reactor.spawnProcess(
+        station,
+        sys.executable,
+        [
+            sys.executable,
+            "-c",
+            "from twisted.scripts.twistd import run; run()",
+            "-n",
+            "--pidfile=",
+            "--logfile=-",
+            "radiod",
+            *arguments,
+        ],
+        env=env,
+        path=work,
+    )
+    return station, process
 
 
 class Closing(Reader):
@@ -138,25 +175,7 @@ class SignalTests(TestCase):
         with open(path, "w") as f:
             f.write(CONFIG.format(more="", **settings))
 
-        station = Twistd()
-        env = dict(os.environ, PYTHONPATH=ROOT)
-        process = reactor.spawnProcess(
-            station,
-            sys.executable,
-            [
-                sys.executable,
-                "-c",
-                "from twisted.scripts.twistd import run; run()",
-                "-n",
-                "--pidfile=",
-                "--logfile=-",
-                "radiod",
-                "--config",
-                path,
-            ],
-            env=env,
-            path=work,
-        )
+        station, process = twistd(work, "--config", path)
         self.addCleanup(lambda: None if station.ended.called else process.signalProcess("KILL"))
 
         listener = Closing(b"GET /stream HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n", reactor)
@@ -222,3 +241,93 @@ class SignalTests(TestCase):
         [recording] = os.listdir(recordings)
         with open(os.path.join(recordings, recording), "rb") as f:
             self.assertEqual(f.read(), audio)
+
+    @asynchronous
+    async def test_terminate_exit_status(self) -> None:
+        """
+        C{SIGTERM} to an idle station ends it with exit status 0, not by
+        the signal.
+        """
+        work = os.path.abspath(self.mktemp())
+        os.makedirs(work)
+        port = free_port()
+        station, process = twistd(work, "--port", str(port), "--interface", "127.0.0.1")
+        self.addCleanup(lambda: None if station.ended.called else process.signalProcess("KILL"))
+        await self.ask(port, b"GET /status-json.xsl HTTP/1.0\r\n\r\n")
+        process.signalProcess("TERM")
+        self.assertEqual(await station.ended, 0, station.output.decode("utf-8", "replace"))
+
+
+class FailedStartTests(TestCase):
+    """
+    A station that cannot open a port it was told to open does not run:
+    it says which port and why in one line, and exits with a non-zero
+    status at once, so that a supervisor sees the failure.
+    """
+
+    timeout = 60
+
+    async def taken_port(self, *arguments: str) -> tuple[int | str, str]:
+        """
+        Start a station with C{arguments} while another socket holds the
+        port named C{{taken}} in them; return its exit status and output.
+        """
+        work = os.path.abspath(self.mktemp())
+        os.makedirs(work)
+        holder = socket.socket()
+        self.addCleanup(holder.close)
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        taken = str(holder.getsockname()[1])
+        free = str(free_port())
+        given = [a.replace("{taken}", taken).replace("{free}", free) for a in arguments]
+        station, process = twistd(work, *given)
+        self.addCleanup(lambda: None if station.ended.called else process.signalProcess("KILL"))
+        ended = Deferred[int | str]()
+        station.ended.addCallback(ended.callback)
+        timer = reactor.callLater(30, ended.callback, "still running after 30 s")
+        status = await ended
+        if timer.active():
+            timer.cancel()
+        return status, station.output.decode("utf-8", "replace")
+
+    @asynchronous
+    async def test_main_port_taken(self) -> None:
+        """
+        The main port taken: one line naming it and the reason, no claim
+        to be listening, exit status 1.
+        """
+        status, output = await self.taken_port("--port", "{taken}", "--interface", "127.0.0.1")
+        self.assertEqual(status, 1, output)
+        port = output.split("cannot listen on port ", 1)[-1].split(":", 1)[0]
+        self.assertTrue(port.isdigit(), output)
+        self.assertIn(f"cannot listen on port {port}: Address already in use", output)
+        self.assertNotIn("radiod listening on", output)
+        self.assertNotIn("Traceback", output)
+
+    @asynchronous
+    async def test_tls_port_taken(self) -> None:
+        """
+        The TLS port taken, the main port free: the same, naming the TLS
+        port.
+        """
+        folder = os.path.abspath(self.mktemp())
+        os.makedirs(folder)
+        authority = make_authority(folder)
+        cert, key = make_server_cert(folder, authority, ["localhost"])
+        status, output = await self.taken_port(
+            "--port",
+            "{free}",
+            "--interface",
+            "127.0.0.1",
+            "--tls-port",
+            "{taken}",
+            "--tls-cert",
+            cert,
+            "--tls-key",
+            key,
+        )
+        self.assertEqual(status, 1, output)
+        self.assertIn("cannot listen on TLS port ", output)
+        self.assertIn("Address already in use", output)
+        self.assertNotIn("radiod listening on", output)

@@ -14,9 +14,10 @@ from twisted.plugin import getPlugins
 from twisted.trial.unittest import SynchronousTestCase
 
 from radiod.auth import with_admin_password
+from radiod.config import with_default_folders
 from radiod.options import Options
 from radiod.service import StationService, demo_library
-from radiod.tap import makeService
+from radiod.tap import ListeningOrExit, makeService
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
@@ -26,8 +27,10 @@ def station(service: IService) -> StationService:
     """
     The station service itself, from what makeService or a .tac built.
     """
-    assert isinstance(service, StationService)
-    return service
+    assert isinstance(service, ListeningOrExit)
+    [child] = list(service)
+    assert isinstance(child, StationService)
+    return child
 
 
 class PluginTests(SynchronousTestCase):
@@ -52,7 +55,8 @@ class PluginTests(SynchronousTestCase):
         options = Options()
         options.parseOptions(["--port", "8123", "--mount", "/live", "--name", "Test"])
         service = station(makeService(options))
-        self.assertEqual(service.config, with_admin_password(options.to_config()))
+        expected = with_default_folders(options.to_config(), os.environ)
+        self.assertEqual(service.config, with_admin_password(expected))
         self.assertEqual(list(service.mounts), ["/live"])
         programme = service.mounts["/live"].source
         self.assertEqual(programme.library.location, demo_library())  # type: ignore[union-attr]
@@ -129,5 +133,6 @@ class TacTests(SynchronousTestCase):
         options = Options()
         options.parseOptions(args.split())
         built = station(services[0])
-        self.assertEqual(built.config, with_admin_password(options.to_config()))
+        expected = with_default_folders(options.to_config(), os.environ)
+        self.assertEqual(built.config, with_admin_password(expected))
         self.assertTrue(built.config.mounts[0].shuffle)

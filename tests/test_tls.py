@@ -25,6 +25,7 @@ from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from radiod.config import ConfigError, MountConfig, StationConfig, load_config
+from radiod.guard import KEEPALIVE_IDLE, socket_of
 from radiod.service import StationService, thread_runner
 from radiod.tls import load_trust, tls_endpoint_description
 from tests.test_e2e import FIRST, FIXTURES, SECOND, Reader, asynchronous, wait_for
@@ -241,6 +242,30 @@ class TLSEndToEndTests(TestCase):
         await wait_for(lambda: len(reader.capture.audio) > 20000, 10, reactor)
         self.assertEqual(reader.capture.status_line, "HTTP/1.0 200 OK")
         self.assertIn(reader.capture.titles[0][1], (FIRST, SECOND))
+
+    @asynchronous
+    async def test_https_listener_socket(self) -> None:
+        """
+        An HTTPS listener's socket gets the same treatment as a plain one:
+        TCP keepalive probes on, and the kernel send buffer capped at
+        C{send_buffer}, read back from the socket under the TLS connection.
+        """
+        service, tls_port = await self.upstream(["localhost"])
+        reader = Reader(b"GET /stream HTTP/1.0\r\n\r\n", reactor)
+        options = optionsForClientTLS("localhost", trustRoot=load_trust(self.authority[0]))
+        endpoint = SSL4ClientEndpoint(reactor, "127.0.0.1", tls_port, options)
+        await connectProtocol(endpoint, reader)
+        self.addCleanup(lambda: reader.transport.loseConnection() if reader.transport else None)
+        await wait_for(lambda: len(reader.capture.audio) > 1000, 10, reactor)
+        [listener] = service.mounts["/stream"].listeners
+        self.assertNotIsInstance(listener.transport.getHandle(), socket.socket)  # type: ignore[attr-defined]
+        handle = socket_of(listener.transport)
+        assert handle is not None
+        self.assertEqual(handle.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE), 1)
+        self.assertEqual(handle.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE), KEEPALIVE_IDLE)
+        # Linux doubles the requested size for its bookkeeping.
+        sndbuf = handle.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+        self.assertLessEqual(sndbuf, 2 * service.config.send_buffer)
 
     async def relaying(
         self, names: list[str], host: str, trusted: bool

@@ -1,0 +1,186 @@
+"""
+Tests for the documentation: the sample configuration file in the user
+guide stays complete and true to L{radiod.config}.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import fields
+from typing import Any
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from radiod.config import (
+    _MOUNT_KEYS,
+    _SERVER_KEYS,
+    MountConfig,
+    StationConfig,
+    load_config,
+)
+
+USER_GUIDE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "docs", "user-guide.md")
+
+_FENCE = re.compile(r"^```(?P<lang>[^\n`]*)\n(?P<body>.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+_INTRODUCTION = "lists every key"
+
+
+def sample_config(guide: str) -> str:
+    """
+    Find the sample configuration file in the user guide: the one C{toml}
+    block whose introducing text (the prose since the block before it)
+    says that it lists every key.
+
+    @param guide: the Markdown text of the user guide.
+    @return: the block's TOML text.
+    @raise ValueError: if there is no such block, or more than one.
+    """
+    found = []
+    prose_start = 0
+    for block in _FENCE.finditer(guide):
+        prose = " ".join(guide[prose_start : block.start()].split())
+        if block.group("lang").strip() == "toml" and _INTRODUCTION in prose:
+            found.append(block.group("body"))
+        prose_start = block.end()
+    if len(found) != 1:
+        raise ValueError(f"{len(found)} toml blocks introduced as listing every key")
+    return found[0]
+
+
+def _read_guide() -> str:
+    """
+    The text of C{docs/user-guide.md}.
+    """
+    with open(USER_GUIDE, encoding="utf-8") as f:
+        return f.read()
+
+
+class SampleConfigTests(SynchronousTestCase):
+    """
+    The sample C{radiod.toml} in C{docs/user-guide.md}, which says it lists
+    every key with its default, against the keys L{radiod.config} reads
+    and the defaults of L{StationConfig} and L{MountConfig}.
+    """
+
+    def setUp(self) -> None:
+        self.text = sample_config(_read_guide())
+        self.document: dict[str, Any] = tomllib.loads(self.text)
+
+    def server(self) -> dict[str, Any]:
+        """
+        The sample's C{[server]} table.
+        """
+        table = self.document["server"]
+        assert isinstance(table, dict)
+        return table
+
+    def mount(self) -> dict[str, Any]:
+        """
+        The sample's one C{[[mount]]} table.
+        """
+        tables = self.document["mount"]
+        assert isinstance(tables, list)
+        self.assertEqual(len(tables), 1)
+        table = tables[0]
+        assert isinstance(table, dict)
+        return table
+
+    def test_tables(self) -> None:
+        """
+        The sample has a C{[server]} table and one C{[[mount]]} table, and
+        nothing else.
+        """
+        self.assertEqual(sorted(self.document), ["mount", "server"])
+        self.server()
+        self.mount()
+
+    def test_server_keys(self) -> None:
+        """
+        Every server key radiod reads is in the sample, and no other.
+        """
+        sample = set(self.server())
+        self.assertEqual(sorted(set(_SERVER_KEYS) - sample), [], "missing from the sample")
+        self.assertEqual(sorted(sample - set(_SERVER_KEYS)), [], "unknown to radiod")
+
+    def test_mount_keys(self) -> None:
+        """
+        Every mount key radiod reads is in the sample, and no other.
+        """
+        sample = set(self.mount())
+        self.assertEqual(sorted(set(_MOUNT_KEYS) - sample), [], "missing from the sample")
+        self.assertEqual(sorted(sample - set(_MOUNT_KEYS)), [], "unknown to radiod")
+
+    def test_every_field_has_a_key(self) -> None:
+        """
+        Every setting of L{StationConfig} (besides its mounts) and of
+        L{MountConfig} is read from some key, so the key tables the other
+        tests check the sample against are the whole schema.
+        """
+        station = {f.name for f in fields(StationConfig) if f.name != "mounts"}
+        mount = {f.name for f in fields(MountConfig)}
+        self.assertEqual(station - {name for name, _ in _SERVER_KEYS.values()}, set())
+        self.assertEqual(mount - {name for name, _ in _MOUNT_KEYS.values()}, set())
+
+    def test_loads(self) -> None:
+        """
+        radiod's own loader accepts the sample.
+        """
+        config = load_config(self.text, "radiod.toml")
+        self.assertEqual(len(config.mounts), 1)
+
+    def test_server_defaults(self) -> None:
+        """
+        Each server value in the sample, as radiod reads it, is the
+        default of its L{StationConfig} field.
+        """
+        loaded = load_config(self.text, "radiod.toml")
+        default = StationConfig()
+        for key in self.server():
+            field_name, _ = _SERVER_KEYS[key]
+            self.assertEqual(
+                getattr(loaded, field_name),
+                getattr(default, field_name),
+                f"server.{key} = {self.server()[key]!r} is not the default",
+            )
+
+    def test_mount_defaults(self) -> None:
+        """
+        Each mount value in the sample, as radiod reads it, is the default
+        of its L{MountConfig} field.
+        """
+        loaded = load_config(self.text, "radiod.toml").mounts[0]
+        default = MountConfig()
+        for key in self.mount():
+            field_name, _ = _MOUNT_KEYS[key]
+            self.assertEqual(
+                getattr(loaded, field_name),
+                getattr(default, field_name),
+                f"mount.{key} = {self.mount()[key]!r} is not the default",
+            )
+
+
+class SampleConfigFinderTests(SynchronousTestCase):
+    """
+    L{sample_config} picks the block the guide introduces as the sample.
+    """
+
+    def test_other_blocks(self) -> None:
+        """
+        Other C{toml} blocks, and blocks in other languages after the
+        introduction, are passed over.
+        """
+        guide = (
+            "Run it:\n\n```sh\ntwistd -n radiod\n```\n\n"
+            "For example:\n\n```toml\nport = 1\n```\n\n"
+            "This file lists every\nkey with its default:\n\n```toml\nport = 2\n```\n\n"
+            "Another:\n\n```toml\nport = 3\n```\n"
+        )
+        self.assertEqual(sample_config(guide), "port = 2\n")
+
+    def test_none(self) -> None:
+        """
+        A guide without the sample is an error, not an empty sample.
+        """
+        self.assertRaises(ValueError, sample_config, "```toml\nport = 1\n```\n")
