@@ -11,6 +11,10 @@ payload:
     "duration"}}.
   - C{A} (audio): a two-byte mount index, a four-byte play number, then
     whole MPEG frames of that play.
+  - C{C} (control): a JSON object, for the station-wide limits and admin
+    requests that workers hand to the main process, and the answers.  A
+    worker writes these (and only these) back to the main process on its
+    descriptor 3 (see L{radiod.worker.StationLink}).
 
 Frames are sent exactly as the main process broadcast them, so every
 worker's listeners hear the same audio, cut at the same points, with the
@@ -23,16 +27,19 @@ import json
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from radiod.frames import Frame, parse_header
 from radiod.track import TrackInfo
 
 __all__ = [
     "AudioMessage",
+    "ControlMessage",
     "FeedDecoder",
     "FeedError",
     "TrackMessage",
     "encode_audio",
+    "encode_control",
     "encode_track",
     "split_frames",
 ]
@@ -68,6 +75,25 @@ class AudioMessage:
     mount: int
     play: int
     audio: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ControlMessage:
+    """
+    A request between a worker and the main process, or its answer.
+
+    @ivar fields: the message's JSON object.
+    """
+
+    fields: dict[str, Any]
+
+
+def encode_control(fields: dict[str, Any]) -> bytes:
+    """
+    A C{C} message carrying C{fields} as JSON.
+    """
+    payload = json.dumps(fields, separators=(",", ":")).encode("utf-8")
+    return _HEAD.pack(b"C", len(payload)) + payload
 
 
 def encode_track(mount: int, play: int, track: TrackInfo) -> bytes:
@@ -122,7 +148,7 @@ class FeedDecoder:
     def __init__(self) -> None:
         self._buffer = bytearray()
 
-    def feed(self, data: bytes) -> list[TrackMessage | AudioMessage]:
+    def feed(self, data: bytes) -> list[TrackMessage | AudioMessage | ControlMessage]:
         """
         Add bytes; return every message now complete.
 
@@ -130,7 +156,7 @@ class FeedDecoder:
             message.
         """
         self._buffer += data
-        messages: list[TrackMessage | AudioMessage] = []
+        messages: list[TrackMessage | AudioMessage | ControlMessage] = []
         buffer = self._buffer
         position = 0
         while len(buffer) - position >= _HEAD.size:
@@ -149,6 +175,8 @@ class FeedDecoder:
                     raise FeedError("audio message too short")
                 mount, play = _AUDIO.unpack_from(payload)
                 messages.append(AudioMessage(mount, play, payload[_AUDIO.size :]))
+            elif kind == b"C":
+                messages.append(_control(payload))
             else:
                 raise FeedError(f"unknown message kind {kind!r}")
         del buffer[:position]
@@ -168,3 +196,13 @@ def _track(payload: bytes) -> TrackMessage:
         return TrackMessage(int(fields["mount"]), int(fields["play"]), track)
     except (ValueError, KeyError, TypeError) as error:
         raise FeedError(f"bad track message: {error}") from None
+
+
+def _control(payload: bytes) -> ControlMessage:
+    try:
+        fields = json.loads(payload.decode("utf-8"))
+    except ValueError as error:
+        raise FeedError(f"bad control message: {error}") from None
+    if not isinstance(fields, dict):
+        raise FeedError("bad control message: not an object")
+    return ControlMessage(fields)

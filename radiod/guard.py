@@ -9,8 +9,11 @@ peer vanished without closing them.
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
@@ -20,7 +23,9 @@ __all__ = [
     "KEEPALIVE_INTERVAL",
     "AddressLimit",
     "Keepalive",
+    "Limits",
     "LoginThrottle",
+    "StationLimits",
     "enable_keepalive",
     "socket_of",
 ]
@@ -199,3 +204,72 @@ class LoginThrottle:
         """
         count, last = self._failures.get(address, (0, 0.0))
         return count if self._clock.seconds() - last <= self.window else 0
+
+
+class Limits(Protocol):
+    """
+    The station-wide limits on client addresses, as a connection sees
+    them: how many connections an address holds, and how often it failed
+    to log in.  In one process they are counted here (L{StationLimits});
+    a worker process asks the main process, which counts for the whole
+    station, so the answers come as L{Deferred}s.
+    """
+
+    def admit(self, address: str) -> Deferred[bool]:
+        """
+        Count a new connection from C{address}; fires with whether it is
+        within the limit.  Either way the caller calls L{release} once the
+        connection is gone.
+        """
+
+    def release(self, address: str) -> None:
+        """
+        Forget a connection counted by L{admit}.
+        """
+
+    def failed(self, address: str) -> Deferred[float]:
+        """
+        Count a failed login from C{address}; fires with the seconds to
+        wait before answering it.
+        """
+
+
+class StationLimits:
+    """
+    L{Limits} counted in this process: an L{AddressLimit} and a
+    L{LoginThrottle}, answering at once.  The one place that logs an
+    address going over its limit (once per burst).
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self, per_address: AddressLimit, throttle: LoginThrottle, limit: Callable[[], int]
+    ) -> None:
+        """
+        @param per_address: the connections of each address.
+        @param throttle: the failed logins of each address.
+        @param limit: the current per-address limit (it may change on
+            reload).
+        """
+        self.per_address = per_address
+        self.throttle = throttle
+        self._limit = limit
+
+    def admit(self, address: str) -> Deferred[bool]:
+        limits = self.per_address
+        limits.limit = self._limit()
+        admitted = limits.admit(address)
+        if not admitted and limits.open(address) == limits.limit + 1:
+            self._log.warn(
+                "Too many connections from {client} ({limit} allowed); refusing more",
+                client=address,
+                limit=limits.limit,
+            )
+        return succeed(admitted)
+
+    def release(self, address: str) -> None:
+        self.per_address.release(address)
+
+    def failed(self, address: str) -> Deferred[float]:
+        return succeed(self.throttle.failed(address))

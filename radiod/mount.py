@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
@@ -130,6 +131,7 @@ class Mount:
         self.history: deque[tuple[TrackInfo, float]] = deque(maxlen=HISTORY_SIZE)
         self.left_sent = 0
         self.audio = AudioInfo()
+        self._awaiting_audio: list[Deferred[None]] = []
         self.peak_listeners = 0
         self.dropped = 0
         self.fanouts = 0
@@ -180,6 +182,7 @@ class Mount:
         (self.switch or self.source).stop()
         for listener in list(self.listeners):
             listener.transport.loseConnection()
+        self._audio_arrived()
 
     def block_for(self, track: TrackInfo) -> bytes:
         """
@@ -222,7 +225,31 @@ class Mount:
         self.audio.sample_rate = last.sample_rate
         self.audio.channels = last.channels
         self.audio.bitrate = round(total * 8 * last.sample_rate / samples / 1000)
+        if self._awaiting_audio:
+            self._audio_arrived()
         self.fanout()
+
+    def audio_known(self) -> Deferred[None]:
+        """
+        Fires once the mount's format (L{audio}) is known: at once when
+        audio has been broadcast, else with the first broadcast (or when
+        the mount stops).  Cancel it to stop waiting.
+        """
+        if self.audio.bitrate:
+            return succeed(None)
+
+        def forget(waiting: Deferred[None]) -> None:
+            if waiting in self._awaiting_audio:
+                self._awaiting_audio.remove(waiting)
+
+        waiting: Deferred[None] = Deferred(forget)
+        self._awaiting_audio.append(waiting)
+        return waiting
+
+    def _audio_arrived(self) -> None:
+        waiting, self._awaiting_audio = self._awaiting_audio, []
+        for each in waiting:
+            each.callback(None)
 
     def fanout_stride(self) -> int:
         """

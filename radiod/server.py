@@ -11,14 +11,24 @@ writes replies.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import cast
 
-from twisted.internet.interfaces import IAddress, IDelayedCall, IPushProducer, IReactorTime
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import (
+    IAddress,
+    IDelayedCall,
+    IPushProducer,
+    IReactorTime,
+    ITransport,
+)
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from radiod import __version__
 from radiod.accesslog import Access, mask_target
@@ -27,7 +37,15 @@ from radiod.config import StationConfig
 from radiod.convert import MakeConverter
 from radiod.fallback import Fallbacks
 from radiod.forwarded import Network, client_address, is_trusted, parse_networks
-from radiod.guard import AddressLimit, Keepalive, LoginThrottle, enable_keepalive, socket_of
+from radiod.guard import (
+    AddressLimit,
+    Keepalive,
+    Limits,
+    LoginThrottle,
+    StationLimits,
+    enable_keepalive,
+    socket_of,
+)
 from radiod.listener import Listener, ListenerTransport
 from radiod.metadata import (
     ADMIN_CGI,
@@ -63,6 +81,12 @@ from radiod.source import (
 __all__ = ["RadioFactory", "RadioProtocol", "Route", "format_peer"]
 
 SERVER = f"radiod/{__version__}"
+
+AUDIO_WAIT = 5.0
+"""
+Seconds a listener's reply may wait for its mount's first audio, so that it
+can name the mount's format.
+"""
 
 _EXPOSED = (
     "Icy-MetaInt, Icy-Br, Icy-Description, Icy-Genre, Icy-Name, Ice-Audio-Info, "
@@ -134,6 +158,12 @@ class RadioFactory(Factory):
     @ivar admin_access: the admin credentials check (of the current
         L{config}), shared by every admin request.
     @ivar keepalive: the TCP keepalive timings of every connection.
+    @ivar limits: the per-address and login limits every connection
+        goes through: L{per_address} and L{throttle} in a station of one
+        process; the main process's, asked over the feed, in a worker.
+    @ivar forward: in a worker process, sends an admin request (its raw
+        bytes, and the client's address) to the main process and fires
+        with the reply to write; C{None} to answer admin requests here.
     """
 
     def __init__(
@@ -171,6 +201,10 @@ class RadioFactory(Factory):
         self.on_access: list[Callable[[Access], None]] = []
         self.per_address = AddressLimit(config.max_per_address)
         self.throttle = LoginThrottle(clock)
+        self.limits: Limits = StationLimits(
+            self.per_address, self.throttle, lambda: self.config.max_per_address
+        )
+        self.forward: Callable[[bytes, str], Deferred[bytes]] | None = None
         self.keepalive = Keepalive()
         self.admin_access = AdminAccess.for_config(lambda: self.config)
         self._trusted: tuple[tuple[str, ...], tuple[Network, ...]] = ((), ())
@@ -206,6 +240,74 @@ class RadioFactory(Factory):
         """
         return RadioProtocol(self, self._clock)
 
+    def answer(self, raw: bytes, client: str) -> Deferred[bytes]:
+        """
+        Answer a request a worker process received and handed over (an
+        admin request): as if C{client} had sent C{raw} here, without
+        counting it against the client's limit again (the worker's
+        connection is counted) or logging it (the worker logs it).
+
+        @return: fires with the complete reply, once written.
+        """
+        family = IPv6Address if ":" in client else IPv4Address
+        reply = _Reply(family("TCP", client, 0))
+        protocol = RadioProtocol(self, self._clock, relayed=True)
+        protocol.makeConnection(reply)
+        protocol.dataReceived(raw)
+
+        def done(data: bytes) -> bytes:
+            protocol.connectionLost(Failure(ConnectionDone()))
+            return data
+
+        return reply.done.addCallback(done)
+
+
+@implementer(ITransport, IPushProducer)
+class _Reply:
+    """
+    The transport of a request answered for a worker: collects the reply
+    until the protocol closes it.
+
+    @ivar done: fires with the reply once the protocol closes.
+    """
+
+    disconnecting = False
+
+    def __init__(self, peer: IAddress) -> None:
+        self._peer = peer
+        self._data = bytearray()
+        self.done: Deferred[bytes] = Deferred()
+
+    def write(self, data: bytes) -> None:
+        self._data += data
+
+    def writeSequence(self, data: Iterable[bytes]) -> None:
+        for piece in data:
+            self._data += piece
+
+    def loseConnection(self) -> None:
+        if not self.disconnecting:
+            self.disconnecting = True
+            self.done.callback(bytes(self._data))
+
+    def abortConnection(self) -> None:
+        self.loseConnection()
+
+    def getPeer(self) -> IAddress:
+        return self._peer
+
+    def getHost(self) -> IAddress:
+        return self._peer
+
+    def pauseProducing(self) -> None:
+        pass
+
+    def resumeProducing(self) -> None:
+        pass
+
+    def stopProducing(self) -> None:
+        self.loseConnection()
+
 
 class RadioProtocol(Protocol):
     """
@@ -226,8 +328,16 @@ class RadioProtocol(Protocol):
 
     _log = Logger()
 
-    def __init__(self, factory: RadioFactory, clock: IReactorTime) -> None:
+    def __init__(self, factory: RadioFactory, clock: IReactorTime, relayed: bool = False) -> None:
+        """
+        @param factory: what the connections share.
+        @param clock: for timeouts.
+        @param relayed: whether this answers a request a worker process
+            handed over (see L{RadioFactory.answer}): not counted against
+            the client's limit, not logged as an access.
+        """
         self.radio = factory
+        self._relayed = relayed
         self._clock = clock
         self._parser: RequestParser | None = RequestParser()
         self._timeout: IDelayedCall | None = None
@@ -239,7 +349,12 @@ class RadioProtocol(Protocol):
         self.client = "-"
         self._counted: str | None = None
         self._over_limit = False
+        self._paused = False
+        self._lost = False
+        self._raw = bytearray()
+        self._throttled = False
         self._delayed: IDelayedCall | None = None
+        self._audio_wait: Deferred[None] | None = None
         self.request: Request | None = None
         self.response_status: int | None = None
         self.response_sent = 0
@@ -255,29 +370,54 @@ class RadioProtocol(Protocol):
         self.client = str(getattr(address, "host", None) or "-")
         self._connected_at = self._clock.seconds()
         enable_keepalive(socket_of(self.transport), self.radio.keepalive)
-        # A trusted proxy's connections count for the client it forwards,
-        # once the request says which.
-        if not self._from_proxy():
-            self._count(self.client)
-            if self._over_limit:
-                self._cancel_timeout()
-                self._parser = None
-                self._too_many(None)
         self._timeout = self._clock.callLater(
             self.radio.config.header_timeout, self._header_timeout
         )
+        # A trusted proxy's connections count for the client it forwards,
+        # once the request says which.
+        if not self._from_proxy() and not self._relayed:
+            self._admit(self.client, self._admitted)
+
+    def _admitted(self) -> None:
+        """
+        Refuse a connection over its address's limit before reading its
+        request.
+        """
+        if self._over_limit:
+            self._cancel_timeout()
+            self._parser = None
+            self._too_many(None)
 
     def _from_proxy(self) -> bool:
         return is_trusted(self.client, self.radio.trusted_proxies)
 
-    def _count(self, address: str) -> None:
+    def _admit(self, address: str, then: Callable[[], None]) -> None:
         """
-        Count this connection against C{address}'s limit.
+        Count this connection against C{address}'s limit, then carry on
+        with C{then} once the answer is known (at once in a station of one
+        process; a worker waits for the main process, reading nothing
+        meanwhile).
         """
-        limits = self.radio.per_address
-        limits.limit = self.radio.config.max_per_address
         self._counted = address
-        self._over_limit = not limits.admit(address)
+        self._paused = False
+        answered = False
+
+        def decided(admitted: bool) -> None:
+            nonlocal answered
+            answered = True
+            if self._lost:
+                return
+            self._over_limit = not admitted
+            if self._paused and self.transport is not None:
+                self._paused = False
+                self.transport.resumeProducing()  # type: ignore[attr-defined]
+            then()
+
+        self.radio.limits.admit(address).addCallback(decided)
+        if not answered and self.transport is not None:
+            # Not decided yet: read nothing more until it is.
+            self._paused = True
+            self.transport.pauseProducing()  # type: ignore[attr-defined]
 
     def _gave_credentials(self) -> bool:
         """
@@ -294,13 +434,6 @@ class RadioProtocol(Protocol):
         Refuse a connection over its address's limit: 503 at once, logged
         only for the first one over (a flood does not flood the log).
         """
-        limits = self.radio.per_address
-        if limits.open(self.client) == limits.limit + 1:
-            self._log.warn(
-                "Too many connections from {client} ({limit} allowed); refusing more",
-                client=self.client,
-                limit=limits.limit,
-            )
         self.radio.refused += 1
         self.reply(
             503,
@@ -338,6 +471,8 @@ class RadioProtocol(Protocol):
         parser = self._parser
         if parser is None:
             return
+        if self.radio.forward is not None:
+            self._raw += data
         try:
             request = parser.feed(data)
         except RequestError as error:
@@ -349,16 +484,70 @@ class RadioProtocol(Protocol):
             return
         self._parser = None
         self._remainder = parser.remainder
+        if self._raw:
+            del self._raw[len(self._raw) - len(self._remainder) :]
         self._identify(request)
+
+    def _read(self, request: Request) -> None:
+        """
+        Answer a request whose head has been read and whose client has been
+        counted: refuse it over the limit, read its body, or handle it.
+        """
         if self._over_limit:
             self._cancel_timeout()
             self._too_many(request)
             return
-        if request.method == "POST" and request.path in self.radio.form_paths:
+        forwarded = self._forwarded(request)
+        if request.method == "POST" and (forwarded or request.path in self.radio.form_paths):
             self._await_body(request)
             return
         self._cancel_timeout()
+        if forwarded:
+            self._forward(request, b"")
+            return
         self._handle(request)
+
+    def _forwarded(self, request: Request) -> bool:
+        """
+        Whether this request goes to the main process: every admin request
+        does, from a worker, so that every connection gets the same answer
+        from the process that owns the programme.
+        """
+        path = request.path
+        return self.radio.forward is not None and (
+            path.startswith("/admin/") or path == ADMIN_CGI or path.startswith("/api/v1/admin/")
+        )
+
+    def _forward(self, request: Request, body: bytes) -> None:
+        """
+        Send the request to the main process and write its reply.
+        """
+        assert self.radio.forward is not None
+        raw = bytes(self._raw) + body
+        self._raw = bytearray()
+        answered = self.radio.forward(raw, self.client)
+
+        def write(reply: bytes) -> None:
+            if self._lost or self.transport is None:
+                return
+            status_line, _, rest = reply.partition(b"\r\n")
+            parts = status_line.split(b" ", 2)
+            if len(parts) > 1 and parts[1].isdigit():
+                self.response_status = int(parts[1])
+            self.response_sent = len(rest.partition(b"\r\n\r\n")[2])
+            self.transport.write(reply)
+            self.transport.loseConnection()
+
+        def failed(failure: Failure) -> None:
+            self._log.error(
+                "Admin request from {peer} not answered by the main process: {reason}",
+                peer=self.peer,
+                reason=failure.getErrorMessage(),
+            )
+            if not self._lost:
+                self.refuse(503, "Service Unavailable", request)
+
+        answered.addCallbacks(write, failed)
 
     def _await_body(self, request: Request) -> None:
         """
@@ -386,6 +575,9 @@ class RadioProtocol(Protocol):
             return
         self._awaiting = None
         self._cancel_timeout()
+        if self._forwarded(request):
+            self._forward(request, self._remainder[:size])
+            return
         self._dispatch(request, self._remainder[:size])
 
     def _identify(self, request: Request) -> None:
@@ -395,25 +587,32 @@ class RadioProtocol(Protocol):
         """
         self.request = request
         trusted = self.radio.trusted_proxies
-        if not trusted or self._counted is not None:
+        if not trusted or self._counted is not None or self._relayed:
+            self._read(request)
             return
         forwarded = client_address(self.client, request.header_list("X-Forwarded-For"), trusted)
         if forwarded != self.client:
             self.client = forwarded
             self.peer = forwarded
-            self._count(forwarded)
+            self._admit(forwarded, lambda: self._read(request))
+            return
+        self._read(request)
 
     def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:  # noqa: B008
         """
         Forget our listener and timers, tell L{on_lost}, and log the
         request for the access log.
         """
+        self._lost = True
         self._cancel_timeout()
         if self._delayed is not None and self._delayed.active():
             self._delayed.cancel()
+        if self._audio_wait is not None:
+            waiting, self._audio_wait = self._audio_wait, None
+            waiting.cancel()
         self._log_access()
         if self._counted is not None:
-            self.radio.per_address.release(self._counted)
+            self.radio.limits.release(self._counted)
             self._counted = None
         if self.listener is not None:
             self.listener.stopProducing()
@@ -430,6 +629,8 @@ class RadioProtocol(Protocol):
         carried, if it carried one (or was refused one).
         """
         request = self.request
+        if self._relayed:
+            return
         if (request is None and self.response_status is None) or not self.radio.on_access:
             return
         now = self._clock.seconds()
@@ -471,9 +672,15 @@ class RadioProtocol(Protocol):
         L{radiod.guard.LoginThrottle}).
         """
         assert self.transport is not None
-        if status == 401 and self._delayed is None and self._gave_credentials():
-            delay = self.radio.throttle.failed(self.client)
-            if delay:
+        if status == 401 and not self._throttled and self._gave_credentials():
+            self._throttled = True
+
+            def answer(delay: float) -> None:
+                if self._lost:
+                    return
+                if not delay:
+                    self.reply(status, headers, body, head_only)
+                    return
                 self._log.info(
                     "Failed login from {client}; answering in {delay:g} s",
                     client=self.client,
@@ -482,7 +689,9 @@ class RadioProtocol(Protocol):
                 self._delayed = self._clock.callLater(
                     delay, self.reply, status, headers, body, head_only
                 )
-                return
+
+            self.radio.limits.failed(self.client).addCallback(answer)
+            return
         self._delayed = None
         full = [("Server", SERVER), ("Connection", "Close"), *headers]
         if body or not head_only:
@@ -711,7 +920,7 @@ class RadioProtocol(Protocol):
             headers.append(("icy-metaint", str(config.metaint)))
         return [*headers, *_NO_CACHE, *_CORS]
 
-    def _stream(self, request: Request, name: str) -> None:
+    def _stream(self, request: Request, name: str, waited: bool = False) -> None:
         mount = self.radio.fallbacks.resolve(name)
         if mount is None:
             self.refuse(404, "Source not live", request)
@@ -724,6 +933,9 @@ class RadioProtocol(Protocol):
             self.refuse(503, f"Mount {mount.name} is full: too many listeners", request)
             return
         assert self.transport is not None
+        if not mount.audio.bitrate and not waited:
+            self._await_audio(request, name, mount)
+            return
         metadata = request.wants_metadata
         head = build_response_head(
             200,
@@ -744,6 +956,28 @@ class RadioProtocol(Protocol):
             home=name,
             user_agent=request.header("User-Agent") or "",
         )
+
+    def _await_audio(self, request: Request, name: str, mount: Mount) -> None:
+        """
+        Hold the reply to a listener of a mount whose format is not known
+        yet (the station has just started, or a rung's encoder has not
+        reported) until its first audio, so that the reply carries
+        C{icy-br} and C{ice-audio-info}; after L{AUDIO_WAIT} seconds it
+        goes without them.
+        """
+        waiting = mount.audio_known()
+        self._audio_wait = waiting
+        timer = self._clock.callLater(AUDIO_WAIT, waiting.cancel)
+
+        def answer(_: object) -> None:
+            if timer.active():
+                timer.cancel()
+            if self._audio_wait is waiting:
+                # Still connected (a lost connection forgets its wait).
+                self._audio_wait = None
+                self._stream(request, name, waited=True)
+
+        waiting.addBoth(answer)
 
     def _limit_send_buffer(self) -> None:
         """

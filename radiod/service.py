@@ -296,6 +296,8 @@ class StationService(MultiService):
                 serving,
                 list(self.mounts.values()),
                 config.workers - 1,
+                limits=self.factory.limits,
+                answer=self.factory.answer,
             )
         else:
             endpoint = serverFromString(reactor, endpoint_description(config))
@@ -321,8 +323,7 @@ class StationService(MultiService):
                 reactor,
                 config,
                 self.factory.sources,
-                self.factory.throttle,
-                self.factory.per_address,
+                self.factory.limits,
             )
             if takes_sources(config):
                 self._open_shoutcast()

@@ -26,7 +26,14 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from radiod.config import StationConfig
-from radiod.guard import AddressLimit, LoginThrottle, enable_keepalive, socket_of
+from radiod.guard import (
+    AddressLimit,
+    Limits,
+    LoginThrottle,
+    StationLimits,
+    enable_keepalive,
+    socket_of,
+)
 from radiod.secret import same_secret
 from radiod.server import format_peer
 from radiod.source import (
@@ -254,23 +261,15 @@ class ShoutcastProtocol(Protocol):
         self.peer = format_peer(address)
         enable_keepalive(socket_of(self.transport))
         host = str(getattr(address, "host", None) or "-")
-        limits = self._factory.per_address
-        limits.limit = self._factory.config.max_per_address
         self._counted = host
-        if not limits.admit(host):
-            if limits.open(host) == limits.limit + 1:
-                self._log.warn(
-                    "Too many connections from {client} ({limit} allowed); refusing more",
-                    client=host,
-                    limit=limits.limit,
-                )
-            self._closed = True
-            self._parser = None
-            self.transport.loseConnection()
-            return
         self._timeout = self._factory.clock.callLater(
             self._factory.config.header_timeout, self._timed_out
         )
+        self._factory.limits.admit(host).addCallback(self._admitted)
+
+    def _admitted(self, admitted: bool) -> None:
+        if not admitted and self._counted is not None:
+            self._close()
 
     def _timed_out(self) -> None:
         self._timeout = None
@@ -337,24 +336,27 @@ class ShoutcastProtocol(Protocol):
         right = [same_secret(given, expected) for given in (login.password, login.text)]
         if not expected or not any(right):
             host = str(getattr(self.transport.getPeer(), "host", self.peer))
-            delay = self._factory.throttle.failed(host)
             self._log.warn(
                 "Refused SHOUTcast source from {peer}: invalid password{why}",
                 peer=self.peer,
                 mount=self._factory.mount,
                 why="" if expected else " (no source password is configured)",
             )
-            if delay:
-                # Guessing: answer later, reading nothing more meanwhile.
-                self._closed = True
-                self._parser = None
-                self._cancel_timeout()
-                self._factory.clock.callLater(delay, self._refuse_login)
-                return
-            self._refuse_login()
+            # Read nothing more; answer when the throttle says.
+            self._closed = True
+            self._parser = None
+            self._cancel_timeout()
+            self._factory.limits.failed(host).addCallback(self._answer_failed)
             return
         self._login = login
         self.transport.write(ACCEPTED)
+
+    def _answer_failed(self, delay: float) -> None:
+        if delay:
+            # Guessing: answer later.
+            self._factory.clock.callLater(delay, self._refuse_login)
+        else:
+            self._refuse_login()
 
     def _connect(self, headers: IcyHeaders) -> None:
         assert self.transport is not None and self._login is not None
@@ -394,7 +396,7 @@ class ShoutcastProtocol(Protocol):
         self._cancel_timeout()
         self._parser = None
         if self._counted is not None:
-            self._factory.per_address.release(self._counted)
+            self._factory.limits.release(self._counted)
             self._counted = None
         if self.source is not None:
             self.source.connection_lost()
@@ -405,8 +407,8 @@ class ShoutcastFactory(Factory):
     Builds a L{ShoutcastProtocol} per source connection.
 
     @ivar mount: the mount v1 sources go on (the station's default mount).
-    @ivar per_address: the open connections of each client address, shared
-        with the listener port, and the limit on them.
+    @ivar limits: the per-address and login limits, shared with the
+        listener port.
     """
 
     def __init__(
@@ -414,8 +416,7 @@ class ShoutcastFactory(Factory):
         clock: IReactorTime,
         config: StationConfig,
         sources: Sources,
-        throttle: LoginThrottle | None = None,
-        per_address: AddressLimit | None = None,
+        limits: Limits | None = None,
     ) -> None:
         """
         @param clock: for handshake timeouts.
@@ -423,16 +424,17 @@ class ShoutcastFactory(Factory):
             the per-address limit).
         @param sources: the station's live sources, shared with the
             Icecast source protocol.
-        @param throttle: the failed logins by address, shared with the
-            listener port.
-        @param per_address: the connections by address, shared with the
-            listener port.
+        @param limits: the connections and failed logins by address,
+            shared with the listener port (by default, counted apart).
         """
         self.clock = clock
         self.config = config
         self.sources = sources
-        self.throttle = throttle or LoginThrottle(clock)
-        self.per_address = per_address or AddressLimit(config.max_per_address)
+        self.limits: Limits = limits or StationLimits(
+            AddressLimit(config.max_per_address),
+            LoginThrottle(clock),
+            lambda: self.config.max_per_address,
+        )
         self.mount = config.mounts[0].name
 
     def reconfigure(self, config: StationConfig) -> None:

@@ -13,12 +13,15 @@ when its standard input closes.
 
 from __future__ import annotations
 
+import base64
 import json
-import os
 import resource
+from collections.abc import Callable
 from dataclasses import asdict, fields
 from typing import Any
 
+from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionLost
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
@@ -26,12 +29,27 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from radiod.config import MountConfig, StationConfig
-from radiod.feed import AudioMessage, FeedDecoder, FeedError, TrackMessage, split_frames
+from radiod.feed import (
+    AudioMessage,
+    ControlMessage,
+    FeedDecoder,
+    FeedError,
+    TrackMessage,
+    encode_control,
+    split_frames,
+)
 from radiod.interfaces import Deliver, ILiveSource
 from radiod.mount import Mount
 from radiod.track import TrackInfo
 
-__all__ = ["FeedProtocol", "FeedSource", "config_from_json", "config_to_json", "serve"]
+__all__ = [
+    "FeedProtocol",
+    "FeedSource",
+    "StationLink",
+    "config_from_json",
+    "config_to_json",
+    "serve",
+]
 
 CONFIG_VARIABLE = "RADIOD_WORKER_CONFIG"
 READY_FD = 3
@@ -94,24 +112,107 @@ class FeedSource:
             self._deliver([(frame, track) for frame in frames])
 
 
-class FeedProtocol(Protocol):
+class StationLink:
     """
-    Reads the feed from standard input and hands each message to its
-    mount's source.
+    A worker's line to the main process, for what must hold across the
+    whole station: the per-address connection count and the login
+    throttle (L{radiod.guard.Limits}), which the main process keeps for
+    every process, and admin requests, which the main process answers
+    (it owns the programme).  Requests go out as feed control messages on
+    the worker's descriptor 3; answers come back in the feed.
+
+    Messages on one pipe keep their order, so a connection released right
+    after it was counted is never counted twice, whatever the answer's
+    timing.
     """
 
     _log = Logger()
 
-    def __init__(self, sources: list[FeedSource], on_end: object) -> None:
+    def __init__(self, write: Callable[[bytes], None]) -> None:
+        """
+        @param write: writes bytes to the main process.
+        """
+        self._write = write
+        self._next = 0
+        self._waiting: dict[int, Deferred[dict[str, Any]]] = {}
+
+    def _ask(self, fields: dict[str, Any]) -> Deferred[dict[str, Any]]:
+        self._next += 1
+        waiting: Deferred[dict[str, Any]] = Deferred()
+        self._waiting[self._next] = waiting
+        self._write(encode_control({"id": self._next, **fields}))
+        return waiting
+
+    def ready(self) -> None:
+        """
+        Tell the main process this worker listens.
+        """
+        self._write(encode_control({"ready": True}))
+
+    def admit(self, address: str) -> Deferred[bool]:
+        return self._ask({"admit": address}).addCallback(lambda f: bool(f["admitted"]))
+
+    def release(self, address: str) -> None:
+        self._write(encode_control({"release": address}))
+
+    def failed(self, address: str) -> Deferred[float]:
+        return self._ask({"failed": address}).addCallback(lambda f: float(f["delay"]))
+
+    def forward(self, raw: bytes, client: str) -> Deferred[bytes]:
+        """
+        Have the main process answer a request C{client} sent.
+
+        @return: fires with the reply to write.
+        """
+        request = {"request": base64.b64encode(raw).decode("ascii"), "client": client}
+        return self._ask(request).addCallback(lambda f: base64.b64decode(f["reply"]))
+
+    def answered(self, message: ControlMessage) -> None:
+        """
+        Take an answer from the main process.
+        """
+        number = message.fields.get("id")
+        waiting = self._waiting.pop(number, None) if isinstance(number, int) else None
+        if waiting is None:
+            self._log.warn(
+                "Unexpected answer from the main process: {fields}", fields=message.fields
+            )
+            return
+        waiting.callback(message.fields)
+
+    def lost(self) -> None:
+        """
+        The main process is gone: nothing waiting will be answered.
+        """
+        waiting, self._waiting = self._waiting, {}
+        for each in waiting.values():
+            each.errback(ConnectionLost("the main process is gone"))
+
+
+class FeedProtocol(Protocol):
+    """
+    Reads the feed from standard input and hands each message to its
+    mount's source, and each answer to the L{StationLink}.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self, sources: list[FeedSource], on_end: object, link: StationLink | None = None
+    ) -> None:
         self._sources = sources
         self._decoder = FeedDecoder()
         self._on_end = on_end
+        self.link = link
 
     def dataReceived(self, data: bytes) -> None:
         try:
             messages = self._decoder.feed(data)
             for message in messages:
-                if 0 <= message.mount < len(self._sources):
+                if isinstance(message, ControlMessage):
+                    if self.link is not None:
+                        self.link.answered(message)
+                elif 0 <= message.mount < len(self._sources):
                     self._sources[message.mount].receive(message)
         except FeedError as error:
             self._log.error("Bad feed from the main process: {error}", error=str(error))
@@ -119,6 +220,8 @@ class FeedProtocol(Protocol):
             self.transport.loseConnection()
 
     def connectionLost(self, reason: Failure | None = None) -> None:
+        if self.link is not None:
+            self.link.lost()
         if callable(self._on_end):
             self._on_end()
 
@@ -152,6 +255,11 @@ def serve(reactor: Any, config: StationConfig, index: int) -> None:
     from radiod.workers import listen_reuse_port
 
     log = Logger(namespace=f"radiod.worker.{index}")
+
+    def main_process_gone() -> None:
+        if reactor.running:
+            reactor.stop()
+
     clock: IReactorTime = reactor
     # The main process feeds its mounts, then the rungs of their bitrate
     # ladders, in this order.
@@ -164,6 +272,12 @@ def serve(reactor: Any, config: StationConfig, index: int) -> None:
     for mount in mounts.values():
         mount.start()
     factory = RadioFactory(clock, config, mounts)
+    feed = FeedProtocol(sources, main_process_gone)
+    # Answers come in on standard input; requests go out on descriptor 3.
+    channel = stdio.StandardIO(feed, stdin=0, stdout=READY_FD, reactor=reactor)  # type: ignore[call-arg]
+    link = feed.link = StationLink(channel.write)
+    factory.limits = link
+    factory.forward = link.forward
     StationPage(clock, factory)
     # The library's files on demand, from libraries this process scans
     # itself: any process may get the request.
@@ -189,15 +303,5 @@ def serve(reactor: Any, config: StationConfig, index: int) -> None:
         access_log.startService()
         reactor.addSystemEventTrigger("before", "shutdown", access_log.stopService)
     listen_reuse_port(reactor, config, factory)
-
-    def main_process_gone() -> None:
-        if reactor.running:
-            reactor.stop()
-
-    stdio.StandardIO(FeedProtocol(sources, main_process_gone), reactor=reactor)
     log.info("Worker {index} serving {mounts}", index=index, mounts=", ".join(mounts))
-    try:
-        os.write(READY_FD, b"ready\n")
-        os.close(READY_FD)
-    except OSError:
-        pass
+    link.ready()

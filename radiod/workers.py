@@ -13,9 +13,11 @@ titles at the same time.
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import sys
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -34,8 +36,16 @@ from twisted.python.failure import Failure
 
 import radiod
 from radiod.config import StationConfig
-from radiod.feed import encode_audio, encode_track
+from radiod.feed import (
+    ControlMessage,
+    FeedDecoder,
+    FeedError,
+    encode_audio,
+    encode_control,
+    encode_track,
+)
 from radiod.frames import Frame
+from radiod.guard import Limits
 from radiod.mount import Mount
 from radiod.track import TrackInfo
 from radiod.worker import CONFIG_VARIABLE, config_to_json
@@ -82,7 +92,11 @@ class _Worker(ProcessProtocol):
         index of the mount each was announced on (a rung of a bitrate
         ladder plays the same tracks as its mount).
     @ivar ready: whether it listens on the port yet.
+    @ivar counted: the connections of each client address this worker
+        had counted in the station-wide limit and not yet released.
     """
+
+    _log = Logger()
 
     def __init__(self, pool: WorkerPool, index: int) -> None:
         self.pool = pool
@@ -91,11 +105,31 @@ class _Worker(ProcessProtocol):
         self.ready = False
         self.announced: set[tuple[int, int]] = set()
         self.ended: Deferred[None] = Deferred()
+        self.counted: Counter[str] = Counter()
+        self._decoder = FeedDecoder()
 
     def childDataReceived(self, childFD: int, data: bytes) -> None:
-        if childFD == READY_FD and b"ready" in data:
-            self.ready = True
-            self.pool.worker_ready(self)
+        if childFD != READY_FD:
+            return
+        try:
+            messages = self._decoder.feed(data)
+        except FeedError as error:
+            self._log.error(
+                "Bad message from worker {index}: {error}", index=self.index, error=str(error)
+            )
+            if self.transport is not None:
+                self.transport.signalProcess("KILL")
+            return
+        for message in messages:
+            if isinstance(message, ControlMessage):
+                self.pool.control(self, message.fields)
+
+    def answer(self, fields: dict[str, Any]) -> None:
+        """
+        Send a control message to the worker, in its feed.
+        """
+        if self.running and self.transport is not None:
+            self.transport.write(encode_control(fields))
 
     def connectionMade(self) -> None:
         self.running = True
@@ -130,6 +164,10 @@ class WorkerPool(Service):
     Starts, feeds and restarts the worker processes.
 
     @ivar workers: the running workers.
+    @ivar handed_over: requests the workers handed over to be answered
+        here (admin requests).
+    @ivar admissions: connections the workers asked to have counted in
+        the station-wide per-address limit.
     """
 
     _log = Logger()
@@ -141,6 +179,8 @@ class WorkerPool(Service):
         mounts: list[Mount],
         count: int,
         executable: str = sys.executable,
+        limits: Limits | None = None,
+        answer: Callable[[bytes, str], Deferred[bytes]] | None = None,
     ) -> None:
         """
         @param reactor: spawns the processes and schedules restarts.
@@ -148,12 +188,21 @@ class WorkerPool(Service):
         @param mounts: the main process's mounts, in configuration order.
         @param count: the number of worker processes (besides this one).
         @param executable: the Python interpreter to run them with.
+        @param limits: the station-wide limits the workers' connections
+            are counted in (the main process's own).
+        @param answer: answers a request a worker hands over (an admin
+            request) as the main process would, with the client's
+            address.
         """
         self._reactor = reactor
         self.config = config
         self.mounts = mounts
         self.count = count
         self._executable = executable
+        self._limits = limits
+        self._answer = answer
+        self.handed_over = 0
+        self.admissions = 0
         self.workers: list[_Worker] = []
         self._plays: dict[int, tuple[TrackInfo, int]] = {}
         self._next_play = 0
@@ -217,7 +266,50 @@ class WorkerPool(Service):
         """
         A worker listens on the port.
         """
+        worker.ready = True
         self._log.info("Worker {index} is serving listeners", index=worker.index)
+
+    def control(self, worker: _Worker, fields: dict[str, Any]) -> None:
+        """
+        Act on a control message from a worker: it listens; count or
+        release a connection in the station-wide per-address limit; count
+        a failed login; answer an admin request.
+        """
+        number = fields.get("id")
+        if fields.get("ready"):
+            self.worker_ready(worker)
+        elif "admit" in fields and self._limits is not None:
+            address = str(fields["admit"])
+            self.admissions += 1
+            worker.counted[address] += 1
+            self._limits.admit(address).addCallback(
+                lambda admitted: worker.answer({"id": number, "admitted": admitted})
+            )
+        elif "release" in fields and self._limits is not None:
+            address = str(fields["release"])
+            if worker.counted[address] > 0:
+                worker.counted[address] -= 1
+                if not worker.counted[address]:
+                    del worker.counted[address]
+                self._limits.release(address)
+        elif "failed" in fields and self._limits is not None:
+            self._limits.failed(str(fields["failed"])).addCallback(
+                lambda delay: worker.answer({"id": number, "delay": delay})
+            )
+        elif "request" in fields and self._answer is not None:
+            self.handed_over += 1
+            raw = base64.b64decode(str(fields["request"]))
+            self._answer(raw, str(fields.get("client", "-"))).addCallback(
+                lambda reply: worker.answer(
+                    {"id": number, "reply": base64.b64encode(reply).decode("ascii")}
+                )
+            )
+        else:
+            self._log.warn(
+                "Unknown control message from worker {index}: {fields}",
+                index=worker.index,
+                fields=sorted(fields),
+            )
 
     def worker_started(self, worker: _Worker) -> None:
         """
@@ -238,6 +330,12 @@ class WorkerPool(Service):
         """
         if worker in self.workers:
             self.workers.remove(worker)
+        if self._limits is not None:
+            # Its connections are gone with it.
+            for address, count in worker.counted.items():
+                for _ in range(count):
+                    self._limits.release(address)
+        worker.counted.clear()
         if not self.running:
             return
         how = "exited" if reason.check(ProcessDone) else reason.getErrorMessage()

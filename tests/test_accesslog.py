@@ -22,7 +22,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
-from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from radiod.accesslog import (
     FLUSH_SIZE,
@@ -35,7 +35,6 @@ from radiod.accesslog import (
     mask_target,
 )
 from radiod.config import MountConfig, StationConfig, load_config
-from radiod.ffmpeg import find_ffmpeg
 from radiod.mount import Mount
 from radiod.options import Options
 from radiod.server import RadioFactory, RadioProtocol
@@ -43,6 +42,7 @@ from radiod.service import StationService, thread_runner
 from radiod.tap import makeService
 from radiod.testing import FakeFrameSource, silent_frame, synchronous_runner
 from radiod.track import TrackInfo
+from tests.support.tools import require_ffmpeg
 from tests.test_e2e import Reader, run_ffmpeg, wait_for
 
 reactor: Any = _reactor
@@ -717,8 +717,7 @@ class EndToEndTests(TestCase):
         return Deferred.fromCoroutine(self._ffmpeg_listener())
 
     async def _ffmpeg_listener(self) -> None:
-        if find_ffmpeg() is None:
-            raise SkipTest("ffmpeg is not installed (pip install imageio-ffmpeg)")
+        require_ffmpeg()
         service, path, port, seen = await self.start()
         code, log = await run_ffmpeg(f"http://127.0.0.1:{port}/stream", 1)
         self.assertEqual(code, 0, log)

@@ -12,17 +12,17 @@ from twisted.internet import reactor as _reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.logger import capturedLogs
-from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from radiod.config import MountConfig
 from radiod.convert import AudioFormat, Converter, FfmpegConverter, standard_bitrate
 from radiod.fallback import Fallbacks
-from radiod.ffmpeg import find_ffmpeg
 from radiod.frames import Frame, FrameSplitter
 from radiod.live import LiveSource, Switch
 from radiod.mount import Mount
 from radiod.testing import FakeConverters, FakeFrameSource, silent_frame
 from radiod.track import TrackInfo
+from tests.support.tools import require_ffmpeg
 from tests.test_e2e import FIXTURES
 
 reactor: Any = _reactor
@@ -94,14 +94,21 @@ class LiveConversionTests(SynchronousTestCase):
         """
         converters = FakeConverters()
         live = self.live(converters)
+        split: list[Frame] = []
+        live.on_frames.append(split.extend)
+        # The splitter holds the last frame until the next one begins.
         live.feed(STEREO.data * 3)
         self.assertEqual(converters.made, [])
         self.assertFalse(live.converting)
-        item = live.next_frame()
-        self.assertIsNotNone(item)
-        assert item is not None
-        self.assertIs(item[0].data, item[0].data)
-        self.assertEqual(item[0].data, STEREO.data)
+        queued = []
+        while (item := live.next_frame()) is not None:
+            queued.append(item)
+        self.assertEqual(len(split), 2)
+        self.assertEqual(len(queued), len(split))
+        for (frame, track), original in zip(queued, split, strict=True):
+            self.assertIs(frame, original)
+            self.assertIs(track, SHOW)
+            self.assertEqual(frame.data, STEREO.data)
 
     def test_other_format_converted(self) -> None:
         """
@@ -242,12 +249,9 @@ class FfmpegConverterTests(TestCase):
     timeout = 60
 
     def setUp(self) -> None:
-        self.ffmpeg = find_ffmpeg()
-        if self.ffmpeg is None:
-            raise SkipTest("ffmpeg is not installed (pip install imageio-ffmpeg)")
+        self.ffmpeg = require_ffmpeg()
 
     def start(self) -> tuple[Converter, list[Frame], Deferred[bool]]:
-        assert self.ffmpeg is not None
         out: list[Frame] = []
         ended: Deferred[bool] = Deferred()
         converter = FfmpegConverter(

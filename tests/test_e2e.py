@@ -20,7 +20,7 @@ from twisted.internet.interfaces import IReactorCore, IReactorProcess, IReactorT
 from twisted.internet.protocol import ProcessProtocol, Protocol
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
-from twisted.trial.unittest import SkipTest, TestCase
+from twisted.trial.unittest import TestCase
 
 from radiod.config import MountConfig, StationConfig
 from radiod.ffmpeg import find_ffmpeg
@@ -28,6 +28,7 @@ from radiod.mount import Mount
 from radiod.service import StationService, thread_runner
 from radiod.testing import ListenerCapture
 from radiod.track import TrackInfo
+from tests.support.tools import require_ffmpeg
 
 reactor: Any = _reactor
 
@@ -183,8 +184,7 @@ class EndToEndTests(TestCase):
     timeout = 90
 
     def setUp(self) -> None:
-        if find_ffmpeg() is None:
-            raise SkipTest("ffmpeg is not installed (pip install imageio-ffmpeg)")
+        require_ffmpeg()
 
     async def start_station(self, **settings: Any) -> tuple[StationService, str, Mount]:
         """

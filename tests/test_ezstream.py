@@ -17,10 +17,11 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.interfaces import IReactorCore, IReactorProcess
 from twisted.internet.protocol import ProcessProtocol
 from twisted.python.failure import Failure
-from twisted.trial.unittest import SkipTest, TestCase
+from twisted.trial.unittest import TestCase
 
 from radiod.config import MountConfig, StationConfig
 from radiod.service import StationService, thread_runner
+from tests.support.tools import require_tool
 from tests.test_e2e import FIRST, FIXTURES, SECOND, Reader, asynchronous, wait_for
 
 reactor: Any = _reactor
@@ -97,9 +98,9 @@ class EzstreamTests(TestCase):
     timeout = 60
 
     def setUp(self) -> None:
-        self.ezstream = shutil.which("ezstream")
-        if self.ezstream is None:
-            raise SkipTest("ezstream is not installed (apt-get install ezstream)")
+        self.ezstream = require_tool(
+            "ezstream", shutil.which("ezstream"), "apt-get install ezstream"
+        )
 
     @asynchronous
     async def test_ezstream_takes_over_and_leaves(self) -> None:
@@ -111,7 +112,6 @@ class EzstreamTests(TestCase):
         C{title=} in an C{/admin/metadata} update), and live audio; when ezstream is killed
         the listener stays connected and the playlist's title comes back.
         """
-        assert self.ezstream is not None
         music = self.mktemp()
         os.makedirs(music)
         shutil.copy(PLAYLIST_FILE, music)

@@ -36,11 +36,10 @@ from twisted.logger import (
     globalLogPublisher,
 )
 from twisted.python.failure import Failure
-from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from radiod.config import MountConfig, StationConfig
 from radiod.convert import FfmpegConverter
-from radiod.ffmpeg import find_ffmpeg
 from radiod.frames import Frame, FrameSplitter, read_frames
 from radiod.library import Library
 from radiod.live import Switch
@@ -56,6 +55,7 @@ from radiod.steady import CHECK_INTERVAL, SteadyClock, SteadyTime
 from radiod.tap import makeService
 from radiod.testing import FakeFrameSource, SteppedClock, silent_frame
 from radiod.track import TrackInfo
+from tests.support.tools import require, require_ffmpeg
 from tests.test_e2e import FIRST, FIXTURES, SECOND, Reader, asynchronous, wait_for
 from tests.test_live_e2e import run as run_ffmpeg
 from tests.test_programme import LaterRunner, write_track
@@ -1023,8 +1023,7 @@ class DiskFullTests(SynchronousTestCase):
         not disconnected, the listener hears all 60 live frames, and the
         next show on the mount is recorded as usual.
         """
-        if not os.path.exists("/dev/full"):
-            raise SkipTest("no /dev/full on this system")
+        require(os.path.exists("/dev/full"), "no /dev/full on this system")
         clock, factory, sources, recorders = self.build()
 
         def full(path: str) -> RecordingFile:
@@ -1102,8 +1101,7 @@ class LiveConverterKilledEndToEndTests(TestCase):
     timeout = 90
 
     def setUp(self) -> None:
-        if find_ffmpeg() is None:
-            raise SkipTest("ffmpeg is not installed (pip install imageio-ffmpeg)")
+        require_ffmpeg()
 
     @asynchronous
     async def test_show_goes_on_unconverted(self) -> None:

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
+from twisted.internet.error import ConnectionLost
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from radiod.config import MountConfig, StationConfig
 from radiod.feed import (
     AudioMessage,
+    ControlMessage,
     FeedDecoder,
     FeedError,
     TrackMessage,
     encode_audio,
+    encode_control,
     encode_track,
     split_frames,
 )
@@ -23,7 +26,7 @@ from radiod.frames import Frame
 from radiod.interfaces import ILiveSource
 from radiod.testing import silent_frame
 from radiod.track import TrackInfo
-from radiod.worker import FeedSource, config_from_json, config_to_json
+from radiod.worker import FeedSource, StationLink, config_from_json, config_to_json
 
 TRACK = TrackInfo("/music/caf\u00e9.mp3", "Caf\u00e9 Song", "\u6771\u4eac Band", "Album", 201.5)
 FRAMES = [silent_frame(), silent_frame(padding=True), silent_frame(bitrate=320)]
@@ -125,6 +128,7 @@ class FeedSourceTests(SynchronousTestCase):
             + encode_track(0, 2, TRACK)
             + encode_audio(0, 2, FRAMES[:1])
         ):
+            assert not isinstance(message, ControlMessage)
             source.receive(message)
         self.assertEqual([frame for frame, _ in got[0]], FRAMES)
         self.assertEqual(got[0][0][1], TRACK)
@@ -139,5 +143,54 @@ class FeedSourceTests(SynchronousTestCase):
         got: list[list[tuple[Frame, TrackInfo]]] = []
         source.attach(got.append)
         for message in FeedDecoder().feed(encode_audio(0, 5, FRAMES)):
+            assert not isinstance(message, ControlMessage)
             source.receive(message)
         self.assertEqual(got[0][0][1].title, "")
+
+
+class ControlTests(SynchronousTestCase):
+    """
+    Control messages, and L{StationLink}: a worker's requests to the main
+    process and their answers.
+    """
+
+    def test_round_trip(self) -> None:
+        """
+        A control message comes back as the same JSON object, however the
+        bytes are split; a payload that is not a JSON object is refused.
+        """
+        data = encode_control({"id": 7, "admit": "2001:db8::1"}) + encode_control({"ready": True})
+        decoder = FeedDecoder()
+        messages = [m for byte in range(len(data)) for m in decoder.feed(data[byte : byte + 1])]
+        self.assertEqual(
+            messages,
+            [ControlMessage({"id": 7, "admit": "2001:db8::1"}), ControlMessage({"ready": True})],
+        )
+        for payload in (b"[1]", b"{not json"):
+            with self.assertRaises(FeedError):
+                FeedDecoder().feed(b"C" + len(payload).to_bytes(4, "big") + payload)
+
+    def test_link(self) -> None:
+        """
+        Each request goes out with its own number and fires when the
+        answer with that number comes back; a release needs no answer;
+        when the main process is gone, whatever waits fails.
+        """
+        written: list[bytes] = []
+        link = StationLink(written.append)
+        admitted = link.admit("192.0.2.1")
+        delay = link.failed("192.0.2.1")
+        reply = link.forward(b"GET /admin/stats HTTP/1.0\r\n\r\n", "192.0.2.1")
+        link.release("192.0.2.1")
+        sent = [m.fields for m in FeedDecoder().feed(b"".join(written))]  # type: ignore[union-attr]
+        self.assertEqual(
+            [sorted(fields) for fields in sent],
+            [["admit", "id"], ["failed", "id"], ["client", "id", "request"], ["release"]],
+        )
+        link.answered(ControlMessage({"id": sent[1]["id"], "delay": 2.0}))
+        link.answered(ControlMessage({"id": sent[0]["id"], "admitted": False}))
+        self.assertEqual(self.successResultOf(admitted), False)
+        self.assertEqual(self.successResultOf(delay), 2.0)
+        self.assertNoResult(reply)
+        link.lost()
+        self.failureResultOf(reply, ConnectionLost)

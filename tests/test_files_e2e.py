@@ -17,13 +17,13 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.interfaces import IReactorProcess
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
-from twisted.trial.unittest import SkipTest, TestCase
+from twisted.trial.unittest import TestCase
 
 from radiod.config import MountConfig, StationConfig
-from radiod.ffmpeg import find_ffmpeg
 from radiod.files import mount_libraries
 from radiod.service import StationService, thread_runner
 from radiod.testing import Reply, parse_reply
+from tests.support.tools import require_ffmpeg
 from tests.test_e2e import DECODE_ERRORS, FIXTURES, FFmpeg, asynchronous, reactor, wait_for
 
 SONG = "alpha-artist-first-song.mp3"
@@ -81,10 +81,7 @@ class OnDemandEndToEndTests(TestCase):
     timeout = 90
 
     def setUp(self) -> None:
-        ffmpeg = find_ffmpeg()
-        if ffmpeg is None:
-            raise SkipTest("ffmpeg is not installed (pip install imageio-ffmpeg)")
-        self.ffmpeg = ffmpeg
+        self.ffmpeg = require_ffmpeg()
 
     async def start(self, long: bool = False) -> str:
         """

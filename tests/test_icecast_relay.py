@@ -12,12 +12,13 @@ from typing import Any, cast
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.error import ConnectionRefusedError
 from twisted.internet.task import deferLater
-from twisted.trial.unittest import SkipTest, TestCase
+from twisted.trial.unittest import TestCase
 
 from radiod.config import MountConfig, StationConfig
 from radiod.frames import parse_header
 from radiod.service import StationService, thread_runner
 from tests import test_relayout
+from tests.support.tools import require_tool
 from tests.test_e2e import FIRST, FIXTURES, SECOND, Reader, asynchronous, reactor, wait_for
 
 RELAY_XML = """\
@@ -61,8 +62,7 @@ class IcecastRelayTests(TestCase):
     timeout = 30
 
     def setUp(self) -> None:
-        if shutil.which("icecast2") is None:
-            raise SkipTest("icecast2 is not installed")
+        require_tool("icecast2", shutil.which("icecast2"), "apt-get install icecast2")
 
     def start_icecast(self, password: str, extra: str = "") -> int:
         """

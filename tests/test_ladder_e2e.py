@@ -15,15 +15,15 @@ from typing import Any
 
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.interfaces import IReactorCore, IReactorTime
-from twisted.trial.unittest import SkipTest, TestCase
+from twisted.trial.unittest import TestCase
 
 from radiod import service as service_module
 from radiod.config import MountConfig, StationConfig
 from radiod.convert import FfmpegConverter
-from radiod.ffmpeg import find_ffmpeg
 from radiod.frames import FrameSplitter
 from radiod.ladder import RungSource
 from radiod.service import StationService, thread_runner
+from tests.support.tools import require_ffmpeg
 from tests.test_e2e import (
     DECODE_ERRORS,
     FIRST,
@@ -79,8 +79,7 @@ class LadderEndToEndTests(TestCase):
     timeout = 120
 
     def setUp(self) -> None:
-        if find_ffmpeg() is None:
-            raise SkipTest("ffmpeg is not installed (pip install imageio-ffmpeg)")
+        require_ffmpeg()
 
     def music(self) -> str:
         folder = str(self.mktemp())

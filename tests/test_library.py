@@ -6,13 +6,19 @@ Tests for L{radiod.library}.
 from __future__ import annotations
 
 import os
+import pickle
+import pwd
+import shutil
+import tempfile
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred, maybeDeferred
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import FailTest, SynchronousTestCase
 
 from radiod.library import (
+    Entry,
     Library,
     LibraryChange,
     LibraryError,
@@ -23,6 +29,7 @@ from radiod.library import (
 from radiod.tags import read_track_info
 from radiod.testing import synchronous_runner
 from radiod.track import TrackInfo
+from tests.support.tools import require
 from tests.test_tags import tag_id3, write_mp3
 
 _T = TypeVar("_T")
@@ -73,14 +80,17 @@ class FolderMixin:
 
     mktemp: Callable[[], str]
 
-    def folder(self, *names: str) -> str:
+    def folder(self, *names: str, under: str | None = None) -> str:
         """
         Make a folder holding MP3 files (names ending C{.mp3}, any case),
         other files, and subfolders (names ending C{/}); paths use C{/}.
 
+        @param under: a directory to make the folder in, as C{music};
+            by default, a new path in the test's temporary directory.
+
         @return: the folder's absolute path.
         """
-        top = os.path.abspath(self.mktemp())
+        top = os.path.abspath(self.mktemp() if under is None else os.path.join(under, "music"))
         os.makedirs(top)
         for name in names:
             path = os.path.join(top, name)
@@ -94,6 +104,55 @@ class FolderMixin:
                 with open(path, "wb") as f:
                     f.write(b"not audio")
         return top
+
+
+def as_nobody(function: Callable[..., _T], *args: Any) -> _T:
+    """
+    Call C{function(*args)} in a child process running as the unprivileged
+    user C{nobody}, with its group and no other: file permissions do not
+    apply to root.
+
+    The child is forked, not started afresh, so it needs no access to the
+    Python installation (which may be in root's home), only to the files
+    C{function} uses.
+
+    @return: what the call returned, pickled by the child.
+    @raise Exception: what the call raised, pickled by the child.
+    @raise FailTest: if the child could not report either.
+    """
+    users = {user.pw_name: user for user in pwd.getpwall()}
+    require("nobody" in users, "there is no user nobody to run as")
+    nobody = users["nobody"]
+    readable, writable = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            os.close(readable)
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            outcome: tuple[bool, object]
+            try:
+                outcome = (True, function(*args))
+            except Exception as e:
+                outcome = (False, e)
+            with os.fdopen(writable, "wb") as pipe:
+                pickle.dump(outcome, pipe)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(writable)
+    with os.fdopen(readable, "rb") as pipe:
+        report = pipe.read()
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    if code != 0 or not report:
+        raise FailTest(f"the child process running as nobody exited with {code}, reporting nothing")
+    returned, value = pickle.loads(report)
+    if not returned:
+        assert isinstance(value, Exception)
+        raise value
+    return value  # type: ignore[no-any-return]
 
 
 def relative(top: str, paths: Any) -> list[str]:
@@ -268,15 +327,27 @@ class ScanFolderTests(FolderMixin, SynchronousTestCase):
         """
         A folder that cannot be listed is a L{LibraryError} giving the
         reason; an unreadable subfolder is skipped.
+
+        Permissions do not apply to root, so as root the folders are
+        scanned by a child process running as C{nobody} (see L{as_nobody}),
+        in a temporary directory that C{nobody} can reach.
         """
+        scan: Callable[..., dict[str, Entry]] = scan_location
         if os.geteuid() == 0:
-            raise self.skipTest("permissions do not apply to root")
-        top = self.folder("a.mp3", "locked/b.mp3")
+            base = tempfile.mkdtemp(prefix="radiod-library-")
+            self.addCleanup(shutil.rmtree, base)
+            top = self.folder("a.mp3", "locked/b.mp3", under=base)
+            for folder in (base, top):
+                os.chmod(folder, 0o755)
+            os.chmod(os.path.join(top, "a.mp3"), 0o644)
+            scan = partial(as_nobody, scan_location)
+        else:
+            top = self.folder("a.mp3", "locked/b.mp3")
         locked = os.path.join(top, "locked")
         os.chmod(locked, 0)
         self.addCleanup(os.chmod, locked, 0o755)
-        self.assertEqual(relative(top, scan_location(top, {})), ["a.mp3"])
-        error = self.assertRaises(LibraryError, scan_location, locked, {})
+        self.assertEqual(relative(top, scan(top, {})), ["a.mp3"])
+        error = self.assertRaises(LibraryError, scan, locked, {})
         self.assertEqual(str(error), f"cannot read music folder {locked}: Permission denied")
 
 

@@ -13,12 +13,13 @@ from typing import Any
 from twisted.internet import reactor as _reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.interfaces import IReactorCore, IReactorProcess
-from twisted.trial.unittest import SkipTest, TestCase
+from twisted.trial.unittest import TestCase
 
 from radiod.config import MountConfig, StationConfig
 from radiod.ffmpeg import find_ffmpeg
 from radiod.frames import FrameSplitter
 from radiod.service import StationService, thread_runner
+from tests.support.tools import require_ffmpeg
 from tests.test_e2e import (
     DECODE_ERRORS,
     FIRST,
@@ -58,8 +59,7 @@ class LiveEndToEndTests(TestCase):
     timeout = 90
 
     def setUp(self) -> None:
-        if find_ffmpeg() is None:
-            raise SkipTest("ffmpeg is not installed (pip install imageio-ffmpeg)")
+        require_ffmpeg()
 
     @asynchronous
     async def test_ffmpeg_source_takes_over_and_leaves(self) -> None:

@@ -12,9 +12,8 @@ import subprocess
 from mutagen.apev2 import APEv2
 from mutagen.id3 import ID3, TXXX
 from mutagen.mp4 import MP4, MP4FreeForm
-from twisted.trial.unittest import SkipTest, SynchronousTestCase
+from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.ffmpeg import find_ffmpeg
 from radiod.loudness import (
     GAIN_LIMIT,
     TARGET_LOUDNESS,
@@ -27,6 +26,7 @@ from radiod.loudness import (
     replaygain_from_fields,
 )
 from radiod.testing import silent_frame
+from tests.support.tools import require_ffmpeg
 
 SUMMARY = """\
 [Parsed_ebur128_0 @ 0x55c131073f00] Summary:
@@ -138,9 +138,7 @@ class TagTests(SynchronousTestCase):
         """
         A short file made by ffmpeg, named for its format.
         """
-        ffmpeg = find_ffmpeg()
-        if ffmpeg is None:
-            raise SkipTest("no ffmpeg")
+        ffmpeg = require_ffmpeg()
         path = os.path.join(self.folder, name)
         subprocess.run(
             [ffmpeg, "-v", "error", "-nostdin", "-f", "lavfi", "-i", "sine=d=0.2", path],

@@ -16,7 +16,7 @@ from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import ILogObserver, Logger, formatEvent
-from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from radiod.config import MountConfig, StationConfig
 from radiod.frames import Frame
@@ -25,6 +25,7 @@ from radiod.relayout import RelayOut
 from radiod.service import StationService, thread_runner
 from radiod.testing import FakeFrameSource, silent_frame
 from radiod.track import TrackInfo
+from tests.support.tools import require_tool
 from tests.test_e2e import FIRST, FIXTURES, Reader, asynchronous, reactor, wait_for
 
 ALPHA = TrackInfo("/a.mp3", "First Song", "Alpha Artist")
@@ -301,9 +302,7 @@ class IcecastTests(TestCase):
 
         @return: the port.
         """
-        binary = shutil.which("icecast2")
-        if binary is None:
-            raise SkipTest("icecast2 is not installed")
+        binary = require_tool("icecast2", shutil.which("icecast2"), "apt-get install icecast2")
         workdir = tempfile.mkdtemp(prefix="radiod-icecast-")
         self.addCleanup(shutil.rmtree, workdir, True)
         port = free_port()

@@ -7,15 +7,17 @@ from __future__ import annotations
 from dataclasses import replace
 
 from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import capturedLogs
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from radiod.config import MountConfig, StationConfig
 from radiod.mount import Mount
 from radiod.request import Request
-from radiod.server import RadioFactory, RadioProtocol
+from radiod.server import AUDIO_WAIT, RadioFactory, RadioProtocol
 from radiod.testing import FakeFrameSource, ListenerCapture, silent_frame
 from radiod.track import TrackInfo
 
@@ -109,6 +111,74 @@ class ServerTests(SynchronousTestCase):
         self.assertNotIn("Transfer-Encoding", head)
         self.assertFalse(conn.closed)
         self.assertEqual(len(mount.listeners), 1)
+
+    def early(self) -> tuple[Clock, RadioFactory, Mount]:
+        """
+        A factory whose mount C{/stream} has not broadcast yet (it is not
+        started): its format is not known.
+        """
+        clock = Clock()
+        config = MountConfig(name="/stream", burst_size=0)
+        mount = Mount(config, FakeFrameSource([(ALPHA, silent_frame(), 1000)]), clock)
+        self.addCleanup(mount.stop)
+        factory = RadioFactory(clock, StationConfig(mounts=(config,)), {"/stream": mount})
+        return clock, factory, mount
+
+    def test_format_before_first_audio(self) -> None:
+        """
+        A listener that connects before the mount's first audio gets its
+        reply with the first audio, carrying C{icy-br} and
+        C{ice-audio-info}; a C{HEAD} too.
+        """
+        clock, factory, mount = self.early()
+        conn = Connection(factory)
+        self.assertEqual(conn.send(b"GET /stream HTTP/1.0\r\n\r\n").headers, {})
+        head = Connection(factory, port=40001)
+        head.send(b"HEAD /stream HTTP/1.0\r\n\r\n")
+        self.assertEqual(mount.listeners, set())
+        mount.start()
+        capture = conn.send(b"")
+        self.assertEqual(capture.status_line, "HTTP/1.0 200 OK")
+        self.assertEqual(capture.headers["icy-br"], "128")
+        self.assertEqual(
+            capture.headers["ice-audio-info"],
+            "ice-samplerate=44100;ice-bitrate=128;ice-channels=2",
+        )
+        self.assertEqual(len(mount.listeners), 1)
+        self.assertEqual(head.send(b"").headers["icy-br"], "128")
+        self.assertTrue(head.closed)
+
+    def test_no_audio_in_time(self) -> None:
+        """
+        A mount with no audio after L{AUDIO_WAIT} seconds gets its
+        listener answered anyway, without the format headers.
+        """
+        clock, factory, mount = self.early()
+        conn = Connection(factory)
+        conn.send(b"GET /stream HTTP/1.0\r\n\r\n")
+        clock.advance(AUDIO_WAIT - 0.1)
+        self.assertEqual(conn.send(b"").headers, {})
+        clock.advance(0.1)
+        capture = conn.send(b"")
+        self.assertEqual(capture.status_line, "HTTP/1.0 200 OK")
+        self.assertNotIn("icy-br", capture.headers)
+        self.assertEqual(len(mount.listeners), 1)
+
+    def test_gone_while_waiting(self) -> None:
+        """
+        A listener that leaves while its reply waits for the first audio
+        is forgotten: no reply, no listener, no timer left.
+        """
+        clock, factory, mount = self.early()
+        conn = Connection(factory)
+        conn.send(b"GET /stream HTTP/1.0\r\n\r\n")
+        conn.protocol.connectionLost(Failure(ConnectionDone()))
+        mount.start()
+        self.assertEqual(conn.transport.value(), b"")
+        self.assertEqual(mount.listeners, set())
+        self.assertEqual(mount._awaiting_audio, [])
+        mount.stop()
+        self.assertEqual(clock.getDelayedCalls(), [])
 
     def test_metaint_only_when_asked(self) -> None:
         """

@@ -15,14 +15,15 @@ from twisted.internet import reactor as _reactor
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IReactorCore
 from twisted.internet.task import Clock, LoopingCall
 from twisted.internet.testing import StringTransport
 from twisted.logger import capturedLogs
-from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from radiod.config import MountConfig, StationConfig
-from radiod.ffmpeg import find_ffmpeg
 from radiod.frames import read_frames
 from radiod.mount import Mount
 from radiod.server import RadioFactory
@@ -42,6 +43,7 @@ from radiod.shoutcast import (
 )
 from radiod.source import SOURCE_TIMEOUT, STALE_AFTER, StreamInfo
 from radiod.testing import FakeFrameSource
+from tests.support.tools import require_ffmpeg
 from tests.test_e2e import FIRST, FIXTURES, SECOND, Reader, asynchronous, wait_for
 from tests.test_source import (
     LIVE_FRAME,
@@ -161,8 +163,10 @@ class V1Connection:
     One in-memory SHOUTcast v1 source connection.
     """
 
-    def __init__(self, factory: ShoutcastFactory, port: int = 50000) -> None:
-        address = IPv4Address("TCP", "192.0.2.7", port)
+    def __init__(
+        self, factory: ShoutcastFactory, port: int = 50000, host: str = "192.0.2.7"
+    ) -> None:
+        address = IPv4Address("TCP", host, port)
         self.transport = StringTransport(peerAddress=address)
         protocol = factory.buildProtocol(address)
         assert isinstance(protocol, ShoutcastProtocol)
@@ -342,6 +346,33 @@ class ProtocolTests(SynchronousTestCase):
         self.assertTrue(source.closed)
         self.assertEqual(factory.sources and factory.sources.connected, {})
 
+    def test_per_address_limit(self) -> None:
+        """
+        The v1 port counts connections per address with the listener
+        port's count and limit: past C{max_per_address} a connection is
+        closed at once, without an answer, and a closed one makes room.
+        """
+        clock, factory, _, _ = self.build()
+        factory.config = replace(factory.config, max_per_address=2)
+        assert factory.sources is not None
+        v1 = ShoutcastFactory(clock, factory.config, factory.sources, factory.limits)
+        # A listener from 192.0.2.9 (see L{Connection}) takes one place.
+        listener = Connection(factory, port=1)
+        listener.send(b"GET /stream HTTP/1.0\r\n\r\n")
+        first = V1Connection(v1, port=2, host="192.0.2.9")
+        self.assertFalse(first.closed)
+        with capturedLogs() as events:
+            second = V1Connection(v1, port=3, host="192.0.2.9")
+        self.assertTrue(second.closed)
+        self.assertEqual(second.send(b"hackme\r\n"), b"")
+        self.assertIn("Too many connections", repr(events))
+        second.protocol.connectionLost(Failure(ConnectionDone()))
+        first.transport.loseConnection()
+        first.protocol.connectionLost(Failure(ConnectionDone()))
+        third = V1Connection(v1, port=4, host="192.0.2.9")
+        self.assertFalse(third.closed)
+        self.assertEqual(factory.per_address.open("192.0.2.9"), 2)
+
     def test_timeouts(self) -> None:
         """
         A connection that does not complete its handshake within the
@@ -392,8 +423,7 @@ class EndToEndTests(TestCase):
     timeout = 60
 
     def setUp(self) -> None:
-        if find_ffmpeg() is None:
-            raise SkipTest("ffmpeg is not installed")
+        require_ffmpeg()
 
     @asynchronous
     async def test_darkice_style_source(self) -> None:
@@ -490,11 +520,53 @@ class ServiceTests(SynchronousTestCase):
 
     def test_port(self) -> None:
         """
-        A single-process station listens for v1 sources on the port after
-        its listener port; with port 0, or with worker processes (which
-        do not accept sources), it does not.
+        A single-process station with a source password (of the server or
+        of any mount) listens for v1 sources on the port after its
+        listener port; without any source password, with port 0, or with
+        worker processes (which do not accept sources), it does not.
         """
-        self.assertEqual(self.v1_port(port=8000), 8001)
-        self.assertIsNone(self.v1_port(port=0))
-        self.assertIsNone(self.v1_port(port=65535))
-        self.assertIsNone(self.v1_port(port=8000, workers=2))
+        with_password = {"source_password": "pw"}
+        self.assertEqual(self.v1_port(port=8000, **with_password), 8001)
+        self.assertIsNone(self.v1_port(port=8000))
+        self.assertIsNone(self.v1_port(port=0, **with_password))
+        self.assertIsNone(self.v1_port(port=65535, **with_password))
+        self.assertIsNone(self.v1_port(port=8000, workers=2, **with_password))
+        mounts = (MountConfig(name="/stream"), MountConfig(name="/live", source_password="pw"))
+        config = StationConfig(port=8000, mounts=mounts)
+        service = StationService(config, Clock(), lambda work: Deferred())
+        assert service.shoutcast is not None
+        self.assertEqual(getattr(service.shoutcast._endpoint, "_port", "?"), 8001)
+
+    def test_interface(self) -> None:
+        """
+        The v1 port listens on the station's configured interface, like
+        the main port, and shares its per-address count and login
+        throttle.
+        """
+        config = StationConfig(
+            port=8000,
+            interface="127.0.0.1",
+            mounts=(MountConfig(name="/stream"),),
+            source_password="pw",
+        )
+        service = StationService(config, Clock(), lambda work: Deferred())
+        assert service.shoutcast is not None and service.shoutcast_factory is not None
+        self.assertEqual(getattr(service.shoutcast._endpoint, "_interface", "?"), "127.0.0.1")
+        self.assertIs(service.shoutcast_factory.limits, service.factory.limits)
+
+    def test_reload(self) -> None:
+        """
+        A reload that sets the first source password opens the v1 port; one
+        that removes the last closes it.
+        """
+        mounts = (MountConfig(name="/stream", music=os.path.join(FIXTURES)),)
+        config = StationConfig(port=8000, interface="127.0.0.1", mounts=mounts)
+        service = StationService(config, Clock(), lambda work: Deferred())
+        self.assertIsNone(service.shoutcast)
+        service.reload(replace(config, source_password="pw"))
+        assert service.shoutcast is not None
+        self.assertIs(service.shoutcast.parent, service)
+        closing = service.shoutcast
+        service.reload(config)
+        self.assertIsNone(service.shoutcast)
+        self.assertIsNone(closing.parent)

@@ -422,8 +422,13 @@ class SourceProtocolTests(SynchronousTestCase):
         self.assertIn("/live", factory.mounts)
         listener = Connection(factory, port=1)
         listener.send(b"GET /live HTTP/1.0\r\n\r\n")
+        # The reply waits for the new mount's first audio, and names its
+        # format.
+        self.assertEqual(listener.capture().headers, {})
+        clock.pump([0.1])
         self.assertEqual(listener.capture().headers["icy-name"], "Pop Up")
-        clock.pump([0.1] * 10)
+        self.assertEqual(listener.capture().headers["icy-br"], "128")
+        clock.pump([0.1] * 9)
         source.protocol.connectionLost()
         self.assertFalse(listener.closed)
         clock.pump([0.1] * 10)

@@ -14,7 +14,7 @@ from twisted.internet import reactor as _reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.interfaces import IReactorCore, IReactorProcess, IReactorTCP
 from twisted.logger import ILogObserver, LogEvent, globalLogPublisher
-from twisted.trial.unittest import SkipTest, TestCase
+from twisted.trial.unittest import TestCase
 
 from radiod.config import MountConfig, StationConfig
 from radiod.convert import AudioFormat
@@ -23,6 +23,7 @@ from radiod.frames import FrameSplitter
 from radiod.mount import Mount
 from radiod.service import StationService, thread_runner
 from radiod.transcode import ConversionCache, ConversionError, Transcoder
+from tests.support.tools import require_ffmpeg
 from tests.test_e2e import DECODE_ERRORS, FFmpeg, Reader, asynchronous, wait_for
 
 reactor: Any = _reactor
@@ -96,8 +97,7 @@ class ConversionEndToEndTests(TestCase):
     timeout = 120
 
     def setUp(self) -> None:
-        if find_ffmpeg() is None:
-            raise SkipTest("ffmpeg is not installed (pip install imageio-ffmpeg)")
+        require_ffmpeg()
         self.music = os.path.abspath(self.mktemp())
         os.makedirs(self.music)
         self.cache = os.path.abspath(self.mktemp())
@@ -305,9 +305,7 @@ class KillTests(TestCase):
         The conversion fails naming the signal, and neither a converted
         file nor a partial one is left.
         """
-        ffmpeg = find_ffmpeg()
-        if ffmpeg is None:
-            raise SkipTest("ffmpeg is not installed (pip install imageio-ffmpeg)")
+        ffmpeg = require_ffmpeg()
         source = os.path.abspath(self.mktemp()) + ".wav"
         await make_track(source, 600, "Long", ["-c:a", "pcm_s16le"], 8000, 1)
         folder = os.path.abspath(self.mktemp())

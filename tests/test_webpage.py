@@ -12,14 +12,16 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
+from importlib.util import find_spec
 from typing import Any
 
 from twisted.internet.interfaces import IReactorCore
 from twisted.internet.threads import deferToThreadPool
-from twisted.trial.unittest import SkipTest, TestCase
+from twisted.trial.unittest import TestCase
 
 from radiod.config import MountConfig, StationConfig
 from radiod.service import StationService, thread_runner
+from tests.support.tools import require_tool
 from tests.test_e2e import FIRST, FIXTURES, SECOND, asynchronous, reactor, wait_for
 
 PHONE_WIDTH = 390
@@ -43,15 +45,15 @@ TITLES = {FIRST.split(" - ")[1], SECOND.split(" - ")[1]}
 
 def find_chromium() -> str:
     """
-    The system Chromium and Playwright, or skip.
+    The system Chromium, once Playwright is known to be there too; or skip
+    (fail under continuous integration, see L{tests.support.tools.require}).
     """
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        raise SkipTest("chromium is not installed (apt-get install chromium)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        raise SkipTest("playwright is not installed (pip install playwright)") from None
+    chromium = require_tool(
+        "chromium",
+        shutil.which("chromium") or shutil.which("chromium-browser"),
+        "apt-get install chromium",
+    )
+    require_tool("playwright", find_spec("playwright"), "pip install playwright")
     return chromium
 
 

@@ -4,6 +4,7 @@ Tests for L{radiod.workers}: one station served by several processes.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -39,14 +40,16 @@ class WorkersTests(TestCase):
 
     timeout = 90
 
-    async def start(self) -> tuple[StationService, int]:
+    async def start(self, **settings: Any) -> tuple[StationService, int]:
         music = self.mktemp()
         os.makedirs(music)
         for name in ("alpha-artist-first-song.mp3", "beta-artist-second-song.mp3"):
             shutil.copy(os.path.join(FIXTURES, name), music)
         port = free_port()
         mount = MountConfig(name="/stream", music=music, metaint=2000, burst_size=16384)
-        config = StationConfig(port=port, interface="127.0.0.1", workers=2, mounts=(mount,))
+        config = StationConfig(
+            port=port, interface="127.0.0.1", workers=2, mounts=(mount,), **settings
+        )
         service = StationService(config, reactor, thread_runner(reactor, reactor.getThreadPool()))
         service.startService()
         self.addCleanup(service.stopService)
@@ -142,6 +145,68 @@ class WorkersTests(TestCase):
         for _ in range(16):
             reply = await fetch(song["url"], "Range: bytes=100-4099\r\n")
             self.assertEqual((reply.status, reply.body), (206, data[100:4100]))
+
+    async def ask(self, port: int, request: bytes) -> Reply:
+        """
+        Send one request on its own connection; return the whole reply.
+        """
+        client = Client(request)
+        await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), client)
+        await client.gone
+        return parse_reply(bytes(client.data))
+
+    @asynchronous
+    async def test_per_address_limit_station_wide(self) -> None:
+        """
+        C{max_per_address} holds for the whole station, not per process:
+        of 12 listeners from one address spread over both processes,
+        exactly 4 are served and 8 refused with 503; once they leave, the
+        address may connect again.
+        """
+        service, port = await self.start(max_per_address=4)
+        assert service.pool is not None
+        pool = service.pool
+        readers = await self.listen(port, 12)
+        await wait_for(lambda: all(r.capture.status_line for r in readers), 20, reactor)
+        statuses = sorted(r.capture.status_line for r in readers)
+        self.assertEqual(
+            statuses, ["HTTP/1.0 200 OK"] * 4 + ["HTTP/1.0 503 Service Unavailable"] * 8
+        )
+        self.assertGreater(pool.admissions, 0, "no connection reached the worker")
+        self.hang_up(readers)
+        await wait_for(lambda: service.factory.per_address.open("127.0.0.1") == 0, 20, reactor)
+        again = await self.listen(port, 4)
+        await wait_for(lambda: all(r.capture.status_line for r in again), 20, reactor)
+        self.assertEqual({r.capture.status_line for r in again}, {"HTTP/1.0 200 OK"})
+
+    @asynchronous
+    async def test_admin_answered_by_main_process(self) -> None:
+        """
+        Every admin request gets the main process's answer, whichever
+        process it reaches: the same mount list on every connection, and
+        the login throttle counting failures across the station (the
+        fourth wrong password from one address waits, wherever the first
+        three went).
+        """
+        service, port = await self.start(admin_password="adm-pw")
+        assert service.pool is not None
+        pool = service.pool
+        token = base64.b64encode(b"admin:adm-pw").decode()
+        listing = f"GET /admin/listmounts HTTP/1.0\r\nAuthorization: Basic {token}\r\n\r\n"
+        replies = [await self.ask(port, listing.encode()) for _ in range(16)]
+        self.assertEqual({reply.status for reply in replies}, {200})
+        self.assertEqual(len({reply.body for reply in replies}), 1)
+        self.assertIn(b'<source mount="/stream">', replies[0].body)
+        self.assertGreater(pool.handed_over, 0, "no request reached the worker")
+        wrong = base64.b64encode(b"admin:nope").decode()
+        guess = f"GET /admin/stats HTTP/1.0\r\nAuthorization: Basic {wrong}\r\n\r\n"
+        for _ in range(3):
+            self.assertEqual((await self.ask(port, guess.encode())).status, 401)
+        self.assertEqual(service.factory.throttle.failures("127.0.0.1"), 3)
+        started = reactor.seconds()
+        self.assertEqual((await self.ask(port, guess.encode())).status, 401)
+        self.assertGreaterEqual(reactor.seconds() - started, 0.9)
+        self.assertEqual(service.factory.throttle.failures("127.0.0.1"), 4)
 
     def test_limits_shared(self) -> None:
         """
