@@ -234,6 +234,26 @@ class EndToEndTests(TestCase):
         self.assertGreaterEqual(decoded_seconds(log), 5.9)
 
     @asynchronous
+    async def test_format_headers_from_the_first_instant(self) -> None:
+        """
+        A listener connecting the instant the port opens, before the
+        programme has read its first track, gets C{icy-br} and
+        C{ice-audio-info} in its reply all the same, then the audio.
+        """
+        service, url, mount = await self.start_station(burst_size=0)
+        self.assertEqual(mount.audio.bitrate, 0, "the station had audio already")
+        reader = await self.connect_reader(url)
+        self.assertEqual(reader.capture.headers, {})
+        await wait_for(lambda: bool(reader.capture.headers), 10, reactor)
+        self.assertEqual(reader.capture.status_line, "HTTP/1.0 200 OK")
+        self.assertEqual(reader.capture.headers["icy-br"], "128")
+        self.assertEqual(
+            reader.capture.headers["ice-audio-info"],
+            "ice-samplerate=44100;ice-bitrate=128;ice-channels=2",
+        )
+        await wait_for(lambda: len(reader.capture.audio) > 4000, 10, reactor)
+
+    @asynchronous
     async def test_title_changes_after_track_change(self) -> None:
         """
         ffmpeg reports the first song's title at the start and the second
