@@ -43,7 +43,9 @@ Seconds between two probes.
 KEEPALIVE_COUNT = 6
 """
 Probes unanswered before the kernel drops the connection: a peer that
-vanished without closing is found within about two minutes.
+vanished without closing is found within about two minutes, whether the
+connection was idle (keepalive) or had data in flight (the same two minutes
+as C{TCP_USER_TIMEOUT}, see L{Keepalive.user_timeout}).
 """
 
 
@@ -61,6 +63,18 @@ class Keepalive:
     idle: int = KEEPALIVE_IDLE
     interval: int = KEEPALIVE_INTERVAL
     count: int = KEEPALIVE_COUNT
+
+    @property
+    def user_timeout(self) -> int:
+        """
+        Milliseconds data may stay unacknowledged before the kernel drops
+        the connection (C{TCP_USER_TIMEOUT}): as long as keepalive takes
+        to give up on an idle peer, so that a peer that vanishes while
+        something is in flight (an event stream's comment, the last bytes
+        to a listener) is found as soon as an idle one, not after the
+        kernel's fifteen minutes of retransmissions.
+        """
+        return (self.idle + self.interval * self.count) * 1000
 
 
 class AddressLimit:
@@ -146,6 +160,8 @@ def enable_keepalive(handle: object, timing: Keepalive = Keepalive()) -> bool:
             handle.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, timing.idle)
             handle.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, timing.interval)
             handle.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, timing.count)
+        if hasattr(socket, "TCP_USER_TIMEOUT"):
+            handle.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, timing.user_timeout)
     except OSError:
         return False
     return True

@@ -204,6 +204,11 @@ class Mount:
         """
         for observer in self.on_broadcast:
             observer(frames)
+        if self._awaiting_audio:
+            # Listeners waiting for the format join before this audio, so
+            # they hear it from its first frame.
+            self._measure(frames, sum(len(frame.data) for frame, _ in frames))
+            self._audio_arrived()
         run: list[bytes] = []
         run_size = 0
         track = frames[0][1]
@@ -221,13 +226,20 @@ class Mount:
             run_size += size
             samples += frame.header.samples
         self._append(run, track)
+        self._measure(frames, total, samples)
+        self.fanout()
+
+    def _measure(self, frames: list[tuple[Frame, TrackInfo]], total: int, samples: int = 0) -> None:
+        """
+        Note the format of a broadcast of C{total} bytes and C{samples}
+        samples (counted here when 0) in L{audio}.
+        """
+        if not samples:
+            samples = sum(frame.header.samples for frame, _ in frames)
         last = frames[-1][0].header
         self.audio.sample_rate = last.sample_rate
         self.audio.channels = last.channels
         self.audio.bitrate = round(total * 8 * last.sample_rate / samples / 1000)
-        if self._awaiting_audio:
-            self._audio_arrived()
-        self.fanout()
 
     def audio_known(self) -> Deferred[None]:
         """

@@ -28,7 +28,7 @@ from radiod.events import (
     describe_track,
 )
 from radiod.mount import Mount
-from radiod.server import RadioFactory, RadioProtocol
+from radiod.server import AUDIO_WAIT, RadioFactory, RadioProtocol
 from radiod.source import StreamInfo
 from radiod.testing import FakeFrameSource, silent_frame
 from radiod.track import TrackInfo
@@ -325,6 +325,9 @@ class EventStreamsTests(SynchronousTestCase):
         connection = self.open(factory)
         listener = Connection(factory, port=40001)
         listener.get("/stream")
+        # The mount plays nothing: the reply waits for its audio, then
+        # goes without it.
+        clock.advance(AUDIO_WAIT)
         self.assertEqual(len(mount.listeners), 1)
         clock.advance(TICK)
         self.assertEqual(connection.events()[-1], ("listeners", {"listeners": 1}))

@@ -55,6 +55,7 @@ from radiod.steady import CHECK_INTERVAL, SteadyClock, SteadyTime
 from radiod.tap import makeService
 from radiod.testing import FakeFrameSource, SteppedClock, silent_frame
 from radiod.track import TrackInfo
+from tests.support.services import station_in
 from tests.support.tools import require, require_ffmpeg
 from tests.test_e2e import FIRST, FIXTURES, SECOND, Reader, asynchronous, wait_for
 from tests.test_live_e2e import run as run_ffmpeg
@@ -1427,8 +1428,7 @@ class SteadyTimeServiceTests(SynchronousTestCase):
         """
         options = Options()
         options.parseOptions(["--port", "8123", "--state-dir", os.path.abspath(self.mktemp())])
-        station = makeService(options)
-        assert isinstance(station, StationService)
+        station = station_in(makeService(options))
         services = [child for child in station if isinstance(child, SteadyTime)]
         self.assertEqual(len(services), 1)
         self.assertFalse(services[0].running)

@@ -39,7 +39,7 @@ from radiod.library import Library, track_id
 from radiod.mount import Mount
 from radiod.programme import Programme
 from radiod.request import Request
-from radiod.server import RadioFactory, RadioProtocol
+from radiod.server import AUDIO_WAIT, RadioFactory, RadioProtocol
 from radiod.testing import (
     FakeFrameSource,
     FakeProcessReactor,
@@ -841,6 +841,9 @@ class PrefixRouteTests(SynchronousTestCase):
 
         station.factory.prefix_routes["/stream"] = route
         protocol, transport = station.connect("/stream")
+        # The mount plays nothing: the reply waits for its audio, then
+        # goes without it.
+        station.clock.advance(AUDIO_WAIT)
         self.assertIsNotNone(protocol.listener)
         protocol.connectionLost(Failure(ConnectionDone()))
         self.assertEqual(station.request("/stream.m3u").status, 200)

@@ -97,6 +97,12 @@ class AddressLimitTests(SynchronousTestCase):
             self.assertEqual(
                 sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT), KEEPALIVE_COUNT
             )
+            # Data left unacknowledged is given up on as soon as an idle
+            # peer would be.
+            self.assertEqual(
+                sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),
+                (KEEPALIVE_IDLE + KEEPALIVE_INTERVAL * KEEPALIVE_COUNT) * 1000,
+            )
         self.assertFalse(enable_keepalive(None))
 
 

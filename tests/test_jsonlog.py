@@ -35,6 +35,7 @@ from radiod.jsonlog import LogObserverService, format_json, json_observer, twist
 from radiod.options import Options
 from radiod.service import StationService
 from radiod.tap import makeService
+from tests.support.services import station_in
 
 reactor: Any = _reactor
 
@@ -206,8 +207,8 @@ class ServiceTests(SynchronousTestCase):
         options.parent = twistd_options(nodaemon=True, logfile=path)
         service = makeService(options)
         assert isinstance(service, LogObserverService)
-        [station] = list(service)
-        self.assertIsInstance(station, StationService)
+        [top] = list(service)
+        self.assertIsInstance(station_in(top), StationService)
         observer: Any = service.observer
         self.addCleanup(observer._outFile.close)
         self.assertEqual(observer._outFile.path, path)
@@ -218,11 +219,14 @@ class ServiceTests(SynchronousTestCase):
 
     def test_text_by_default(self) -> None:
         """
-        Without the option, makeService gives the station itself.
+        Without the option, makeService gives the station, with no log
+        observer of its own around it.
         """
         options = Options()
         options.parseOptions(["--music", FIXTURES])
-        self.assertIsInstance(makeService(options), StationService)
+        service = makeService(options)
+        self.assertNotIsInstance(service, LogObserverService)
+        self.assertIsInstance(station_in(service), StationService)
 
     def test_bad_combination_is_one_line(self) -> None:
         """

@@ -9,28 +9,19 @@ import os
 import subprocess
 import sys
 
-from twisted.application.service import IService, IServiceCollection, IServiceMaker
+from twisted.application.service import IServiceCollection, IServiceMaker
 from twisted.plugin import getPlugins
 from twisted.trial.unittest import SynchronousTestCase
 
 from radiod.auth import with_admin_password
 from radiod.config import with_default_folders
 from radiod.options import Options
-from radiod.service import StationService, demo_library
-from radiod.tap import ListeningOrExit, makeService
+from radiod.service import demo_library
+from radiod.tap import makeService
+from tests.support.services import station_in
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
-
-
-def station(service: IService) -> StationService:
-    """
-    The station service itself, from what makeService or a .tac built.
-    """
-    assert isinstance(service, ListeningOrExit)
-    [child] = list(service)
-    assert isinstance(child, StationService)
-    return child
 
 
 class PluginTests(SynchronousTestCase):
@@ -54,7 +45,7 @@ class PluginTests(SynchronousTestCase):
         """
         options = Options()
         options.parseOptions(["--port", "8123", "--mount", "/live", "--name", "Test"])
-        service = station(makeService(options))
+        service = station_in(makeService(options))
         expected = with_default_folders(options.to_config(), os.environ)
         self.assertEqual(service.config, with_admin_password(expected))
         self.assertEqual(list(service.mounts), ["/live"])
@@ -132,7 +123,7 @@ class TacTests(SynchronousTestCase):
         services = list(IServiceCollection(application))
         options = Options()
         options.parseOptions(args.split())
-        built = station(services[0])
+        built = station_in(services[0])
         expected = with_default_folders(options.to_config(), os.environ)
         self.assertEqual(built.config, with_admin_password(expected))
         self.assertTrue(built.config.mounts[0].shuffle)
