@@ -11,7 +11,7 @@ import shlex
 
 from twisted.application.service import Application
 
-from radiod.options import Options
+from radiod.station.options import Options
 from radiod.tap import makeService
 
 options = Options()

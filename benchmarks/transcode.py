@@ -7,8 +7,8 @@ radiod uses while converting a one-hour file.
     python benchmarks/transcode.py --ladder-seconds 120 --hour 3600
 
 Everything runs in this process on the real reactor, with the station's
-own code: L{radiod.transcode.Transcoder} converts (ffmpeg child
-processes, the conversion cache), and a L{radiod.service.StationService}
+own code: L{radiod.ffmpeg.transcode.Transcoder} converts (ffmpeg child
+processes, the conversion cache), and a L{radiod.station.service.StationService}
 with C{ladder = [64, 32]} plays the ladder to three reading listeners.
 A L{LoopingCall} every 10 ms measures how late the reactor runs it: the
 longest such delay is the longest stall.
@@ -38,11 +38,12 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol  # no
 from twisted.internet.protocol import Protocol  # noqa: E402
 from twisted.internet.task import LoopingCall  # noqa: E402
 
+from radiod.audio.format import AudioFormat  # noqa: E402
 from radiod.config import MountConfig, StationConfig  # noqa: E402
-from radiod.convert import AudioFormat  # noqa: E402
-from radiod.ffmpeg import find_ffmpeg  # noqa: E402
-from radiod.service import StationService, thread_runner  # noqa: E402
-from radiod.transcode import ConversionCache, Transcoder  # noqa: E402
+from radiod.ffmpeg.binary import find_ffmpeg  # noqa: E402
+from radiod.ffmpeg.transcode import ConversionCache, Transcoder  # noqa: E402
+from radiod.runner import thread_runner  # noqa: E402
+from radiod.station.service import StationService  # noqa: E402
 
 reactor: Any = _reactor
 FIXTURES = REPO / "tests" / "fixtures"

@@ -29,12 +29,12 @@ import atheris
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 with atheris.instrument_imports(include=["radiod"]):
+    from radiod.audio.frames import FrameSplitter, UnsupportedAudio, parse_header
+    from radiod.audio.icy import IcyDemuxer, IcyFramingError, encode_metadata, parse_metadata
     from radiod.config import ConfigError, load_config
-    from radiod.frames import FrameSplitter, UnsupportedAudio, parse_header
-    from radiod.icy import IcyDemuxer, IcyFramingError, encode_metadata, parse_metadata
-    from radiod.playlist import parse_playlist
+    from radiod.library.playlist import parse_playlist
     from radiod.request import RequestError, RequestParser
-    from radiod.shoutcast import HandshakeError, HandshakeParser
+    from radiod.wire.shoutcast import HandshakeError, HandshakeParser
 
 MAX_PAYLOAD = 4080
 

@@ -20,6 +20,8 @@ password).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import secrets
 import stat
@@ -34,9 +36,8 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 from zope.interface import Interface, implementer
 
-from radiod.config import ConfigError, StationConfig
+from radiod.config import ConfigError, StationConfig, source_password
 from radiod.secret import same_secret
-from radiod.source import parse_basic_auth, source_password
 
 __all__ = [
     "ADMIN_PASSWORD_FILE",
@@ -48,6 +49,7 @@ __all__ = [
     "Administrator",
     "IAdministrator",
     "load_admin_password",
+    "parse_basic_auth",
     "same_secret",
     "source_allowed",
     "with_admin_password",
@@ -321,3 +323,30 @@ def with_admin_password(config: StationConfig) -> StationConfig:
             path=path,
         )
     return replace(config, admin_password=password)
+
+
+def parse_basic_auth(value: str | None) -> tuple[str, str] | None:
+    """
+    Read HTTP Basic credentials.
+
+    @param value: an C{Authorization} header value, or C{None}.
+    @return: the user and password, or C{None} if C{value} is missing or
+        not well-formed Basic credentials.
+    """
+    if value is None:
+        return None
+    scheme, _, encoded = value.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    try:
+        text = decoded.decode("utf-8")
+    except UnicodeDecodeError:
+        text = decoded.decode("latin-1")
+    user, colon, password = text.partition(":")
+    if not colon:
+        return None
+    return user, password

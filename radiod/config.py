@@ -88,9 +88,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from radiod.convert import ladder_sample_rate
+from radiod.audio.format import MP3_SAMPLE_RATES, ladder_sample_rate, mp3_bitrates
 from radiod.forwarded import parse_networks
-from radiod.transcode import MP3_SAMPLE_RATES, mp3_bitrates
 
 __all__ = [
     "DEFAULT_CACHE_DIR",
@@ -109,6 +108,7 @@ __all__ = [
     "parse_push_url",
     "parse_size",
     "read_config",
+    "source_password",
     "validate",
     "with_default_folders",
 ]
@@ -238,24 +238,24 @@ class MountConfig:
     @ivar live_only: the mount plays only live sources (and its relay,
         if any): no music, and no audio between shows.
     @ivar fallback: for a live-only mount, the name of the mount its
-        listeners hear when it has no audio (see L{radiod.fallback});
+        listeners hear when it has no audio (see L{radiod.broadcast.fallback});
         empty for none, when they are closed instead.
     @ivar fallback_override: whether listeners moved to the fallback come
         back when a live source returns.
     @ivar source_password: the password a live source for this mount
         gives; empty to use the station's L{StationConfig.source_password}.
     @ivar record: whether each live show on this mount is written to a
-        file (see L{radiod.recording}).
+        file (see L{radiod.ingest.recording}).
     @ivar record_dir: the folder recordings go into, created when needed.
     @ivar relay: the C{http://} URL of a stream this mount relays (see
-        L{radiod.relay}), its music playing while the upstream is down;
+        L{radiod.ingest.relay}), its music playing while the upstream is down;
         empty for none.
     @ivar push_to: C{http://user:password@host:port/mount} URLs of
         Icecast-compatible servers this mount is pushed to as a source
-        (see L{radiod.relayout}); empty for none.
+        (see L{radiod.outbound.relay}); empty for none.
     @ivar ladder: the bitrates, in kbit/s, of the rungs of this mount's
         bitrate ladder: extra mounts playing the same programme, at the
-        same moment, re-encoded at these bitrates (see L{radiod.ladder});
+        same moment, re-encoded at these bitrates (see L{radiod.ffmpeg.ladder});
         empty for none.
     @ivar ladder_names: the names of those mounts, one per entry of
         L{ladder}; empty for the default C{<name>-<kbit/s>} (see
@@ -264,10 +264,10 @@ class MountConfig:
         when set, only MP3 files at exactly this bitrate play unconverted;
         0 lets any bitrate pass (and converts at the first track's).
     @ivar sample_rate: the sample rate the mount plays, in Hz; 0 for the
-        first track's (see L{radiod.transcode}).
+        first track's (see L{radiod.ffmpeg.transcode}).
     @ivar channels: 1 or 2; 0 for the first track's.
     @ivar normalize: whether every track is brought to the same loudness
-        (see L{radiod.loudness}).
+        (see L{radiod.audio.loudness}).
     """
 
     name: str = "/stream"
@@ -337,7 +337,7 @@ class StationConfig:
         stalled listener, so the queue size decides when it is dropped.
     @ivar workers: processes serving listeners; more than 1 starts worker
         processes that share the port and relay the main process's
-        programme (see L{radiod.workers}).  Listener limits are shared out
+        programme (see L{radiod.station.workers}).  Listener limits are shared out
         evenly between them.
     @ivar mounts: the mounts; the first is the default mount, which C{/;}
         and C{/;stream.mp3} also reach.
@@ -354,11 +354,11 @@ class StationConfig:
         password), created when needed; empty for L{DEFAULT_STATE_DIR} in
         the working directory.
     @ivar access_log: the file the access log is appended to (see
-        L{radiod.accesslog}); C{"-"} for standard output; empty for none.
+        L{radiod.wire.accesslog}); C{"-"} for standard output; empty for none.
     @ivar log_format: C{"text"}, or C{"json"} for one JSON object per log
-        event (see L{radiod.jsonlog}).
+        event (see L{radiod.station.jsonlog}).
     @ivar cache_dir: the folder where converted tracks and measured
-        loudness are kept (see L{radiod.transcode}), created when needed;
+        loudness are kept (see L{radiod.ffmpeg.transcode}), created when needed;
         empty for C{"cache"} in the state folder (see L{cache_path}).
     @ivar cache_size: the size, in bytes, the conversion cache is kept to.
     @ivar trusted_proxies: the addresses and CIDR networks of reverse
@@ -1276,3 +1276,16 @@ def read_config(path: str) -> StationConfig:
     except UnicodeDecodeError as e:
         raise ConfigError(f"cannot read config {path}: not UTF-8 text (byte {e.start})") from None
     return load_config(text, path, path_exists=os.path.exists)
+
+
+def source_password(config: StationConfig, mount: str) -> str:
+    """
+    The password a source for C{mount} gives.
+
+    @return: the mount's own source password if it is configured with one,
+        else the station's (C{""} when none is set).
+    """
+    for mount_config in config.mounts:
+        if mount_config.name == mount and mount_config.source_password:
+            return mount_config.source_password
+    return config.source_password

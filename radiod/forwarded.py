@@ -23,7 +23,14 @@ import re
 from collections.abc import Iterable, Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
-__all__ = ["Network", "client_address", "is_trusted", "parse_address", "parse_networks"]
+__all__ = [
+    "Network",
+    "client_address",
+    "format_peer",
+    "is_trusted",
+    "parse_address",
+    "parse_networks",
+]
 
 Network = IPv4Network | IPv6Network
 """
@@ -144,3 +151,17 @@ def client_address(peer: str, forwarded_for: Sequence[str], trusted: Sequence[Ne
         if not _trusted(found, trusted):
             break
     return client
+
+
+def format_peer(address: object) -> str:
+    """
+    C{host:port} of a peer address (anything with C{host} and C{port},
+    such as a Twisted C{IPv4Address}), for logs.
+    """
+    host = getattr(address, "host", None)
+    port = getattr(address, "port", None)
+    if host is None:
+        return str(address)
+    if ":" in host:
+        return f"[{host}]:{port}"
+    return f"{host}:{port}"

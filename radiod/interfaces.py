@@ -10,10 +10,18 @@ from typing import Protocol, TypeVar
 from twisted.internet.defer import Deferred
 from zope.interface import Interface
 
-from radiod.frames import Frame
-from radiod.track import TrackInfo
+from radiod.audio.format import AudioFormat
+from radiod.audio.frames import Frame
+from radiod.audio.track import TrackInfo
 
-__all__ = ["Deliver", "IFrameSource", "ILiveSource", "Runner"]
+__all__ = [
+    "Converter",
+    "Deliver",
+    "IFrameSource",
+    "ILiveSource",
+    "MakeConverter",
+    "Runner",
+]
 
 _T = TypeVar("_T")
 
@@ -82,3 +90,37 @@ class ILiveSource(Interface):
         """
         Stop receiving audio.
         """
+
+
+class Converter(Protocol):
+    """
+    Converts a stream of MP3 frames to another format.  Converted frames
+    come out through the callback given to its maker, and the end (after
+    L{finish} or a failure) through the other.
+    """
+
+    def feed(self, frames: list[Frame]) -> None:
+        """
+        Convert these frames (the next ones of the stream).
+        """
+
+    def finish(self) -> None:
+        """
+        The input ended: write out what is left, then end.
+        """
+
+    def stop(self) -> None:
+        """
+        End now, dropping what is left.
+        """
+
+
+MakeConverter = Callable[
+    [AudioFormat, Callable[[list[Frame]], None], Callable[[bool], None], str], Converter | None
+]
+"""
+Starts a converter to a format: given the target format, the callback for
+converted frames, the callback for its end (called with whether it ended
+as asked, rather than failing) and the mount's name for logs, it returns
+the running converter, or C{None} when it cannot convert at all.
+"""

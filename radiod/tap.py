@@ -18,15 +18,17 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.logfile import LogFile
 
-from radiod.accesslog import AppendFile
+from radiod import demo
 from radiod.auth import with_admin_password
 from radiod.config import ConfigError, with_default_folders
-from radiod.jsonlog import LogObserverService, json_observer, twistd_log_output
-from radiod.library import LibraryError
-from radiod.options import Options
-from radiod.service import StationService, check_music, demo_library, thread_runner
-from radiod.steady import SteadyTime
-from radiod.worker import raise_file_limit
+from radiod.library.library import LibraryError
+from radiod.runner import thread_runner
+from radiod.station.jsonlog import LogObserverService, json_observer, twistd_log_output
+from radiod.station.options import Options
+from radiod.station.service import StationService, check_music
+from radiod.station.steady import SteadyTime
+from radiod.station.worker import raise_file_limit
+from radiod.wire.accesslog import AppendFile
 
 __all__ = ["Options", "makeService"]
 
@@ -42,7 +44,7 @@ def makeService(options: Options) -> IService:
         config = with_default_folders(options.to_config(), os.environ)
         for mount in config.mounts:
             if not mount.live_only:
-                check_music(mount.music or demo_library())
+                check_music(mount.music or demo.location())
         log_output = _log_output(options) if config.log_format == "json" else None
         config = with_admin_password(config)
     except (ConfigError, LibraryError, ValueError) as error:

@@ -26,11 +26,11 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from radiod.convert import AudioFormat
-from radiod.frames import Frame, build_header, parse_header
-from radiod.icy import IcyDemuxer, parse_metadata
+from radiod.audio.format import AudioFormat
+from radiod.audio.frames import Frame, build_header, parse_header
+from radiod.audio.icy import IcyDemuxer, parse_metadata
+from radiod.audio.track import TrackInfo
 from radiod.interfaces import IFrameSource
-from radiod.track import TrackInfo
 
 __all__ = [
     "FakeConverter",
@@ -137,7 +137,7 @@ class SteppedClock(Clock):
     system clock alone, as an NTP correction does.  Like Twisted's
     reactors, it keeps time by the system clock (L{wall}) and puts its
     timers at absolute times on it, until something gives it another
-    C{seconds} (see L{radiod.steady.SteadyTime}).
+    C{seconds} (see L{radiod.station.steady.SteadyTime}).
 
     @ivar stepped: seconds the system clock was stepped by in all.
     """
@@ -328,7 +328,7 @@ class FakeConverter:
 
 class FakeConverters:
     """
-    A L{radiod.convert.MakeConverter} that makes L{FakeConverter}s and
+    A L{radiod.ffmpeg.converter.MakeConverter} that makes L{FakeConverter}s and
     keeps them, or makes none when C{available} is false.
 
     @ivar ends_on_stop: given to each converter made (see

@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.accesslog}: the line format, password masking, the file
+Tests for L{radiod.wire.accesslog}: the line format, password masking, the file
 writer, the server's lines, and a real listener's line end to end.
 """
 
@@ -24,7 +24,15 @@ from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from radiod.accesslog import (
+from radiod.audio.track import TrackInfo
+from radiod.broadcast.mount import Mount
+from radiod.config import MountConfig, StationConfig, load_config
+from radiod.runner import thread_runner
+from radiod.station.options import Options
+from radiod.station.service import StationService
+from radiod.tap import makeService
+from radiod.testing import FakeFrameSource, silent_frame, synchronous_runner
+from radiod.wire.accesslog import (
     FLUSH_SIZE,
     MAX_BACKLOG,
     Access,
@@ -34,14 +42,7 @@ from radiod.accesslog import (
     format_line,
     mask_target,
 )
-from radiod.config import MountConfig, StationConfig, load_config
-from radiod.mount import Mount
-from radiod.options import Options
-from radiod.server import RadioFactory, RadioProtocol
-from radiod.service import StationService, thread_runner
-from radiod.tap import makeService
-from radiod.testing import FakeFrameSource, silent_frame, synchronous_runner
-from radiod.track import TrackInfo
+from radiod.wire.server import RadioFactory, RadioProtocol
 from tests.support.tools import require_ffmpeg
 from tests.test_e2e import Reader, run_ffmpeg, wait_for
 

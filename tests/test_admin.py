@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.admin}: Icecast's admin commands and radiod's admin
+Tests for L{radiod.web.admin}: Icecast's admin commands and radiod's admin
 API, on an in-memory station driven by a L{Clock}.
 """
 
@@ -16,7 +16,20 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.admin import (
+from radiod.audio.track import TrackInfo
+from radiod.broadcast.live import Switch
+from radiod.broadcast.mount import Mount
+from radiod.config import MountConfig, StationConfig
+from radiod.library.library import Library, track_id
+from radiod.library.programme import Programme
+from radiod.testing import (
+    FakeFrameSource,
+    Reply,
+    parse_reply,
+    silent_frame,
+    synchronous_runner,
+)
+from radiod.web.admin import (
     API_PATHS,
     ICECAST_PATHS,
     Admin,
@@ -26,21 +39,8 @@ from radiod.admin import (
     render_listmounts,
     track_json,
 )
-from radiod.config import MountConfig, StationConfig
-from radiod.library import Library, track_id
-from radiod.live import Switch
-from radiod.monitoring import Monitoring
-from radiod.mount import Mount
-from radiod.programme import Programme
-from radiod.server import RadioFactory, RadioProtocol
-from radiod.testing import (
-    FakeFrameSource,
-    Reply,
-    parse_reply,
-    silent_frame,
-    synchronous_runner,
-)
-from radiod.track import TrackInfo
+from radiod.web.monitoring import Monitoring
+from radiod.wire.server import RadioFactory, RadioProtocol
 
 ADMIN_PASSWORD = "adm1n-Pa55"
 SOURCE_PASSWORD = "s0urce-Pa55"

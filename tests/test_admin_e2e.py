@@ -20,9 +20,10 @@ from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
+from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
-from radiod.mount import Mount
-from radiod.service import StationService, thread_runner
+from radiod.runner import thread_runner
+from radiod.station.service import StationService
 from radiod.testing import Reply, parse_reply
 from tests.test_e2e import FIXTURES, Reader, asynchronous, wait_for
 

@@ -33,9 +33,9 @@ from radiod.auth import (
     with_admin_password,
 )
 from radiod.config import ConfigError, MountConfig, StationConfig
+from radiod.ingest.source import SourceRefused, Sources
 from radiod.request import RequestParser
-from radiod.shoutcast import ShoutcastFactory
-from radiod.source import SourceRefused, Sources
+from radiod.wire.shoutcast import ShoutcastFactory
 
 
 def basic(user: str, password: str) -> str:

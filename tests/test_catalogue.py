@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.catalogue}: the library as clients browse it.
+Tests for L{radiod.library.catalogue}: the library as clients browse it.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import os
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.catalogue import (
+from radiod.audio.track import TrackInfo
+from radiod.library.catalogue import (
     DEFAULT_LIMIT,
     FORMATS,
     MAX_LIMIT,
@@ -25,9 +26,8 @@ from radiod.catalogue import (
     render_listing,
     select,
 )
-from radiod.library import Library, track_id
+from radiod.library.library import Library, track_id
 from radiod.testing import synchronous_runner
-from radiod.track import TrackInfo
 
 TAGS = {
     "one.mp3": ("Blue Moon", "Alpha Artist", "Night Songs", 200.0),

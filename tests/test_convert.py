@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.convert} and for live sources putting audio on air in
+Tests for L{radiod.ffmpeg.converter} and for live sources putting audio on air in
 their mount's format.
 """
 
@@ -14,14 +14,16 @@ from twisted.internet.task import Clock
 from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from radiod.audio.format import AudioFormat, standard_bitrate
+from radiod.audio.frames import Frame, FrameSplitter
+from radiod.audio.track import TrackInfo
+from radiod.broadcast.fallback import Fallbacks
+from radiod.broadcast.live import LiveSource, Switch
+from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig
-from radiod.convert import AudioFormat, Converter, FfmpegConverter, standard_bitrate
-from radiod.fallback import Fallbacks
-from radiod.frames import Frame, FrameSplitter
-from radiod.live import LiveSource, Switch
-from radiod.mount import Mount
+from radiod.ffmpeg.converter import FfmpegConverter
+from radiod.interfaces import Converter
 from radiod.testing import FakeConverters, FakeFrameSource, silent_frame
-from radiod.track import TrackInfo
 from tests.support.tools import require_ffmpeg
 from tests.test_e2e import FIXTURES
 

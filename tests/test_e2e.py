@@ -22,12 +22,13 @@ from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
+from radiod.audio.track import TrackInfo
+from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
-from radiod.ffmpeg import find_ffmpeg
-from radiod.mount import Mount
-from radiod.service import StationService, thread_runner
+from radiod.ffmpeg.binary import find_ffmpeg
+from radiod.runner import thread_runner
+from radiod.station.service import StationService
 from radiod.testing import ListenerCapture
-from radiod.track import TrackInfo
 from tests.support.tools import require_ffmpeg
 
 reactor: Any = _reactor

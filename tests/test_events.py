@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.events}: the station page's event streams, in memory.
+Tests for L{radiod.web.events}: the station page's event streams, in memory.
 """
 
 from __future__ import annotations
@@ -16,8 +16,12 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
+from radiod.audio.track import TrackInfo
+from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
-from radiod.events import (
+from radiod.ingest.source import StreamInfo
+from radiod.testing import FakeFrameSource, silent_frame
+from radiod.web.events import (
     EVENTS_PATH,
     KEEPALIVE,
     RECENT,
@@ -27,11 +31,7 @@ from radiod.events import (
     describe_mount,
     describe_track,
 )
-from radiod.mount import Mount
-from radiod.server import AUDIO_WAIT, RadioFactory, RadioProtocol
-from radiod.source import StreamInfo
-from radiod.testing import FakeFrameSource, silent_frame
-from radiod.track import TrackInfo
+from radiod.wire.server import AUDIO_WAIT, RadioFactory, RadioProtocol
 
 ALPHA = TrackInfo("/a.mp3", "First Song", "Alpha Artist", "Tests", 2.6)
 BETA = TrackInfo("/b.mp3", "Second Song", "Beta Artist")

@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.fallback}: listeners of a live-only mount hear its
+Tests for L{radiod.broadcast.fallback}: listeners of a live-only mount hear its
 fallback between shows and come back when a live source returns, on one
 connection, in whole frames.
 """
@@ -10,13 +10,13 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
+from radiod.audio.track import TrackInfo
+from radiod.broadcast.fallback import Fallbacks
+from radiod.broadcast.live import LiveSource, Switch
+from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
-from radiod.fallback import Fallbacks
-from radiod.live import LiveSource, Switch
-from radiod.mount import Mount
-from radiod.server import RadioFactory
 from radiod.testing import FakeFrameSource, ListenerCapture, SlowTransport, silent_frame
-from radiod.track import TrackInfo
+from radiod.wire.server import RadioFactory
 from tests.test_source import Connection, source_request
 
 MUSIC_FRAME = silent_frame()

@@ -38,23 +38,24 @@ from twisted.logger import (
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from radiod.audio.frames import Frame, FrameSplitter, read_frames
+from radiod.audio.track import TrackInfo
+from radiod.broadcast.live import Switch
+from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
-from radiod.convert import FfmpegConverter
-from radiod.frames import Frame, FrameSplitter, read_frames
-from radiod.library import Library
-from radiod.live import Switch
-from radiod.mount import Mount
-from radiod.options import Options
-from radiod.programme import Programme
-from radiod.recording import Recorder, RecordingFile
-from radiod.relay import MAX_GARBAGE, READ_TIMEOUT, Relay, RelayProtocol
-from radiod.server import RadioFactory
-from radiod.service import StationService, thread_runner
-from radiod.source import SOURCE_TIMEOUT, Sources
-from radiod.steady import CHECK_INTERVAL, SteadyClock, SteadyTime
+from radiod.ffmpeg.converter import FfmpegConverter
+from radiod.ingest.recording import Recorder, RecordingFile
+from radiod.ingest.relay import MAX_GARBAGE, READ_TIMEOUT, Relay, RelayProtocol
+from radiod.ingest.source import SOURCE_TIMEOUT, Sources
+from radiod.library.library import Library
+from radiod.library.programme import Programme
+from radiod.runner import thread_runner
+from radiod.station.options import Options
+from radiod.station.service import StationService
+from radiod.station.steady import CHECK_INTERVAL, SteadyClock, SteadyTime
 from radiod.tap import makeService
 from radiod.testing import FakeFrameSource, SteppedClock, silent_frame
-from radiod.track import TrackInfo
+from radiod.wire.server import RadioFactory
 from tests.support.services import station_in
 from tests.support.tools import require, require_ffmpeg
 from tests.test_e2e import FIRST, FIXTURES, SECOND, Reader, asynchronous, wait_for

@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.feed} and the worker-side L{radiod.worker.FeedSource}.
+Tests for L{radiod.station.feed} and the worker-side L{radiod.station.worker.FeedSource}.
 """
 
 from __future__ import annotations
@@ -10,8 +10,11 @@ from twisted.internet.error import ConnectionLost
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
+from radiod.audio.frames import Frame
+from radiod.audio.track import TrackInfo
 from radiod.config import MountConfig, StationConfig
-from radiod.feed import (
+from radiod.interfaces import ILiveSource
+from radiod.station.feed import (
     AudioMessage,
     ControlMessage,
     FeedDecoder,
@@ -22,11 +25,8 @@ from radiod.feed import (
     encode_track,
     split_frames,
 )
-from radiod.frames import Frame
-from radiod.interfaces import ILiveSource
+from radiod.station.worker import FeedSource, StationLink, config_from_json, config_to_json
 from radiod.testing import silent_frame
-from radiod.track import TrackInfo
-from radiod.worker import FeedSource, StationLink, config_from_json, config_to_json
 
 TRACK = TrackInfo("/music/caf\u00e9.mp3", "Caf\u00e9 Song", "\u6771\u4eac Band", "Album", 201.5)
 FRAMES = [silent_frame(), silent_frame(padding=True), silent_frame(bitrate=320)]

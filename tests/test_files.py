@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.files}: the listing, files, ranges, traversal attempts
+Tests for L{radiod.web.files}: the listing, files, ranges, traversal attempts
 and transcodes, in memory (real files on disk, fake transports and a fake
 ffmpeg).
 """
@@ -20,9 +20,21 @@ from twisted.logger import LogLevel, capturedLogs, formatEvent
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.accesslog import Access
+from radiod.audio.track import TrackInfo
+from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
-from radiod.files import (
+from radiod.library.library import Library, track_id
+from radiod.library.programme import Programme
+from radiod.request import Request
+from radiod.testing import (
+    FakeFrameSource,
+    FakeProcessReactor,
+    Reply,
+    SlowTransport,
+    parse_reply,
+    synchronous_runner,
+)
+from radiod.web.files import (
     CHUNK_SIZE,
     FileBody,
     LibraryWatch,
@@ -35,20 +47,8 @@ from radiod.files import (
     parse_transcode,
     transcode_arguments,
 )
-from radiod.library import Library, track_id
-from radiod.mount import Mount
-from radiod.programme import Programme
-from radiod.request import Request
-from radiod.server import AUDIO_WAIT, RadioFactory, RadioProtocol
-from radiod.testing import (
-    FakeFrameSource,
-    FakeProcessReactor,
-    Reply,
-    SlowTransport,
-    parse_reply,
-    synchronous_runner,
-)
-from radiod.track import TrackInfo
+from radiod.wire.accesslog import Access
+from radiod.wire.server import AUDIO_WAIT, RadioFactory, RadioProtocol
 
 _T = TypeVar("_T")
 

@@ -20,9 +20,10 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
 from radiod.config import MountConfig, StationConfig
-from radiod.files import mount_libraries
-from radiod.service import StationService, thread_runner
+from radiod.runner import thread_runner
+from radiod.station.service import StationService
 from radiod.testing import Reply, parse_reply
+from radiod.web.files import mount_libraries
 from tests.support.tools import require_ffmpeg
 from tests.test_e2e import DECODE_ERRORS, FIXTURES, FFmpeg, asynchronous, reactor, wait_for
 

@@ -18,15 +18,15 @@ from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.accesslog import Access
+from radiod.audio.track import TrackInfo
+from radiod.broadcast.mount import Mount
 from radiod.config import ConfigError, MountConfig, StationConfig, load_config, validate
 from radiod.forwarded import client_address, parse_address, parse_networks
-from radiod.mount import Mount
-from radiod.options import Options
-from radiod.server import RadioFactory, RadioProtocol
+from radiod.station.options import Options
+from radiod.station.worker import config_from_json, config_to_json
 from radiod.testing import FakeFrameSource, silent_frame
-from radiod.track import TrackInfo
-from radiod.worker import config_from_json, config_to_json
+from radiod.wire.accesslog import Access
+from radiod.wire.server import RadioFactory, RadioProtocol
 
 TRUSTED = parse_networks(["127.0.0.1", "10.0.0.0/8", "2001:db8:1::/48"])
 

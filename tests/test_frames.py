@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_frames -*-
 """
-Tests for L{radiod.frames}.
+Tests for L{radiod.audio.frames}.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.frames import (
+from radiod.audio.frames import (
     Frame,
     FrameSplitter,
     UnsupportedAudio,

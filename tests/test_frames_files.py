@@ -1,5 +1,5 @@
 """
-L{radiod.frames} on the real MP3 files in tests/fixtures (made by
+L{radiod.audio.frames} on the real MP3 files in tests/fixtures (made by
 tools/make_media.py with ffmpeg's LAME encoder and mutagen).
 """
 
@@ -11,7 +11,7 @@ import os
 import mutagen.mp3
 from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.frames import FrameBlock, FrameSplitter, UnsupportedAudio, read_block, read_frames
+from radiod.audio.frames import FrameBlock, FrameSplitter, UnsupportedAudio, read_block, read_frames
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from radiod.config import ConfigError, load_config
-from radiod.playlist import PlaylistEntry, parse_playlist
-from radiod.shoutcast import (
+from radiod.library.playlist import PlaylistEntry, parse_playlist
+from radiod.wire.shoutcast import (
     MAX_HANDSHAKE,
     HandshakeError,
     HandshakeParser,

@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.guard} and the hostile clients it helps against: a
+Tests for L{radiod.wire.limits} and the hostile clients it helps against: a
 flood of connections from one address, slowloris request heads, and peers
 that vanish.  The end-to-end tests also check that a listener playing
 meanwhile keeps its full rate.
@@ -26,8 +26,13 @@ from twisted.logger import capturedLogs, formatEvent
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from radiod.audio.track import TrackInfo
+from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
-from radiod.guard import (
+from radiod.runner import thread_runner
+from radiod.station.service import StationService
+from radiod.testing import FakeFrameSource, silent_frame
+from radiod.wire.limits import (
     KEEPALIVE_COUNT,
     KEEPALIVE_IDLE,
     KEEPALIVE_INTERVAL,
@@ -35,11 +40,7 @@ from radiod.guard import (
     LoginThrottle,
     enable_keepalive,
 )
-from radiod.mount import Mount
-from radiod.server import RadioFactory, RadioProtocol
-from radiod.service import StationService, thread_runner
-from radiod.testing import FakeFrameSource, silent_frame
-from radiod.track import TrackInfo
+from radiod.wire.server import RadioFactory, RadioProtocol
 from tests.test_e2e import FIXTURES, Reader, asynchronous, wait_for
 
 reactor: Any = _reactor

@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.history}: the play history file.
+Tests for L{radiod.web.history}: the play history file.
 """
 
 from __future__ import annotations
@@ -17,8 +17,12 @@ from twisted.internet.task import Clock
 from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
+from radiod.audio.track import TrackInfo
+from radiod.broadcast.mount import HISTORY_SIZE, Mount
 from radiod.config import MountConfig
-from radiod.history import (
+from radiod.interfaces import Runner
+from radiod.testing import FakeFrameSource, silent_frame, synchronous_runner
+from radiod.web.history import (
     FORMAT,
     HistoryError,
     Played,
@@ -29,10 +33,6 @@ from radiod.history import (
     read_if_present,
     write_atomically,
 )
-from radiod.interfaces import Runner
-from radiod.mount import HISTORY_SIZE, Mount
-from radiod.testing import FakeFrameSource, silent_frame, synchronous_runner
-from radiod.track import TrackInfo
 
 _T = TypeVar("_T")
 

@@ -14,9 +14,10 @@ from twisted.internet.error import ConnectionRefusedError
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
+from radiod.audio.frames import parse_header
 from radiod.config import MountConfig, StationConfig
-from radiod.frames import parse_header
-from radiod.service import StationService, thread_runner
+from radiod.runner import thread_runner
+from radiod.station.service import StationService
 from tests import test_relayout
 from tests.support.tools import require_tool
 from tests.test_e2e import FIRST, FIXTURES, SECOND, Reader, asynchronous, reactor, wait_for

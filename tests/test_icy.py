@@ -1,6 +1,6 @@
 # mypy: disallow-untyped-calls=False
 """
-Tests for L{radiod.icy}.
+Tests for L{radiod.audio.icy}.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.icy import (
+from radiod.audio.icy import (
     EMPTY_BLOCK,
     MAX_PAYLOAD,
     IcyDemuxer,

@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.jsonlog}: JSON log lines, where twistd's log goes, and
+Tests for L{radiod.station.jsonlog}: JSON log lines, where twistd's log goes, and
 C{twistd -n radiod --log-format json} as a running program.
 """
 
@@ -31,9 +31,9 @@ from twisted.python.logfile import LogFile
 from twisted.scripts._twistd_unix import ServerOptions
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from radiod.jsonlog import LogObserverService, format_json, json_observer, twistd_log_output
-from radiod.options import Options
-from radiod.service import StationService
+from radiod.station.jsonlog import LogObserverService, format_json, json_observer, twistd_log_output
+from radiod.station.options import Options
+from radiod.station.service import StationService
 from radiod.tap import makeService
 from tests.support.services import station_in
 

@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.ladder}: rung settings, the track map, the rungs' live
+Tests for L{radiod.ffmpeg.ladder}: rung settings, the track map, the rungs' live
 sources with fake converters, and the configuration keys and command-line
 option of the bitrate ladder.
 """
@@ -16,10 +16,11 @@ from twisted.logger import LogEvent, capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
+from radiod.audio.format import AudioFormat
+from radiod.audio.track import TrackInfo
+from radiod.broadcast.mount import Mount
 from radiod.config import ConfigError, MountConfig, StationConfig, load_config, validate
-from radiod.convert import AudioFormat
-from radiod.interfaces import ILiveSource
-from radiod.ladder import (
+from radiod.ffmpeg.ladder import (
     MAX_PENDING,
     RESTART_MAX,
     STEADY,
@@ -30,11 +31,10 @@ from radiod.ladder import (
     rung_format,
     served_rungs,
 )
-from radiod.mount import Mount
-from radiod.options import Options
+from radiod.interfaces import ILiveSource
+from radiod.station.options import Options
+from radiod.station.worker import config_from_json, config_to_json
 from radiod.testing import FakeConverter, FakeConverters, FakeFrameSource, silent_frame
-from radiod.track import TrackInfo
-from radiod.worker import config_from_json, config_to_json
 
 A = TrackInfo("a.mp3", "Song A", "Artist")
 B = TrackInfo("b.mp3", "Song B", "Artist")

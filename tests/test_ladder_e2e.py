@@ -17,12 +17,13 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.interfaces import IReactorCore, IReactorTime
 from twisted.trial.unittest import TestCase
 
-from radiod import service as service_module
+from radiod.audio.frames import FrameSplitter
 from radiod.config import MountConfig, StationConfig
-from radiod.convert import FfmpegConverter
-from radiod.frames import FrameSplitter
-from radiod.ladder import RungSource
-from radiod.service import StationService, thread_runner
+from radiod.ffmpeg.converter import FfmpegConverter
+from radiod.ffmpeg.ladder import RungSource
+from radiod.runner import thread_runner
+from radiod.station import service as service_module
+from radiod.station.service import StationService
 from tests.support.tools import require_ffmpeg
 from tests.test_e2e import (
     DECODE_ERRORS,

@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.lag}: how late the reactor runs, measured on a clock.
+Tests for L{radiod.web.lag}: how late the reactor runs, measured on a clock.
 """
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.lag import LagMonitor
+from radiod.web.lag import LagMonitor
 
 
 class LagMonitorTests(SynchronousTestCase):

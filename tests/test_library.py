@@ -1,6 +1,6 @@
 # mypy: disallow-untyped-calls=False
 """
-Tests for L{radiod.library}.
+Tests for L{radiod.library.library}.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.trial.unittest import FailTest, SynchronousTestCase
 
-from radiod.library import (
+from radiod.audio.track import TrackInfo
+from radiod.library.library import (
     Entry,
     Library,
     LibraryChange,
@@ -26,9 +27,8 @@ from radiod.library import (
     scan_location,
     track_id,
 )
-from radiod.tags import read_track_info
+from radiod.library.tags import read_track_info
 from radiod.testing import synchronous_runner
-from radiod.track import TrackInfo
 from tests.support.tools import require
 from tests.test_tags import tag_id3, write_mp3
 

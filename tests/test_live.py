@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.live}: the live frame queue and the switch between
+Tests for L{radiod.broadcast.live}: the live frame queue and the switch between
 live audio and the playlist.
 """
 
@@ -10,12 +10,12 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
+from radiod.audio.track import TrackInfo
+from radiod.broadcast.live import PREBUFFER, LiveSource, Switch
+from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig
 from radiod.interfaces import IFrameSource
-from radiod.live import PREBUFFER, LiveSource, Switch
-from radiod.mount import Mount
 from radiod.testing import FakeFrameSource, ListenerCapture, silent_frame
-from radiod.track import TrackInfo
 
 SONG = TrackInfo("/a.mp3", "First Song", "Alpha Artist")
 OTHER = TrackInfo("/b.mp3", "Second Song", "Beta Artist")

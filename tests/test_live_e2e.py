@@ -15,10 +15,11 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.interfaces import IReactorCore, IReactorProcess
 from twisted.trial.unittest import TestCase
 
+from radiod.audio.frames import FrameSplitter
 from radiod.config import MountConfig, StationConfig
-from radiod.ffmpeg import find_ffmpeg
-from radiod.frames import FrameSplitter
-from radiod.service import StationService, thread_runner
+from radiod.ffmpeg.binary import find_ffmpeg
+from radiod.runner import thread_runner
+from radiod.station.service import StationService
 from tests.support.tools import require_ffmpeg
 from tests.test_e2e import (
     DECODE_ERRORS,

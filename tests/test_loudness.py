@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.loudness}: ReplayGain tags, ebur128 summaries and the
+Tests for L{radiod.audio.loudness}: ReplayGain tags, ebur128 summaries and the
 gain applied.
 """
 
@@ -14,7 +14,7 @@ from mutagen.id3 import ID3, TXXX
 from mutagen.mp4 import MP4, MP4FreeForm
 from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.loudness import (
+from radiod.audio.loudness import (
     GAIN_LIMIT,
     TARGET_LOUDNESS,
     Loudness,

@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.metadata}: parsing metadata update requests, the
+Tests for L{radiod.ingest.metadata}: parsing metadata update requests, the
 replies, and updates carried out by the server for live sources.
 """
 
@@ -13,8 +13,10 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
+from radiod.audio.track import TrackInfo
+from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
-from radiod.metadata import (
+from radiod.ingest.metadata import (
     MAX_BODY,
     MetadataError,
     decode_value,
@@ -24,10 +26,8 @@ from radiod.metadata import (
     raw_query,
     shoutcast_reply,
 )
-from radiod.mount import Mount
-from radiod.server import RadioFactory, RadioProtocol
 from radiod.testing import FakeFrameSource, ListenerCapture, silent_frame
-from radiod.track import TrackInfo
+from radiod.wire.server import RadioFactory, RadioProtocol
 
 SONG = TrackInfo("/a.mp3", "First Song", "Alpha Artist")
 PLAYLIST_FRAME = silent_frame()

@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.metrics}: the station's Prometheus metrics, read from
+Tests for L{radiod.web.metrics}: the station's Prometheus metrics, read from
 a station in memory and parsed as Prometheus would.
 """
 
@@ -12,11 +12,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from radiod.audio.track import TrackInfo
+from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig
-from radiod.metrics import MountTally, StationMetrics, render_metrics
-from radiod.mount import Mount
 from radiod.testing import FakeFrameSource, SlowTransport, silent_frame
-from radiod.track import TrackInfo
+from radiod.web.metrics import MountTally, StationMetrics, render_metrics
 
 ALPHA = TrackInfo("/a.mp3", "First Song", "Alpha Artist")
 
@@ -34,7 +34,7 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 class FakeStation:
     """
-    A L{radiod.metrics.StationView} over real mounts, with settable
+    A L{radiod.web.metrics.StationView} over real mounts, with settable
     counts.
     """
 

@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.monitoring}: the status and metrics endpoints of a
+Tests for L{radiod.web.monitoring}: the status and metrics endpoints of a
 station in memory, asked through the real protocol.
 """
 
@@ -20,16 +20,16 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
+from radiod.audio.track import TrackInfo
+from radiod.broadcast.live import LiveSource
+from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
-from radiod.library import Library
-from radiod.live import LiveSource
-from radiod.monitoring import Monitoring, admin_authorised, parse_sid, peer_host
-from radiod.mount import Mount
-from radiod.programme import Programme
-from radiod.relay import Relay
-from radiod.server import RadioFactory, RadioProtocol
+from radiod.ingest.relay import Relay
+from radiod.library.library import Library
+from radiod.library.programme import Programme
 from radiod.testing import FakeFrameSource, Reply, parse_reply, silent_frame, synchronous_runner
-from radiod.track import TrackInfo
+from radiod.web.monitoring import Monitoring, admin_authorised, parse_sid, peer_host
+from radiod.wire.server import RadioFactory, RadioProtocol
 
 START = 1_795_235_201.0
 ALPHA = TrackInfo("/a.mp3", "First Song", "Alpha Artist", duration=1.04)

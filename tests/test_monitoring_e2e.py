@@ -18,7 +18,8 @@ from twisted.internet.interfaces import IReactorCore, IReactorTCP
 from twisted.trial.unittest import TestCase
 
 from radiod.config import MountConfig, StationConfig
-from radiod.service import StationService, thread_runner
+from radiod.runner import thread_runner
+from radiod.station.service import StationService
 from radiod.testing import ListenerCapture
 from tests.test_e2e import FIRST, FIXTURES, Reader, asynchronous, wait_for
 

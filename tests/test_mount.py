@@ -1,5 +1,6 @@
 """
-Tests for L{radiod.mount}, L{radiod.listener} and L{radiod.buffer}: the
+Tests for L{radiod.broadcast.mount}, L{radiod.broadcast.listener} and
+L{radiod.broadcast.buffer}: the
 shared buffer, fan-out, ICY interleaving and backpressure, driven by hand
 on StringTransports and a Clock.
 """
@@ -14,15 +15,15 @@ from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from radiod.buffer import StreamBuffer
+from radiod.audio.frames import parse_header
+from radiod.audio.icy import encode_metadata
+from radiod.audio.track import TrackInfo
+from radiod.broadcast.buffer import StreamBuffer
+from radiod.broadcast.listener import MAX_WRITE, Listener
+from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig
-from radiod.frames import parse_header
-from radiod.icy import encode_metadata
 from radiod.interfaces import IFrameSource
-from radiod.listener import MAX_WRITE, Listener
-from radiod.mount import Mount
 from radiod.testing import FakeFrameSource, ListenerCapture, SlowTransport, silent_frame
-from radiod.track import TrackInfo
 
 FRAME = silent_frame(fill=0x55)
 FRAME_SIZE = len(FRAME.data)

@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.options}: the C{twistd radiod} command line, its help,
+Tests for L{radiod.station.options}: the C{twistd radiod} command line, its help,
 its precedence over the configuration file, and its one-line errors.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 from twisted.trial.unittest import SynchronousTestCase
 
 from radiod.config import KIB, MountConfig, StationConfig
-from radiod.options import Options, format_size
+from radiod.station.options import Options, format_size
 
 DEFAULT = StationConfig()
 MOUNT = MountConfig()

@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.pacer}.
+Tests for L{radiod.broadcast.pacer}.
 """
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from twisted.internet.task import Clock
 from twisted.logger import LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.frames import Frame
-from radiod.pacer import Pacer
+from radiod.audio.frames import Frame
+from radiod.audio.track import TrackInfo
+from radiod.broadcast.pacer import Pacer
 from radiod.testing import FakeFrameSource, silent_frame
-from radiod.track import TrackInfo
 
 
 def mixed_segments() -> list[tuple[TrackInfo, Frame, int]]:

@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.page}: the station page and its files, in memory.
+Tests for L{radiod.web.page}: the station page and its files, in memory.
 """
 
 from __future__ import annotations
@@ -12,19 +12,19 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
+from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
-from radiod.events import EVENTS_PATH
-from radiod.mount import Mount
-from radiod.page import ASSET_PREFIX, ASSETS, StationPage, etag_matches
-from radiod.server import RadioFactory, RadioProtocol
 from radiod.testing import FakeFrameSource
+from radiod.web.events import EVENTS_PATH
+from radiod.web.page import ASSET_PREFIX, ASSETS, StationPage, etag_matches
+from radiod.wire.server import RadioFactory, RadioProtocol
 
 
 def web_file(name: str) -> bytes:
     """
     One of the page's files as shipped.
     """
-    return (resources.files("radiod.web") / name).read_bytes()
+    return (resources.files("radiod.web.static") / name).read_bytes()
 
 
 class Reply:

@@ -1,6 +1,6 @@
 # mypy: disallow-untyped-calls=False
 """
-Tests for L{radiod.playlist}.
+Tests for L{radiod.library.playlist}.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from xml.etree import ElementTree
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.playlist import (
+from radiod.library.playlist import (
     M3U_CONTENT_TYPE,
     PLS_CONTENT_TYPE,
     XSPF_CONTENT_TYPE,

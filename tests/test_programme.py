@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.programme}: a library played as one frame source.
+Tests for L{radiod.library.programme}: a library played as one frame source.
 """
 
 from __future__ import annotations
@@ -20,17 +20,17 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
+from radiod.audio.format import AudioFormat
+from radiod.audio.frames import Frame
+from radiod.broadcast.fallback import Fallbacks
+from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
-from radiod.convert import AudioFormat
-from radiod.fallback import Fallbacks
-from radiod.frames import Frame
+from radiod.ffmpeg.transcode import ConversionCache, Transcoder
 from radiod.interfaces import IFrameSource, Runner
-from radiod.library import Library
-from radiod.mount import Mount
-from radiod.programme import Programme
-from radiod.service import StationService
+from radiod.library.library import Library
+from radiod.library.programme import Programme
+from radiod.station.service import StationService
 from radiod.testing import FakeProcess, FakeProcessReactor, silent_frame, synchronous_runner
-from radiod.transcode import ConversionCache, Transcoder
 
 _T = TypeVar("_T")
 

@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.push}: request building, reply handling, the push's
+Tests for L{radiod.outbound.push}: request building, reply handling, the push's
 connection logic, and an end-to-end push to a real station.
 """
 
@@ -19,9 +19,9 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from radiod.audio.frames import read_frames
 from radiod.config import MountConfig, StationConfig
-from radiod.frames import read_frames
-from radiod.push import (
+from radiod.outbound.push import (
     Pusher,
     PushError,
     PushOptions,
@@ -32,7 +32,8 @@ from radiod.push import (
     parse_target,
     source_request,
 )
-from radiod.service import StationService, thread_runner
+from radiod.runner import thread_runner
+from radiod.station.service import StationService
 from radiod.testing import synchronous_runner
 from tests.test_e2e import FIRST, FIXTURES, SECOND, Reader, asynchronous, wait_for
 

@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.ranges}: reading C{Range} headers.
+Tests for L{radiod.web.ranges}: reading C{Range} headers.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.ranges import MAX_RANGES, ByteRange, Unsatisfiable, parse_range
+from radiod.web.ranges import MAX_RANGES, ByteRange, Unsatisfiable, parse_range
 
 SIZE = 10000
 

@@ -1,6 +1,6 @@
 """
-Tests for L{radiod.recording}: live shows written to disk, alone and
-through L{radiod.source.Sources}.
+Tests for L{radiod.ingest.recording}: live shows written to disk, alone and
+through L{radiod.ingest.source.Sources}.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from twisted.internet.task import Clock
 from twisted.logger import LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
+from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
-from radiod.mount import Mount
-from radiod.recording import Recorder, RecordingFile, recording_name
-from radiod.server import RadioFactory
-from radiod.source import Sources
+from radiod.ingest.recording import Recorder, RecordingFile, recording_name
+from radiod.ingest.source import Sources
 from radiod.testing import FakeFrameSource
+from radiod.wire.server import RadioFactory
 from tests.test_source import (
     LIVE_FRAME,
     PASSWORD,

@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.relay}: relaying an upstream stream onto a mount.
+Tests for L{radiod.ingest.relay}: relaying an upstream stream onto a mount.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from radiod import __version__
+from radiod.audio.icy import MetadataInterleaver, encode_metadata
+from radiod.audio.track import TrackInfo
+from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig
-from radiod.icy import MetadataInterleaver, encode_metadata
-from radiod.mount import Mount
-from radiod.relay import BACKOFF_MAX, Relay, RelayProtocol
+from radiod.ingest.relay import BACKOFF_MAX, Relay, RelayProtocol
 from radiod.testing import FakeFrameSource, ListenerCapture, silent_frame
-from radiod.track import TrackInfo
 
 SONG = TrackInfo(path="a.mp3", title="First Song", artist="Alpha Artist")
 PLAYLIST_FRAME = silent_frame(fill=0)

@@ -15,7 +15,8 @@ from twisted.internet.interfaces import IReactorCore
 from twisted.trial.unittest import TestCase
 
 from radiod.config import MountConfig, StationConfig
-from radiod.service import StationService, thread_runner
+from radiod.runner import thread_runner
+from radiod.station.service import StationService
 from tests.test_e2e import FIRST, FIXTURES, SECOND, Reader, asynchronous, wait_for
 
 reactor: Any = _reactor

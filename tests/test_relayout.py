@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.relayout}: pushing a mount to another server.
+Tests for L{radiod.outbound.relay}: pushing a mount to another server.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import ILogObserver, Logger, formatEvent
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from radiod.audio.frames import Frame
+from radiod.audio.track import TrackInfo
+from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
-from radiod.frames import Frame
-from radiod.mount import Mount
-from radiod.relayout import RelayOut
-from radiod.service import StationService, thread_runner
+from radiod.outbound.relay import RelayOut
+from radiod.runner import thread_runner
+from radiod.station.service import StationService
 from radiod.testing import FakeFrameSource, silent_frame
-from radiod.track import TrackInfo
 from tests.support.tools import require_tool
 from tests.test_e2e import FIRST, FIXTURES, Reader, asynchronous, reactor, wait_for
 

@@ -18,7 +18,8 @@ from twisted.logger import capturedLogs
 from twisted.trial.unittest import TestCase
 
 from radiod.config import MountConfig, StationConfig
-from radiod.service import StationService, thread_runner
+from radiod.runner import thread_runner
+from radiod.station.service import StationService
 from tests.test_e2e import FIXTURES, Reader, asynchronous, wait_for
 
 reactor: Any = _reactor

@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.sender}: straight-to-socket writes when nothing is
+Tests for L{radiod.broadcast.sender}: straight-to-socket writes when nothing is
 queued, Twisted's buffered write otherwise.
 """
 
@@ -12,7 +12,7 @@ from twisted.internet.testing import StringTransport
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.sender import direct_socket, send
+from radiod.broadcast.sender import direct_socket, send
 
 
 class FakeTCPTransport:

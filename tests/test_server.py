@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.server}: routing, replies and refusals, in memory.
+Tests for L{radiod.wire.server}: routing, replies and refusals, in memory.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
+from radiod.audio.track import TrackInfo
+from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
-from radiod.mount import Mount
 from radiod.request import Request
-from radiod.server import AUDIO_WAIT, RadioFactory, RadioProtocol
 from radiod.testing import FakeFrameSource, ListenerCapture, silent_frame
-from radiod.track import TrackInfo
+from radiod.wire.server import AUDIO_WAIT, RadioFactory, RadioProtocol
 
 ALPHA = TrackInfo("/a.mp3", "First Song", "Alpha Artist")
 

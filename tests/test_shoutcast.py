@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.shoutcast}: SHOUTcast v1 sources, in memory and on
+Tests for L{radiod.wire.shoutcast}: SHOUTcast v1 sources, in memory and on
 real loopback sockets.
 """
 
@@ -23,12 +23,15 @@ from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from radiod.audio.frames import read_frames
+from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
-from radiod.frames import read_frames
-from radiod.mount import Mount
-from radiod.server import RadioFactory
-from radiod.service import StationService, thread_runner
-from radiod.shoutcast import (
+from radiod.ingest.source import SOURCE_TIMEOUT, STALE_AFTER, StreamInfo
+from radiod.runner import thread_runner
+from radiod.station.service import StationService
+from radiod.testing import FakeFrameSource
+from radiod.wire.server import RadioFactory
+from radiod.wire.shoutcast import (
     ACCEPTED,
     INVALID_PASSWORD,
     MAX_HANDSHAKE,
@@ -41,8 +44,6 @@ from radiod.shoutcast import (
     parse_login,
     stream_info,
 )
-from radiod.source import SOURCE_TIMEOUT, STALE_AFTER, StreamInfo
-from radiod.testing import FakeFrameSource
 from tests.support.tools import require_ffmpeg
 from tests.test_e2e import FIRST, FIXTURES, SECOND, Reader, asynchronous, wait_for
 from tests.test_source import (

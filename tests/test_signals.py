@@ -21,7 +21,7 @@ from twisted.internet.protocol import ProcessProtocol, Protocol
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
-from radiod.frames import FrameSplitter
+from radiod.audio.frames import FrameSplitter
 from tests.test_e2e import FIXTURES, Reader, asynchronous, wait_for
 from tests.test_tls import make_authority, make_server_cert
 

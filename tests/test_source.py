@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.source}: the Icecast source protocol, in memory.
+Tests for L{radiod.ingest.source}: the Icecast source protocol, in memory.
 """
 
 from __future__ import annotations
@@ -13,21 +13,14 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
+from radiod.audio.track import TrackInfo
+from radiod.auth import parse_basic_auth
+from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
-from radiod.mount import Mount
+from radiod.ingest.source import CONTINUE, OK, STALE_AFTER, ChunkError, Dechunker, StreamInfo
 from radiod.request import RequestParser
-from radiod.server import RadioFactory, RadioProtocol
-from radiod.source import (
-    CONTINUE,
-    OK,
-    STALE_AFTER,
-    ChunkError,
-    Dechunker,
-    StreamInfo,
-    parse_basic_auth,
-)
 from radiod.testing import FakeFrameSource, ListenerCapture, silent_frame
-from radiod.track import TrackInfo
+from radiod.wire.server import RadioFactory, RadioProtocol
 
 SONG = TrackInfo("/a.mp3", "First Song", "Alpha Artist")
 PLAYLIST_FRAME = silent_frame()

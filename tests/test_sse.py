@@ -1,12 +1,12 @@
 """
-Tests for L{radiod.sse}: the Server-Sent Events wire format.
+Tests for L{radiod.web.sse}: the Server-Sent Events wire format.
 """
 
 from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.sse import CONTENT_TYPE, format_comment, format_event
+from radiod.web.sse import CONTENT_TYPE, format_comment, format_event
 
 
 class FormatEventTests(SynchronousTestCase):

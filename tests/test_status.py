@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.status}: the status documents, rendered from fixed
+Tests for L{radiod.web.status}: the status documents, rendered from fixed
 snapshots.
 """
 
@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.status import (
+from radiod.web.status import (
     API_VERSION,
     MountStatus,
     NowPlaying,

@@ -1,6 +1,6 @@
 # mypy: disallow-untyped-calls=False
 """
-Tests for L{radiod.tags}.
+Tests for L{radiod.library.tags}.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from mutagen.apev2 import APEv2
 from mutagen.id3 import ID3, TALB, TIT2, TPE1, TPE2
 from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.frames import build_header
-from radiod.tags import clean_text, info_from_name, read_track_info
-from radiod.track import TrackInfo
+from radiod.audio.frames import build_header
+from radiod.audio.track import TrackInfo
+from radiod.library.tags import clean_text, info_from_name, read_track_info
 
 # MPEG-1 layer III, 128 kbit/s, 44.1 kHz, unpadded: 417 bytes a frame.
 FRAME = build_header() + bytes(413)

@@ -13,10 +13,10 @@ from twisted.application.service import IServiceCollection, IServiceMaker
 from twisted.plugin import getPlugins
 from twisted.trial.unittest import SynchronousTestCase
 
+from radiod import demo
 from radiod.auth import with_admin_password
 from radiod.config import with_default_folders
-from radiod.options import Options
-from radiod.service import demo_library
+from radiod.station.options import Options
 from radiod.tap import makeService
 from tests.support.services import station_in
 
@@ -50,8 +50,8 @@ class PluginTests(SynchronousTestCase):
         self.assertEqual(service.config, with_admin_password(expected))
         self.assertEqual(list(service.mounts), ["/live"])
         programme = service.mounts["/live"].source
-        self.assertEqual(programme.library.location, demo_library())  # type: ignore[union-attr]
-        self.assertTrue(os.listdir(demo_library()))
+        self.assertEqual(programme.library.location, demo.location())  # type: ignore[union-attr]
+        self.assertTrue(os.listdir(demo.location()))
 
     def test_bad_music_is_one_line(self) -> None:
         """

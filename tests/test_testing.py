@@ -10,7 +10,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from radiod.icy import encode_metadata
+from radiod.audio.icy import encode_metadata
+from radiod.audio.track import TrackInfo
 from radiod.interfaces import IFrameSource
 from radiod.testing import (
     FakeFrameSource,
@@ -19,7 +20,6 @@ from radiod.testing import (
     silent_frame,
     synchronous_runner,
 )
-from radiod.track import TrackInfo
 
 
 @implementer(IPushProducer)

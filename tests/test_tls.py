@@ -25,9 +25,10 @@ from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from radiod.config import ConfigError, MountConfig, StationConfig, load_config
-from radiod.guard import KEEPALIVE_IDLE, socket_of
-from radiod.service import StationService, thread_runner
+from radiod.runner import thread_runner
+from radiod.station.service import StationService
 from radiod.tls import load_trust, tls_endpoint_description
+from radiod.wire.limits import KEEPALIVE_IDLE, socket_of
 from tests.test_e2e import FIRST, FIXTURES, SECOND, Reader, asynchronous, wait_for
 
 reactor: Any = _reactor

@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.transcode}: the mount format, ffmpeg runs, the
+Tests for L{radiod.ffmpeg.transcode}: the mount format, ffmpeg runs, the
 conversion cache and the transcoder, with fake processes and a clock.
 """
 
@@ -14,14 +14,20 @@ from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.convert import AudioFormat
-from radiod.frames import Frame
-from radiod.loudness import Loudness
-from radiod.testing import FakeProcess, FakeProcessReactor, silent_frame, synchronous_runner
-from radiod.transcode import (
+from radiod.audio.format import (
     ANY_FORMAT,
-    CONCURRENT_RUNS,
     DEFAULT_FORMAT,
+    AudioFormat,
+    encoder_bitrate,
+    mount_format,
+    mp3_bitrates,
+    plays_unchanged,
+    probe,
+)
+from radiod.audio.frames import Frame
+from radiod.audio.loudness import Loudness
+from radiod.ffmpeg.transcode import (
+    CONCURRENT_RUNS,
     MIN_TIMEOUT,
     CacheEntry,
     ConversionCache,
@@ -29,14 +35,10 @@ from radiod.transcode import (
     FfmpegRun,
     Transcoder,
     convert_arguments,
-    encoder_bitrate,
     evict,
-    mount_format,
-    mp3_bitrates,
-    plays_unchanged,
-    probe,
     run_timeout,
 )
+from radiod.testing import FakeProcess, FakeProcessReactor, silent_frame, synchronous_runner
 
 STEREO = AudioFormat(44100, 2, 128)
 SUMMARY = (

@@ -16,13 +16,14 @@ from twisted.internet.interfaces import IReactorCore, IReactorProcess, IReactorT
 from twisted.logger import ILogObserver, LogEvent, globalLogPublisher
 from twisted.trial.unittest import TestCase
 
+from radiod.audio.format import AudioFormat
+from radiod.audio.frames import FrameSplitter
+from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
-from radiod.convert import AudioFormat
-from radiod.ffmpeg import find_ffmpeg
-from radiod.frames import FrameSplitter
-from radiod.mount import Mount
-from radiod.service import StationService, thread_runner
-from radiod.transcode import ConversionCache, ConversionError, Transcoder
+from radiod.ffmpeg.binary import find_ffmpeg
+from radiod.ffmpeg.transcode import ConversionCache, ConversionError, Transcoder
+from radiod.runner import thread_runner
+from radiod.station.service import StationService
 from tests.support.tools import require_ffmpeg
 from tests.test_e2e import DECODE_ERRORS, FFmpeg, Reader, asynchronous, wait_for
 

@@ -15,11 +15,11 @@ Which mechanism finds which peer:
     unacknowledged audio fills the send buffers and it falls behind, and
     the mount drops it at its C{queue_size};
   - a live source sends and is sent nothing, and the source timeout
-    (L{radiod.source.SOURCE_TIMEOUT}) disconnects it;
+    (L{radiod.ingest.source.SOURCE_TIMEOUT}) disconnects it;
   - a connection whose request head is not complete is closed at the
     header timeout;
   - an event stream between events has nothing in flight: only TCP
-    keepalive (L{radiod.server.RadioFactory.keepalive}) finds it; one
+    keepalive (L{radiod.wire.server.RadioFactory.keepalive}) finds it; one
     whose last comment is in flight is found by the C{TCP_USER_TIMEOUT}
     set with keepalive, as soon.
 
@@ -53,16 +53,17 @@ from twisted.internet.utils import getProcessOutputAndValue
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
+from radiod.audio.frames import Frame
+from radiod.audio.track import TrackInfo
+from radiod.broadcast.listener import Listener
+from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
-from radiod.events import EVENTS_PATH
-from radiod.frames import Frame
-from radiod.guard import Keepalive, socket_of
-from radiod.listener import Listener
-from radiod.mount import Mount
-from radiod.service import StationService, thread_runner
-from radiod.source import SOURCE_TIMEOUT, SourceConnection
+from radiod.ingest.source import SOURCE_TIMEOUT, SourceConnection
+from radiod.runner import thread_runner
+from radiod.station.service import StationService
 from radiod.testing import ListenerCapture
-from radiod.track import TrackInfo
+from radiod.web.events import EVENTS_PATH
+from radiod.wire.limits import Keepalive, socket_of
 from tests.support.tools import require, require_tool
 from tests.test_e2e import FIRST, FIXTURES, SECOND, Reader, asynchronous, wait_for
 

@@ -20,7 +20,8 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.trial.unittest import TestCase
 
 from radiod.config import MountConfig, StationConfig
-from radiod.service import StationService, thread_runner
+from radiod.runner import thread_runner
+from radiod.station.service import StationService
 from tests.support.tools import require_tool
 from tests.test_e2e import FIRST, FIXTURES, SECOND, asynchronous, reactor, wait_for
 

@@ -1,5 +1,5 @@
 """
-Tests for L{radiod.workers}: one station served by several processes.
+Tests for L{radiod.station.workers}: one station served by several processes.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.trial.unittest import TestCase
 
 from radiod.config import MountConfig, StationConfig
-from radiod.service import StationService, share_limits, thread_runner
+from radiod.runner import thread_runner
+from radiod.station.service import StationService, share_limits
 from radiod.testing import Reply, parse_reply
 from tests.test_e2e import FIRST, FIXTURES, SECOND, Reader, asynchronous, reactor, wait_for
 from tests.test_files_e2e import Client

@@ -1,4 +1,8 @@
 """
-The station page's files (HTML, script, style sheet and icon), served by
-L{radiod.page}.  They need no build step and load nothing from elsewhere.
+Everything that is not a stream: status pages and metrics, the admin
+interface, the station's web page and its event streams, the library's
+files on demand, and the play history kept across restarts.  The page's own
+assets are in C{static/}.
+
+It may import every layer below it, L{radiod.wire} included.
 """

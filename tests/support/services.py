@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from twisted.application.service import IService, IServiceCollection
 
-from radiod.service import StationService
+from radiod.station.service import StationService
 
 __all__ = ["station_in"]
 

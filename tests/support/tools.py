@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from twisted.trial.unittest import FailTest, SkipTest
 
-from radiod.ffmpeg import find_ffmpeg
+from radiod.ffmpeg.binary import find_ffmpeg
 
 __all__ = ["FFMPEG_HINT", "in_ci", "require", "require_ffmpeg", "require_tool"]
 
@@ -70,7 +70,7 @@ def require_tool(name: str, found: _T | None, hint: str) -> _T:
 def require_ffmpeg() -> str:
     """
     Go on with the test only if an ffmpeg is available (see
-    L{radiod.ffmpeg.find_ffmpeg}).
+    L{radiod.ffmpeg.binary.find_ffmpeg}).
 
     @return: its path.
     @raise SkipTest: if there is none.

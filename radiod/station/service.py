@@ -1,0 +1,588 @@
+# -*- test-case-name: tests.test_tap,tests.test_e2e -*-
+"""
+The station as a Twisted service: mounts with their programmes, and the
+listening port.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TypeVar
+
+from twisted.application.service import MultiService
+from twisted.internet.defer import (
+    Deferred,
+    FirstError,
+    fail,
+    gatherResults,
+    succeed,
+)
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.interfaces import (
+    IReactorTime,
+    IStreamServerEndpoint,
+)
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from radiod import demo
+from radiod.audio.format import AudioFormat
+from radiod.broadcast.live import Switch
+from radiod.broadcast.mount import Mount
+from radiod.config import MountConfig, StationConfig, is_tls_url, parse_push_url
+from radiod.ffmpeg.binary import find_ffmpeg
+from radiod.ffmpeg.converter import ffmpeg_converters
+from radiod.ffmpeg.ladder import ffmpeg_ladders
+from radiod.ffmpeg.transcode import ConversionCache, Transcoder
+from radiod.ingest.relay import Relay
+from radiod.interfaces import IFrameSource, Runner
+from radiod.library.library import Library, scan_location
+from radiod.library.programme import Programme
+from radiod.library.tags import info_from_name
+from radiod.outbound.relay import RelayOut
+from radiod.station.listen import (
+    ListenService,
+    ReusePortEndpoint,
+    endpoint_description,
+)
+from radiod.station.workers import WorkerPool
+from radiod.tls import load_trust, tls_endpoint_description
+from radiod.web.admin import Admin
+from radiod.web.files import OnDemand
+from radiod.web.monitoring import Monitoring
+from radiod.web.page import StationPage
+from radiod.wire.accesslog import AccessLog
+from radiod.wire.server import RadioFactory
+from radiod.wire.shoutcast import ShoutcastFactory
+
+__all__ = ["StationService", "check_music", "share_limits", "takes_sources"]
+
+_T = TypeVar("_T")
+
+
+FORMAT_KEYS = ("bitrate", "sample_rate", "channels")
+"""
+The mount keys of its format, which a reload does not change.
+"""
+
+
+def check_music(location: str) -> None:
+    """
+    Fail fast, before the reactor runs, on a music location that cannot
+    work: missing, unreadable, or holding nothing playable.  Only file
+    names are looked at; tags are read later, in a thread.
+
+    @raise LibraryError: naming the problem in one line.
+    """
+    scan_location(location, {}, read=info_from_name)
+
+
+def takes_sources(config: StationConfig) -> bool:
+    """
+    Whether any source password is configured, on the server or on a
+    mount: without one, every live source is refused.
+    """
+    return bool(config.source_password) or any(m.source_password for m in config.mounts)
+
+
+def share_limits(config: StationConfig) -> StationConfig:
+    """
+    The configuration one of C{config.workers} processes serves with: the
+    listener limits shared out between them (rounded up).
+    """
+    if config.workers <= 1:
+        return config
+
+    def share(limit: int) -> int:
+        return -(-limit // config.workers) if limit else 0
+
+    mounts = tuple(replace(m, max_listeners=share(m.max_listeners)) for m in config.mounts)
+    return replace(config, max_listeners=share(config.max_listeners), mounts=mounts)
+
+
+class StationService(MultiService):
+    """
+    Every mount of the station and the port listeners connect to.
+
+    @ivar mounts: the mounts by path.
+    @ivar factory: the listener server's factory.
+    @ivar page: the station's web page and its event streams.
+    @ivar relays: the relays of mounts configured with C{relay}.
+    @ivar ladders: the rungs of the mounts' bitrate ladders (see
+        L{radiod.ffmpeg.ladder}), which are in L{mounts} too, after the
+        configured mounts.
+    @ivar relays_out: one L{RelayOut} per URL in each mount's C{push_to}.
+    @ivar monitoring: the status pages, metrics and play history.
+    @ivar admin: the admin interface (Icecast's commands and radiod's API).
+    @ivar files: the library's listing and its files, on demand.
+    @ivar access_log: the access log, or C{None} when none is configured.
+    @ivar shoutcast: the SHOUTcast v1 source port's listening service, or
+        C{None} when the station does not listen for v1 sources.
+    @ivar shoutcast_factory: the factory of that port's connections.
+    @ivar tls_listener: the HTTPS listener's service, when C{tls_port} is
+        set: the same server as on the plain port.
+    @ivar trust: the authorities C{https://} relays and pushes must chain
+        to (from C{tls_ca}), or C{None} for the system's.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        config: StationConfig,
+        reactor: IReactorTime,
+        runner: Runner,
+        sources: dict[str, IFrameSource] | None = None,
+        shoutcast_port: int | None = None,
+    ) -> None:
+        """
+        @param config: the validated configuration.
+        @param reactor: the reactor (time, and the listening port).
+        @param runner: runs blocking work off the reactor thread.
+        @param sources: frame sources by mount path, replacing the
+            library programme of those mounts (any L{IFrameSource} works).
+        @param shoutcast_port: the port for SHOUTcast v1 sources (0 for any
+            free port); by default the listener port plus one, or none when
+            the listener port is 0.  Only a station that accepts live
+            sources (one process) listens for them.
+        """
+        super().__init__()
+        self.config = config
+        self._reactor = reactor
+        self._runner = runner
+        self.trust = load_trust(config.tls_ca) if config.tls_ca else None
+        cache = ConversionCache(config.cache_path, config.cache_size, runner)
+        self.transcoder = Transcoder(reactor, reactor, runner, cache, find_ffmpeg())  # type: ignore[arg-type]
+        self.transcoder.setServiceParent(self)
+        self.mounts: dict[str, Mount] = {}
+        for mount_config in config.mounts:
+            source = (sources or {}).get(mount_config.name)
+            self.mounts[mount_config.name] = Mount(
+                mount_config, source or self._programme(mount_config), reactor
+            )
+        self.ladders = ffmpeg_ladders(reactor, reactor, find_ffmpeg())  # type: ignore[arg-type]
+        made, _ = self.ladders.update(list(self.mounts.values()))
+        self.mounts.update((rung.name, rung) for rung in made)
+        self.pool: WorkerPool | None = None
+        serving = share_limits(config)
+        self.factory = RadioFactory(
+            reactor,
+            serving,
+            self.mounts,
+            accept_sources=config.workers <= 1,
+            converters=ffmpeg_converters(reactor, reactor, find_ffmpeg()),  # type: ignore[arg-type]
+        )
+        self.page = StationPage(reactor, self.factory)
+        self.access_log: AccessLog | None = None
+        if config.access_log:
+            self.access_log = AccessLog(config.access_log, reactor, runner)
+            self.access_log.setServiceParent(self)
+            self.factory.on_access.append(self.access_log.log)
+        if config.workers > 1:
+            endpoint: IStreamServerEndpoint = ReusePortEndpoint(reactor, config)
+            self.pool = WorkerPool(
+                reactor,  # type: ignore[arg-type]
+                serving,
+                list(self.mounts.values()),
+                config.workers - 1,
+                limits=self.factory.limits,
+                answer=self.factory.answer,
+            )
+        else:
+            endpoint = serverFromString(reactor, endpoint_description(config))
+        self.listener = ListenService(endpoint, self.factory, f"port {config.port}")
+        self.listener.setServiceParent(self)
+        self.tls_listener: ListenService | None = None
+        if config.tls_port:
+            self.tls_listener = ListenService(
+                serverFromString(reactor, tls_endpoint_description(config)),
+                self.factory,
+                f"TLS port {config.tls_port}",
+            )
+            self.tls_listener.setServiceParent(self)
+        if shoutcast_port is None and 0 < config.port < 65535:
+            shoutcast_port = config.port + 1
+        self._shoutcast_port = shoutcast_port
+        self._bound: bool | Failure = False
+        self._waiting: list[Deferred[None]] = []
+        self.shoutcast: ListenService | None = None
+        self.shoutcast_factory: ShoutcastFactory | None = None
+        if self.factory.sources is not None and shoutcast_port is not None:
+            self.shoutcast_factory = ShoutcastFactory(
+                reactor,
+                config,
+                self.factory.sources,
+                self.factory.limits,
+            )
+            if takes_sources(config):
+                self._open_shoutcast()
+        if self.pool is not None:
+            self.pool.setServiceParent(self)
+        self.relays: list[Relay] = []
+        for mount_config in config.mounts:
+            if mount_config.relay:
+                self._add_relay(mount_config.name, mount_config.relay)
+        self.relays_out: list[RelayOut] = []
+        for mount_config in config.mounts:
+            self._add_relays_out(mount_config)
+        self.monitoring = Monitoring(reactor, runner, self.factory, self.relays)
+        self.monitoring.setServiceParent(self)
+        self.admin = Admin(reactor, self.factory)
+        self.files = OnDemand(reactor, runner, self.factory, find_ffmpeg())  # type: ignore[arg-type]
+
+    def _open_shoutcast(self) -> None:
+        """
+        Listen for SHOUTcast v1 sources on their port, on the station's
+        interface.
+        """
+        assert self.shoutcast_factory is not None and self._shoutcast_port is not None
+        port = self._shoutcast_port
+        self.shoutcast = ListenService(
+            serverFromString(self._reactor, endpoint_description(self.config, port)),
+            self.shoutcast_factory,
+            f"SHOUTcast source port {port}",
+        )
+        self.shoutcast.setServiceParent(self)
+
+    def _update_shoutcast(self) -> None:
+        """
+        Open the SHOUTcast v1 source port when a source password has just
+        been configured, and close it when the last one has gone.
+        """
+        if self.shoutcast_factory is None:
+            return
+        wanted = takes_sources(self.config)
+        if wanted and self.shoutcast is None:
+            self._open_shoutcast()
+            self._log.info("SHOUTcast source port {port} opened", port=self._shoutcast_port)
+        elif not wanted and self.shoutcast is not None:
+            closing, self.shoutcast = self.shoutcast, None
+            closing.disownServiceParent()
+            self._log.info(
+                "SHOUTcast source port {port} closed: no source password is configured",
+                port=self._shoutcast_port,
+            )
+
+    @property
+    def listening(self) -> Deferred[None]:
+        """
+        Fires once every port the station opened at start is listening, or
+        fails with L{CannotListen} (naming the port and the reason) when
+        one could not be opened.
+        """
+        if isinstance(self._bound, Failure):
+            return fail(self._bound)
+        if self._bound:
+            return succeed(None)
+        waiter: Deferred[None] = Deferred()
+        self._waiting.append(waiter)
+        return waiter
+
+    def _listen(self) -> None:
+        """
+        Note when every port is listening, or the first that cannot.
+        """
+        services = [self.listener, self.tls_listener, self.shoutcast]
+        opened = [service for service in services if service is not None]
+        done = gatherResults([service.listening for service in opened], consumeErrors=True)
+
+        def bound(_: object) -> None:
+            self._bound = True
+            self._log.info(
+                "radiod listening on {ports} with mounts {mounts}",
+                ports=", ".join(service.what for service in opened),
+                mounts=", ".join(self.mounts),
+            )
+            waiting, self._waiting = self._waiting, []
+            for waiter in waiting:
+                waiter.callback(None)
+
+        def failed(failure: Failure) -> None:
+            if isinstance(failure.value, FirstError):
+                failure = failure.value.subFailure
+            self._bound = failure
+            waiting, self._waiting = self._waiting, []
+            for waiter in waiting:
+                waiter.errback(failure)
+
+        done.addCallbacks(bound, failed)
+
+    def _programme(self, config: MountConfig, previous: object = None) -> IFrameSource:
+        """
+        What a configured mount plays: its music, or for a live-only mount
+        a switch with no playlist.  A programme replacing C{previous} keeps
+        playing its format.
+        """
+        if config.live_only:
+            return Switch(None, name=config.name)
+        target = AudioFormat(config.sample_rate, config.channels, config.bitrate)
+        kept = None
+        if isinstance(previous, Programme):
+            target, kept = previous.requested, previous.format
+        return Programme(
+            Library(config.music or demo.location(), self._runner),
+            self._reactor,
+            self._runner,
+            shuffle=config.shuffle,
+            rescan_interval=config.rescan_interval,
+            name=config.name,
+            target=target,
+            normalize=config.normalize,
+            transcoder=self.transcoder,
+            keep_format=kept,
+        )
+
+    def _add_relays_out(self, config: MountConfig) -> list[RelayOut]:
+        """
+        Push mount C{config.name} to each server in its C{push_to}.
+        """
+        added = []
+        for url in config.push_to:
+            user, password, host, port, path = parse_push_url(url)
+            scheme = "https" if is_tls_url(url) else "http"
+            target = f"{scheme}://{host}:{port}{path}"
+            mount = self.mounts[config.name]
+            added.append(RelayOut(self._reactor, mount, target, user, password, trust=self.trust))
+        self.relays_out.extend(added)
+        return added
+
+    def _add_relay(self, name: str, url: str) -> Relay | None:
+        """
+        Relay C{url} on mount C{name}, when the station runs in one
+        process and the mount is paced.
+        """
+        switch = self.mounts[name].switch
+        if self.config.workers > 1 or switch is None:
+            self._log.warn(
+                "Relay for {mount} from {upstream} ignored: relaying needs workers = 1",
+                mount=name,
+                upstream=url,
+            )
+            return None
+        relay = Relay(
+            self._reactor,  # type: ignore[arg-type]
+            self._reactor,
+            switch,
+            url,
+            name=name,
+            trust=self.trust,
+        )
+        self.relays.append(relay)
+        return relay
+
+    def startService(self) -> None:
+        """
+        Start every mount, then listen.
+        """
+        for mount in self.mounts.values():
+            mount.start()
+        for relay in self.relays:
+            relay.start()
+        for relay_out in self.relays_out:
+            relay_out.start()
+        super().startService()
+        self._listen()
+
+    def stopService(self) -> Deferred[None]:
+        """
+        Stop listening and close every listener.
+        """
+        stopped = super().stopService()
+        for relay in self.relays:
+            relay.stop()
+        for relay_out in self.relays_out:
+            relay_out.stop()
+        self.page.close()
+        self.files.close()
+        if self.factory.sources is not None:
+            self.factory.sources.stop()
+        for mount in self.mounts.values():
+            mount.stop()
+        converted = self.ladders.ended()
+        return stopped.addCallback(lambda _: converted)  # type: ignore[no-any-return]
+
+    # Reloading
+
+    def reload(self, config: StationConfig) -> None:
+        """
+        Apply a re-read configuration without dropping a listener, and
+        rescan every library.
+
+        Mounts whose settings changed keep their listeners; new listeners
+        get the new settings, and a changed C{music}, C{shuffle},
+        C{rescan_interval} or C{live_only} swaps the programme from the
+        next frame.  New mounts start; a removed mount moves its listeners
+        to its fallback, or closes them cleanly.  Passwords, limits and
+        timeouts apply at once.  The port, interface and number of worker
+        processes need a restart: changes to them are logged and ignored.
+
+        @param config: the new, validated configuration.
+        """
+        old = self.config
+        if old.workers > 1:
+            self._log.warn("Reload ignored: with several workers, restart radiod instead")
+            return
+        fixed = (old.port, old.interface, old.workers)
+        if (config.port, config.interface, config.workers) != fixed:
+            self._log.warn(
+                "port, interface and workers change only on restart; keeping {port}",
+                port=old.port,
+            )
+            config = replace(config, port=old.port, interface=old.interface, workers=old.workers)
+        wanted = {mount.name: mount for mount in config.mounts}
+        self._drop_rungs(self.ladders.remove(wanted))
+        rungs = self.ladders.mounts
+        for name in [name for name in self.mounts if name not in wanted and name not in rungs]:
+            self._remove_mount(name, wanted)
+        for mount_config in config.mounts:
+            mount = self.mounts.get(mount_config.name)
+            if mount is None:
+                self._add_mount(mount_config)
+            elif mount.config != mount_config:
+                self._update_mount(mount, mount_config)
+        self._reorder(config)
+        self._reload_ladders()
+        self.config = config
+        self.factory.config = share_limits(config)
+        if self.factory.sources is not None:
+            self.factory.sources.reconfigure(config)
+        if self.shoutcast_factory is not None:
+            self.shoutcast_factory.reconfigure(config)
+            self._update_shoutcast()
+        self.factory.fallbacks.rebalance()
+        if self.access_log is not None:
+            self.access_log.reopen()
+        for mount in self.mounts.values():
+            playlist: object = mount.switch.playlist if mount.switch is not None else None
+            if isinstance(playlist, Programme):
+                playlist.rescan()
+        self._log.info("Configuration reloaded: mounts {mounts}", mounts=", ".join(self.mounts))
+
+    def _reorder(self, config: StationConfig) -> None:
+        """
+        Keep the mounts in the order of the configuration (the first is
+        the default mount), live mounts after them, in the very dicts the
+        server and the sources share.
+        """
+        ordered = {c.name: self.mounts[c.name] for c in config.mounts if c.name in self.mounts}
+        self.mounts.clear()
+        self.mounts.update(ordered)
+        served = self.factory.mounts
+        rest = {name: mount for name, mount in served.items() if name not in ordered}
+        served.clear()
+        served.update(ordered)
+        served.update(rest)
+
+    def _reload_ladders(self) -> None:
+        """
+        Bring the rungs of bitrate ladders in step with the reloaded
+        mounts (see L{radiod.ffmpeg.ladder}): rungs still listed keep their
+        listeners and take the new settings, the others close, new ones
+        start.
+        """
+        rungs = self.ladders.mounts
+        served = self.factory.mounts
+        mains = [mount for name, mount in self.mounts.items() if name not in rungs]
+        taken = {name for name in served if name not in self.mounts and name not in rungs}
+        made, dropped = self.ladders.update(mains, taken)
+        self._drop_rungs(dropped)
+        for rung in made:
+            served[rung.name] = rung
+            rung.start()
+        self.mounts.update(self.ladders.mounts)
+
+    def _drop_rungs(self, rungs: list[Mount]) -> None:
+        for rung in rungs:
+            self.mounts.pop(rung.name, None)
+            self.factory.mounts.pop(rung.name, None)
+            rung.stop()
+
+    def _add_mount(self, config: MountConfig) -> None:
+        if config.name in self.factory.mounts:
+            self._log.warn(
+                "Mount {mount} is live right now; it is added at the next reload",
+                mount=config.name,
+            )
+            return
+        mount = Mount(config, self._programme(config), self._reactor)
+        self.mounts[config.name] = mount
+        self.factory.mounts[config.name] = mount
+        self.factory.fallbacks.watch(mount)
+        mount.start()
+        started: list[Relay | RelayOut] = list(self._add_relays_out(config))
+        if config.relay:
+            relay = self._add_relay(config.name, config.relay)
+            if relay is not None:
+                started.append(relay)
+        for service in started:
+            service.start()
+        self._log.info("Mount {mount} added", mount=config.name)
+
+    def _remove_mount(self, name: str, wanted: dict[str, MountConfig]) -> None:
+        mount = self.mounts.pop(name)
+        self._stop_relays(name)
+        fallback = mount.config.fallback if mount.config.fallback in wanted else ""
+        self.factory.mounts.pop(name, None)
+        target = self.factory.fallbacks.resolve(fallback) if fallback else None
+        moved = 0
+        for listener in list(mount.listeners):
+            if target is not None:
+                mount.move_listener(listener, target, rehome=True)
+                moved += 1
+        for other in self.factory.mounts.values():
+            for listener in other.listeners:
+                if listener.home == name:
+                    listener.home = other.name
+        if self.factory.sources is not None:
+            self.factory.sources.disconnect(name)
+        mount.stop()
+        self._log.info(
+            "Mount {mount} removed; {moved} listeners moved to {target}",
+            mount=name,
+            moved=moved,
+            target=target.name if target is not None else "none (closed)",
+        )
+
+    def _update_mount(self, mount: Mount, config: MountConfig) -> None:
+        old = mount.config
+        mount.reconfigure(config)
+        programme_keys = ("music", "shuffle", "rescan_interval", "live_only")
+        switch = mount.switch
+        if switch is not None and any(
+            getattr(old, key) != getattr(config, key) for key in programme_keys
+        ):
+            previous = switch.playlist
+            playlist = self._programme(config, previous)
+            if isinstance(playlist, Switch):
+                switch.playlist = None
+            else:
+                playlist.start()
+                switch.playlist = playlist
+            if previous is not None:
+                previous.stop()
+        playing: object = switch.playlist if switch is not None else None
+        if isinstance(playing, Programme):
+            playing.normalize = config.normalize
+        if any(getattr(old, key) != getattr(config, key) for key in FORMAT_KEYS):
+            self._log.warn(
+                "The format of {mount} (bitrate, sample_rate, channels) changes only on restart",
+                mount=mount.name,
+            )
+        if (old.relay, old.push_to) != (config.relay, config.push_to):
+            self._stop_relays(mount.name)
+            started: list[Relay | RelayOut] = list(self._add_relays_out(config))
+            if config.relay:
+                relay = self._add_relay(config.name, config.relay)
+                if relay is not None:
+                    started.append(relay)
+            for service in started:
+                service.start()
+        self._log.info("Mount {mount} reconfigured", mount=mount.name)
+
+    def _stop_relays(self, name: str) -> None:
+        for relay in [relay for relay in self.relays if relay.name == name]:
+            relay.stop()
+            self.relays.remove(relay)
+        for relay_out in [r for r in self.relays_out if r.mount.name == name]:
+            relay_out.stop()
+            self.relays_out.remove(relay_out)

@@ -1,0 +1,488 @@
+# -*- test-case-name: tests.test_events -*-
+"""
+Live updates for the station page: a Server-Sent Events stream per
+client, at L{EVENTS_PATH}C{?mount=/stream}.
+
+A stream starts with a C{snapshot} event describing the mount (station,
+now playing, listeners, recently played); then a C{track} event, with the
+same fields, whenever a new track reaches the head of the mount's stream
+(a new file, or a live source's new title); a C{listeners} event when the
+listener count has changed, checked every L{TICK} seconds; a comment at
+least every L{KEEPALIVE} seconds so that proxies keep the connection
+open; and a C{gone} event, after which the stream ends, when a live mount
+is removed.
+
+Event streams are not listeners: they are not counted as such, and their
+number is capped separately (L{MAX_STREAMS}).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import partial
+from itertools import count
+from typing import Any, cast
+
+from twisted.internet.interfaces import IConsumer, IPushProducer, IReactorTime, ITransport
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from radiod.audio.track import TrackInfo
+from radiod.broadcast.mount import Mount
+from radiod.ingest.source import StreamInfo
+from radiod.request import Request, build_response_head
+from radiod.web.sse import CONTENT_TYPE, format_comment, format_event
+from radiod.wire.server import SERVER, RadioFactory, RadioProtocol
+
+__all__ = [
+    "EVENTS_PATH",
+    "KEEPALIVE",
+    "MAX_STREAMS",
+    "RECENT",
+    "RETRY",
+    "TICK",
+    "EventStream",
+    "EventStreams",
+    "describe_mount",
+    "describe_track",
+]
+
+EVENTS_PATH = "/api/v1/events"
+"""
+Where the event streams are served.
+"""
+
+MAX_STREAMS = 1000
+"""
+The most event streams one process serves at once.
+"""
+
+TICK = 5.0
+"""
+Seconds between two checks of the listener counts (and of live mounts
+that were removed).
+"""
+
+KEEPALIVE = 15.0
+"""
+The longest a stream stays silent: after this many seconds without an
+event it gets a comment.
+"""
+
+RETRY = 5000
+"""
+Milliseconds a client waits before reconnecting a stream that ended.
+"""
+
+RECENT = 10
+"""
+How many previously played tracks an event lists.
+"""
+
+_HEADERS = [
+    ("Content-Type", CONTENT_TYPE),
+    ("Cache-Control", "no-cache"),
+    ("X-Accel-Buffering", "no"),
+    ("Access-Control-Allow-Origin", "*"),
+]
+
+
+def _split_live_title(track: TrackInfo) -> tuple[str, str]:
+    """
+    The artist and title to show: a live title with no artist of its own
+    is split at the first C{" - "}, the way encoders send C{Artist - Title}.
+    """
+    if track.path or track.artist or " - " not in track.title:
+        return track.artist, track.title
+    artist, _, title = track.title.partition(" - ")
+    return artist, title
+
+
+def describe_track(track: TrackInfo, started: float) -> dict[str, Any]:
+    """
+    A track as events carry it.
+
+    @param track: the track.
+    @param started: the clock time it reached the head of the stream.
+    @return: C{title}, C{artist}, C{album}, C{duration} (seconds, 0 when
+        unknown), C{stream_title} (as ICY listeners see it), C{live}
+        (whether it is live audio rather than a file) and C{started}.
+    """
+    artist, title = _split_live_title(track)
+    return {
+        "title": title,
+        "artist": artist,
+        "album": track.album,
+        "duration": track.duration,
+        "stream_title": track.stream_title,
+        "live": not track.path,
+        "started": started,
+    }
+
+
+def describe_mount(
+    mount: Mount,
+    mounts: list[Mount],
+    info: StreamInfo | None,
+    now: float,
+) -> dict[str, Any]:
+    """
+    Everything the station page shows about a mount, as a C{snapshot}
+    (and C{track}) event carries it.
+
+    @param mount: the mount described.
+    @param mounts: every mount of the station, for the page's picker.
+    @param info: what a live source on the mount says about its stream
+        (its name and description replace the configured ones), or
+        C{None}.
+    @param now: the clock's time.
+    @return: a JSON-ready dictionary: C{mount}, C{station} (C{name},
+        C{description}, C{genre}, C{url}), C{now_playing} (see
+        L{describe_track}; C{None} before the first audio), C{listeners},
+        C{recent} (up to L{RECENT} tracks played before, newest first),
+        C{mounts} (C{name} and C{station} of each), C{stream}, C{m3u},
+        C{pls} (the paths to listen with) and C{time} (the clock's time,
+        to tell how long ago C{started} was).
+    """
+    config = mount.config
+    info = info or StreamInfo()
+    history = list(mount.history)
+    now_playing = None
+    if mount.now_playing is not None:
+        now_playing = describe_track(mount.now_playing, mount.track_started)
+        if history and history[0][0] is mount.now_playing:
+            history = history[1:]
+    return {
+        "mount": mount.name,
+        "station": {
+            "name": info.name or config.station_name,
+            "description": info.description or config.description,
+            "genre": info.genre or config.genre,
+            "url": info.url or config.url,
+        },
+        "now_playing": now_playing,
+        "listeners": len(mount.listeners),
+        "recent": [describe_track(track, started) for track, started in history[:RECENT]],
+        "mounts": [{"name": each.name, "station": each.config.station_name} for each in mounts],
+        "stream": mount.name,
+        "m3u": mount.name + ".m3u",
+        "pls": mount.name + ".pls",
+        "time": now,
+    }
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@implementer(IPushProducer)
+class EventStream:
+    """
+    One client's event stream on one mount.
+
+    While the client does not read (its transport paused us), events are
+    not written; when it reads again it gets a fresh C{snapshot} instead.
+
+    @ivar id: a number naming the stream in logs.
+    @ivar mount: the mount followed.
+    @ivar protocol: the client's connection.
+    @ivar listeners: the listener count last sent.
+    @ivar last_write: the clock time of the last write.
+    @ivar paused: whether the transport asked us to stop writing.
+    @ivar missed: whether an event was not written while paused.
+    @ivar closed: whether the stream has ended.
+    """
+
+    _ids = count(1)
+
+    def __init__(
+        self,
+        streams: EventStreams,
+        mount: Mount,
+        protocol: RadioProtocol,
+    ) -> None:
+        """
+        @param streams: the streams this one belongs to.
+        @param mount: the mount to follow.
+        @param protocol: the client's connection; the response head has
+            been written to it.
+        """
+        self.id = next(self._ids)
+        self._streams = streams
+        self.mount = mount
+        self.protocol = protocol
+        self.listeners = -1
+        self.last_write = 0.0
+        self.paused = False
+        self.missed = False
+        self.closed = False
+
+    @property
+    def _transport(self) -> ITransport:
+        transport = self.protocol.transport
+        assert transport is not None
+        return transport
+
+    def _write(self, data: bytes) -> None:
+        if self.closed:
+            return
+        if self.paused:
+            self.missed = True
+            return
+        self._transport.write(data)
+        self.protocol.response_sent += len(data)
+        self.last_write = self._streams.clock.seconds()
+
+    def send(self, event: bytes, listeners: int) -> None:
+        """
+        Send a C{snapshot} or C{track} event.
+
+        @param event: the framed event.
+        @param listeners: the listener count it carries.
+        """
+        self.listeners = listeners
+        self._write(event)
+
+    def tick(self, now: float, listeners: int) -> None:
+        """
+        Send the listener count if it changed, or a keep-alive comment if
+        nothing was sent for L{EventStreams.keepalive} seconds.
+
+        @param now: the clock's time.
+        @param listeners: the mount's listener count now.
+        """
+        if listeners != self.listeners:
+            self.listeners = listeners
+            self._write(format_event(_json({"listeners": listeners}), event="listeners"))
+        elif now - self.last_write >= self._streams.keepalive:
+            self._write(format_comment())
+
+    def end(self, farewell: bytes = b"") -> None:
+        """
+        Stop following the mount and close the connection.
+
+        @param farewell: a last event to send first.
+        """
+        if farewell:
+            self._write(farewell)
+        self.close()
+        self._transport.loseConnection()
+
+    def close(self) -> None:
+        """
+        Stop following the mount and forget this stream (the connection
+        was lost or is being closed).
+        """
+        if self.closed:
+            return
+        self.closed = True
+        self._streams.forget(self)
+
+    # IPushProducer
+
+    def pauseProducing(self) -> None:
+        """
+        The client is not reading: hold events back.
+        """
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        """
+        The client reads again: bring it up to date if it missed events.
+        """
+        self.paused = False
+        if self.missed and not self.closed:
+            self.missed = False
+            self.send(*self._streams.encode(self.mount, "snapshot"))
+
+    def stopProducing(self) -> None:
+        """
+        The connection is gone.
+        """
+        self.close()
+
+
+class EventStreams:
+    """
+    Every open event stream of a station, and the route that opens them.
+
+    Each mount with streams open has one observer in its
+    C{on_track_change}, which frames the C{track} event once for all of
+    them; the observer is removed when the mount's last stream ends.  One
+    shared check runs every C{tick} seconds while any stream is open.
+
+    @ivar streams: the open streams.
+    @ivar factory: the station's server factory (its mounts and sources).
+    @ivar clock: the time source.
+    @ivar max_streams: the most streams open at once; more are refused
+        with 503.
+    @ivar keepalive: the longest a stream stays silent, in seconds.
+    @ivar refused: streams refused for the limit.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        factory: RadioFactory,
+        max_streams: int = MAX_STREAMS,
+        tick: float = TICK,
+        keepalive: float = KEEPALIVE,
+    ) -> None:
+        """
+        @param clock: the time source for the periodic checks.
+        @param factory: the station's server factory.
+        @param max_streams: the most streams open at once.
+        @param tick: seconds between checks of the listener counts.
+        @param keepalive: the longest silence on a stream, in seconds.
+        """
+        self.clock = clock
+        self.factory = factory
+        self.max_streams = max_streams
+        self.keepalive = keepalive
+        self.refused = 0
+        self.streams: set[EventStream] = set()
+        self._followers: dict[Mount, set[EventStream]] = {}
+        self._observers: dict[Mount, Callable[[TrackInfo], None]] = {}
+        self._tick = tick
+        self._loop = LoopingCall(self._check)
+        self._loop.clock = clock
+
+    def describe(self, mount: Mount) -> dict[str, Any]:
+        """
+        The snapshot of C{mount} now (see L{describe_mount}).
+        """
+        sources = self.factory.sources
+        info = sources.info_for(mount.name) if sources is not None else None
+        mounts = list(self.factory.mounts.values())
+        return describe_mount(mount, mounts, info, self.clock.seconds())
+
+    def encode(self, mount: Mount, event: str, retry: int | None = None) -> tuple[bytes, int]:
+        """
+        Frame the state of C{mount} as an event.
+
+        @return: the framed event, and the listener count it carries.
+        """
+        state = self.describe(mount)
+        return format_event(_json(state), event=event, retry=retry), state["listeners"]
+
+    def serve(self, protocol: RadioProtocol, request: Request, body: bytes) -> None:
+        """
+        The route for L{EVENTS_PATH}: open an event stream on the mount
+        named by the C{mount} query parameter (the default mount without
+        one).  An unknown mount is refused with 404, a stream beyond
+        L{max_streams} with 503, a method other than C{GET} and C{HEAD}
+        with 405.
+        """
+        if request.method not in ("GET", "HEAD"):
+            protocol.refuse(405, "Method Not Allowed", request)
+            return
+        names = request.query.get("mount")
+        mounts = self.factory.mounts
+        if names and names[0]:
+            name = names[0] if names[0].startswith("/") else "/" + names[0]
+            mount = mounts.get(name)
+        else:
+            mount = self.factory.default_mount if mounts else None
+        if mount is None:
+            protocol.refuse(404, "No such mount", request)
+            return
+        if len(self.streams) >= self.max_streams:
+            self.refused += 1
+            protocol.refuse(503, "Too many event streams", request, [("Retry-After", "30")])
+            return
+        if request.method == "HEAD":
+            protocol.reply(200, list(_HEADERS), head_only=True)
+            return
+        transport = protocol.transport
+        assert transport is not None
+        transport.write(
+            build_response_head(200, [("Server", SERVER), ("Connection", "Close"), *_HEADERS])
+        )
+        protocol.response_status = 200
+        stream = EventStream(self, mount, protocol)
+        self.streams.add(stream)
+        self._follow(stream)
+        protocol.on_lost.append(stream.close)
+        cast(IConsumer, transport).registerProducer(stream, True)
+        stream.send(*self.encode(mount, "snapshot", retry=RETRY))
+        if not self._loop.running:
+            self._loop.start(self._tick, now=False)
+        self._log.debug(
+            "Event stream {stream} from {peer} opened on {mount} ({count} open)",
+            stream=stream.id,
+            peer=protocol.peer,
+            mount=mount.name,
+            count=len(self.streams),
+        )
+
+    def _follow(self, stream: EventStream) -> None:
+        mount = stream.mount
+        followers = self._followers.get(mount)
+        if followers is None:
+            followers = self._followers[mount] = set()
+            observer = partial(self._track_changed, mount)
+            self._observers[mount] = observer
+            mount.on_track_change.append(observer)
+        followers.add(stream)
+
+    def _track_changed(self, mount: Mount, track: TrackInfo) -> None:
+        """
+        A new track reached the head of C{mount}: send its streams a
+        C{track} event.
+        """
+        event, listeners = self.encode(mount, "track")
+        for stream in list(self._followers.get(mount, ())):
+            stream.send(event, listeners)
+
+    def _check(self) -> None:
+        """
+        Give every stream the listener count of its mount (or a
+        keep-alive); end the streams of mounts that were removed.
+        """
+        now = self.clock.seconds()
+        for mount, followers in list(self._followers.items()):
+            if self.factory.mounts.get(mount.name) is not mount:
+                gone = format_event(_json({"mount": mount.name}), event="gone")
+                for stream in list(followers):
+                    stream.end(gone)
+                continue
+            listeners = len(mount.listeners)
+            for stream in list(followers):
+                stream.tick(now, listeners)
+
+    def forget(self, stream: EventStream) -> None:
+        """
+        A stream ended: stop following its mount when it was the mount's
+        last, and stop the checks when it was the last of all.
+        """
+        if stream not in self.streams:
+            return
+        self.streams.discard(stream)
+        mount = stream.mount
+        followers = self._followers.get(mount)
+        if followers is not None:
+            followers.discard(stream)
+            if not followers:
+                del self._followers[mount]
+                observer = self._observers.pop(mount)
+                if observer in mount.on_track_change:
+                    mount.on_track_change.remove(observer)
+        self._log.debug(
+            "Event stream {stream} from {peer} closed ({count} open)",
+            stream=stream.id,
+            peer=stream.protocol.peer,
+            count=len(self.streams),
+        )
+        if not self.streams and self._loop.running:
+            self._loop.stop()
+
+    def close(self) -> None:
+        """
+        End every stream (the station is stopping).
+        """
+        for stream in list(self.streams):
+            stream.end()

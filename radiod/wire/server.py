@@ -1,0 +1,1003 @@
+# -*- test-case-name: tests.test_server -*-
+"""
+The listener-facing HTTP/1.0 and ICY server: one protocol per connection
+that reads one request, answers it, and for a stream hands the connection
+to its mount.
+
+Requests are parsed by L{radiod.request}; this module only routes them and
+writes replies.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from typing import cast
+
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import (
+    IAddress,
+    IDelayedCall,
+    IPushProducer,
+    IReactorTime,
+    ITransport,
+)
+from twisted.internet.protocol import Factory, Protocol
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from radiod import __version__
+from radiod.auth import AdminAccess, parse_basic_auth, source_allowed
+from radiod.broadcast.fallback import Fallbacks
+from radiod.broadcast.listener import Listener, ListenerTransport
+from radiod.broadcast.mount import Mount
+from radiod.config import StationConfig
+from radiod.forwarded import Network, client_address, format_peer, is_trusted, parse_networks
+from radiod.ingest.metadata import (
+    ADMIN_CGI,
+    HTML_CONTENT_TYPE,
+    MAX_BODY,
+    METADATA_PATH,
+    SUCCESS,
+    XML_CONTENT_TYPE,
+    MetadataError,
+    icecast_reply,
+    parse_update,
+    raw_query,
+    shoutcast_reply,
+)
+from radiod.ingest.source import SourceConnection, SourceRefused, Sources
+from radiod.interfaces import MakeConverter
+from radiod.library.playlist import (
+    M3U_CONTENT_TYPE,
+    PLS_CONTENT_TYPE,
+    XSPF_CONTENT_TYPE,
+    render_m3u,
+    render_pls,
+    render_xspf,
+    stream_url,
+)
+from radiod.request import Request, RequestError, RequestParser, build_response_head
+from radiod.wire.accesslog import Access, mask_target
+from radiod.wire.limits import (
+    AddressLimit,
+    Keepalive,
+    Limits,
+    LoginThrottle,
+    StationLimits,
+    enable_keepalive,
+    socket_of,
+)
+
+__all__ = ["AUDIO_WAIT", "RadioFactory", "RadioProtocol", "Route"]
+
+SERVER = f"radiod/{__version__}"
+
+AUDIO_WAIT = 5.0
+"""
+Seconds a listener's reply may wait for its mount's first audio, so that it
+can name the mount's format.
+"""
+
+_EXPOSED = (
+    "Icy-MetaInt, Icy-Br, Icy-Description, Icy-Genre, Icy-Name, Ice-Audio-Info, "
+    "Icy-Url, Icy-Sr, Icy-Vbr, Icy-Pub"
+)
+_CORS = [
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"),
+    ("Access-Control-Allow-Headers", "Icy-MetaData, Range, Origin, Accept, Content-Type"),
+    ("Access-Control-Expose-Headers", _EXPOSED),
+]
+_NO_CACHE = [
+    ("Cache-Control", "no-cache, no-store"),
+    ("Pragma", "no-cache"),
+    ("Expires", "Mon, 26 Jul 1997 05:00:00 GMT"),
+]
+_ALLOWED = "GET, HEAD, OPTIONS"
+_PLAYLISTS = {
+    ".m3u": (render_m3u, M3U_CONTENT_TYPE),
+    ".pls": (render_pls, PLS_CONTENT_TYPE),
+}
+
+
+Route = Callable[["RadioProtocol", Request, bytes], None]
+"""
+A handler for one path: given the connection, the request and its form
+body (empty unless the path accepts C{POST}), it answers through
+L{RadioProtocol.reply} or L{RadioProtocol.refuse}, or keeps the
+connection for a stream of its own.
+"""
+
+
+class RadioFactory(Factory):
+    """
+    Builds a L{RadioProtocol} per connection and holds what they share.
+
+    @ivar mounts: the mounts by path, in configuration order.
+    @ivar config: the station's settings.
+    @ivar routes: handlers for paths other than mounts and their
+        playlists, by exact path (without the query).
+    @ivar form_paths: the paths whose C{POST} requests carry a form body
+        (at most L{MAX_BODY} bytes) read before the route is called.
+    @ivar prefix_routes: handlers for C{GET} and C{HEAD} requests whose
+        path starts with a prefix, when no mount, playlist or mount page
+        has the path.
+    @ivar mount_page: the handler for a mount's own page, C{/<mount>/}
+        (the mount's name and a slash), or C{None} for none.
+    @ivar fallbacks: which mount a listener hears when the one it asks for
+        has no audio.
+    @ivar on_access: called with an L{Access} for each request when its
+        connection ends (the access log).
+    @ivar per_address: the open connections of each client address, and
+        the limit on them (L{StationConfig.max_per_address}).
+    @ivar throttle: the failed logins of each client address, which slow
+        down its further failures.
+    @ivar admin_access: the admin credentials check (of the current
+        L{config}), shared by every admin request.
+    @ivar keepalive: the TCP keepalive timings of every connection.
+    @ivar limits: the per-address and login limits every connection
+        goes through: L{per_address} and L{throttle} in a station of one
+        process; the main process's, asked over the feed, in a worker.
+    @ivar forward: in a worker process, sends an admin request (its raw
+        bytes, and the client's address) to the main process and fires
+        with the reply to write; C{None} to answer admin requests here.
+    """
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        config: StationConfig,
+        mounts: Mapping[str, Mount],
+        accept_sources: bool = False,
+        converters: MakeConverter | None = None,
+    ):
+        """
+        @param clock: for header timeouts.
+        @param config: station-wide settings and limits.
+        @param mounts: the mounts by path; the first is the default mount.
+        @param accept_sources: whether C{PUT} and C{SOURCE} requests reach
+            L{sources} (otherwise they are refused with 405).
+        @param converters: starts converters that put live audio on air in
+            its mount's format; without them it plays as it comes.
+        """
+        self._clock = clock
+        self.config = config
+        self.mounts = dict(mounts)
+        self.fallbacks = Fallbacks(self.mounts, clock, converters)
+        for mount in self.mounts.values():
+            self.fallbacks.watch(mount)
+        self.sources: Sources | None = (
+            Sources(clock, config, self.mounts) if accept_sources else None
+        )
+        self.refused = 0
+        self.noisy = False
+        self.routes: dict[str, Route] = {}
+        self.form_paths: set[str] = {METADATA_PATH, ADMIN_CGI}
+        self.prefix_routes: dict[str, Route] = {}
+        self.mount_page: Route | None = None
+        self.on_access: list[Callable[[Access], None]] = []
+        self.per_address = AddressLimit(config.max_per_address)
+        self.throttle = LoginThrottle(clock)
+        self.limits: Limits = StationLimits(
+            self.per_address, self.throttle, lambda: self.config.max_per_address
+        )
+        self.forward: Callable[[bytes, str], Deferred[bytes]] | None = None
+        self.keepalive = Keepalive()
+        self.admin_access = AdminAccess.for_config(lambda: self.config)
+        self._trusted: tuple[tuple[str, ...], tuple[Network, ...]] = ((), ())
+
+    @property
+    def trusted_proxies(self) -> tuple[Network, ...]:
+        """
+        The proxies whose C{X-Forwarded-For} is taken, from the current
+        L{StationConfig.trusted_proxies}.
+        """
+        proxies = self.config.trusted_proxies
+        if proxies != self._trusted[0]:
+            self._trusted = (proxies, parse_networks(proxies))
+        return self._trusted[1]
+
+    @property
+    def default_mount(self) -> Mount:
+        """
+        The mount C{/;} reaches.
+        """
+        return next(iter(self.mounts.values()))
+
+    @property
+    def listener_count(self) -> int:
+        """
+        Listeners on all mounts together.
+        """
+        return sum(len(mount.listeners) for mount in self.mounts.values())
+
+    def buildProtocol(self, addr: IAddress | None) -> RadioProtocol:
+        """
+        A protocol for one connection, sharing our clock.
+        """
+        return RadioProtocol(self, self._clock)
+
+    def answer(self, raw: bytes, client: str) -> Deferred[bytes]:
+        """
+        Answer a request a worker process received and handed over (an
+        admin request): as if C{client} had sent C{raw} here, without
+        counting it against the client's limit again (the worker's
+        connection is counted) or logging it (the worker logs it).
+
+        @return: fires with the complete reply, once written.
+        """
+        family = IPv6Address if ":" in client else IPv4Address
+        reply = _Reply(family("TCP", client, 0))
+        protocol = RadioProtocol(self, self._clock, relayed=True)
+        protocol.makeConnection(reply)
+        protocol.dataReceived(raw)
+
+        def done(data: bytes) -> bytes:
+            protocol.connectionLost(Failure(ConnectionDone()))
+            return data
+
+        return reply.done.addCallback(done)
+
+
+@implementer(ITransport, IPushProducer)
+class _Reply:
+    """
+    The transport of a request answered for a worker: collects the reply
+    until the protocol closes it.
+
+    @ivar done: fires with the reply once the protocol closes.
+    """
+
+    disconnecting = False
+
+    def __init__(self, peer: IAddress) -> None:
+        self._peer = peer
+        self._data = bytearray()
+        self.done: Deferred[bytes] = Deferred()
+
+    def write(self, data: bytes) -> None:
+        self._data += data
+
+    def writeSequence(self, data: Iterable[bytes]) -> None:
+        for piece in data:
+            self._data += piece
+
+    def loseConnection(self) -> None:
+        if not self.disconnecting:
+            self.disconnecting = True
+            self.done.callback(bytes(self._data))
+
+    def abortConnection(self) -> None:
+        self.loseConnection()
+
+    def getPeer(self) -> IAddress:
+        return self._peer
+
+    def getHost(self) -> IAddress:
+        return self._peer
+
+    def pauseProducing(self) -> None:
+        pass
+
+    def resumeProducing(self) -> None:
+        pass
+
+    def stopProducing(self) -> None:
+        self.loseConnection()
+
+
+class RadioProtocol(Protocol):
+    """
+    One client connection: a request, then a reply or a stream.
+
+    @ivar on_lost: called when the connection is lost (a route that keeps
+        the connection for a stream of its own cleans up here).
+    @ivar peer: the client, for logs: C{host:port} of the connection, or,
+        once the request is read, the address C{X-Forwarded-For} gives when
+        the connection comes from a trusted proxy.
+    @ivar client: the client's address without a port, for the access log.
+    @ivar request: the request, once read.
+    @ivar response_status: the status answered, for the access log; a
+        route that writes its own response head sets it.
+    @ivar response_sent: the body bytes answered, for the access log; a
+        route that writes its own body adds to it.
+    """
+
+    _log = Logger()
+
+    def __init__(self, factory: RadioFactory, clock: IReactorTime, relayed: bool = False) -> None:
+        """
+        @param factory: what the connections share.
+        @param clock: for timeouts.
+        @param relayed: whether this answers a request a worker process
+            handed over (see L{RadioFactory.answer}): not counted against
+            the client's limit, not logged as an access.
+        """
+        self.radio = factory
+        self._relayed = relayed
+        self._clock = clock
+        self._parser: RequestParser | None = RequestParser()
+        self._timeout: IDelayedCall | None = None
+        self.listener: Listener | None = None
+        self.source: SourceConnection | None = None
+        self._remainder = b""
+        self._awaiting: tuple[Request, int] | None = None
+        self.peer = "-"
+        self.client = "-"
+        self._counted: str | None = None
+        self._over_limit = False
+        self._paused = False
+        self._lost = False
+        self._raw = bytearray()
+        self._throttled = False
+        self._delayed: IDelayedCall | None = None
+        self._audio_wait: Deferred[None] | None = None
+        self.request: Request | None = None
+        self.response_status: int | None = None
+        self.response_sent = 0
+        self._connected_at = 0.0
+        self.on_lost: list[Callable[[], None]] = []
+
+    def connectionMade(self) -> None:
+        """
+        Start the clock on the request headers.
+        """
+        address = self.transport.getPeer() if self.transport else None
+        self.peer = format_peer(address)
+        self.client = str(getattr(address, "host", None) or "-")
+        self._connected_at = self._clock.seconds()
+        enable_keepalive(socket_of(self.transport), self.radio.keepalive)
+        self._timeout = self._clock.callLater(
+            self.radio.config.header_timeout, self._header_timeout
+        )
+        # A trusted proxy's connections count for the client it forwards,
+        # once the request says which.
+        if not self._from_proxy() and not self._relayed:
+            self._admit(self.client, self._admitted)
+
+    def _admitted(self) -> None:
+        """
+        Refuse a connection over its address's limit before reading its
+        request.
+        """
+        if self._over_limit:
+            self._cancel_timeout()
+            self._parser = None
+            self._too_many(None)
+
+    def _from_proxy(self) -> bool:
+        return is_trusted(self.client, self.radio.trusted_proxies)
+
+    def _admit(self, address: str, then: Callable[[], None]) -> None:
+        """
+        Count this connection against C{address}'s limit, then carry on
+        with C{then} once the answer is known (at once in a station of one
+        process; a worker waits for the main process, reading nothing
+        meanwhile).
+        """
+        self._counted = address
+        self._paused = False
+        answered = False
+
+        def decided(admitted: bool) -> None:
+            nonlocal answered
+            answered = True
+            if self._lost:
+                return
+            self._over_limit = not admitted
+            if self._paused and self.transport is not None:
+                self._paused = False
+                self.transport.resumeProducing()  # type: ignore[attr-defined]
+            then()
+
+        self.radio.limits.admit(address).addCallback(decided)
+        if not answered and self.transport is not None:
+            # Not decided yet: read nothing more until it is.
+            self._paused = True
+            self.transport.pauseProducing()  # type: ignore[attr-defined]
+
+    def _gave_credentials(self) -> bool:
+        """
+        Whether the request carried a password (an C{Authorization}
+        header, or SHOUTcast's C{pass=} parameter).
+        """
+        request = self.request
+        if request is None:
+            return False
+        return request.header("Authorization") is not None or "pass=" in request.target
+
+    def _too_many(self, request: Request | None) -> None:
+        """
+        Refuse a connection over its address's limit: 503 at once, logged
+        only for the first one over (a flood does not flood the log).
+        """
+        self.radio.refused += 1
+        self.reply(
+            503,
+            [("Content-Type", "text/plain; charset=utf-8"), ("Retry-After", "10"), *_CORS],
+            b"503 Too many connections from your address\n",
+            head_only=request is not None and request.method == "HEAD",
+        )
+
+    def _header_timeout(self) -> None:
+        self._timeout = None
+        self._parser = None
+        self._awaiting = None
+        self._log.info("No complete request from {peer} in time; closing", peer=self.peer)
+        assert self.transport is not None
+        self.transport.loseConnection()
+
+    def _cancel_timeout(self) -> None:
+        if self._timeout is not None:
+            if self._timeout.active():
+                self._timeout.cancel()
+            self._timeout = None
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Feed the request parser; once a request is complete, answer it.
+        Bytes a listener sends after its request are ignored; a source's
+        are its audio.
+        """
+        if self.source is not None:
+            self.source.data_received(data)
+            return
+        if self._awaiting is not None:
+            self._body_received(data)
+            return
+        parser = self._parser
+        if parser is None:
+            return
+        if self.radio.forward is not None:
+            self._raw += data
+        try:
+            request = parser.feed(data)
+        except RequestError as error:
+            self._parser = None
+            self._cancel_timeout()
+            self.refuse(error.status, error.reason, None)
+            return
+        if request is None:
+            return
+        self._parser = None
+        self._remainder = parser.remainder
+        if self._raw:
+            del self._raw[len(self._raw) - len(self._remainder) :]
+        self._identify(request)
+
+    def _read(self, request: Request) -> None:
+        """
+        Answer a request whose head has been read and whose client has been
+        counted: refuse it over the limit, read its body, or handle it.
+        """
+        if self._over_limit:
+            self._cancel_timeout()
+            self._too_many(request)
+            return
+        forwarded = self._forwarded(request)
+        if request.method == "POST" and (forwarded or request.path in self.radio.form_paths):
+            self._await_body(request)
+            return
+        self._cancel_timeout()
+        if forwarded:
+            self._forward(request, b"")
+            return
+        self._handle(request)
+
+    def _forwarded(self, request: Request) -> bool:
+        """
+        Whether this request goes to the main process: every admin request
+        does, from a worker, so that every connection gets the same answer
+        from the process that owns the programme.
+        """
+        path = request.path
+        return self.radio.forward is not None and (
+            path.startswith("/admin/") or path == ADMIN_CGI or path.startswith("/api/v1/admin/")
+        )
+
+    def _forward(self, request: Request, body: bytes) -> None:
+        """
+        Send the request to the main process and write its reply.
+        """
+        assert self.radio.forward is not None
+        raw = bytes(self._raw) + body
+        self._raw = bytearray()
+        answered = self.radio.forward(raw, self.client)
+
+        def write(reply: bytes) -> None:
+            if self._lost or self.transport is None:
+                return
+            status_line, _, rest = reply.partition(b"\r\n")
+            parts = status_line.split(b" ", 2)
+            if len(parts) > 1 and parts[1].isdigit():
+                self.response_status = int(parts[1])
+            self.response_sent = len(rest.partition(b"\r\n\r\n")[2])
+            self.transport.write(reply)
+            self.transport.loseConnection()
+
+        def failed(failure: Failure) -> None:
+            self._log.error(
+                "Admin request from {peer} not answered by the main process: {reason}",
+                peer=self.peer,
+                reason=failure.getErrorMessage(),
+            )
+            if not self._lost:
+                self.refuse(503, "Service Unavailable", request)
+
+        answered.addCallbacks(write, failed)
+
+    def _await_body(self, request: Request) -> None:
+        """
+        Read the form body of a metadata update (at most L{MAX_BODY}
+        bytes, within the header timeout) before answering it.
+        """
+        length = request.header("Content-Length")
+        size = int(length) if length is not None else 0
+        if request.header_list("Transfer-Encoding") or size > MAX_BODY:
+            self._cancel_timeout()
+            message = "Request too large" if size > MAX_BODY else "Length required"
+            if request.path in (METADATA_PATH, ADMIN_CGI):
+                self._metadata_reply(request, 400, message, False)
+            else:
+                self.refuse(413 if size > MAX_BODY else 411, message, request)
+            return
+        self._awaiting = (request, size)
+        self._body_received(b"")
+
+    def _body_received(self, data: bytes) -> None:
+        assert self._awaiting is not None
+        request, size = self._awaiting
+        self._remainder += data
+        if len(self._remainder) < size:
+            return
+        self._awaiting = None
+        self._cancel_timeout()
+        if self._forwarded(request):
+            self._forward(request, self._remainder[:size])
+            return
+        self._dispatch(request, self._remainder[:size])
+
+    def _identify(self, request: Request) -> None:
+        """
+        Note the request, and when the connection comes from a trusted
+        proxy, take the client's address from C{X-Forwarded-For}.
+        """
+        self.request = request
+        trusted = self.radio.trusted_proxies
+        if not trusted or self._counted is not None or self._relayed:
+            self._read(request)
+            return
+        forwarded = client_address(self.client, request.header_list("X-Forwarded-For"), trusted)
+        if forwarded != self.client:
+            self.client = forwarded
+            self.peer = forwarded
+            self._admit(forwarded, lambda: self._read(request))
+            return
+        self._read(request)
+
+    def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:  # noqa: B008
+        """
+        Forget our listener and timers, tell L{on_lost}, and log the
+        request for the access log.
+        """
+        self._lost = True
+        self._cancel_timeout()
+        if self._delayed is not None and self._delayed.active():
+            self._delayed.cancel()
+        if self._audio_wait is not None:
+            waiting, self._audio_wait = self._audio_wait, None
+            waiting.cancel()
+        self._log_access()
+        if self._counted is not None:
+            self.radio.limits.release(self._counted)
+            self._counted = None
+        if self.listener is not None:
+            self.listener.stopProducing()
+            self.listener = None
+        if self.source is not None:
+            self.source.connection_lost()
+        callbacks, self.on_lost = self.on_lost, []
+        for callback in callbacks:
+            callback()
+
+    def _log_access(self) -> None:
+        """
+        Tell L{RadioFactory.on_access} about the request this connection
+        carried, if it carried one (or was refused one).
+        """
+        request = self.request
+        if self._relayed:
+            return
+        if (request is None and self.response_status is None) or not self.radio.on_access:
+            return
+        now = self._clock.seconds()
+        access = Access(
+            client=self.client,
+            ended=now,
+            duration=now - self._connected_at,
+            status=self.response_status,
+            sent=self.listener.sent if self.listener is not None else self.response_sent,
+            method=request.method if request else None,
+            target=request.target if request else None,
+            version=request.version if request else None,
+            referer=request.header("Referer") if request else None,
+            user_agent=request.header("User-Agent") if request else None,
+        )
+        for observer in self.radio.on_access:
+            observer(access)
+
+    # Replies
+
+    def reply(
+        self,
+        status: int,
+        headers: list[tuple[str, str]],
+        body: bytes = b"",
+        head_only: bool = False,
+    ) -> None:
+        """
+        Write a complete reply and close the connection.
+
+        @param status: the status code.
+        @param headers: headers besides C{Server}, C{Connection} and
+            C{Content-Length}, which are added.
+        @param body: the body.
+        @param head_only: send the head without the body (for C{HEAD}).
+
+        A 401 to a request that gave credentials counts as a failed login
+        from this client; after a few, the reply waits (see
+        L{radiod.wire.limits.LoginThrottle}).
+        """
+        assert self.transport is not None
+        if status == 401 and not self._throttled and self._gave_credentials():
+            self._throttled = True
+
+            def answer(delay: float) -> None:
+                if self._lost:
+                    return
+                if not delay:
+                    self.reply(status, headers, body, head_only)
+                    return
+                self._log.info(
+                    "Failed login from {client}; answering in {delay:g} s",
+                    client=self.client,
+                    delay=delay,
+                )
+                self._delayed = self._clock.callLater(
+                    delay, self.reply, status, headers, body, head_only
+                )
+
+            self.radio.limits.failed(self.client).addCallback(answer)
+            return
+        self._delayed = None
+        full = [("Server", SERVER), ("Connection", "Close"), *headers]
+        if body or not head_only:
+            full.append(("Content-Length", str(len(body))))
+        self.response_status = status
+        self.response_sent = 0 if head_only else len(body)
+        self.transport.write(build_response_head(status, full) + (b"" if head_only else body))
+        self.transport.loseConnection()
+
+    def refuse(
+        self,
+        status: int,
+        reason: str,
+        request: Request | None,
+        extra: list[tuple[str, str]] | None = None,
+    ) -> None:
+        """
+        Answer with an error in plain text, and log it with the peer.
+
+        @param status: the status code.
+        @param reason: the reason phrase, also the body.
+        @param request: the request refused, if it was parsed.
+        @param extra: more headers.
+        """
+        self.radio.refused += 1
+        self._log.warn(
+            "Refused {method} {path} from {peer}: {status} {reason}",
+            method=request.method if request else "-",
+            path=mask_target(request.target) if request else "-",
+            peer=self.peer,
+            status=status,
+            reason=reason,
+        )
+        headers = [("Content-Type", "text/plain; charset=utf-8"), *_CORS]
+        if status == 405:
+            headers.append(("Allow", _ALLOWED))
+        headers.extend(extra or [])
+        body = f"{status} {reason}\n".encode()
+        self.reply(
+            status, headers, body, head_only=request is not None and request.method == "HEAD"
+        )
+
+    # Routing
+
+    def _handle(self, request: Request) -> None:
+        method = request.method
+        if method == "OPTIONS":
+            self.reply(204, [*_CORS, ("Access-Control-Max-Age", "86400")], head_only=True)
+            return
+        if request.path in (METADATA_PATH, ADMIN_CGI) or request.path in self.radio.routes:
+            self._dispatch(request, b"")
+            return
+        if method in ("PUT", "SOURCE") and self.radio.sources is not None:
+            self._source(request, self.radio.sources)
+            return
+        if method not in ("GET", "HEAD"):
+            self.refuse(405, "Method Not Allowed", request)
+            return
+        path = request.path
+        mounts = self.radio.mounts
+        if path.startswith("/;"):
+            self._stream(request, self.radio.default_mount.name)
+            return
+        if path in mounts:
+            self._stream(request, path)
+            return
+        stem, dot, extension = path.rpartition(".")
+        if dot and stem in mounts:
+            ending = "." + extension
+            if ending in _PLAYLISTS or ending == ".xspf":
+                self._playlist(request, mounts[stem], ending)
+                return
+        page = self.radio.mount_page
+        if page is not None and path.endswith("/") and path[:-1] in mounts:
+            page(self, request, b"")
+            return
+        for prefix, route in self.radio.prefix_routes.items():
+            if path.startswith(prefix):
+                route(self, request, b"")
+                return
+        self.refuse(404, "File Not Found", request)
+
+    def _dispatch(self, request: Request, body: bytes) -> None:
+        """
+        Answer a request for a metadata update or a registered route.
+        """
+        if request.path in (METADATA_PATH, ADMIN_CGI):
+            self._metadata(request, body)
+        else:
+            self.radio.routes[request.path](self, request, body)
+
+    def _source(self, request: Request, sources: Sources) -> None:
+        transport = self.transport
+        assert transport is not None
+        try:
+            self.source = sources.connect(
+                request,
+                cast(IPushProducer, transport),
+                transport.write,
+                transport.loseConnection,
+                self.peer,
+            )
+        except SourceRefused as refused:
+            self.refuse(refused.status, refused.reason, request, refused.headers)
+            return
+        self.response_status = 200
+        remainder, self._remainder = self._remainder, b""
+        self.source.data_received(remainder)
+
+    def _metadata(self, request: Request, body: bytes) -> None:
+        """
+        Answer a metadata update (Icecast's C{/admin/metadata} or
+        SHOUTcast's C{/admin.cgi}): check the credentials for the mount,
+        then give the mount's live source its new title.
+        """
+        if request.method not in ("GET", "POST"):
+            self._metadata_reply(request, 405, "Method not allowed", False)
+            return
+        update = parse_update(raw_query(request.target), body)
+        shoutcast = request.path == ADMIN_CGI
+        mount = update.mount
+        if mount is None and shoutcast:
+            mount = self.radio.default_mount.name
+        if mount is None:
+            self._metadata_reply(request, 400, "Missing parameter", False)
+            return
+        config = self.radio.config
+        credentials = parse_basic_auth(request.header("Authorization"))
+        admin = self.radio.admin_access
+        allowed = source_allowed(config, mount, credentials) or admin.allows(credentials)
+        if not allowed and shoutcast and update.password is not None:
+            allowed = source_allowed(config, mount, ("source", update.password)) or admin.allows(
+                (config.admin_user, update.password)
+            )
+        if not allowed:
+            self._metadata_reply(
+                request,
+                401,
+                "You need to authenticate",
+                False,
+                [("WWW-Authenticate", 'Basic realm="radiod"')],
+            )
+            return
+        try:
+            title = update.title()
+        except MetadataError as error:
+            self._metadata_reply(request, error.status, error.message, False)
+            return
+        sources = self.radio.sources
+        live = sources.live_source(mount) if sources is not None else None
+        if live is None:
+            self._metadata_reply(request, 400, "Source does not exist", False)
+            return
+        live.set_title(title)
+        self._log.info(
+            "Metadata on {mount} changed to {title!r} by {peer}",
+            mount=mount,
+            title=title,
+            peer=self.peer,
+        )
+        self._metadata_reply(request, 200, SUCCESS, True)
+
+    def _metadata_reply(
+        self,
+        request: Request,
+        status: int,
+        message: str,
+        success: bool,
+        extra: list[tuple[str, str]] | None = None,
+    ) -> None:
+        """
+        Answer a metadata update in Icecast's XML form (an HTML page for
+        C{/admin.cgi}).  The target is not logged: it may hold a password.
+        """
+        if not success:
+            self.radio.refused += 1
+            self._log.warn(
+                "Refused metadata update {method} {path} from {peer}: {status} {reason}",
+                method=request.method,
+                path=request.path,
+                peer=self.peer,
+                status=status,
+                reason=message,
+            )
+        if request.path == ADMIN_CGI:
+            headers = [("Content-Type", HTML_CONTENT_TYPE)]
+            body = shoutcast_reply(message)
+        else:
+            headers = [("Content-Type", XML_CONTENT_TYPE)]
+            body = icecast_reply(message, success)
+        if status == 405:
+            headers.append(("Allow", "GET, POST"))
+        self.reply(status, [*headers, *(extra or [])], body)
+
+    def _stream_headers(self, mount: Mount, metadata: bool) -> list[tuple[str, str]]:
+        config = mount.config
+        info = self.radio.sources.info_for(mount.name) if self.radio.sources else None
+        if info is not None:
+            config = replace(
+                config,
+                station_name=info.name or config.station_name,
+                genre=info.genre or config.genre,
+                description=info.description or config.description,
+                url=info.url or config.url,
+                public=config.public if info.public is None else info.public,
+            )
+        headers = [("Content-Type", "audio/mpeg")]
+        audio = mount.audio
+        if audio.bitrate:
+            headers.append(("icy-br", str(audio.bitrate)))
+            headers.append(
+                (
+                    "ice-audio-info",
+                    info.audio_info if info and info.audio_info else audio.ice_audio_info(),
+                )
+            )
+        if config.description:
+            headers.append(("icy-description", config.description))
+        if config.genre:
+            headers.append(("icy-genre", config.genre))
+        headers.append(("icy-name", config.station_name))
+        headers.append(("icy-pub", "1" if config.public else "0"))
+        if config.url:
+            headers.append(("icy-url", config.url))
+        if metadata:
+            headers.append(("icy-metaint", str(config.metaint)))
+        return [*headers, *_NO_CACHE, *_CORS]
+
+    def _stream(self, request: Request, name: str, waited: bool = False) -> None:
+        mount = self.radio.fallbacks.resolve(name)
+        if mount is None:
+            self.refuse(404, "Source not live", request)
+            return
+        limit = self.radio.config.max_listeners
+        if limit and self.radio.listener_count >= limit:
+            self.refuse(503, "Server full: too many listeners", request)
+            return
+        if mount.config.max_listeners and len(mount.listeners) >= mount.config.max_listeners:
+            self.refuse(503, f"Mount {mount.name} is full: too many listeners", request)
+            return
+        assert self.transport is not None
+        if not mount.audio.bitrate and not waited:
+            self._await_audio(request, name, mount)
+            return
+        metadata = request.wants_metadata
+        head = build_response_head(
+            200,
+            [("Server", SERVER), ("Connection", "Close"), *self._stream_headers(mount, metadata)],
+            icy=mount.config.icy_status_line,
+        )
+        self.response_status = 200
+        if request.method == "HEAD":
+            self.transport.write(head)
+            self.transport.loseConnection()
+            return
+        self._limit_send_buffer()
+        self.transport.write(head)
+        self.listener = mount.add_listener(
+            cast(ListenerTransport, self.transport),
+            self.peer,
+            metadata,
+            home=name,
+            user_agent=request.header("User-Agent") or "",
+        )
+
+    def _await_audio(self, request: Request, name: str, mount: Mount) -> None:
+        """
+        Hold the reply to a listener of a mount whose format is not known
+        yet (the station has just started, or a rung's encoder has not
+        reported) until its first audio, so that the reply carries
+        C{icy-br} and C{ice-audio-info}; after L{AUDIO_WAIT} seconds it
+        goes without them.
+        """
+        waiting = mount.audio_known()
+        self._audio_wait = waiting
+        timer = self._clock.callLater(AUDIO_WAIT, waiting.cancel)
+
+        def answer(_: object) -> None:
+            if timer.active():
+                timer.cancel()
+            if self._audio_wait is waiting:
+                # Still connected (a lost connection forgets its wait).
+                self._audio_wait = None
+                self._stream(request, name, waited=True)
+
+        waiting.addBoth(answer)
+
+    def _limit_send_buffer(self) -> None:
+        """
+        Bound the kernel's send buffer for this listener's socket, so a
+        stalled listener's lag shows in our queue instead of piling up
+        in the kernel for minutes.
+        """
+        size = self.radio.config.send_buffer
+        handle = socket_of(self.transport)
+        if size and handle is not None:
+            try:
+                handle.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+            except OSError as error:
+                self._log.warn(
+                    "Cannot set send buffer for {peer}: {error}", peer=self.peer, error=str(error)
+                )
+
+    def _playlist(self, request: Request, mount: Mount, ending: str) -> None:
+        config = self.radio.config
+        default_host = (
+            config.interface if config.interface not in ("", "0.0.0.0", "::") else "localhost"
+        )
+        url = stream_url(request.host, default_host, config.port, mount.name)
+        title = mount.config.station_name
+        if ending == ".xspf":
+            text = render_xspf(url, title, mount.config.description)
+            content_type = XSPF_CONTENT_TYPE
+        else:
+            render, content_type = _PLAYLISTS[ending]
+            text = render(url, title)
+        filename = mount.name.strip("/").replace("/", "-") + ending
+        self.reply(
+            200,
+            [
+                ("Content-Type", content_type),
+                ("Content-Disposition", f'inline; filename="{filename}"'),
+                *_CORS,
+            ],
+            text.encode("utf-8"),
+            head_only=request.method == "HEAD",
+        )
