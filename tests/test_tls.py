@@ -29,7 +29,7 @@ from radiod.runner import thread_runner
 from radiod.station.service import StationService
 from radiod.tls import load_trust, tls_endpoint_description
 from radiod.wire.limits import KEEPALIVE_IDLE, socket_of
-from tests.test_e2e import FIRST, FIXTURES, SECOND, Reader, asynchronous, wait_for
+from tests.support.loopback import FIRST, FIXTURES, SECOND, Reader, asynchronous, wait_for
 
 reactor: Any = _reactor
 

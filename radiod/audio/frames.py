@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_frames -*-
+# -*- test-case-name: tests.audio.test_frames -*-
 """
 MPEG audio frames: header parsing and a resynchronising frame splitter.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_icy -*-
+# -*- test-case-name: tests.audio.test_icy -*-
 """
 ICY in-band metadata: block encoding and decoding, the listener-side
 demultiplexer and the per-listener interleaver.

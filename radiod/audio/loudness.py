@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_loudness -*-
+# -*- test-case-name: tests.audio.test_loudness -*-
 """
 Loudness normalization: how much louder or quieter a track should play so
 that every track of a mount sounds about as loud as the others.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_tags -*-
+# -*- test-case-name: tests.library.test_tags -*-
 """
 What radiod knows about a track: where it is and what it is called.
 """

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_mount -*-
+# -*- test-case-name: tests.broadcast.test_mount -*-
 """
 The shared buffer of recent audio for one mount.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_fallback -*-
+# -*- test-case-name: tests.broadcast.test_fallback -*-
 """
 Fallback mounts: which mount a listener hears when the one it asked for
 has no audio.

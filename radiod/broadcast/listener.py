@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_mount -*-
+# -*- test-case-name: tests.broadcast.test_mount -*-
 """
 One listener: a cursor into its mount's shared buffer, and the push
 producer that feeds its transport.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_live -*-
+# -*- test-case-name: tests.broadcast.test_live -*-
 """
 Live audio on a mount: the frames an encoder sends, and the switch that
 puts them on air in place of the playlist.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_mount -*-
+# -*- test-case-name: tests.broadcast.test_mount -*-
 """
 A mount: one programme that listeners tune into by URL path.
 

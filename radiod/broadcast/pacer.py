@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_pacer -*-
+# -*- test-case-name: tests.broadcast.test_pacer -*-
 """
 Real-time pacing: pull frames from a source exactly as fast as they play.
 

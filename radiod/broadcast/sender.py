@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_sender -*-
+# -*- test-case-name: tests.broadcast.test_sender -*-
 """
 The fast path for writing to a listener's socket.
 

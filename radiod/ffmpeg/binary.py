@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_e2e -*-
+# -*- test-case-name: tests.station.test_e2e -*-
 """
 Finding an ffmpeg binary: the one on PATH, else the one shipped by the
 C{imageio-ffmpeg} package when it is installed.

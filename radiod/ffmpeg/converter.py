@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_convert -*-
+# -*- test-case-name: tests.ffmpeg.test_converter -*-
 """
 Converting live MP3 audio to a mount's format as it arrives.
 

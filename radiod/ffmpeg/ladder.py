@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_ladder -*-
+# -*- test-case-name: tests.ffmpeg.test_ladder -*-
 """
 The bitrate ladder: copies of a mount at other bitrates, in step with it.
 

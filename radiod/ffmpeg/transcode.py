@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_transcode -*-
+# -*- test-case-name: tests.ffmpeg.test_transcode -*-
 """
 Converting library files to a mount's format, ahead of their turn, through
 a disk cache.

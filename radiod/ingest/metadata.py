@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_metadata -*-
+# -*- test-case-name: tests.ingest.test_metadata -*-
 """
 Metadata update requests from live sources, and the replies to them.
 

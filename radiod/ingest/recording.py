@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_recording -*-
+# -*- test-case-name: tests.ingest.test_recording -*-
 """
 Recording live shows to disk.
 

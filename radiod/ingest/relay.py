@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_relay -*-
+# -*- test-case-name: tests.ingest.test_relay -*-
 """
 Relaying: a mount that plays another server's stream.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_source -*-
+# -*- test-case-name: tests.ingest.test_source -*-
 """
 Live sources over the Icecast source protocol (C{PUT} and C{SOURCE}).
 

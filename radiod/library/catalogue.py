@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_catalogue -*-
+# -*- test-case-name: tests.library.test_catalogue -*-
 """
 The catalogue: the station's music library as clients browse and fetch
 it, through C{GET /library} and C{GET /files/<id>} (L{radiod.web.files}).

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_library -*-
+# -*- test-case-name: tests.library.test_library -*-
 """
 The music library: which files a station plays, in which order, and what
 they are called.

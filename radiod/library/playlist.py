@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_playlist -*-
+# -*- test-case-name: tests.library.test_playlist -*-
 """
 Playlist files: reading the station's own, writing the listeners'.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_programme -*-
+# -*- test-case-name: tests.library.test_programme -*-
 """
 The programme: a library played track after track as one frame source.
 

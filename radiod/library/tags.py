@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_tags -*-
+# -*- test-case-name: tests.library.test_tags -*-
 """
 Track metadata from tags, with the file name as the last resort.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_push -*-
+# -*- test-case-name: tests.outbound.test_push -*-
 """
 C{radiod-push}: a source client that streams local files to any
 Icecast-compatible server in real time, with their titles.

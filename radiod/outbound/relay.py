@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_relayout -*-
+# -*- test-case-name: tests.outbound.test_relay -*-
 """
 Relaying out: pushing a mount to another Icecast-compatible server as a
 source client, so relays and CDNs can carry the station further.

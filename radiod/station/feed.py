@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_feed -*-
+# -*- test-case-name: tests.station.test_feed -*-
 """
 The feed: how the main process hands its programme to worker processes.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_jsonlog -*-
+# -*- test-case-name: tests.station.test_jsonlog -*-
 """
 The server log as JSON lines: one JSON object per log event, for log
 collectors.

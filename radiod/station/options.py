@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_options -*-
+# -*- test-case-name: tests.station.test_options -*-
 """
 The command line of C{twistd radiod}.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_tap,tests.test_e2e -*-
+# -*- test-case-name: tests.test_tap,tests.station.test_e2e -*-
 """
 The station as a Twisted service: mounts with their programmes, and the
 listening port.

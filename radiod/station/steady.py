@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_faults -*-
+# -*- test-case-name: tests.station.test_faults -*-
 """
 Steady time: the reactor's clock, kept safe from steps of the system clock.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_workers -*-
+# -*- test-case-name: tests.station.test_workers -*-
 """
 A worker process: serves listeners from the main process's programme.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_workers -*-
+# -*- test-case-name: tests.station.test_workers -*-
 """
 Entry point of a worker process: C{python -m radiod.station.workermain INDEX}.
 

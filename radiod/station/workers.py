@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_workers -*-
+# -*- test-case-name: tests.station.test_workers -*-
 """
 Serving one station from several processes.
 

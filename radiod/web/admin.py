@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_admin -*-
+# -*- test-case-name: tests.web.test_admin -*-
 """
 The admin interface: Icecast's admin commands, and radiod's own admin API.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_events -*-
+# -*- test-case-name: tests.web.test_events -*-
 """
 Live updates for the station page: a Server-Sent Events stream per
 client, at L{EVENTS_PATH}C{?mount=/stream}.

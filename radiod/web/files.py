@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_files,tests.test_files_e2e -*-
+# -*- test-case-name: tests.web.test_files,tests.web.test_files_e2e -*-
 """
 On-demand files: the library's listing and its files, served as they are
 or transcoded to MP3 on the fly.

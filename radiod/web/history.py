@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_history -*-
+# -*- test-case-name: tests.web.test_history -*-
 """
 The play history kept across restarts: each mount's recent tracks, in one
 JSON file per station (L{HISTORY_FILE} in the station's state folder).

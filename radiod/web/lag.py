@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_lag -*-
+# -*- test-case-name: tests.web.test_lag -*-
 """
 How late the reactor runs: a timer that should fire every L{INTERVAL}
 seconds, and how long after its due time each firing came.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_metrics -*-
+# -*- test-case-name: tests.web.test_metrics -*-
 """
 Prometheus metrics for one station, served at L{METRICS_PATH}.
 

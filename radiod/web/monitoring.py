@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_monitoring -*-
+# -*- test-case-name: tests.web.test_monitoring -*-
 """
 The station's monitoring: the status pages, the metrics, the play history
 kept across restarts and the reactor lag monitor, as one service.

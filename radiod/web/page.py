@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_page -*-
+# -*- test-case-name: tests.web.test_page -*-
 """
 The station's web page: the files in L{radiod.web} served at C{/} (the
 default mount), at C{/<mount>/} (any mount) and under L{ASSET_PREFIX},

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_ranges -*-
+# -*- test-case-name: tests.web.test_ranges -*-
 """
 HTTP byte ranges (RFC 9110, section 14): what part of a file a C{Range}
 header asks for.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_sse -*-
+# -*- test-case-name: tests.web.test_sse -*-
 """
 The Server-Sent Events wire format (C{text/event-stream}): events,
 comments and the reconnection delay, as bytes.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_status -*-
+# -*- test-case-name: tests.web.test_status -*-
 """
 The station's status as values, and the status documents built from them.
 

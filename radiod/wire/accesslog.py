@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_accesslog -*-
+# -*- test-case-name: tests.wire.test_accesslog -*-
 """
 The access log: one line per request in the combined log format, with the
 connection's duration in seconds appended, as Icecast writes it::

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_guard -*-
+# -*- test-case-name: tests.wire.test_limits -*-
 """
 Limits that keep one client from crowding out the others: how many
 connections one address may hold at once, how fast it may guess

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_server -*-
+# -*- test-case-name: tests.wire.test_server -*-
 """
 The listener-facing HTTP/1.0 and ICY server: one protocol per connection
 that reads one request, answers it, and for a stream hands the connection

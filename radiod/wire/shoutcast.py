@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_shoutcast -*-
+# -*- test-case-name: tests.wire.test_shoutcast -*-
 """
 Live sources over the SHOUTcast v1 source protocol, on the port after the
 listener port.
