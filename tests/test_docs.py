@@ -13,13 +13,7 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.config import (
-    _MOUNT_KEYS,
-    _SERVER_KEYS,
-    MountConfig,
-    StationConfig,
-    load_config,
-)
+from radiod.config import MountConfig, StationConfig, load_config, mount_keys, server_keys
 
 USER_GUIDE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "docs", "user-guide.md")
 
@@ -101,16 +95,18 @@ class SampleConfigTests(SynchronousTestCase):
         Every server key radiod reads is in the sample, and no other.
         """
         sample = set(self.server())
-        self.assertEqual(sorted(set(_SERVER_KEYS) - sample), [], "missing from the sample")
-        self.assertEqual(sorted(sample - set(_SERVER_KEYS)), [], "unknown to radiod")
+        keys = set(server_keys())
+        self.assertEqual(sorted(keys - sample), [], "missing from the sample")
+        self.assertEqual(sorted(sample - keys), [], "unknown to radiod")
 
     def test_mount_keys(self) -> None:
         """
         Every mount key radiod reads is in the sample, and no other.
         """
         sample = set(self.mount())
-        self.assertEqual(sorted(set(_MOUNT_KEYS) - sample), [], "missing from the sample")
-        self.assertEqual(sorted(sample - set(_MOUNT_KEYS)), [], "unknown to radiod")
+        keys = set(mount_keys())
+        self.assertEqual(sorted(keys - sample), [], "missing from the sample")
+        self.assertEqual(sorted(sample - keys), [], "unknown to radiod")
 
     def test_every_field_has_a_key(self) -> None:
         """
@@ -120,8 +116,8 @@ class SampleConfigTests(SynchronousTestCase):
         """
         station = {f.name for f in fields(StationConfig) if f.name != "mounts"}
         mount = {f.name for f in fields(MountConfig)}
-        self.assertEqual(station - {name for name, _ in _SERVER_KEYS.values()}, set())
-        self.assertEqual(mount - {name for name, _ in _MOUNT_KEYS.values()}, set())
+        self.assertEqual(station - {s.field_name for s in server_keys().values()}, set())
+        self.assertEqual(mount - {s.field_name for s in mount_keys().values()}, set())
 
     def test_loads(self) -> None:
         """
@@ -138,7 +134,7 @@ class SampleConfigTests(SynchronousTestCase):
         loaded = load_config(self.text, "radiod.toml")
         default = StationConfig()
         for key in self.server():
-            field_name, _ = _SERVER_KEYS[key]
+            field_name = server_keys()[key].field_name
             self.assertEqual(
                 getattr(loaded, field_name),
                 getattr(default, field_name),
@@ -153,7 +149,7 @@ class SampleConfigTests(SynchronousTestCase):
         loaded = load_config(self.text, "radiod.toml").mounts[0]
         default = MountConfig()
         for key in self.mount():
-            field_name, _ = _MOUNT_KEYS[key]
+            field_name = mount_keys()[key].field_name
             self.assertEqual(
                 getattr(loaded, field_name),
                 getattr(default, field_name),

@@ -1,6 +1,6 @@
 """
-Tests for L{radiod.config}: reading TOML configuration, and the one-line
-errors that name the file, the line and the key.
+Tests for L{radiod.config.toml}: reading TOML configuration, and the
+one-line errors that name the file, the line and the key.
 """
 
 from __future__ import annotations
@@ -15,18 +15,11 @@ from radiod.config import (
     ConfigError,
     MountConfig,
     StationConfig,
-    default_folders,
     find_key_line,
-    format_key_path,
-    is_tls_url,
     load_config,
-    normalize_charset,
-    parse_http_url,
     parse_push_url,
-    parse_size,
     read_config,
     validate,
-    with_default_folders,
 )
 
 FULL = """\
@@ -65,6 +58,7 @@ fallback = "/jazz"
 fallback_override = false
 """
 
+
 TWO_MOUNTS = """\
 [server]
 port = 9000
@@ -76,126 +70,6 @@ name = "/a"
 name = "/b"
 {extra}
 """
-
-
-class ParseHttpUrlTests(SynchronousTestCase):
-    """
-    Tests for L{parse_http_url}.
-    """
-
-    def test_parts(self) -> None:
-        """
-        The host, port (80 by default) and path with query are returned;
-        an empty path is C{"/"}.
-        """
-        self.assertEqual(parse_http_url("http://up.example/live"), ("up.example", 80, "/live"))
-        self.assertEqual(parse_http_url("HTTP://up:8000"), ("up", 8000, "/"))
-        self.assertEqual(parse_http_url("http://[::1]:81/s?a=1"), ("::1", 81, "/s?a=1"))
-        self.assertEqual(parse_http_url("https://up/live"), ("up", 443, "/live"))
-        self.assertEqual(parse_http_url("HTTPS://up:8443/"), ("up", 8443, "/"))
-        self.assertTrue(is_tls_url("https://up/") and is_tls_url("HTTPS://up/"))
-        self.assertFalse(is_tls_url("http://up/"))
-
-    def test_refused(self) -> None:
-        """
-        Other schemes, missing hosts, bad ports, credentials and spaces
-        are refused.
-        """
-        for url in (
-            "ftp://up/",
-            "up:8000/live",
-            "http:///x",
-            "http://up:0/",
-            "http://up:x/",
-            "http://u:p@up/",
-            "http://up/a b",
-        ):
-            with self.assertRaises(ValueError, msg=url):
-                parse_http_url(url)
-
-
-class ParseSizeTests(SynchronousTestCase):
-    """
-    Tests for L{parse_size}.
-    """
-
-    def test_units(self) -> None:
-        """
-        Plain numbers are bytes; K, M and G units, with or without the
-        "iB" and a space, in any case, are powers of 1024.
-        """
-        cases = {
-            "65536": 65536,
-            "0": 0,
-            "12B": 12,
-            "64KiB": 64 * KIB,
-            "512 KiB": 512 * KIB,
-            "64k": 64 * KIB,
-            "1MiB": KIB * KIB,
-            "2 mib": 2 * KIB * KIB,
-            "1G": KIB**3,
-            " 3 GiB ": 3 * KIB**3,
-        }
-        for text, size in cases.items():
-            self.assertEqual(parse_size(text), size, text)
-
-    def test_unknown_unit(self) -> None:
-        """
-        An unknown unit is named in the error, with the units that work.
-        """
-        with self.assertRaises(ValueError) as caught:
-            parse_size("64KB")
-        self.assertEqual(
-            str(caught.exception), "unknown unit 'KB' in '64KB' (use B, KiB, MiB or GiB)"
-        )
-
-    def test_not_a_size(self) -> None:
-        """
-        Text that is not a whole number with a unit is refused.
-        """
-        for text in ("", "lots", "-1", "1.5MiB", "KiB"):
-            with self.assertRaises(ValueError) as caught:
-                parse_size(text)
-            self.assertIn("is not a size", str(caught.exception))
-
-
-class NormalizeCharsetTests(SynchronousTestCase):
-    """
-    Tests for L{normalize_charset}.
-    """
-
-    def test_aliases(self) -> None:
-        """
-        Common spellings of UTF-8 and Latin-1 become radiod's two names.
-        """
-        for name in ("utf-8", "UTF-8", "utf8", "UTF_8"):
-            self.assertEqual(normalize_charset(name), "utf-8")
-        for name in ("latin-1", "Latin1", "ISO-8859-1", "iso8859-1"):
-            self.assertEqual(normalize_charset(name), "latin-1")
-
-    def test_unsupported(self) -> None:
-        """
-        Any other charset is refused, saying which two are supported.
-        """
-        with self.assertRaises(ValueError) as caught:
-            normalize_charset("koi8-r")
-        self.assertEqual(str(caught.exception), 'must be "utf-8" or "latin-1", not \'koi8-r\'')
-
-
-class FormatKeyPathTests(SynchronousTestCase):
-    """
-    Tests for L{format_key_path}.
-    """
-
-    def test_paths(self) -> None:
-        """
-        Tables are joined by dots, array indexes in brackets, and keys that
-        are not bare TOML keys are quoted.
-        """
-        self.assertEqual(format_key_path(("server", "port")), "server.port")
-        self.assertEqual(format_key_path(("mount", 1, "burst_size")), "mount[1].burst_size")
-        self.assertEqual(format_key_path(("mount",)), "mount")
-        self.assertEqual(format_key_path(("odd key",)), '"odd key"')
 
 
 class FindKeyLineTests(SynchronousTestCase):
@@ -957,126 +831,3 @@ class ReadConfigTests(SynchronousTestCase):
         self.assertEqual(
             str(caught.exception), f"cannot read config {path}: not UTF-8 text (byte 22)"
         )
-
-
-class ValidateTests(SynchronousTestCase):
-    """
-    Tests for L{validate} on configurations built in code.
-    """
-
-    def test_defaults(self) -> None:
-        """
-        The built-in defaults are valid.
-        """
-        validate(StationConfig())
-
-    def test_error(self) -> None:
-        """
-        Errors name the key path without a file, and carry the path, the
-        bare reason and other keys that could be blamed.
-        """
-        config = StationConfig(mounts=(MountConfig(burst_size=600 * KIB),))
-        with self.assertRaises(ConfigError) as caught:
-            validate(config)
-        error = caught.exception
-        self.assertEqual(
-            str(error), "mount[0].burst_size: must be smaller than queue_size (524288)"
-        )
-        self.assertEqual(error.path, ("mount", 0, "burst_size"))
-        self.assertEqual(error.reason, "must be smaller than queue_size (524288)")
-        self.assertEqual(
-            error.alternatives,
-            ((("mount", 0, "queue_size"), "must be larger than burst_size (614400)"),),
-        )
-
-    def test_no_mounts(self) -> None:
-        """
-        A station needs at least one mount.
-        """
-        with self.assertRaises(ConfigError) as caught:
-            validate(StationConfig(mounts=()))
-        self.assertEqual(str(caught.exception), "mount: at least one mount is needed")
-
-    def test_charset(self) -> None:
-        """
-        A charset other than radiod's two spellings is refused.
-        """
-        with self.assertRaises(ConfigError) as caught:
-            validate(StationConfig(mounts=(MountConfig(charset="UTF-8"),)))
-        self.assertEqual(
-            str(caught.exception), 'mount[0].charset: must be "utf-8" or "latin-1", not \'UTF-8\''
-        )
-
-    def test_path_exists(self) -> None:
-        """
-        Music paths are only checked when C{path_exists} is given, and the
-        empty path (the demo library) never is.
-        """
-        config = StationConfig(mounts=(MountConfig(music="/nowhere"), MountConfig(name="/b")))
-        validate(config)
-        with self.assertRaises(ConfigError) as caught:
-            validate(config, path_exists=lambda path: False)
-        self.assertEqual(str(caught.exception), "mount[0].music: no such file or folder: /nowhere")
-
-
-class DefaultFolderTests(SynchronousTestCase):
-    """
-    L{default_folders} and L{with_default_folders}: where the state and
-    the conversion cache go when the configuration does not say.
-    """
-
-    def test_systemd(self) -> None:
-        """
-        systemd's C{StateDirectory=} and C{CacheDirectory=} win over the
-        XDG folders; of several listed, the first is taken.
-        """
-        environ = {
-            "HOME": "/home/r",
-            "STATE_DIRECTORY": "/var/lib/radiod:/var/lib/other",
-            "CACHE_DIRECTORY": "/var/cache/radiod",
-            "XDG_STATE_HOME": "/x/state",
-            "XDG_CACHE_HOME": "/x/cache",
-        }
-        self.assertEqual(default_folders(environ), ("/var/lib/radiod", "/var/cache/radiod"))
-
-    def test_xdg(self) -> None:
-        """
-        Without systemd's folders, the XDG base directories are used.
-        """
-        environ = {"HOME": "/home/r", "XDG_STATE_HOME": "/x/state", "XDG_CACHE_HOME": "/x/cache"}
-        self.assertEqual(default_folders(environ), ("/x/state/radiod", "/x/cache/radiod"))
-
-    def test_home(self) -> None:
-        """
-        With neither, the XDG defaults in the home folder are used.
-        """
-        self.assertEqual(
-            default_folders({"HOME": "/home/r"}),
-            ("/home/r/.local/state/radiod", "/home/r/.cache/radiod"),
-        )
-
-    def test_never_working_directory(self) -> None:
-        """
-        A configuration naming no folder never gets the working
-        directory's C{state} folder.
-        """
-        config = with_default_folders(StationConfig(), {"HOME": "/home/r"})
-        self.assertEqual(config.state_path, "/home/r/.local/state/radiod")
-        self.assertEqual(config.cache_path, "/home/r/.cache/radiod")
-
-    def test_explicit_wins(self) -> None:
-        """
-        An explicit C{state_dir} wins over every environment variable and
-        keeps its cache beside it; an explicit C{cache_dir} wins too.
-        """
-        environ = {"HOME": "/home/r", "STATE_DIRECTORY": "/var/lib/radiod"}
-        config = with_default_folders(StationConfig(state_dir="/srv/radio"), environ)
-        self.assertEqual(config.state_path, "/srv/radio")
-        self.assertEqual(config.cache_path, os.path.join("/srv/radio", "cache"))
-        config = with_default_folders(
-            StationConfig(state_dir="/srv/radio", cache_dir="/fast/cache"), environ
-        )
-        self.assertEqual(config.cache_path, "/fast/cache")
-        environ["CACHE_DIRECTORY"] = "/var/cache/radiod"
-        config = with_default_folders(StationConfig(state_dir="/srv/radio"), environ)
-        self.assertEqual(config.cache_path, "/var/cache/radiod")

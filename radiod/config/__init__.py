@@ -1,0 +1,73 @@
+# -*- test-case-name: tests.config -*-
+"""
+Station configuration: immutable values built from the command line and an
+optional TOML file, checked once at start-up.
+
+The package owns the configuration's values and nothing that acts on
+them:
+
+  - L{radiod.config.schema}: L{StationConfig} and L{MountConfig}, their
+    defaults, and the file key each field is read from (L{server_keys},
+    L{mount_keys});
+  - L{radiod.config.values}: sizes, charset names and the converters from
+    TOML values;
+  - L{radiod.config.urls}: the relay and push URLs a mount names;
+  - L{radiod.config.check}: L{validate}, the ranges and the rules between
+    values, shared by files, the command line and code;
+  - L{radiod.config.toml}: L{load_config} and L{read_config}, and
+    L{find_key_line} for the messages;
+  - L{radiod.config.errors}: L{ConfigError}, one line naming the key (and
+    the file line where known).
+
+It is pure: no I/O but L{read_config}'s reading of the file, and nothing
+from Twisted.  It may import L{radiod.audio} (the MP3 tables the checks
+need) and L{radiod.forwarded} (the proxy networks), and nothing else of
+radiod.  Other modules import these names from C{radiod.config} itself.
+"""
+
+from radiod.config.check import METAINT_RANGE, PLAYLIST_SUFFIXES, QUEUE_SIZE_RANGE, validate
+from radiod.config.errors import ConfigError, KeyPath, format_key_path
+from radiod.config.schema import (
+    DEFAULT_CACHE_DIR,
+    DEFAULT_STATE_DIR,
+    MountConfig,
+    Setting,
+    StationConfig,
+    default_folders,
+    mount_keys,
+    server_keys,
+    source_password,
+    with_default_folders,
+)
+from radiod.config.toml import find_key_line, load_config, read_config
+from radiod.config.urls import is_tls_url, parse_http_url, parse_push_url
+from radiod.config.values import KIB, normalize_charset, parse_size
+
+__all__ = [
+    "DEFAULT_CACHE_DIR",
+    "DEFAULT_STATE_DIR",
+    "KIB",
+    "METAINT_RANGE",
+    "PLAYLIST_SUFFIXES",
+    "QUEUE_SIZE_RANGE",
+    "ConfigError",
+    "KeyPath",
+    "MountConfig",
+    "Setting",
+    "StationConfig",
+    "default_folders",
+    "find_key_line",
+    "format_key_path",
+    "is_tls_url",
+    "load_config",
+    "mount_keys",
+    "normalize_charset",
+    "parse_http_url",
+    "parse_push_url",
+    "parse_size",
+    "read_config",
+    "server_keys",
+    "source_password",
+    "validate",
+    "with_default_folders",
+]

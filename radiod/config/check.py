@@ -1,0 +1,397 @@
+# -*- test-case-name: tests.config.test_check -*-
+"""
+The checks on a finished configuration, however it was built (file,
+command line, code): each value in its range, and the rules that tie
+values together: a burst smaller than the queue, fallbacks only from
+live-only mounts and never in a loop, no two mounts or ladder rungs with
+one name, MP3 bitrates that fit the sample rate.
+
+The checks raise L{Invalid}; L{validate} turns it into a L{ConfigError}
+naming the key, and L{radiod.config.toml} into one naming the file and the
+line as well.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+from radiod.audio.format import MP3_SAMPLE_RATES, ladder_sample_rate, mp3_bitrates
+from radiod.config.errors import ConfigError, Invalid, KeyPath, format_key_path
+from radiod.config.schema import MountConfig, StationConfig, mount_keys
+from radiod.config.urls import parse_http_url, parse_push_url
+from radiod.config.values import KIB
+from radiod.forwarded import parse_networks
+
+__all__ = [
+    "CACHE_SIZE_MIN",
+    "CHARSETS",
+    "HEADER_TIMEOUT_MAX",
+    "LOG_FORMATS",
+    "METAINT_RANGE",
+    "PLAYLIST_SUFFIXES",
+    "PORT_RANGE",
+    "QUEUE_SIZE_RANGE",
+    "SEND_BUFFER_RANGE",
+    "WORKERS_MAX",
+    "check",
+    "validate",
+]
+
+PORT_RANGE = (0, 65535)
+"""
+The lowest and highest C{port} and C{tls_port}.
+"""
+METAINT_RANGE = (256, 65535)
+"""
+The fewest and most audio bytes between ICY metadata blocks.
+"""
+QUEUE_SIZE_RANGE = (4 * KIB, 16 * KIB * KIB)
+"""
+The smallest and largest C{queue_size}, in bytes.
+"""
+HEADER_TIMEOUT_MAX = 3600.0
+"""
+The longest C{header_timeout}, in seconds.
+"""
+SEND_BUFFER_RANGE = (4 * KIB, 16 * 1024 * KIB)
+"""
+The smallest and largest C{send_buffer} other than 0, in bytes.
+"""
+CACHE_SIZE_MIN = KIB * KIB
+"""
+The smallest C{cache_size}, in bytes.
+"""
+WORKERS_MAX = 64
+"""
+The most C{workers}.
+"""
+CHARSETS = ("utf-8", "latin-1")
+"""
+The ICY title charsets, as radiod spells them.
+"""
+LOG_FORMATS = ("text", "json")
+"""
+The values of C{log_format}.
+"""
+PLAYLIST_SUFFIXES = (".m3u", ".pls", ".xspf")
+"""
+The endings of playlist URLs, which no mount name may have.
+"""
+
+# A mount field's TOML key, for the paths errors name.
+_MOUNT_KEYS = {setting.field_name: setting.key for setting in mount_keys().values()}
+
+
+def _one_line(path: KeyPath, text: str) -> None:
+    if not text.isprintable():
+        raise Invalid(path, "must be one line of text, without control characters")
+
+
+def _check_mount_name(path: KeyPath, name: str) -> None:
+    if not name.startswith("/") or len(name) < 2:
+        raise Invalid(path, f'must start with "/" and name something, not {name!r}')
+    if any(c.isspace() for c in name):
+        raise Invalid(path, f"must not contain spaces: {name!r}")
+    _one_line(path, name)
+    for bad in "?#;":
+        if bad in name:
+            raise Invalid(path, f"must not contain {bad!r}: {name!r}")
+    if ".." in name:
+        raise Invalid(path, f"must not contain '..': {name!r}")
+    if name.lower().endswith(PLAYLIST_SUFFIXES):
+        raise Invalid(path, f"must not end with .m3u, .pls or .xspf (playlist URLs): {name!r}")
+
+
+def _check_range(path: KeyPath, value: float, low: float, high: float, unit: str = "") -> None:
+    if not low <= value <= high:
+        raise Invalid(path, f"must be between {low} and {high}{unit}, not {value}")
+
+
+def _check_mount(index: int, mount: MountConfig, path_exists: Callable[[str], bool] | None) -> None:
+    def at(field_name: str) -> KeyPath:
+        return ("mount", index, _MOUNT_KEYS[field_name])
+
+    _check_mount_name(at("name"), mount.name)
+    for field_name in ("station_name", "genre", "description", "url", "music", "record_dir"):
+        _one_line(at(field_name), getattr(mount, field_name))
+    if not mount.record_dir:
+        raise Invalid(at("record_dir"), "must name a folder, not be empty")
+    if mount.relay:
+        try:
+            parse_http_url(mount.relay)
+        except ValueError as e:
+            raise Invalid(at("relay"), str(e)) from None
+    for position, url in enumerate(mount.push_to):
+        try:
+            parse_push_url(url)
+        except ValueError as e:
+            raise Invalid(at("push_to"), f"entry {position}: {e}") from None
+    if len(set(mount.push_to)) < len(mount.push_to):
+        raise Invalid(at("push_to"), "lists the same URL twice")
+    if mount.music and path_exists is not None and not path_exists(mount.music):
+        raise Invalid(at("music"), f"no such file or folder: {mount.music}")
+    _check_range(at("metaint"), mount.metaint, *METAINT_RANGE)
+    _check_range(at("queue_size"), mount.queue_size, *QUEUE_SIZE_RANGE, " bytes")
+    if mount.burst_size < 0:
+        raise Invalid(at("burst_size"), f"must be 0 or more, not {mount.burst_size}")
+    if mount.burst_size >= mount.queue_size:
+        raise Invalid(
+            at("burst_size"),
+            f"must be smaller than queue_size ({mount.queue_size})",
+            [(at("queue_size"), f"must be larger than burst_size ({mount.burst_size})")],
+        )
+    if mount.max_listeners < 0:
+        raise Invalid(
+            at("max_listeners"), f"must be 0 (no limit) or more, not {mount.max_listeners}"
+        )
+    if mount.charset not in CHARSETS:
+        raise Invalid(at("charset"), f'must be "utf-8" or "latin-1", not {mount.charset!r}')
+    if not (math.isfinite(mount.rescan_interval) and mount.rescan_interval > 0):
+        raise Invalid(
+            at("rescan_interval"), f"must be more than 0 seconds, not {mount.rescan_interval}"
+        )
+    _check_ladder(at("ladder"), at("ladder_names"), mount)
+    _check_format(at, mount)
+
+
+def _check_format(at: Callable[[str], KeyPath], mount: MountConfig) -> None:
+    """
+    Check a mount's format keys: an MP3 sample rate, 1 or 2 channels, and
+    a bitrate an MP3 encoder writes at that sample rate (at some sample
+    rate, when it is left to the first track); none on a live-only mount.
+    """
+    if mount.sample_rate and mount.sample_rate not in MP3_SAMPLE_RATES:
+        rates = ", ".join(str(rate) for rate in MP3_SAMPLE_RATES)
+        raise Invalid(
+            at("sample_rate"),
+            f"must be 0 (the first track's) or an MP3 sample rate ({rates}), "
+            f"not {mount.sample_rate}",
+        )
+    if mount.channels not in (0, 1, 2):
+        raise Invalid(
+            at("channels"), f"must be 0 (the first track's), 1 or 2, not {mount.channels}"
+        )
+    allowed = mp3_bitrates(mount.sample_rate)
+    if mount.bitrate and mount.bitrate not in allowed:
+        where = f" at {mount.sample_rate} Hz" if mount.sample_rate else ""
+        rates = ", ".join(str(rate) for rate in allowed)
+        raise Invalid(
+            at("bitrate"),
+            f"must be 0 (any) or an MP3 bitrate{where} in kbit/s ({rates}), not {mount.bitrate}",
+        )
+    if mount.live_only:
+        for field_name in ("bitrate", "sample_rate", "channels", "normalize"):
+            if getattr(mount, field_name):
+                raise Invalid(
+                    at(field_name),
+                    "a live_only mount plays no music (its live audio takes its fallback's format)",
+                )
+
+
+def _check_ladder(path: KeyPath, names_path: KeyPath, mount: MountConfig) -> None:
+    """
+    Check a mount's own C{ladder} and C{ladder_names}; clashes with other
+    mounts are L{_check_rung_names}'s.
+    """
+    bitrates = mp3_bitrates(0)
+    for position, kbps in enumerate(mount.ladder):
+        if kbps not in bitrates:
+            rates = ", ".join(str(rate) for rate in bitrates)
+            raise Invalid(path, f"{kbps} is not an MP3 bitrate (kbit/s: {rates})")
+        if kbps in mount.ladder[:position]:
+            raise Invalid(path, f"lists {kbps} twice")
+        if kbps == mount.bitrate:
+            raise Invalid(path, f"{kbps} is the mount's own bitrate")
+        rate = ladder_sample_rate(kbps, mount.sample_rate)
+        if mount.sample_rate and kbps not in mp3_bitrates(rate):
+            rates = ", ".join(str(choice) for choice in mp3_bitrates(rate))
+            raise Invalid(
+                path,
+                f"an MP3 at {rate} Hz cannot have {kbps} kbit/s (kbit/s: {rates})",
+            )
+    if mount.ladder_names and len(mount.ladder_names) != len(mount.ladder):
+        raise Invalid(
+            names_path,
+            f"must give one name per entry of ladder ({len(mount.ladder)}), "
+            f"not {len(mount.ladder_names)}",
+        )
+    for position, name in enumerate(mount.ladder_names):
+        try:
+            _check_mount_name(names_path, name)
+        except Invalid as e:
+            raise Invalid(names_path, f"entry {position}: {e.reason}") from None
+
+
+def _check_rung_names(mounts: Sequence[MountConfig]) -> None:
+    """
+    Check that no rung of a ladder takes the name of a mount or of
+    another rung, and that live-only mounts have none.
+    """
+    owners = {mount.name: f"mount[{index}]" for index, mount in enumerate(mounts)}
+    for index, mount in enumerate(mounts):
+        key = "ladder_names" if mount.ladder_names else "ladder"
+        if mount.ladder and mount.live_only:
+            raise Invalid(
+                ("mount", index, "ladder"),
+                "a live_only mount has no ladder (its listeners move to its fallback "
+                "between shows)",
+            )
+        for name in mount.rung_names:
+            if name in owners:
+                raise Invalid(
+                    ("mount", index, key), f"{name!r} is already the name of {owners[name]}"
+                )
+            owners[name] = f"a rung of mount[{index}]"
+
+
+def _check_tls(config: StationConfig, path_exists: Callable[[str], bool] | None) -> None:
+    for key in ("tls_cert", "tls_key", "tls_ca"):
+        value = getattr(config, key)
+        _one_line(("server", key), value)
+        if value and path_exists is not None and not path_exists(value):
+            raise Invalid(("server", key), f"no such file: {value}")
+    if not config.tls_port:
+        if config.tls_port < 0:
+            raise Invalid(("server", "tls_port"), f"must be a port, not {config.tls_port}")
+        return
+    _check_range(("server", "tls_port"), config.tls_port, *PORT_RANGE)
+    if config.tls_port in (config.port, config.port + 1) and config.port:
+        raise Invalid(
+            ("server", "tls_port"),
+            f"must differ from port ({config.port}) and the SHOUTcast source port after it",
+        )
+    if not config.tls_cert:
+        raise Invalid(
+            ("server", "tls_port"), "needs tls_cert (and tls_key, unless the cert holds it)"
+        )
+
+
+def _check_fallbacks(mounts: Sequence[MountConfig]) -> None:
+    by_name = {mount.name: mount for mount in mounts}
+    for index, mount in enumerate(mounts):
+        if mount.fallback == mount.name:
+            raise Invalid(("mount", index, "fallback"), "must name another mount, not this one")
+        if mount.fallback and mount.fallback not in by_name:
+            raise Invalid(("mount", index, "fallback"), f"no mount is named {mount.fallback!r}")
+        if mount.fallback and not mount.live_only:
+            raise Invalid(
+                ("mount", index, "fallback"),
+                "only a live_only mount falls back (a mount with music always has audio)",
+            )
+        if mount.live_only and mount.music:
+            raise Invalid(("mount", index, "music"), "a live_only mount plays no music")
+    for index, mount in enumerate(mounts):
+        chain = [mount.name]
+        while by_name[chain[-1]].fallback:
+            chain.append(by_name[chain[-1]].fallback)
+            if chain[-1] in chain[:-1]:
+                loop = " -> ".join(chain)
+                raise Invalid(("mount", index, "fallback"), f"fallbacks go round in a loop: {loop}")
+
+
+def check(config: StationConfig, path_exists: Callable[[str], bool] | None) -> None:
+    """
+    Raise L{Invalid} for the first value in C{config} that cannot be used.
+
+    @param config: the configuration.
+    @param path_exists: if given, C{music} and TLS file paths are checked
+        with it.
+    @raise Invalid: naming the key and the reason, without a file.
+    """
+    _check_range(("server", "port"), config.port, *PORT_RANGE)
+    interface = config.interface
+    if any(c.isspace() for c in interface) or not interface.isprintable():
+        raise Invalid(
+            ("server", "interface"), f"must be an address, or empty for all: {interface!r}"
+        )
+    if config.max_per_address < 0:
+        raise Invalid(
+            ("server", "max_per_address"),
+            f"must be 0 (no limit) or more, not {config.max_per_address}",
+        )
+    if config.max_listeners < 0:
+        raise Invalid(
+            ("server", "max_listeners"), f"must be 0 (no limit) or more, not {config.max_listeners}"
+        )
+    timeout = config.header_timeout
+    if not 0 < timeout <= HEADER_TIMEOUT_MAX:  # also refuses nan
+        raise Invalid(
+            ("server", "header_timeout"),
+            f"must be more than 0 and at most {HEADER_TIMEOUT_MAX:g} seconds, not {timeout:g}",
+        )
+    if (
+        config.send_buffer != 0
+        and not SEND_BUFFER_RANGE[0] <= config.send_buffer <= SEND_BUFFER_RANGE[1]
+    ):
+        raise Invalid(
+            ("server", "send_buffer"),
+            f"must be 0 (kernel default) or between {SEND_BUFFER_RANGE[0]} and "
+            f"{SEND_BUFFER_RANGE[1]} bytes, not {config.send_buffer}",
+        )
+    if not 1 <= config.workers <= WORKERS_MAX:
+        raise Invalid(
+            ("server", "workers"), f"must be between 1 and {WORKERS_MAX}, not {config.workers}"
+        )
+    if not config.admin_user or ":" in config.admin_user or not config.admin_user.isprintable():
+        raise Invalid(("server", "admin_user"), 'must be a non-empty name without ":"')
+    for key in ("source_password", "admin_password", "state_dir", "access_log", "cache_dir"):
+        _one_line(("server", key), getattr(config, key))
+    _check_tls(config, path_exists)
+    if config.cache_size < CACHE_SIZE_MIN:
+        raise Invalid(
+            ("server", "cache_size"),
+            f"must be at least {CACHE_SIZE_MIN} bytes (1MiB), not {config.cache_size}",
+        )
+    if config.log_format not in LOG_FORMATS:
+        raise Invalid(
+            ("server", "log_format"), f'must be "text" or "json", not {config.log_format!r}'
+        )
+    try:
+        parse_networks(config.trusted_proxies)
+    except ValueError as e:
+        raise Invalid(("server", "trusted_proxies"), str(e)) from None
+    if not config.mounts:
+        raise Invalid(("mount",), "at least one mount is needed")
+    first_index: dict[str, int] = {}
+    for index, mount in enumerate(config.mounts):
+        _check_mount(index, mount, path_exists)
+        _one_line(("mount", index, "source_password"), mount.source_password)
+        if mount.name in first_index:
+            first = first_index[mount.name]
+            raise Invalid(
+                ("mount", index, "name"),
+                f"{mount.name!r} is already the name of mount[{first}]",
+                [
+                    (
+                        ("mount", first, "name"),
+                        f"{mount.name!r} is already the name of mount[{index}]",
+                    )
+                ],
+            )
+        first_index[mount.name] = index
+    _check_fallbacks(config.mounts)
+    _check_rung_names(config.mounts)
+    for index, mount in enumerate(config.mounts):
+        if mount.live_only and config.workers > 1:
+            raise Invalid(
+                ("mount", index, "live_only"),
+                "needs workers = 1 (one process takes the live sources)",
+            )
+
+
+def validate(config: StationConfig, path_exists: Callable[[str], bool] | None = None) -> None:
+    """
+    Check a configuration however it was built (file, command line, code).
+
+    @param config: the configuration.
+    @param path_exists: if given, C{music} paths are checked with it.
+    @raise ConfigError: naming the first key at fault, as in
+        C{mount[0].metaint: must be between 256 and 65535, not 0}.
+    """
+    try:
+        check(config, path_exists)
+    except Invalid as e:
+        raise ConfigError(
+            f"{format_key_path(e.path)}: {e.reason}", e.path, e.reason, e.alternatives
+        ) from None

@@ -1,0 +1,483 @@
+# -*- test-case-name: tests.config.test_schema -*-
+"""
+The configuration values: L{StationConfig} and its L{MountConfig}s,
+frozen dataclasses with the built-in defaults.
+
+Each field that a configuration file sets says so in its metadata: the
+TOML key (the field's name unless told otherwise) and the converter from
+L{radiod.config.values} that reads it.  L{server_keys} and L{mount_keys}
+list them; the file reader and the checks take their keys from there, so
+the schema is written once, here.  The user guide's sample file lists
+every key with its default, and a test holds it to these fields.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import TypeVar
+
+from radiod.config import values
+from radiod.config.values import KIB, Converter
+
+__all__ = [
+    "DEFAULT_CACHE_DIR",
+    "DEFAULT_STATE_DIR",
+    "MountConfig",
+    "Setting",
+    "StationConfig",
+    "default_folders",
+    "mount_keys",
+    "server_keys",
+    "source_password",
+    "with_default_folders",
+]
+
+DEFAULT_CACHE_DIR = "cache"
+"""
+The conversion cache folder, relative to the state folder, when
+C{cache_dir} is empty.
+"""
+DEFAULT_STATE_DIR = "state"
+"""
+The state folder, relative to the working directory, when C{state_dir} is
+empty.
+"""
+
+_T = TypeVar("_T")
+_SETTING = "radiod.config"
+
+
+def _setting(default: _T, convert: Converter, key: str = "") -> _T:
+    """
+    A dataclass field that a configuration file sets.
+
+    @param default: the field's default.
+    @param convert: reads the TOML value into the field's value.
+    @param key: the TOML key, when it is not the field's name.
+    """
+    return field(default=default, metadata={_SETTING: (key, convert)})
+
+
+@dataclass(frozen=True)
+class MountConfig:
+    """
+    One mount point: a URL path listeners connect to, and what it plays.
+    """
+
+    name: str = _setting("/stream", values.string)
+    """
+    The path, with its leading slash (C{"/stream"}).
+    """
+    music: str = _setting("", values.string)
+    """
+    A folder or playlist file to play; empty means the demo library
+    shipped with radiod.
+    """
+    shuffle: bool = _setting(False, values.boolean)
+    """
+    Play in random order (reshuffled every round).
+    """
+    station_name: str = _setting("radiod", values.string)
+    """
+    C{icy-name}.
+    """
+    genre: str = _setting("", values.string)
+    """
+    C{icy-genre}.
+    """
+    description: str = _setting("", values.string)
+    """
+    C{icy-description}.
+    """
+    url: str = _setting("", values.string)
+    """
+    C{icy-url}, the station's home page.
+    """
+    public: bool = _setting(False, values.boolean)
+    """
+    C{icy-pub}: may directories list it.
+    """
+    metaint: int = _setting(16000, values.integer)
+    """
+    Audio bytes between ICY metadata blocks.
+    """
+    burst_size: int = _setting(64 * KIB, values.size)
+    """
+    Bytes of recent audio sent at once to a new listener.
+    """
+    queue_size: int = _setting(512 * KIB, values.size)
+    """
+    Bytes a listener may lag behind before it is dropped.
+    """
+    max_listeners: int = _setting(0, values.integer)
+    """
+    Listeners allowed on this mount; 0 for no limit.
+    """
+    charset: str = _setting("utf-8", values.charset)
+    """
+    C{"utf-8"} or C{"latin-1"}, for ICY titles.
+    """
+    icy_status_line: bool = _setting(False, values.status_line, key="status_line")
+    """
+    Answer C{ICY 200 OK} instead of C{HTTP/1.0 200 OK}; the file's
+    C{status_line} key, C{"icy"} or C{"http"}.
+    """
+    rescan_interval: float = _setting(30.0, values.number)
+    """
+    Seconds between looks for library changes.
+    """
+    live_only: bool = _setting(False, values.boolean)
+    """
+    The mount plays only live sources (and its relay, if any): no music,
+    and no audio between shows.
+    """
+    fallback: str = _setting("", values.string)
+    """
+    For a live-only mount, the name of the mount its listeners hear when
+    it has no audio (see L{radiod.broadcast.fallback}); empty for none,
+    when they are closed instead.
+    """
+    fallback_override: bool = _setting(True, values.boolean)
+    """
+    Whether listeners moved to the fallback come back when a live source
+    returns.
+    """
+    source_password: str = _setting("", values.string)
+    """
+    The password a live source for this mount gives; empty to use the
+    station's L{StationConfig.source_password}.
+    """
+    record: bool = _setting(False, values.boolean)
+    """
+    Whether each live show on this mount is written to a file (see
+    L{radiod.ingest.recording}).
+    """
+    record_dir: str = _setting("recordings", values.string)
+    """
+    The folder recordings go into, created when needed.
+    """
+    relay: str = _setting("", values.string)
+    """
+    The C{http://} URL of a stream this mount relays (see
+    L{radiod.ingest.relay}), its music playing while the upstream is down;
+    empty for none.
+    """
+    push_to: tuple[str, ...] = _setting((), values.string_list("URLs"))
+    """
+    C{http://user:password@host:port/mount} URLs of Icecast-compatible
+    servers this mount is pushed to as a source (see
+    L{radiod.outbound.relay}); empty for none.
+    """
+    ladder: tuple[int, ...] = _setting((), values.bitrate_list)
+    """
+    The bitrates, in kbit/s, of the rungs of this mount's bitrate ladder:
+    extra mounts playing the same programme, at the same moment,
+    re-encoded at these bitrates (see L{radiod.ffmpeg.ladder}); empty for
+    none.
+    """
+    ladder_names: tuple[str, ...] = _setting((), values.string_list("mount names"))
+    """
+    The names of those mounts, one per entry of L{ladder}; empty for the
+    default C{<name>-<kbit/s>} (see L{rung_names}).
+    """
+    bitrate: int = _setting(0, values.integer)
+    """
+    kbit/s of the MP3 the mount's music is converted to; when set, only
+    MP3 files at exactly this bitrate play unconverted; 0 lets any bitrate
+    pass (and converts at the first track's).
+    """
+    sample_rate: int = _setting(0, values.integer)
+    """
+    The sample rate the mount plays, in Hz; 0 for the first track's (see
+    L{radiod.ffmpeg.transcoder}).
+    """
+    channels: int = _setting(0, values.integer)
+    """
+    1 or 2; 0 for the first track's.
+    """
+    normalize: bool = _setting(False, values.boolean)
+    """
+    Whether every track is brought to the same loudness (see
+    L{radiod.audio.loudness}).
+    """
+
+    def __post_init__(self) -> None:
+        # Kept a tuple (hashable, equal after a JSON round trip) whatever
+        # sequence the caller gives.
+        object.__setattr__(self, "push_to", tuple(self.push_to))
+        object.__setattr__(self, "ladder", tuple(self.ladder))
+        object.__setattr__(self, "ladder_names", tuple(self.ladder_names))
+
+    @property
+    def rung_names(self) -> tuple[str, ...]:
+        """
+        The mount names of the rungs of this mount's L{ladder}, in order:
+        L{ladder_names}, or C{<name>-<kbit/s>} (C{/stream-64}).
+        """
+        if self.ladder_names:
+            return self.ladder_names
+        return tuple(f"{self.name}-{kbps}" for kbps in self.ladder)
+
+
+@dataclass(frozen=True)
+class StationConfig:
+    """
+    The whole station.
+    """
+
+    port: int = _setting(8000, values.integer)
+    """
+    TCP port for listeners.
+    """
+    interface: str = _setting("", values.string)
+    """
+    Address to bind; empty or C{0.0.0.0} for all.
+    """
+    max_listeners: int = _setting(0, values.integer)
+    """
+    Listeners allowed on all mounts together; 0 for no limit.
+    """
+    max_per_address: int = _setting(100, values.integer)
+    """
+    Connections one client address may hold at once (listeners, pages,
+    sources together); 0 for no limit.  Behind a trusted proxy, the
+    address it forwards counts.
+    """
+    header_timeout: float = _setting(15.0, values.number)
+    """
+    Seconds a client has to send a complete request.
+    """
+    send_buffer: int = _setting(64 * KIB, values.size)
+    """
+    The kernel send buffer (C{SO_SNDBUF}) of each listener's socket, or 0
+    to let the kernel size it.  Bounding it bounds the audio that can pile
+    up unseen in the kernel for a stalled listener, so the queue size
+    decides when it is dropped.
+    """
+    workers: int = _setting(1, values.integer)
+    """
+    Processes serving listeners; more than 1 starts worker processes that
+    share the port and relay the main process's programme (see
+    L{radiod.station.workers}).  Listener limits are shared out evenly
+    between them.
+    """
+    mounts: tuple[MountConfig, ...] = field(default_factory=lambda: (MountConfig(),))
+    """
+    The mounts, one C{[[mount]]} table each; the first is the default
+    mount, which C{/;} and C{/;stream.mp3} also reach.
+    """
+    source_password: str = _setting("", values.string)
+    """
+    The password live sources give; empty refuses live sources (unless a
+    mount sets its own).
+    """
+    admin_user: str = _setting("admin", values.string)
+    """
+    The user name for the admin interface.
+    """
+    admin_password: str = _setting("", values.string)
+    """
+    The admin password; empty for the one kept in the state folder,
+    generated at the first start (see L{radiod.auth.with_admin_password},
+    which the entry points call).  A station built with an empty one
+    refuses every admin login.
+    """
+    state_dir: str = _setting("", values.string)
+    """
+    The folder where the station keeps what it must remember across
+    restarts (the play history, the generated admin password), created
+    when needed; empty for L{DEFAULT_STATE_DIR} in the working directory.
+    """
+    access_log: str = _setting("", values.string)
+    """
+    The file the access log is appended to (see L{radiod.wire.accesslog});
+    C{"-"} for standard output; empty for none.
+    """
+    tls_port: int = _setting(0, values.integer)
+    """
+    The port of the HTTPS listener (streams, pages, sources, admin, as on
+    L{port}); 0 for none.
+    """
+    tls_cert: str = _setting("", values.string)
+    """
+    The PEM file of its certificate (with any intermediates after it).
+    """
+    tls_key: str = _setting("", values.string)
+    """
+    The PEM file of its private key; empty when the key is in
+    L{tls_cert}.
+    """
+    tls_ca: str = _setting("", values.string)
+    """
+    A PEM file of the authorities trusted when radiod connects to
+    C{https://} servers (relays, pushes); empty for the system's.
+    """
+    log_format: str = _setting("text", values.string)
+    """
+    C{"text"}, or C{"json"} for one JSON object per log event (see
+    L{radiod.station.jsonlog}).
+    """
+    trusted_proxies: tuple[str, ...] = _setting((), values.string_list("addresses and networks"))
+    """
+    The addresses and CIDR networks of reverse proxies whose
+    C{X-Forwarded-For} header names the client (see L{radiod.forwarded});
+    empty to ignore the header.
+    """
+    cache_dir: str = _setting("", values.string)
+    """
+    The folder where converted tracks and measured loudness are kept (see
+    L{radiod.ffmpeg.cache}), created when needed; empty for
+    C{"cache"} in the state folder (see L{cache_path}).
+    """
+    cache_size: int = _setting(2 * KIB**3, values.size)
+    """
+    The size, in bytes, the conversion cache is kept to.
+    """
+
+    def __post_init__(self) -> None:
+        # Kept a tuple (hashable, equal after a JSON round trip) whatever
+        # sequence the caller gives.
+        object.__setattr__(self, "trusted_proxies", tuple(self.trusted_proxies))
+
+    @property
+    def state_path(self) -> str:
+        """
+        The folder the station keeps its state in: L{state_dir}, or
+        L{DEFAULT_STATE_DIR} when that is empty.
+        """
+        return self.state_dir or DEFAULT_STATE_DIR
+
+    @property
+    def cache_path(self) -> str:
+        """
+        The folder converted tracks are kept in: L{cache_dir}, or
+        C{"cache"} in the L{state_path} when that is empty.
+        """
+        return self.cache_dir or os.path.join(self.state_path, DEFAULT_CACHE_DIR)
+
+    @property
+    def default_mount(self) -> MountConfig:
+        """
+        The mount that C{/;} reaches.
+        """
+        return self.mounts[0]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """
+    One key of a configuration file's C{[server]} or C{[[mount]]} table.
+    """
+
+    key: str
+    """
+    The TOML key, such as C{"status_line"}.
+    """
+    field_name: str
+    """
+    The field of L{StationConfig} or L{MountConfig} it sets, such as
+    C{"icy_status_line"}.
+    """
+    default: object
+    """
+    The field's default, as the dataclass holds it (C{False}, where the
+    file writes C{status_line = "http"}).
+    """
+    convert: Converter
+    """
+    Reads the TOML value into the field's value; raises C{ValueError}
+    with a short reason.
+    """
+
+
+def _settings(schema: type[StationConfig] | type[MountConfig]) -> dict[str, Setting]:
+    """
+    The keys of a table, from the metadata of C{schema}'s fields.
+    """
+    found = {}
+    for each in fields(schema):
+        if _SETTING in each.metadata:
+            key, convert = each.metadata[_SETTING]
+            setting = Setting(key or each.name, each.name, each.default, convert)
+            found[setting.key] = setting
+    return found
+
+
+def server_keys() -> dict[str, Setting]:
+    """
+    The keys of the C{[server]} table, which set L{StationConfig}'s fields
+    (all but C{mounts}).
+
+    @return: each key's L{Setting}, by key, in the order of the fields.
+    """
+    return _settings(StationConfig)
+
+
+def mount_keys() -> dict[str, Setting]:
+    """
+    The keys of a C{[[mount]]} table, which set L{MountConfig}'s fields.
+
+    @return: each key's L{Setting}, by key, in the order of the fields.
+    """
+    return _settings(MountConfig)
+
+
+def default_folders(environ: Mapping[str, str]) -> tuple[str, str]:
+    """
+    Where a station keeps its state and its conversion cache when the
+    configuration names neither, following the conventions of the system
+    it runs on: systemd's C{StateDirectory=} and C{CacheDirectory=} (the
+    C{$STATE_DIRECTORY} and C{$CACHE_DIRECTORY} it sets), else the XDG
+    base directories (C{$XDG_STATE_HOME/radiod}, C{$XDG_CACHE_HOME/radiod}),
+    else C{~/.local/state/radiod} and C{~/.cache/radiod}.
+
+    @param environ: the process's environment.
+    @return: the state folder and the cache folder.
+    """
+    home = environ.get("HOME") or os.path.expanduser("~")
+
+    def first(value: str) -> str:
+        # systemd lists one folder per StateDirectory= entry, colon-separated.
+        return value.split(":")[0]
+
+    if environ.get("STATE_DIRECTORY"):
+        state = first(environ["STATE_DIRECTORY"])
+    else:
+        base = environ.get("XDG_STATE_HOME") or os.path.join(home, ".local", "state")
+        state = os.path.join(base, "radiod")
+    if environ.get("CACHE_DIRECTORY"):
+        cache = first(environ["CACHE_DIRECTORY"])
+    else:
+        base = environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
+        cache = os.path.join(base, "radiod")
+    return state, cache
+
+
+def with_default_folders(config: StationConfig, environ: Mapping[str, str]) -> StationConfig:
+    """
+    C{config} with its state and cache folders filled in from
+    L{default_folders} where it names none.  An explicit C{state_dir}
+    wins, and keeps its C{cache} subfolder when C{cache_dir} is not set
+    (unless systemd names a cache directory).
+    """
+    state, cache = default_folders(environ)
+    if config.cache_dir:
+        cache = config.cache_dir
+    elif config.state_dir and not environ.get("CACHE_DIRECTORY"):
+        cache = os.path.join(config.state_dir, DEFAULT_CACHE_DIR)
+    return replace(config, state_dir=config.state_dir or state, cache_dir=cache)
+
+
+def source_password(config: StationConfig, mount: str) -> str:
+    """
+    The password a source for C{mount} gives.
+
+    @return: the mount's own source password if it is configured with one,
+        else the station's (C{""} when none is set).
+    """
+    for mount_config in config.mounts:
+        if mount_config.name == mount and mount_config.source_password:
+            return mount_config.source_password
+    return config.source_password
