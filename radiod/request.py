@@ -46,6 +46,8 @@ REASONS: dict[int, str] = {
     405: "Method Not Allowed",
     408: "Request Timeout",
     409: "Conflict",
+    411: "Length Required",
+    413: "Content Too Large",
     415: "Unsupported Media Type",
     416: "Range Not Satisfiable",
     431: "Request Header Fields Too Large",

@@ -51,6 +51,7 @@ from radiod.web.admin import Admin
 from radiod.web.files import OnDemand
 from radiod.web.monitoring import Monitoring
 from radiod.web.page import StationPage
+from radiod.web.tree import station_site
 from radiod.wire.accesslog import AccessLog
 from radiod.wire.server import RadioFactory
 from radiod.wire.shoutcast import ShoutcastFactory
@@ -106,6 +107,7 @@ class StationService(MultiService):
 
     @ivar mounts: the mounts by path.
     @ivar factory: the listener server's factory.
+    @ivar site: answers every request that is not a stream or a source.
     @ivar page: the station's web page and its event streams.
     @ivar relays: the relays of mounts configured with C{relay}.
     @ivar ladders: the rungs of the mounts' bitrate ladders (see
@@ -172,6 +174,7 @@ class StationService(MultiService):
             accept_sources=config.workers <= 1,
             converters=ffmpeg_converters(reactor, reactor, find_ffmpeg()),  # type: ignore[arg-type]
         )
+        self.site = station_site(self.factory, reactor)
         self.page = StationPage(reactor, self.factory)
         self.access_log: AccessLog | None = None
         if config.access_log:

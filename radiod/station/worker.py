@@ -50,6 +50,7 @@ from radiod.station.listen import listen_reuse_port
 from radiod.web.files import LibraryWatch, OnDemand
 from radiod.web.monitoring import Monitoring
 from radiod.web.page import StationPage
+from radiod.web.tree import station_site
 from radiod.wire.accesslog import AccessLog
 from radiod.wire.server import RadioFactory
 
@@ -271,6 +272,7 @@ def serve(reactor: Any, config: StationConfig, index: int) -> None:
     for mount in mounts.values():
         mount.start()
     factory = RadioFactory(clock, config, mounts)
+    station_site(factory, clock)
     feed = FeedProtocol(sources, main_process_gone)
     # Answers come in on standard input; requests go out on descriptor 3.
     channel = stdio.StandardIO(feed, stdin=0, stdout=READY_FD, reactor=reactor)  # type: ignore[call-arg]

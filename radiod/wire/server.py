@@ -13,6 +13,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
+from typing import Protocol as TypingProtocol
 from typing import cast
 
 from twisted.internet.address import IPv4Address, IPv6Address
@@ -21,6 +22,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import (
     IAddress,
     IDelayedCall,
+    IProtocol,
     IPushProducer,
     IReactorTime,
     ITransport,
@@ -31,7 +33,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from radiod import __version__
-from radiod.auth import AdminAccess, parse_basic_auth, source_allowed
+from radiod.auth import AdminAccess
 from radiod.broadcast.fallback import Fallbacks
 from radiod.broadcast.listener import Listener, ListenerTransport
 from radiod.broadcast.mount import Mount
@@ -42,25 +44,12 @@ from radiod.ingest.metadata import (
     HTML_CONTENT_TYPE,
     MAX_BODY,
     METADATA_PATH,
-    SUCCESS,
     XML_CONTENT_TYPE,
-    MetadataError,
     icecast_reply,
-    parse_update,
-    raw_query,
     shoutcast_reply,
 )
 from radiod.ingest.source import SourceConnection, SourceRefused, Sources
 from radiod.interfaces import MakeConverter
-from radiod.library.playlist import (
-    M3U_CONTENT_TYPE,
-    PLS_CONTENT_TYPE,
-    XSPF_CONTENT_TYPE,
-    render_m3u,
-    render_pls,
-    render_xspf,
-    stream_url,
-)
 from radiod.request import Request, RequestError, RequestParser, build_response_head
 from radiod.wire.accesslog import Access, mask_target
 from radiod.wire.limits import (
@@ -73,7 +62,7 @@ from radiod.wire.limits import (
     socket_of,
 )
 
-__all__ = ["AUDIO_WAIT", "RadioFactory", "RadioProtocol", "Route"]
+__all__ = ["AUDIO_WAIT", "CORS", "SERVER", "RadioFactory", "RadioProtocol", "Route", "WebSide"]
 
 SERVER = f"radiod/{__version__}"
 
@@ -87,7 +76,7 @@ _EXPOSED = (
     "Icy-MetaInt, Icy-Br, Icy-Description, Icy-Genre, Icy-Name, Ice-Audio-Info, "
     "Icy-Url, Icy-Sr, Icy-Vbr, Icy-Pub"
 )
-_CORS = [
+CORS = [
     ("Access-Control-Allow-Origin", "*"),
     ("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"),
     ("Access-Control-Allow-Headers", "Icy-MetaData, Range, Origin, Accept, Content-Type"),
@@ -99,10 +88,20 @@ _NO_CACHE = [
     ("Expires", "Mon, 26 Jul 1997 05:00:00 GMT"),
 ]
 _ALLOWED = "GET, HEAD, OPTIONS"
-_PLAYLISTS = {
-    ".m3u": (render_m3u, M3U_CONTENT_TYPE),
-    ".pls": (render_pls, PLS_CONTENT_TYPE),
-}
+
+
+class WebSide(TypingProtocol):
+    """
+    What answers every request that is not a stream or a source, on the
+    same connection (L{radiod.web.site.StationSite}): the stream server
+    hands it the connection once it has read the request head.
+    """
+
+    def channel(self, client: str, peer: str, address: IAddress) -> IProtocol:
+        """
+        A protocol for one connection from C{client} (as logs name it,
+        C{peer}), fed from the start of the request.
+        """
 
 
 Route = Callable[["RadioProtocol", Request, bytes], None]
@@ -112,6 +111,14 @@ body (empty unless the path accepts C{POST}), it answers through
 L{RadioProtocol.reply} or L{RadioProtocol.refuse}, or keeps the
 connection for a stream of its own.
 """
+
+
+def _is_playlist(path: str, mounts: Mapping[str, Mount]) -> bool:
+    """
+    Whether C{path} is a mount's playlist file (C{/<mount>.m3u} ...).
+    """
+    stem, dot, extension = path.rpartition(".")
+    return bool(dot) and stem in mounts and extension in ("m3u", "pls", "xspf")
 
 
 class RadioFactory(Factory):
@@ -146,6 +153,8 @@ class RadioFactory(Factory):
     @ivar forward: in a worker process, sends an admin request (its raw
         bytes, and the client's address) to the main process and fires
         with the reply to write; C{None} to answer admin requests here.
+    @ivar site: answers every request that is not a stream or a source
+        (and no route here takes); without one, those get C{404}.
     """
 
     def __init__(
@@ -166,6 +175,7 @@ class RadioFactory(Factory):
             its mount's format; without them it plays as it comes.
         """
         self._clock = clock
+        self.clock = clock
         self.config = config
         self.mounts = dict(mounts)
         self.fallbacks = Fallbacks(self.mounts, clock, converters)
@@ -177,7 +187,7 @@ class RadioFactory(Factory):
         self.refused = 0
         self.noisy = False
         self.routes: dict[str, Route] = {}
-        self.form_paths: set[str] = {METADATA_PATH, ADMIN_CGI}
+        self.form_paths: set[str] = set()
         self.prefix_routes: dict[str, Route] = {}
         self.mount_page: Route | None = None
         self.on_access: list[Callable[[Access], None]] = []
@@ -187,6 +197,7 @@ class RadioFactory(Factory):
             self.per_address, self.throttle, lambda: self.config.max_per_address
         )
         self.forward: Callable[[bytes, str], Deferred[bytes]] | None = None
+        self.site: WebSide | None = None
         self.keepalive = Keepalive()
         self.admin_access = AdminAccess.for_config(lambda: self.config)
         self._trusted: tuple[tuple[str, ...], tuple[Network, ...]] = ((), ())
@@ -233,6 +244,9 @@ class RadioFactory(Factory):
         """
         family = IPv6Address if ":" in client else IPv4Address
         reply = _Reply(family("TCP", client, 0))
+        # One request, one reply: the site closes after answering it.
+        line, _, rest = raw.partition(b"\r\n")
+        raw = line + b"\r\nConnection: close\r\n" + rest
         protocol = RadioProtocol(self, self._clock, relayed=True)
         protocol.makeConnection(reply)
         protocol.dataReceived(raw)
@@ -334,6 +348,7 @@ class RadioProtocol(Protocol):
         self._paused = False
         self._lost = False
         self._raw = bytearray()
+        self._channel: IProtocol | None = None
         self._throttled = False
         self._delayed: IDelayedCall | None = None
         self._audio_wait: Deferred[None] | None = None
@@ -419,7 +434,7 @@ class RadioProtocol(Protocol):
         self.radio.refused += 1
         self.reply(
             503,
-            [("Content-Type", "text/plain; charset=utf-8"), ("Retry-After", "10"), *_CORS],
+            [("Content-Type", "text/plain; charset=utf-8"), ("Retry-After", "10"), *CORS],
             b"503 Too many connections from your address\n",
             head_only=request is not None and request.method == "HEAD",
         )
@@ -447,14 +462,16 @@ class RadioProtocol(Protocol):
         if self.source is not None:
             self.source.data_received(data)
             return
+        if self._channel is not None:
+            self._channel.dataReceived(data)
+            return
         if self._awaiting is not None:
             self._body_received(data)
             return
         parser = self._parser
         if parser is None:
             return
-        if self.radio.forward is not None:
-            self._raw += data
+        self._raw += data
         try:
             request = parser.feed(data)
         except RequestError as error:
@@ -466,8 +483,7 @@ class RadioProtocol(Protocol):
             return
         self._parser = None
         self._remainder = parser.remainder
-        if self._raw:
-            del self._raw[len(self._raw) - len(self._remainder) :]
+        del self._raw[len(self._raw) - len(self._remainder) :]
         self._identify(request)
 
     def _read(self, request: Request) -> None:
@@ -533,7 +549,7 @@ class RadioProtocol(Protocol):
 
     def _await_body(self, request: Request) -> None:
         """
-        Read the form body of a metadata update (at most L{MAX_BODY}
+        Read the form body of a route's C{POST} (at most L{MAX_BODY}
         bytes, within the header timeout) before answering it.
         """
         length = request.header("Content-Length")
@@ -541,10 +557,7 @@ class RadioProtocol(Protocol):
         if request.header_list("Transfer-Encoding") or size > MAX_BODY:
             self._cancel_timeout()
             message = "Request too large" if size > MAX_BODY else "Length required"
-            if request.path in (METADATA_PATH, ADMIN_CGI):
-                self._metadata_reply(request, 400, message, False)
-            else:
-                self.refuse(413 if size > MAX_BODY else 411, message, request)
+            self.refuse(413 if size > MAX_BODY else 411, message, request)
             return
         self._awaiting = (request, size)
         self._body_received(b"")
@@ -707,7 +720,7 @@ class RadioProtocol(Protocol):
             status=status,
             reason=reason,
         )
-        headers = [("Content-Type", "text/plain; charset=utf-8"), *_CORS]
+        headers = [("Content-Type", "text/plain; charset=utf-8"), *CORS]
         if status == 405:
             headers.append(("Allow", _ALLOWED))
         headers.extend(extra or [])
@@ -719,51 +732,102 @@ class RadioProtocol(Protocol):
     # Routing
 
     def _handle(self, request: Request) -> None:
+        """
+        Answer a request: a mount's stream (and its C{/;} aliases) and a
+        source's C{PUT} or C{SOURCE} here; the paths still routed here;
+        anything else on the site.
+        """
         method = request.method
-        if method == "OPTIONS":
-            self.reply(204, [*_CORS, ("Access-Control-Max-Age", "86400")], head_only=True)
+        path = request.path
+        mounts = self.radio.mounts
+        stream = path in mounts or path.startswith("/;")
+        if stream and method in ("GET", "HEAD"):
+            self._stream(request, self.radio.default_mount.name if path[:2] == "/;" else path)
             return
-        if request.path in (METADATA_PATH, ADMIN_CGI) or request.path in self.radio.routes:
-            self._dispatch(request, b"")
+        if path in self.radio.routes:
+            self.radio.routes[path](self, request, b"")
+            return
+        if path in (METADATA_PATH, ADMIN_CGI) or _is_playlist(path, mounts):
+            self._hand_off()
             return
         if method in ("PUT", "SOURCE") and self.radio.sources is not None:
             self._source(request, self.radio.sources)
             return
-        if method not in ("GET", "HEAD"):
+        if method == "OPTIONS":
+            self._hand_off()
+            return
+        page = self.radio.mount_page
+        routed = None
+        if page is not None and path.endswith("/") and path[:-1] in mounts:
+            routed = page
+        else:
+            for prefix, route in self.radio.prefix_routes.items():
+                if path.startswith(prefix):
+                    routed = route
+                    break
+        if stream or (routed is not None and method not in ("GET", "HEAD")):
             self.refuse(405, "Method Not Allowed", request)
             return
-        path = request.path
-        mounts = self.radio.mounts
-        if path.startswith("/;"):
-            self._stream(request, self.radio.default_mount.name)
+        if routed is not None:
+            routed(self, request, b"")
             return
-        if path in mounts:
-            self._stream(request, path)
+        self._hand_off()
+
+    def _hand_off(self) -> None:
+        """
+        Give the connection to the site, from the start of the request it
+        carries: everything that is not a stream or a source is answered
+        there (without a site, with C{404}).
+        """
+        site = self.radio.site
+        request = self.request
+        assert self.transport is not None and request is not None
+        if site is None:
+            self.refuse(404, "File Not Found", request)
             return
-        stem, dot, extension = path.rpartition(".")
-        if dot and stem in mounts:
-            ending = "." + extension
-            if ending in _PLAYLISTS or ending == ".xspf":
-                self._playlist(request, mounts[stem], ending)
-                return
-        page = self.radio.mount_page
-        if page is not None and path.endswith("/") and path[:-1] in mounts:
-            page(self, request, b"")
+        length = request.header("Content-Length")
+        size = int(length) if length is not None and length.isdigit() else 0
+        if request.header_list("Transfer-Encoding") or size > MAX_BODY:
+            # The site reads a body whole before answering: bounded here.
+            message = "Request too large" if size > MAX_BODY else "Length required"
+            if request.path in (METADATA_PATH, ADMIN_CGI):
+                self._body_refused(request, message)
+            else:
+                self.refuse(413 if size > MAX_BODY else 411, message, request)
             return
-        for prefix, route in self.radio.prefix_routes.items():
-            if path.startswith(prefix):
-                route(self, request, b"")
-                return
-        self.refuse(404, "File Not Found", request)
+        channel = site.channel(self.client, self.peer, self.transport.getPeer())
+        self._channel = channel
+        # The site answers and logs from here on.
+        self.request = None
+        raw, self._raw = bytes(self._raw) + self._remainder, bytearray()
+        self._remainder = b""
+        channel.makeConnection(self.transport)
+        channel.dataReceived(raw)
+
+    def _body_refused(self, request: Request, message: str) -> None:
+        """
+        Refuse a title update's body in Icecast's form (an HTML page for
+        C{/admin.cgi}), as the title update itself would.
+        """
+        self.radio.refused += 1
+        self._log.warn(
+            "Refused metadata update {method} {path} from {peer}: {status} {reason}",
+            method=request.method,
+            path=request.path,
+            peer=self.peer,
+            status=400,
+            reason=message,
+        )
+        if request.path == ADMIN_CGI:
+            self.reply(400, [("Content-Type", HTML_CONTENT_TYPE)], shoutcast_reply(message))
+        else:
+            self.reply(400, [("Content-Type", XML_CONTENT_TYPE)], icecast_reply(message, False))
 
     def _dispatch(self, request: Request, body: bytes) -> None:
         """
-        Answer a request for a metadata update or a registered route.
+        Answer a registered route that takes a form body.
         """
-        if request.path in (METADATA_PATH, ADMIN_CGI):
-            self._metadata(request, body)
-        else:
-            self.radio.routes[request.path](self, request, body)
+        self.radio.routes[request.path](self, request, body)
 
     def _source(self, request: Request, sources: Sources) -> None:
         transport = self.transport
@@ -782,91 +846,6 @@ class RadioProtocol(Protocol):
         self.response_status = 200
         remainder, self._remainder = self._remainder, b""
         self.source.data_received(remainder)
-
-    def _metadata(self, request: Request, body: bytes) -> None:
-        """
-        Answer a metadata update (Icecast's C{/admin/metadata} or
-        SHOUTcast's C{/admin.cgi}): check the credentials for the mount,
-        then give the mount's live source its new title.
-        """
-        if request.method not in ("GET", "POST"):
-            self._metadata_reply(request, 405, "Method not allowed", False)
-            return
-        update = parse_update(raw_query(request.target), body)
-        shoutcast = request.path == ADMIN_CGI
-        mount = update.mount
-        if mount is None and shoutcast:
-            mount = self.radio.default_mount.name
-        if mount is None:
-            self._metadata_reply(request, 400, "Missing parameter", False)
-            return
-        config = self.radio.config
-        credentials = parse_basic_auth(request.header("Authorization"))
-        admin = self.radio.admin_access
-        allowed = source_allowed(config, mount, credentials) or admin.allows(credentials)
-        if not allowed and shoutcast and update.password is not None:
-            allowed = source_allowed(config, mount, ("source", update.password)) or admin.allows(
-                (config.admin_user, update.password)
-            )
-        if not allowed:
-            self._metadata_reply(
-                request,
-                401,
-                "You need to authenticate",
-                False,
-                [("WWW-Authenticate", 'Basic realm="radiod"')],
-            )
-            return
-        try:
-            title = update.title()
-        except MetadataError as error:
-            self._metadata_reply(request, error.status, error.message, False)
-            return
-        sources = self.radio.sources
-        live = sources.live_source(mount) if sources is not None else None
-        if live is None:
-            self._metadata_reply(request, 400, "Source does not exist", False)
-            return
-        live.set_title(title)
-        self._log.info(
-            "Metadata on {mount} changed to {title!r} by {peer}",
-            mount=mount,
-            title=title,
-            peer=self.peer,
-        )
-        self._metadata_reply(request, 200, SUCCESS, True)
-
-    def _metadata_reply(
-        self,
-        request: Request,
-        status: int,
-        message: str,
-        success: bool,
-        extra: list[tuple[str, str]] | None = None,
-    ) -> None:
-        """
-        Answer a metadata update in Icecast's XML form (an HTML page for
-        C{/admin.cgi}).  The target is not logged: it may hold a password.
-        """
-        if not success:
-            self.radio.refused += 1
-            self._log.warn(
-                "Refused metadata update {method} {path} from {peer}: {status} {reason}",
-                method=request.method,
-                path=request.path,
-                peer=self.peer,
-                status=status,
-                reason=message,
-            )
-        if request.path == ADMIN_CGI:
-            headers = [("Content-Type", HTML_CONTENT_TYPE)]
-            body = shoutcast_reply(message)
-        else:
-            headers = [("Content-Type", XML_CONTENT_TYPE)]
-            body = icecast_reply(message, success)
-        if status == 405:
-            headers.append(("Allow", "GET, POST"))
-        self.reply(status, [*headers, *(extra or [])], body)
 
     def _stream_headers(self, mount: Mount, metadata: bool) -> list[tuple[str, str]]:
         config = mount.config
@@ -900,7 +879,7 @@ class RadioProtocol(Protocol):
             headers.append(("icy-url", config.url))
         if metadata:
             headers.append(("icy-metaint", str(config.metaint)))
-        return [*headers, *_NO_CACHE, *_CORS]
+        return [*headers, *_NO_CACHE, *CORS]
 
     def _stream(self, request: Request, name: str, waited: bool = False) -> None:
         mount = self.radio.fallbacks.resolve(name)
@@ -976,28 +955,3 @@ class RadioProtocol(Protocol):
                 self._log.warn(
                     "Cannot set send buffer for {peer}: {error}", peer=self.peer, error=str(error)
                 )
-
-    def _playlist(self, request: Request, mount: Mount, ending: str) -> None:
-        config = self.radio.config
-        default_host = (
-            config.interface if config.interface not in ("", "0.0.0.0", "::") else "localhost"
-        )
-        url = stream_url(request.host, default_host, config.port, mount.name)
-        title = mount.config.station_name
-        if ending == ".xspf":
-            text = render_xspf(url, title, mount.config.description)
-            content_type = XSPF_CONTENT_TYPE
-        else:
-            render, content_type = _PLAYLISTS[ending]
-            text = render(url, title)
-        filename = mount.name.strip("/").replace("/", "-") + ending
-        self.reply(
-            200,
-            [
-                ("Content-Type", content_type),
-                ("Content-Disposition", f'inline; filename="{filename}"'),
-                *_CORS,
-            ],
-            text.encode("utf-8"),
-            head_only=request.method == "HEAD",
-        )

@@ -27,6 +27,7 @@ from radiod.ingest.metadata import (
     shoutcast_reply,
 )
 from radiod.testing import FakeFrameSource, ListenerCapture, silent_frame
+from radiod.web.tree import station_site
 from radiod.wire.server import RadioFactory, RadioProtocol
 
 SONG = TrackInfo("/a.mp3", "First Song", "Alpha Artist")
@@ -217,6 +218,7 @@ class UpdateTests(SynchronousTestCase):
             mounts=(config,), source_password=PASSWORD, admin_password=admin_password
         )
         factory = RadioFactory(clock, station, {"/stream": stream}, accept_sources=True)
+        station_site(factory, clock)
         assert factory.sources is not None
         self.addCleanup(factory.sources.stop)
         clock.pump([0.1] * 5)

@@ -31,6 +31,7 @@ from radiod.web.events import (
     describe_mount,
     describe_track,
 )
+from radiod.web.tree import station_site
 from radiod.wire.server import AUDIO_WAIT, RadioFactory, RadioProtocol
 
 ALPHA = TrackInfo("/a.mp3", "First Song", "Alpha Artist", "Tests", 2.6)
@@ -143,6 +144,7 @@ class EventStreamsTests(SynchronousTestCase):
             self.addCleanup(mount.stop)
             mounts[mount_config.name] = mount
         factory = RadioFactory(clock, config, mounts, accept_sources=True)
+        station_site(factory, clock)
         streams = EventStreams(clock, factory, max_streams=max_streams)
         factory.routes[EVENTS_PATH] = streams.serve
         if start:

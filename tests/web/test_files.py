@@ -47,6 +47,7 @@ from radiod.web.files import (
     parse_transcode,
     transcode_arguments,
 )
+from radiod.web.tree import station_site
 from radiod.wire.accesslog import Access
 from radiod.wire.server import AUDIO_WAIT, RadioFactory, RadioProtocol
 
@@ -95,6 +96,7 @@ class Station:
         config = StationConfig(port=8000, mounts=(MountConfig(name="/stream"),))
         mounts = {"/stream": Mount(config.mounts[0], FakeFrameSource([]), self.clock)}
         self.factory = RadioFactory(self.clock, config, mounts)
+        station_site(self.factory, self.clock)
         self.accesses: list[Access] = []
         self.factory.on_access.append(self.accesses.append)
         self.processes = FakeProcessReactor()

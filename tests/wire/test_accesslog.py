@@ -32,6 +32,7 @@ from radiod.station.options import Options
 from radiod.station.service import StationService
 from radiod.tap import makeService
 from radiod.testing import FakeFrameSource, silent_frame, synchronous_runner
+from radiod.web.tree import station_site
 from radiod.wire.accesslog import (
     FLUSH_SIZE,
     MAX_BACKLOG,
@@ -526,6 +527,7 @@ class ServerLineTests(SynchronousTestCase):
         factory = RadioFactory(
             clock, StationConfig(mounts=(config,), **station), {"/stream": mount}
         )
+        station_site(factory, clock)
         clock.pump([0.1] * 20)
         lines: list[Access] = []
         factory.on_access.append(lines.append)

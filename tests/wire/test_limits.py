@@ -32,6 +32,7 @@ from radiod.config import MountConfig, StationConfig
 from radiod.runner import thread_runner
 from radiod.station.service import StationService
 from radiod.testing import FakeFrameSource, silent_frame
+from radiod.web.tree import station_site
 from radiod.wire.limits import (
     KEEPALIVE_COUNT,
     KEEPALIVE_IDLE,
@@ -371,6 +372,7 @@ class ThrottledLoginTests(SynchronousTestCase):
             max_per_address=0,
         )
         factory = RadioFactory(clock, settings, {"/stream": mount}, accept_sources=True)
+        station_site(factory, clock)
         assert factory.sources is not None
         self.addCleanup(factory.sources.stop)
         return clock, factory

@@ -19,6 +19,7 @@ from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
 from radiod.request import Request
 from radiod.testing import FakeFrameSource, ListenerCapture, silent_frame
+from radiod.web.tree import station_site
 from radiod.wire.server import AUDIO_WAIT, RadioFactory, RadioProtocol
 
 ALPHA = TrackInfo("/a.mp3", "First Song", "Alpha Artist")
@@ -76,6 +77,7 @@ class ServerTests(SynchronousTestCase):
             mounts[name] = mount
         station_config = replace(StationConfig(port=8000, mounts=tuple(configs)), **station)  # type: ignore[arg-type]
         factory = RadioFactory(clock, station_config, mounts)
+        station_site(factory, clock)
         clock.pump([0.1] * 20)
         return clock, factory, mounts["/stream"]
 
