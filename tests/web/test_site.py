@@ -99,9 +99,7 @@ class SiteTests(SynchronousTestCase):
         clock, factory, accesses = self.build()
         clock.advance(10)
         conn = Connection(factory)
-        conn.send(
-            b"GET /stream.m3u HTTP/1.1\r\nUser-Agent: VLC/3.0\r\nReferer: http://x/\r\n\r\n"
-        )
+        conn.send(b"GET /stream.m3u HTTP/1.1\r\nUser-Agent: VLC/3.0\r\nReferer: http://x/\r\n\r\n")
         conn.protocol.connectionLost(None)  # type: ignore[arg-type]
         [access] = accesses
         self.assertEqual(
