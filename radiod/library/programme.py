@@ -19,9 +19,11 @@ L{radiod.audio.loudness}).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from enum import Enum
 from itertools import chain
+from typing import Final, TypeAlias
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
@@ -84,10 +86,170 @@ def inspect(path: str, loader: Callable[[str], Sequence[Frame]], replaygain: boo
     return Inspection(frames, probe(frames) if frames else None, gain)
 
 
+class _Run(Enum):
+    """
+    Where a programme is in its life (see L{Programme}).
+    """
+
+    STOPPED = "stopped"
+    """
+    Not started, or stopped: nothing is read, nothing rescanned.
+    """
+
+    STARTING = "starting"
+    """
+    The first scan of the library is under way; tracks are read as it
+    finds them.
+    """
+
+    RUNNING = "running"
+    """
+    Scanned once: the library is rescanned on a timer.
+    """
+
+
+_RUN_MOVES: Final[Mapping[_Run, frozenset[_Run]]] = {
+    # start()
+    _Run.STOPPED: frozenset({_Run.STARTING}),
+    # The first scan ended; stop()
+    _Run.STARTING: frozenset({_Run.RUNNING, _Run.STOPPED}),
+    # stop()
+    _Run.RUNNING: frozenset({_Run.STOPPED}),
+}
+
+
+class _Turn(Enum):
+    """
+    Where the track playing is (see L{Programme}).
+    """
+
+    WAITING = "waiting"
+    """
+    No track has frames left to give (none has played yet, the last one
+    ended, or the programme stopped): the next starts as soon as it is
+    read.
+    """
+
+    PLAYING = "playing"
+    """
+    A track plays; the next starts when it ends.
+    """
+
+    SKIPPING = "skipping"
+    """
+    A track plays on only until the next is read, which then starts at
+    once.
+    """
+
+
+_TURN_MOVES: Final[Mapping[_Turn, frozenset[_Turn]]] = {
+    # The next track starts.
+    _Turn.WAITING: frozenset({_Turn.PLAYING}),
+    # skip(); the last frame was given, or stop().
+    _Turn.PLAYING: frozenset({_Turn.SKIPPING, _Turn.WAITING}),
+    # The next track starts; the last frame was given, or stop().
+    _Turn.SKIPPING: frozenset({_Turn.PLAYING, _Turn.WAITING}),
+}
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """
+    The next track, being read.
+
+    @ivar path: the file.
+    @ivar queued: whether it was asked for with L{Programme.queue}, rather
+        than being the next of the round.
+    """
+
+    path: str
+    queued: bool
+
+
+@dataclass(frozen=True)
+class _Stale:
+    """
+    A file still being read whose frames are not wanted any more: it
+    changed or left the library, or a queued track goes first.  When the
+    read ends it is put back where it came from (unless it left), and the
+    next track is read.
+
+    @ivar path: the file.
+    @ivar queued: whether it was asked for with L{Programme.queue}.
+    """
+
+    path: str
+    queued: bool
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """
+    The next track, read: it starts as soon as the one playing ends, or
+    is skipped.
+
+    @ivar track: the track.
+    @ivar frames: its frames, in the format played.
+    @ivar queued: whether it was asked for with L{Programme.queue}.
+    """
+
+    track: TrackInfo
+    frames: Sequence[Frame]
+    queued: bool
+
+    @property
+    def path(self) -> str:
+        """
+        The file.
+        """
+        return self.track.path
+
+
+_Ahead: TypeAlias = _Reading | _Stale | _Ready | None
+"""
+The track after the one playing: nothing, being read, being read in vain,
+or read.
+"""
+
+
 @implementer(IFrameSource)
 class Programme:
     """
     Plays a library in order or shuffled, round after round.
+
+    A programme keeps three small lifecycles, each as named states.  Its
+    run::
+
+        STOPPED --start()--> STARTING --first scan ended--> RUNNING
+        STARTING, RUNNING --stop()--> STOPPED
+
+    L{start} while started is ignored; the end of the first scan fires
+    L{started} even when the programme stopped meanwhile.
+
+    The track after the one playing is read ahead into one slot, holding
+    nothing, or a file being read (C{reading}), being read in vain
+    (C{stale}) or read (C{ready})::
+
+        nothing --the next path is picked--> reading
+        reading --read--> ready
+        reading --no audio in it--> nothing (skipped)
+        reading, stale --the read fails--> nothing (skipped)
+        reading --superseded--> stale
+        stale --read--> nothing (put back unless it left; the next is read)
+        ready --its turn came--> nothing (the next is read)
+        ready --superseded--> nothing (put back unless it left)
+        ready --stop()--> nothing
+
+    Superseded means that L{queue} put another track first, or that a
+    rescan found the file changed or gone.  Each state remembers whether
+    its file came from L{queue} or from the round, so that it goes back
+    where it came from.
+
+    The track playing::
+
+        WAITING --the next track is ready and a frame is asked for--> PLAYING
+        PLAYING --skip()--> SKIPPING --the next track is ready--> PLAYING
+        PLAYING, SKIPPING --its last frame given, or stop()--> WAITING
 
     @ivar playing: the track whose frames are being handed out.
     @ivar upcoming: paths still to play in this round, next first.
@@ -97,6 +259,7 @@ class Programme:
     @ivar requested: the format asked for; parts left 0 are taken from the
         first track that plays.
     @ivar normalize: whether tracks are brought to the same loudness.
+    @ivar started: fires once the first scan of the library has ended.
     """
 
     _log = Logger()
@@ -143,21 +306,19 @@ class Programme:
         self._rng = rng if rng is not None else random.Random()
         self._loader = loader
         self.name = name
+        self._run = _Run.STOPPED
+        self._turn = _Turn.WAITING
         self.playing: TrackInfo | None = None
         self._frames: Sequence[Frame] = []
         self._index = 0
+        self._ahead: _Ahead = None
         self.upcoming: list[str] = []
-        self._ready: tuple[TrackInfo, Sequence[Frame]] | None = None
-        self._loading: str | None = None
-        self._stale = False
         self._queued: list[str] = []
-        self._ahead_queued = False
-        self._skipping = False
         self.broken: set[str] = set()
         self.skipped = 0
-        self._scanning = False
+        # The library scan under way, if any.
+        self._scanning: Deferred[LibraryChange] | None = None
         self._rescan: LoopingCall | None = None
-        self._running = False
         self.started: Deferred[None] = Deferred()
         self.requested = target
         self.normalize = normalize
@@ -176,19 +337,38 @@ class Programme:
         """
         return self._format
 
+    def _to_run(self, run: _Run) -> None:
+        if run not in _RUN_MOVES[self._run]:
+            raise RuntimeError(f"no move from {self._run.name} to {run.name}")
+        self._run = run
+
+    def _to_turn(self, turn: _Turn) -> None:
+        if turn not in _TURN_MOVES[self._turn]:
+            raise RuntimeError(f"no move from {self._turn.name} to {turn.name}")
+        self._turn = turn
+
     # IFrameSource
 
     def start(self) -> None:
         """
         Scan the library, then read the first track; rescan on a timer.
+        Ignored while started.
         """
-        self._running = True
+        if self._run is not _Run.STOPPED:
+            return
+        self._to_run(_Run.STARTING)
         self._scan().addCallback(lambda _: self._started())
 
     def _started(self) -> None:
+        """
+        The first scan since L{start} ended.
+        """
         if not self.started.called:
             self.started.callback(None)
-        if self.rescan_interval > 0 and self._running:
+        if self._run is not _Run.STARTING:
+            return
+        self._to_run(_Run.RUNNING)
+        if self.rescan_interval > 0:
             loop = LoopingCall(self._scan)
             loop.clock = self._clock
             self._rescan = loop
@@ -198,13 +378,16 @@ class Programme:
         """
         Stop rescanning and drop the frames held.
         """
-        self._running = False
+        if self._run is not _Run.STOPPED:
+            self._to_run(_Run.STOPPED)
         if self._rescan is not None and self._rescan.running:
             self._rescan.stop()
         self._rescan = None
         self._frames = []
-        self._ready = None
-        self._skipping = False
+        if self._turn is not _Turn.WAITING:
+            self._to_turn(_Turn.WAITING)
+        if isinstance(self._ahead, _Ready):
+            self._ahead = None
 
     def next_frame(self) -> tuple[Frame, TrackInfo] | None:
         """
@@ -212,22 +395,30 @@ class Programme:
         (already read in the background) when this one ends, or once it
         is read after L{skip}.
         """
-        if self._index >= len(self._frames) or (self._skipping and self._ready is not None):
-            if self._ready is None:
-                self._prefetch()
-                return None
-            track, frames = self._ready
-            self._ready = None
-            self._skipping = False
-            # A fresh object per play, so a repeated track is a new play.
-            self.playing = replace(track)
-            self._frames = frames
-            self._index = 0
+        ahead = self._ahead
+        if isinstance(ahead, _Ready) and self._turn is not _Turn.PLAYING:
+            self._begin(ahead)
+        elif self._turn is _Turn.WAITING:
             self._prefetch()
+            return None
         frame = self._frames[self._index]
         self._index += 1
+        if self._index >= len(self._frames):
+            self._to_turn(_Turn.WAITING)
         assert self.playing is not None
         return frame, self.playing
+
+    def _begin(self, ready: _Ready) -> None:
+        """
+        The track read ahead starts, and the one after it is read.
+        """
+        self._ahead = None
+        # A fresh object per play, so a repeated track is a new play.
+        self.playing = replace(ready.track)
+        self._frames = ready.frames
+        self._index = 0
+        self._to_turn(_Turn.PLAYING)
+        self._prefetch()
 
     def next_track(self) -> TrackInfo | None:
         """
@@ -238,9 +429,10 @@ class Programme:
         @return: the track, or C{None} when the next is not known yet (at
             the end of a round, or with nothing playable).
         """
-        if self._ready is not None:
-            return self._ready[0]
-        pending = [self._loading] if self._loading is not None else []
+        ahead = self._ahead
+        if isinstance(ahead, _Ready):
+            return ahead.track
+        pending = [ahead.path] if ahead is not None else []
         for path in chain(pending, self._queued, self.upcoming):
             if path not in self.broken:
                 track = self._track(path)
@@ -255,9 +447,9 @@ class Programme:
         (played in this order after the current track, before the rest of
         the round).
         """
-        ahead = self._ready[0].path if self._ready is not None else self._loading
-        if ahead is not None and self._ahead_queued:
-            return [ahead, *self._queued]
+        ahead = self._ahead
+        if ahead is not None and ahead.queued:
+            return [ahead.path, *self._queued]
         return list(self._queued)
 
     def skip(self) -> TrackInfo | None:
@@ -271,7 +463,8 @@ class Programme:
         current = self.playing
         if current is None:
             return None
-        self._skipping = True
+        if self._turn is _Turn.PLAYING:
+            self._to_turn(_Turn.SKIPPING)
         self._prefetch()
         return current
 
@@ -290,19 +483,19 @@ class Programme:
             raise KeyError(path)
         self.broken.discard(path)
         self.upcoming = [other for other in self.upcoming if other != path]
-        ahead = self._ready[0].path if self._ready is not None else self._loading
-        if ahead == path and not self._ahead_queued:
-            self._ahead_queued = True
+        ahead = self._ahead
+        if ahead is not None and not ahead.queued and ahead.path == path:
+            self._ahead = replace(ahead, queued=True)
             return 1
         self._queued.append(path)
         place = len(self.queued)
-        if not self._ahead_queued:
-            if self._ready is not None:
-                self.upcoming.insert(0, self._ready[0].path)
-                self._ready = None
-            elif self._loading is not None:
+        if ahead is not None and not ahead.queued:
+            if isinstance(ahead, _Ready):
+                self.upcoming.insert(0, ahead.path)
+                self._ahead = None
+            else:
                 # Put back in the round when its read ends.
-                self._stale = True
+                self._ahead = _Stale(ahead.path, queued=False)
         self._prefetch()
         return place
 
@@ -343,17 +536,16 @@ class Programme:
 
     def _prefetch(self) -> None:
         """
-        Start reading the next track unless one is ready or being read.
+        Start reading the next track unless one is ready or being read,
+        or the programme is stopped.
         """
-        if self._ready is not None or self._loading is not None or not self._running:
+        if self._ahead is not None or self._run is _Run.STOPPED:
             return
         queued = self._next_queued()
         path = queued if queued is not None else self._next_path()
         if path is None:
             return
-        self._ahead_queued = queued is not None
-        self._loading = path
-        self._stale = False
+        self._ahead = _Reading(path, queued=queued is not None)
         loaded = self._read(path)
         loaded.addCallbacks(
             self._loaded, self._load_failed, callbackArgs=(path,), errbackArgs=(path,)
@@ -410,14 +602,25 @@ class Programme:
                 return track
         return None
 
+    def _read_ended(self, path: str) -> _Reading | _Stale:
+        """
+        The read of C{path} ended: nothing is read ahead any more.
+
+        @return: what was being read.
+        """
+        ahead = self._ahead
+        assert isinstance(ahead, _Reading | _Stale) and ahead.path == path
+        self._ahead = None
+        return ahead
+
     def _loaded(self, result: tuple[Sequence[Frame], AudioFormat], path: str) -> None:
         frames, played_in = result
-        self._loading = None
+        read = self._read_ended(path)
         track = self._track(path)
-        if self._stale or track is None:
+        if isinstance(read, _Stale) or track is None:
             # Replaced or removed while we were reading it.
             if track is not None:
-                self._put_back(path)
+                self._put_back(path, read.queued)
             self._prefetch()
             return
         if not frames:
@@ -430,18 +633,18 @@ class Programme:
                 mount=self.name,
                 played=played_in.describe(),
             )
-        self._ready = (track, frames)
+        self._ahead = _Ready(track, frames, read.queued)
 
-    def _put_back(self, path: str) -> None:
+    def _put_back(self, path: str, queued: bool) -> None:
         """
-        Make the path read ahead (or being read) the next to read again,
-        in the queue or the round it came from.
+        Make a path read ahead (or being read) the next to read again, in
+        the queue (C{queued}) or the round it came from.
         """
-        (self._queued if self._ahead_queued else self.upcoming).insert(0, path)
+        (self._queued if queued else self.upcoming).insert(0, path)
 
     def _load_failed(self, failure: Failure, path: str) -> None:
-        self._loading = None
-        if not self._running:
+        self._read_ended(path)
+        if self._run is _Run.STOPPED:
             return
         self._skip(path, failure.getErrorMessage() or repr(failure.value))
 
@@ -464,10 +667,10 @@ class Programme:
         it is gone.
         """
         playing = self.playing.path if self.playing is not None else None
-        ahead = self._ready[0].path if self._ready is not None else self._loading
+        ahead = self._ahead.path if self._ahead is not None else None
         for path in (*change.removed, *change.changed):
             what = "replaced" if path in present else "removed"
-            if path == playing and self._index < len(self._frames):
+            if path == playing and self._turn is not _Turn.WAITING:
                 self._log.info(
                     "{path} on {mount} was {what} while playing; it plays on as it was read",
                     path=path,
@@ -491,17 +694,16 @@ class Programme:
         return self._scan()
 
     def _scan(self) -> Deferred[None]:
-        if self._scanning:
+        if self._scanning is not None:
             return succeed(None)
-        self._scanning = True
-        scanned = self.library.scan()
+        scanned = self._scanning = self.library.scan()
 
         def done(change: LibraryChange) -> None:
-            self._scanning = False
+            self._scanning = None
             self._apply(change)
 
         def failed(failure: Failure) -> None:
-            self._scanning = False
+            self._scanning = None
             self._log.error(
                 "Cannot scan the library of {mount}: {reason}",
                 mount=self.name,
@@ -525,6 +727,7 @@ class Programme:
         self.upcoming = [path for path in self.upcoming if path in present]
         self._queued = [path for path in self._queued if path in present]
         added = [track.path for track in self.library.tracks if track.path in change.added]
+        ahead = self._ahead
         if self.shuffle:
             for path in added:
                 self.upcoming.insert(self._rng.randint(0, len(self.upcoming)), path)
@@ -532,25 +735,20 @@ class Programme:
             # The rest of the round, in library order, after the track
             # already read ahead (or being read, or playing).
             order = [track.path for track in self.library.tracks]
-            if self._ready is not None and not self._ahead_queued:
-                anchor: str | None = self._ready[0].path
-            elif self._loading is not None and not self._ahead_queued:
-                anchor = self._loading
+            if ahead is not None and not ahead.queued:
+                anchor: str | None = ahead.path
             else:
                 anchor = self.playing.path if self.playing is not None else None
             if anchor in present:
                 self.upcoming = order[order.index(anchor) + 1 :]
             else:
                 self.upcoming.extend(added)
-        if self._ready is not None:
-            path = self._ready[0].path
-            if path not in present or path in change.changed:
-                self._ready = None
-                if path in present:
-                    self._put_back(path)
-        if self._loading is not None and (
-            self._loading not in present or self._loading in change.changed
-        ):
-            self._stale = True
+        if ahead is not None and (ahead.path not in present or ahead.path in change.changed):
+            if isinstance(ahead, _Ready):
+                self._ahead = None
+                if ahead.path in present:
+                    self._put_back(ahead.path, ahead.queued)
+            else:
+                self._ahead = _Stale(ahead.path, ahead.queued)
         self.broken -= {*change.changed, *change.added, *change.removed}
         self._prefetch()

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
+from radiod.audio.format import AudioFormat
 from radiod.audio.track import TrackInfo
-from radiod.broadcast.live import PREBUFFER, LiveSource, Switch
+from radiod.broadcast.live import PREBUFFER, LiveSource, Switch, SwitchState
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig
 from radiod.interfaces import IFrameSource
-from radiod.testing import FakeFrameSource, ListenerCapture, silent_frame
+from radiod.testing import FakeConverters, FakeFrameSource, ListenerCapture, silent_frame
 
 SONG = TrackInfo("/a.mp3", "First Song", "Alpha Artist")
 OTHER = TrackInfo("/b.mp3", "Second Song", "Beta Artist")
@@ -23,6 +25,10 @@ SHOW = TrackInfo("", "Morning Show")
 PLAYLIST_FRAME = silent_frame()
 LIVE_FRAME = silent_frame(fill=0x55)
 FRAME_SECONDS = PLAYLIST_FRAME.header.duration
+RELAYED = TrackInfo("", "Relayed")
+RELAY_FRAME = silent_frame(fill=0x33)
+CD = AudioFormat(44100, 2, 128)
+MONO_22K = silent_frame(version="2", bitrate=48, sample_rate=22050, channels=1)
 
 
 def live_bytes(count: int) -> bytes:
@@ -102,6 +108,85 @@ class LiveSourceTests(SynchronousTestCase):
         assert first is not None and second is not None
         self.assertIs(first[1], SHOW)
         self.assertEqual(second[1].title, "Interview")
+
+
+class LiveSourceStateTests(SynchronousTestCase):
+    """
+    A L{LiveSource} moves from collecting its first audio to ready, and
+    from finishing to finished, and converts until its converter fails or
+    is stopped; inputs that mean nothing in its state are ignored.
+    """
+
+    def test_finish_before_prebuffer(self) -> None:
+        """
+        A source whose connection ends before its prebuffer is collected
+        is ready at once, so what it queued plays; finishing it again
+        changes nothing.
+        """
+        live = LiveSource(SHOW, prebuffer=1.0)
+        live.feed(live_bytes(3))
+        self.assertFalse(live.ready)
+        live.finish()
+        self.assertTrue(live.ready)
+        self.assertTrue(live.finished)
+        live.finish()
+        self.assertEqual(live.frames_in, 3)
+        for _ in range(3):
+            self.assertEqual(live.next_frame(), (LIVE_FRAME, SHOW))
+        self.assertTrue(live.drained)
+        self.assertIsNone(live.next_frame())
+
+    def test_finishing_while_converting(self) -> None:
+        """
+        A converting source whose connection ends is finished only once
+        its converter has ended; finishing it again meanwhile changes
+        nothing.
+        """
+        converters = FakeConverters()
+        live = LiveSource(SHOW, prebuffer=0)
+        live.convert_to(CD, converters, "/stream")
+        live.feed(MONO_22K.data * 3)
+        live.finish()
+        [converter] = converters.made
+        self.assertTrue(converter.finishing)
+        self.assertTrue(live.ready)
+        self.assertFalse(live.finished)
+        live.finish()
+        self.assertFalse(live.finished)
+        self.assertTrue(live.converting)
+        converter.emit([LIVE_FRAME])
+        converter.end(clean=False)
+        self.assertTrue(live.finished)
+        self.assertFalse(live.converting)
+        self.assertEqual(live.next_frame(), (LIVE_FRAME, SHOW))
+        self.assertTrue(live.drained)
+
+    def test_stopped_converter_not_heard(self) -> None:
+        """
+        Once a source is stopped, its converter is not heard from again:
+        what it still writes is not queued, and its end (killed, so not
+        clean) is no warning.  No other converter starts: audio fed
+        after the stop is queued as it comes.
+        """
+        converters = FakeConverters(ends_on_stop=False)
+        live = LiveSource(SHOW, prebuffer=0)
+        live.convert_to(CD, converters, "/stream")
+        live.feed(MONO_22K.data * 3)
+        live.stop()
+        [converter] = converters.made
+        self.assertTrue(converter.stopped)
+        self.assertFalse(live.converting)
+        self.assertIsNone(live.converter)
+        with capturedLogs() as events:
+            converter.emit([LIVE_FRAME] * 2)
+            converter.end(clean=False)
+        self.assertEqual(events, [])
+        self.assertIsNone(live.next_frame())
+        live.feed(MONO_22K.data * 3)
+        self.assertEqual(len(converters.made), 1)
+        item = live.next_frame()
+        assert item is not None
+        self.assertEqual(item[0].data, MONO_22K.data)
 
 
 class SwitchTests(SynchronousTestCase):
@@ -274,3 +359,233 @@ class SwitchTests(SynchronousTestCase):
         # The new title comes in the first metadata block inside live audio.
         self.assertGreaterEqual(capture.titles[1][0], first_live * size)
         self.assertLess(capture.titles[1][0], first_live * size + 1000)
+
+
+class SwitchStateTests(SynchronousTestCase):
+    """
+    L{Switch.state} says who has the air; attaching and pulling frames
+    move it, and a relay never takes the air from a presenter.
+    """
+
+    def build(self) -> tuple[Switch, FakeFrameSource, list[bool]]:
+        """
+        A switch over a long playlist, and the list its L{Switch.on_change}
+        callbacks append L{Switch.on_air} to.
+        """
+        playlist = FakeFrameSource([(SONG, PLAYLIST_FRAME, 10000)])
+        switch = Switch(playlist, name="/stream")
+        changes: list[bool] = []
+        switch.on_change.append(lambda: changes.append(switch.on_air))
+        return switch, playlist, changes
+
+    def relay(self, frames: int = 0) -> LiveSource:
+        """
+        A relay's live source holding C{frames} frames, ready at once.
+        """
+        relay = LiveSource(RELAYED, prebuffer=0)
+        if frames:
+            # The splitter holds the last frame until the next one begins.
+            relay.feed(RELAY_FRAME.data * (frames + 1))
+        return relay
+
+    def test_show(self) -> None:
+        """
+        A presenter's show moves the switch from the playlist to cueing,
+        on air at the first live frame, and back to the playlist once the
+        show has played out; the change callbacks run at those two moves
+        only.
+        """
+        switch, _, changes = self.build()
+        self.assertIs(switch.state, SwitchState.PLAYLIST)
+        presenter = LiveSource(SHOW, prebuffer=3 * FRAME_SECONDS)
+        switch.attach(presenter)
+        self.assertIs(switch.state, SwitchState.PRESENTER_CUEING)
+        self.assertFalse(switch.on_air)
+        presenter.feed(live_bytes(2))
+        self.assertEqual(switch.next_frame(), (PLAYLIST_FRAME, SONG))
+        presenter.feed(live_bytes(2))
+        self.assertEqual(switch.next_frame(), (LIVE_FRAME, SHOW))
+        self.assertIs(switch.state, SwitchState.PRESENTER_ON_AIR)
+        self.assertEqual(changes, [True])
+        switch.detach(presenter)
+        for _ in range(3):
+            self.assertEqual(switch.next_frame(), (LIVE_FRAME, SHOW))
+        self.assertIs(switch.state, SwitchState.PRESENTER_ON_AIR)
+        self.assertEqual(switch.next_frame(), (PLAYLIST_FRAME, SONG))
+        self.assertIs(switch.state, SwitchState.PLAYLIST)
+        self.assertEqual(changes, [True, False])
+
+    def test_relay_returns_during_show(self) -> None:
+        """
+        A relay that comes back while a presenter is on air waits on
+        standby, keeping only its newest audio, without a change: the
+        show plays on.  Once the show has played out the relay has the
+        air from the very next frame, still on air, again without a
+        change.
+        """
+        switch, playlist, changes = self.build()
+        presenter = LiveSource(SHOW, prebuffer=0)
+        switch.attach(presenter)
+        presenter.feed(live_bytes(5))
+        self.assertEqual(switch.next_frame(), (LIVE_FRAME, SHOW))
+        relay = self.relay(100)
+        switch.attach(relay, relay=True)
+        self.assertIs(switch.state, SwitchState.PRESENTER_ON_AIR)
+        self.assertIs(switch.live, presenter)
+        self.assertIs(switch.standby, relay)
+        self.assertEqual(switch.next_frame(), (LIVE_FRAME, SHOW))
+        self.assertLessEqual(relay.queued, PREBUFFER)
+        switch.detach(presenter)
+        for _ in range(3):
+            self.assertEqual(switch.next_frame(), (LIVE_FRAME, SHOW))
+        self.assertEqual(switch.next_frame(), (RELAY_FRAME, RELAYED))
+        self.assertIs(switch.state, SwitchState.RELAY_ON_AIR)
+        self.assertIs(switch.live, relay)
+        self.assertIsNone(switch.standby)
+        self.assertEqual(changes, [True])
+        self.assertEqual(playlist.handed, 0)
+
+    def test_relay_after_show_played_out(self) -> None:
+        """
+        A relay attached once a presenter's show has played out, before
+        the switch has pulled again, still waits on standby rather than
+        taking the air from the presenter, and has it at the next frame.
+        """
+        switch, playlist, changes = self.build()
+        presenter = LiveSource(SHOW, prebuffer=0)
+        switch.attach(presenter)
+        presenter.feed(live_bytes(2))
+        switch.detach(presenter)
+        for _ in range(2):
+            self.assertEqual(switch.next_frame(), (LIVE_FRAME, SHOW))
+        self.assertTrue(presenter.drained)
+        relay = self.relay(5)
+        switch.attach(relay, relay=True)
+        self.assertIs(switch.live, presenter)
+        self.assertIs(switch.standby, relay)
+        self.assertEqual(switch.next_frame(), (RELAY_FRAME, RELAYED))
+        self.assertIs(switch.state, SwitchState.RELAY_ON_AIR)
+        self.assertEqual(changes, [True])
+        self.assertEqual(playlist.handed, 0)
+
+    def test_relay_handed_back_before_show(self) -> None:
+        """
+        A presenter who leaves before their first audio hands the air to
+        the relay on standby, which goes on air with its first frame:
+        L{Switch.on_air} is true, and the change callbacks have run, from
+        that frame on.
+        """
+        switch, _, changes = self.build()
+        presenter = LiveSource(SHOW, prebuffer=5 * FRAME_SECONDS)
+        switch.attach(presenter)
+        relay = self.relay()
+        switch.attach(relay, relay=True)
+        self.assertIs(switch.state, SwitchState.PRESENTER_CUEING)
+        self.assertEqual(switch.next_frame(), (PLAYLIST_FRAME, SONG))
+        switch.detach(presenter)
+        relay.feed(RELAY_FRAME.data * 3)
+        self.assertEqual(switch.next_frame(), (RELAY_FRAME, RELAYED))
+        self.assertIs(switch.state, SwitchState.RELAY_ON_AIR)
+        self.assertTrue(switch.on_air)
+        self.assertEqual(changes, [True])
+
+    def test_presenter_replaces_presenter(self) -> None:
+        """
+        A presenter attached while another's show is on air replaces it:
+        the old source is finished and its audio dropped, and the mount
+        stays on air, with a gap rather than the playlist while the new
+        presenter's first audio is collected.
+        """
+        switch, playlist, changes = self.build()
+        first = LiveSource(SHOW, prebuffer=0)
+        switch.attach(first)
+        first.feed(live_bytes(10))
+        switch.next_frame()
+        second = LiveSource(TrackInfo("", "Late Show"), prebuffer=3 * FRAME_SECONDS)
+        switch.attach(second)
+        self.assertTrue(first.finished)
+        self.assertEqual(first.queued, 0.0)
+        self.assertIs(switch.live, second)
+        self.assertIs(switch.state, SwitchState.PRESENTER_ON_AIR)
+        self.assertIsNone(switch.next_frame())
+        self.assertEqual(playlist.handed, 0)
+        self.assertEqual(changes, [True])
+
+    def test_relay_replaces_relay(self) -> None:
+        """
+        A relay attached while another relay is on air replaces it, and
+        the mount stays on air.
+        """
+        switch, _, changes = self.build()
+        first = self.relay(5)
+        switch.attach(first, relay=True)
+        self.assertIs(switch.state, SwitchState.RELAY_CUEING)
+        self.assertEqual(switch.next_frame(), (RELAY_FRAME, RELAYED))
+        second = self.relay(5)
+        switch.attach(second, relay=True)
+        self.assertTrue(first.finished)
+        self.assertIs(switch.live, second)
+        self.assertIsNone(switch.standby)
+        self.assertIs(switch.state, SwitchState.RELAY_ON_AIR)
+        self.assertEqual(changes, [True])
+
+    def test_presenter_drops_ended_relay(self) -> None:
+        """
+        A presenter attached while a relay whose connection has ended is
+        playing out drops the relay instead of sending it to standby.
+        """
+        switch, _, _ = self.build()
+        relay = self.relay(5)
+        switch.attach(relay, relay=True)
+        switch.next_frame()
+        switch.detach(relay)
+        presenter = LiveSource(SHOW, prebuffer=0)
+        switch.attach(presenter)
+        self.assertIsNone(switch.standby)
+        self.assertEqual(relay.queued, 0.0)
+        self.assertIs(switch.state, SwitchState.PRESENTER_ON_AIR)
+
+    def test_detach_unknown(self) -> None:
+        """
+        Detaching a live source the switch does not hold finishes it and
+        moves nothing.
+        """
+        switch, _, changes = self.build()
+        stray = LiveSource(SHOW, prebuffer=0)
+        switch.detach(stray)
+        self.assertTrue(stray.finished)
+        self.assertIs(switch.state, SwitchState.PLAYLIST)
+        self.assertEqual(switch.next_frame(), (PLAYLIST_FRAME, SONG))
+        self.assertEqual(changes, [])
+
+    def test_stop(self) -> None:
+        """
+        Stopping the switch from any state drops its live audio and
+        gives the air back to the playlist; a live source attached after
+        a restart goes on air as the first did.
+        """
+        for relay, frames, state in (
+            (False, 0, SwitchState.PRESENTER_CUEING),
+            (False, 3, SwitchState.PRESENTER_ON_AIR),
+            (True, 0, SwitchState.RELAY_CUEING),
+            (True, 3, SwitchState.RELAY_ON_AIR),
+        ):
+            switch, playlist, changes = self.build()
+            switch.start()
+            live = LiveSource(SHOW, prebuffer=0)
+            switch.attach(live, relay=relay)
+            if frames:
+                live.feed(live_bytes(frames + 1))
+            switch.next_frame()
+            self.assertIs(switch.state, state)
+            switch.stop()
+            self.assertIs(switch.state, SwitchState.PLAYLIST)
+            self.assertFalse(switch.on_air)
+            self.assertIsNone(switch.live)
+            self.assertFalse(playlist.started)
+            switch.start()
+            again = LiveSource(SHOW, prebuffer=0)
+            switch.attach(again)
+            again.feed(live_bytes(2))
+            self.assertEqual(switch.next_frame(), (LIVE_FRAME, SHOW))
+            self.assertEqual(changes, [True] * (2 if frames else 1))

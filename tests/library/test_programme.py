@@ -61,13 +61,20 @@ class LaterRunner:
 
     def run_all(self) -> None:
         while self.pending:
-            work, done = self.pending.pop(0)
-            try:
-                result = work()
-            except Exception as error:
-                done.errback(error)
-            else:
-                done.callback(result)
+            self.run(0)
+
+    def run(self, index: int) -> None:
+        """
+        Finish the work at C{index} among the pending (-1 for the latest),
+        as a thread that ends before those started earlier would.
+        """
+        work, done = self.pending.pop(index)
+        try:
+            result = work()
+        except Exception as error:
+            done.errback(error)
+        else:
+            done.callback(result)
 
 
 class ProgrammeTests(SynchronousTestCase):
@@ -285,6 +292,109 @@ class ProgrammeTests(SynchronousTestCase):
         folder, clock, programme = self.build({"a.mp3": 2})
         programme.stop()
         self.assertEqual(clock.getDelayedCalls(), [])
+
+
+class LifecycleTests(SynchronousTestCase):
+    """
+    A programme is stopped, starting (its first scan under way) or
+    running; inputs that mean nothing in its state are ignored.
+    """
+
+    def test_start_twice(self) -> None:
+        """
+        Starting a started programme changes nothing: one timer rescans,
+        and none is left once it stops.
+        """
+        _, clock, programme = build_programme(self, {"a.mp3": 2})
+        self.assertEqual(len(clock.getDelayedCalls()), 1)
+        programme.start()
+        self.assertEqual(len(clock.getDelayedCalls()), 1)
+        self.assertEqual(frame_names(programme, 3), ["a.mp3"] * 3)
+        programme.stop()
+        self.assertEqual(clock.getDelayedCalls(), [])
+
+    def test_restart(self) -> None:
+        """
+        A stopped programme started again scans again, plays on, and
+        rescans on its timer.
+        """
+        folder, clock, programme = build_programme(self, {"a.mp3": 2})
+        self.assertEqual(frame_names(programme, 1), ["a.mp3"])
+        programme.stop()
+        self.assertEqual(frame_names(programme, 1), ["-"])
+        programme.start()
+        self.assertEqual(len(clock.getDelayedCalls()), 1)
+        self.assertEqual(frame_names(programme, 2), ["a.mp3"] * 2)
+        write_track(folder, "b.mp3", 2)
+        clock.advance(10)
+        self.assertIn("b.mp3", frame_names(programme, 6))
+
+    def test_stopped_while_starting(self) -> None:
+        """
+        A programme stopped during its first scan reads nothing and sets
+        no timer when the scan ends, yet L{Programme.started} fires.
+        """
+        runner = LaterRunner()
+        _, clock, programme = build_programme(self, {"a.mp3": 2}, runner)
+        programme.stop()
+        self.assertNoResult(programme.started)
+        runner.run_all()
+        self.successResultOf(programme.started)
+        self.assertEqual(runner.pending, [])
+        self.assertEqual(clock.getDelayedCalls(), [])
+        self.assertIsNone(programme.next_frame())
+
+    def test_replaced_while_read(self) -> None:
+        """
+        A file replaced on disk while it is being read ahead is read
+        again once that read ends: its new content plays, in its place in
+        the round.
+        """
+        runner = LaterRunner()
+        folder, clock, programme = build_programme(self, {"a.mp3": 1, "b.mp3": 3}, runner)
+        runner.run_all()
+        self.assertEqual(frame_names(programme, 1), ["a.mp3"])
+        [_] = runner.pending
+        path = write_track(folder, "b.mp3", 7)
+        os.utime(path, (1, 1))
+        clock.advance(10)
+        with capturedLogs() as events:
+            runner.run(-1)
+        self.assertTrue(any(e.get("outcome") == "it is read again" for e in events), "not logged")
+        runner.run_all()
+        self.assertEqual(frame_names(programme, 7), ["b.mp3"] * 7)
+        self.assertEqual(programme.skipped, 0)
+
+    def test_removed_while_read(self) -> None:
+        """
+        A file that leaves the library while it is being read ahead is
+        left out once that read ends, neither put back nor counted as
+        skipped, and the next is read instead.
+        """
+        folder = os.path.abspath(self.mktemp())
+        os.makedirs(folder)
+        for name in ("a.mp3", "b.mp3", "c.mp3"):
+            write_track(folder, name, 1)
+        playlist = os.path.join(folder, "list.m3u")
+        with open(playlist, "w") as f:
+            f.write("a.mp3\nb.mp3\nc.mp3\n")
+        runner = LaterRunner()
+        clock = Clock()
+        programme = Programme(Library(playlist, runner), clock, runner, rescan_interval=10)
+        programme.start()
+        self.addCleanup(programme.stop)
+        runner.run_all()
+        self.assertEqual(frame_names(programme, 1), ["a.mp3"])
+        with open(playlist, "w") as f:
+            f.write("a.mp3\nc.mp3\n")
+        clock.advance(10)
+        runner.run(-1)
+        runner.run_all()
+        self.assertEqual(frame_names(programme, 1), ["c.mp3"])
+        b = os.path.join(folder, "b.mp3")
+        self.assertNotIn(b, programme.upcoming)
+        self.assertNotIn(b, programme.queued)
+        self.assertEqual(programme.skipped, 0)
 
 
 class NextTrackTests(SynchronousTestCase):
