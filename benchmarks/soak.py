@@ -241,7 +241,7 @@ class LiveSource:
             command += ["-f", "mp3", target]
         else:
             client = "radiod-push"
-            command = [sys.executable, "-c", "from radiod.outbound.push import main; main()"]
+            command = [sys.executable, "-c", "from radiod.outbound.cli import main; main()"]
             command += ["--password", PASSWORD, "--name", LIVE_NAME, "--loop"]
             command += [f"http://127.0.0.1:{self.port}/stream", str(self.song)]
         env = dict(os.environ)

@@ -7,7 +7,7 @@ radiod uses while converting a one-hour file.
     python benchmarks/transcode.py --ladder-seconds 120 --hour 3600
 
 Everything runs in this process on the real reactor, with the station's
-own code: L{radiod.ffmpeg.transcode.Transcoder} converts (ffmpeg child
+own code: L{radiod.ffmpeg.transcoder.Transcoder} converts (ffmpeg child
 processes, the conversion cache), and a L{radiod.station.service.StationService}
 with C{ladder = [64, 32]} plays the ladder to three reading listeners.
 A L{LoopingCall} every 10 ms measures how late the reactor runs it: the
@@ -41,7 +41,8 @@ from twisted.internet.task import LoopingCall  # noqa: E402
 from radiod.audio.format import AudioFormat  # noqa: E402
 from radiod.config import MountConfig, StationConfig  # noqa: E402
 from radiod.ffmpeg.binary import find_ffmpeg  # noqa: E402
-from radiod.ffmpeg.transcode import ConversionCache, Transcoder  # noqa: E402
+from radiod.ffmpeg.cache import ConversionCache  # noqa: E402
+from radiod.ffmpeg.transcoder import Transcoder  # noqa: E402
 from radiod.runner import thread_runner  # noqa: E402
 from radiod.station.service import StationService  # noqa: E402
 

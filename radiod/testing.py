@@ -2,13 +2,19 @@
 """
 Fakes and helpers shared by radiod's tests (and useful to anyone testing
 code built on radiod): synthetic frames, a scripted frame source, a
-synchronous runner, a transport that pushes back like a slow client, a
-parser for what a listener receives, and a converter that converts
-nothing.
+synchronous runner, a clock whose system time can be stepped, a transport
+that pushes back like a slow client, a parser for what a listener
+receives, a converter that converts nothing, and a process reactor whose
+children the test plays.
+
+Each fake provides the interface of what it stands in for and behaves
+like it where a test can tell; C{tests/test_testing.py} runs the same
+checks against the fake and the real thing.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import AnyStr, TypeVar
@@ -54,10 +60,17 @@ def synchronous_runner(work: Callable[[], _T]) -> Deferred[_T]:
     """
     A L{radiod.interfaces.Runner} that runs C{work} at once, on the
     calling thread, and returns an already-fired Deferred.
+
+    Like L{radiod.runner.thread_runner}, it turns whatever C{work} raises
+    (any L{BaseException}, as Twisted's thread pool does) into the
+    Deferred's failure.
+
+    @param work: the blocking callable.
+    @return: a Deferred that has fired with its result or failure.
     """
     try:
         return succeed(work())
-    except Exception:
+    except BaseException:
         return fail()
 
 
@@ -73,6 +86,15 @@ def silent_frame(
     """
     A frame with a real header and a payload of C{fill} bytes (all zero
     decodes as silence for layer III main data of length zero).
+
+    @param version: the MPEG version: C{"1"}, C{"2"} or C{"2.5"}.
+    @param bitrate: kbit/s, one the version and layer allow.
+    @param sample_rate: samples per second, one the version allows.
+    @param channels: 1 or 2.
+    @param padding: whether the frame has its padding slot.
+    @param layer: the MPEG layer, 1 to 3.
+    @param fill: the byte the payload is made of.
+    @return: the frame, as the real parser reads it.
     """
     header_bytes = build_header(version, layer, bitrate, sample_rate, padding, channels)
     header = parse_header(header_bytes)
@@ -82,6 +104,10 @@ def silent_frame(
 
 @dataclass
 class _Segment:
+    """
+    One scripted track of a L{FakeFrameSource}.
+    """
+
     track: TrackInfo
     frame: Frame
     count: int
@@ -91,7 +117,9 @@ class _Segment:
 class FakeFrameSource:
     """
     A frame source that plays scripted tracks of synthetic frames, round
-    after round.
+    after round, as a programme plays its library (every frame of a track
+    with the same L{TrackInfo}).  Unlike a programme, it plays whether
+    started or not.
 
     @ivar ready: while false, L{next_frame} returns L{None} (an underrun).
     @ivar started: whether L{start} was called (and L{stop} not since).
@@ -111,12 +139,22 @@ class FakeFrameSource:
         self.handed = 0
 
     def start(self) -> None:
+        """
+        Note that the source was started.
+        """
         self.started = True
 
     def stop(self) -> None:
+        """
+        Note that the source was stopped.
+        """
         self.started = False
 
     def next_frame(self) -> tuple[Frame, TrackInfo] | None:
+        """
+        The next scripted frame and its track, or L{None} while not
+        L{ready} (or with nothing scripted).
+        """
         if not self.ready or not self._segments:
             return None
         segment = self._segments[self._index]
@@ -180,12 +218,24 @@ class SteppedClock(Clock):
 class SlowTransport(StringTransport):
     """
     A StringTransport that behaves like a TCP transport whose peer reads
-    slowly: once more than C{threshold} bytes are written and not yet
-    L{drain}ed, it pauses its streaming producer, as Twisted does when its
-    send buffer fills.
+    slowly: while more than C{threshold} bytes are written and not yet
+    L{drain}ed, each write pauses its streaming producer (again, if it is
+    paused already), and draining resumes it once, as Twisted does with
+    its send buffer.
+
+    @ivar threshold: the bytes it holds before it pauses its producer.
+    @ivar aborted: whether L{abortConnection} was called.
+    @ivar paused_producer: whether it paused its producer and has not
+        resumed it since.
+    @ivar written_chunks: the size of each write, in order.
     """
 
     def __init__(self, threshold: int = 65536) -> None:
+        """
+        @param threshold: the bytes it holds before it pauses its
+            producer; by default, as much as a Twisted transport buffers
+            (C{FileDescriptor.bufferSize}).
+        """
         super().__init__()
         self.threshold = threshold
         self.aborted = False
@@ -194,19 +244,21 @@ class SlowTransport(StringTransport):
         self._pending = 0
 
     def write(self, data: bytes) -> None:
+        """
+        Hold C{data} for the peer; pause the streaming producer if more
+        than the threshold is held.
+        """
         super().write(data)
         self.written_chunks.append(len(data))
         self._pending += len(data)
-        if (
-            self._pending > self.threshold
-            and self.producer is not None
-            and self.streaming
-            and not self.paused_producer
-        ):
+        if self._pending > self.threshold and self.producer is not None and self.streaming:
             self.paused_producer = True
             self.producer.pauseProducing()
 
     def writeSequence(self, data: Iterable[bytes | memoryview]) -> None:
+        """
+        Write the pieces of C{data} joined, in one write.
+        """
         self.write(b"".join(data))
 
     def drain(self) -> bytes:
@@ -222,6 +274,9 @@ class SlowTransport(StringTransport):
         return data
 
     def abortConnection(self) -> None:
+        """
+        Close at once, noting that it was aborted.
+        """
         self.aborted = True
         self.loseConnection()
 
@@ -231,6 +286,13 @@ class ListenerCapture:
     """
     What a listener received: the response head, the audio, and each ICY
     title with the audio offset where it arrived.
+
+    @ivar status_line: the response's first line.
+    @ivar headers: its header fields by lower-cased name.
+    @ivar audio: the audio received, without ICY metadata.
+    @ivar titles: each C{StreamTitle} received, with the length of
+        L{audio} when it arrived.
+    @ivar blocks: the metadata blocks received, empty ones included.
     """
 
     status_line: str = ""
@@ -275,9 +337,12 @@ class ListenerCapture:
 
 class FakeConverter:
     """
-    A converter that records what it is fed and converts nothing by
-    itself: a test hands out "converted" frames with L{emit} and ends it
-    with L{end}.
+    A L{radiod.interfaces.Converter} that records what it is fed and
+    converts nothing by itself: a test hands out "converted" frames with
+    L{emit} and ends it with L{end}.
+
+    Like the real one, it takes no more input once finishing or stopped,
+    and reports its end once.
 
     @ivar target: the format asked for.
     @ivar fed: the frames fed so far.
@@ -285,6 +350,7 @@ class FakeConverter:
     @ivar stopped: whether L{stop} was called.
     @ivar ends_on_stop: whether L{stop} ends it at once, or only L{end}
         does (like a process, which ends some time after it is killed).
+    @ivar exited: whether its end was reported.
     """
 
     def __init__(
@@ -294,6 +360,13 @@ class FakeConverter:
         ended: Callable[[bool], None],
         ends_on_stop: bool = True,
     ) -> None:
+        """
+        @param target: the format to convert to.
+        @param deliver: called with converted frames (see L{emit}).
+        @param ended: called once, when it ends, with whether it ended
+            as asked.
+        @param ends_on_stop: see L{ends_on_stop}.
+        """
         self.target = target
         self._deliver = deliver
         self._ended = ended
@@ -301,17 +374,30 @@ class FakeConverter:
         self.finishing = False
         self.stopped = False
         self.ends_on_stop = ends_on_stop
+        self.exited = False
 
     def feed(self, frames: list[Frame]) -> None:
+        """
+        Record C{frames} as fed, unless it is finishing, stopped or ended.
+        """
+        if self.finishing or self.stopped or self.exited:
+            return
         self.fed.extend(frames)
 
     def finish(self) -> None:
+        """
+        The input ended: note it; the test ends the converter with L{end}.
+        """
         self.finishing = True
 
     def stop(self) -> None:
+        """
+        Note that it was stopped, and end it (not cleanly) at once when
+        L{ends_on_stop}.
+        """
         self.stopped = True
         if self.ends_on_stop:
-            self._ended(False)
+            self._end(False)
 
     def emit(self, frames: list[Frame]) -> None:
         """
@@ -321,21 +407,35 @@ class FakeConverter:
 
     def end(self, clean: bool = True) -> None:
         """
-        End, as after L{finish} (C{clean}) or by dying.
+        End, as after L{finish} (C{clean}) or by dying; nothing more
+        happens if it has ended already.
         """
+        self._end(clean)
+
+    def _end(self, clean: bool) -> None:
+        if self.exited:
+            return
+        self.exited = True
         self._ended(clean)
 
 
 class FakeConverters:
     """
-    A L{radiod.ffmpeg.converter.MakeConverter} that makes L{FakeConverter}s and
-    keeps them, or makes none when C{available} is false.
+    A L{radiod.interfaces.MakeConverter} that makes L{FakeConverter}s and
+    keeps them, or makes none when C{available} is false (as the real one
+    does without ffmpeg).
 
+    @ivar available: whether it makes converters.
     @ivar ends_on_stop: given to each converter made (see
         L{FakeConverter.ends_on_stop}).
+    @ivar made: the converters made, in order.
     """
 
     def __init__(self, available: bool = True, ends_on_stop: bool = True) -> None:
+        """
+        @param available: see L{available}.
+        @param ends_on_stop: see L{ends_on_stop}.
+        """
         self.available = available
         self.ends_on_stop = ends_on_stop
         self.made: list[FakeConverter] = []
@@ -347,6 +447,14 @@ class FakeConverters:
         ended: Callable[[bool], None],
         name: str,
     ) -> FakeConverter | None:
+        """
+        Make a converter to C{target}, or none when not L{available}.
+
+        @param target: the format to convert to.
+        @param deliver: called with converted frames.
+        @param ended: called once when the converter ends.
+        @param name: the mount's name, for logs.
+        """
         if not self.available:
             return None
         converter = FakeConverter(target, deliver, ended, self.ends_on_stop)
@@ -375,6 +483,7 @@ def parse_reply(data: bytes) -> Reply:
     Split a reply into its status, headers and body.
 
     @param data: everything the server wrote.
+    @return: the reply.
     @raise ValueError: if C{data} holds no complete head.
     """
     head, found, body = data.partition(b"\r\n\r\n")
@@ -410,6 +519,12 @@ class FakeProcess:
     def __init__(
         self, protocol: IProcessProtocol, executable: bytes | str, args: list[str], pid: int
     ) -> None:
+        """
+        @param protocol: its process protocol.
+        @param executable: the program asked for.
+        @param args: its arguments.
+        @param pid: the process id to report while it runs.
+        """
         self.protocol = protocol
         self.executable = executable
         self.args = args
@@ -438,48 +553,89 @@ class FakeProcess:
     # IProcessTransport
 
     def closeStdin(self) -> None:
+        """
+        Close its standard input.
+        """
         self.stdin_closed = True
 
     def closeStdout(self) -> None:
+        """
+        Stop reading its standard output (noted as L{lost}).
+        """
         self.lost = True
 
     def closeStderr(self) -> None:
-        pass
+        """
+        Stop reading its standard error (nothing to note).
+        """
 
     def closeChildFD(self, descriptor: int) -> None:
+        """
+        Close one of its pipes; closing 0 closes its standard input.
+        """
         if descriptor == 0:
             self.stdin_closed = True
 
     def writeToChild(self, childFD: int, data: bytes) -> None:
+        """
+        Write C{data} to one of its pipes (all recorded in L{written}).
+        """
         self.written += data
 
     def loseConnection(self) -> None:
+        """
+        Close its pipes.
+        """
         self.stdin_closed = True
         self.lost = True
 
     def signalProcess(self, signalID: str | int) -> None:
+        """
+        Record the signal, by name (C{"KILL"}) or number, as sent.
+
+        @raise ProcessExitedAlready: if it has ended, as a real process
+            transport does.
+        """
         if self.ended:
             raise ProcessExitedAlready()
         self.signals.append(str(signalID))
 
     def write(self, data: bytes) -> None:
+        """
+        Write C{data} to its standard input.
+        """
         self.written += data
 
     def writeSequence(self, data: Iterable[bytes]) -> None:
+        """
+        Write each of C{data} to its standard input.
+        """
         self.written += b"".join(data)
 
     def getPeer(self) -> IAddress:
+        """
+        The process's address (it has none worth the name).
+        """
         return _ProcessAddress()
 
     def getHost(self) -> IAddress:
+        """
+        This end's address (there is none worth the name).
+        """
         return _ProcessAddress()
 
     # What Twisted's process transports also do
 
     def pauseProducing(self) -> None:
+        """
+        Stop reading its output.
+        """
         self.paused = True
 
     def resumeProducing(self) -> None:
+        """
+        Read its output again.
+        """
         self.paused = False
 
 
@@ -493,7 +649,8 @@ class _ProcessAddress:
 @implementer(IReactorProcess)
 class FakeProcessReactor:
     """
-    Spawns L{FakeProcess}es instead of processes.
+    Spawns L{FakeProcess}es instead of processes, connecting each to its
+    protocol at once, as a reactor does.
 
     @ivar spawned: every process spawned, in order.
     """
@@ -513,8 +670,17 @@ class FakeProcessReactor:
         usePTY: bool = False,
         childFDs: Mapping[int, str | int] | None = None,
     ) -> FakeProcess:
+        """
+        Start a fake process (see L{IReactorProcess.spawnProcess}); only
+        the protocol, executable and arguments (as text) are kept.
+
+        @return: the process, already connected to C{processProtocol}.
+        """
         process = FakeProcess(
-            processProtocol, executable, [str(arg) for arg in args], 10000 + len(self.spawned)
+            processProtocol,
+            executable,
+            [os.fsdecode(arg) for arg in args],
+            10000 + len(self.spawned),
         )
         self.spawned.append(process)
         processProtocol.makeConnection(process)

@@ -14,10 +14,8 @@ from __future__ import annotations
 import re
 
 from twisted.internet._sslverify import IOpenSSLTrustRoot
-from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
 from twisted.internet.ssl import (
     Certificate,
-    optionsForClientTLS,
     platformTrust,
     trustRootFromCertificates,
 )
@@ -26,7 +24,6 @@ from twisted.python.failure import Failure
 from radiod.config import StationConfig
 
 __all__ = [
-    "client_options",
     "load_trust",
     "tls_endpoint_description",
     "tls_failure_reason",
@@ -55,14 +52,6 @@ def load_trust(path: str) -> IOpenSSLTrustRoot:
         [Certificate.loadPEM(block) for block in blocks]
     )
     return roots
-
-
-def client_options(host: str, trust: IOpenSSLTrustRoot) -> IOpenSSLClientConnectionCreator:
-    """
-    TLS settings for a connection to C{host}: its certificate must chain
-    to C{trust} and name C{host}.
-    """
-    return optionsForClientTLS(host, trustRoot=trust)
 
 
 def tls_endpoint_description(config: StationConfig) -> str:

@@ -33,7 +33,7 @@ from radiod.auth import (
     with_admin_password,
 )
 from radiod.config import ConfigError, MountConfig, StationConfig
-from radiod.ingest.source import SourceRefused, Sources
+from radiod.ingest.sources import SourceRefused, Sources
 from radiod.request import RequestParser
 from radiod.wire.shoutcast import ShoutcastFactory
 

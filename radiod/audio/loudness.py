@@ -8,7 +8,7 @@ A track's gain comes from its ReplayGain tag when it has one
 comments or an MP4 freeform atom; C{R128_TRACK_GAIN} in Opus files), and
 otherwise from measuring the file once with ffmpeg's C{ebur128} filter
 (EBU R128 integrated loudness and true peak), which radiod does in a
-child process and caches (see L{radiod.ffmpeg.transcode}).
+child process and caches (see L{radiod.ffmpeg.transcoder}).
 
 Every track is brought to L{TARGET_LOUDNESS}, -18 LUFS: the reference
 level of ReplayGain 2.0, which is the loudness ReplayGain 1's 89 dB

@@ -12,34 +12,40 @@ titles listeners see.  When the upstream drops, refuses, sends no audio
 for L{READ_TIMEOUT} seconds, or sends L{MAX_GARBAGE} bytes in a row that
 are not MPEG audio, the relay reconnects after a delay that starts at
 L{BACKOFF_START} and doubles up to L{BACKOFF_MAX}; it goes back to the
-start once a connection has delivered audio.  Only whole MPEG frames ever
-go on air: anything else the upstream sends is dropped.
+start once a connection has delivered audio (the relay's
+L{radiod.reconnect.ReconnectingClient} counts a connection as accepted
+then).  Only whole MPEG frames ever go on air: anything else the upstream
+sends is dropped.
 """
 
 from __future__ import annotations
 
 from typing import cast
 
-from twisted.internet._sslverify import IOpenSSLTrustRoot
+from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import (
     IAddress,
     IConnector,
     IDelayedCall,
+    IOpenSSLClientConnectionCreator,
     IPushProducer,
     IReactorTCP,
     IReactorTime,
+    ITransport,
 )
-from twisted.internet.protocol import ClientFactory, Protocol
-from twisted.internet.ssl import platformTrust
+from twisted.internet.protocol import ClientFactory, Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from twisted.web.client import BrowserLikePolicyForHTTPS
 
 from radiod import __version__
 from radiod.audio.icy import IcyDemuxer, IcyFramingError, parse_metadata
 from radiod.audio.track import TrackInfo
 from radiod.broadcast.live import LiveSource, Switch
 from radiod.config import is_tls_url, parse_http_url
-from radiod.tls import client_options, tls_failure_reason
+from radiod.reconnect import BACKOFF_MAX, BACKOFF_START, ReconnectingClient
+from radiod.tls import tls_failure_reason
 
 __all__ = [
     "BACKOFF_MAX",
@@ -53,16 +59,6 @@ __all__ = [
     "build_request",
     "parse_response_head",
 ]
-
-BACKOFF_START = 1.0
-"""
-Seconds before the first reconnection attempt after a drop.
-"""
-
-BACKOFF_MAX = 60.0
-"""
-The longest wait between two reconnection attempts.
-"""
 
 READ_TIMEOUT = 10.0
 """
@@ -306,14 +302,14 @@ class _RelayFactory(ClientFactory):
 
 class Relay:
     """
-    Keeps a mount relaying an upstream URL, reconnecting with backoff.
+    Keeps a mount relaying an upstream URL, reconnecting with backoff
+    through a L{ReconnectingClient}: a connection counts as accepted once
+    it has delivered a whole audio frame.
 
     @ivar url: the upstream URL.
     @ivar name: the mount's name, for logs.
     @ivar switch: the mount's switch the relayed audio goes on air through.
-    @ivar delay: seconds the next reconnection waits.
     @ivar protocol: the current connection, once made.
-    @ivar pending: the scheduled reconnection, if any.
     """
 
     _log = Logger()
@@ -326,7 +322,7 @@ class Relay:
         url: str,
         name: str = "",
         read_timeout: float = READ_TIMEOUT,
-        trust: IOpenSSLTrustRoot | None = None,
+        trust: object | None = None,
     ) -> None:
         """
         @param reactor: makes the connections.
@@ -337,7 +333,9 @@ class Relay:
         @param read_timeout: seconds of upstream silence that count as a
             drop.
         @param trust: the authorities an C{https://} upstream's certificate
-            must chain to; the system's by default.
+            must chain to (from L{twisted.internet.ssl.platformTrust} or
+            L{twisted.internet.ssl.trustRootFromCertificates}); the
+            system's by default.
         @raise ValueError: if C{url} is not such a URL.
         """
         self.reactor = reactor
@@ -347,54 +345,86 @@ class Relay:
         self.name = name
         self.read_timeout = read_timeout
         self.host, self.port, self.path = parse_http_url(url)
-        self.tls = (
-            client_options(self.host, trust if trust is not None else platformTrust())
-            if is_tls_url(url)
-            else None
-        )
-        self.delay = BACKOFF_START
+        self.tls: IOpenSSLClientConnectionCreator | None = None
+        if is_tls_url(url):
+            policy = BrowserLikePolicyForHTTPS(trustRoot=trust)
+            self.tls = policy.creatorForNetloc(self.host.encode("idna"), self.port)
         self.protocol: RelayProtocol | None = None
-        self.pending: IDelayedCall | None = None
-        self._running = False
+        self._client = ReconnectingClient(clock, self._attempt, self._retrying)
+        self._accepting: Deferred[ITransport] | None = None
         self._connector: IConnector | None = None
+        self._reason: Failure | None = None
+        self._reconnecting = False
+
+    @property
+    def delay(self) -> float:
+        """
+        Seconds the next reconnection waits, should the upstream drop now.
+        """
+        return self._client.delay
+
+    @property
+    def pending(self) -> IDelayedCall | None:
+        """
+        The scheduled reconnection, if any.
+        """
+        return self._client.retry
 
     def start(self) -> None:
         """
         Connect to the upstream.
         """
-        self._running = True
-        self._connect()
+        self._client.start()
 
     def stop(self) -> None:
         """
         Stop relaying: cancel any reconnection and close the connection.
         """
-        self._running = False
-        if self.pending is not None and self.pending.active():
-            self.pending.cancel()
-        self.pending = None
+        self._client.stop()
+
+    def _attempt(self) -> Deferred[ITransport]:
+        """
+        Connect; fire with the transport once the upstream sent audio.
+        """
+        if self._reconnecting:
+            self._reconnecting = False
+            self._log.info(
+                "Relay {mount}: reconnecting to {upstream}", mount=self.name, upstream=self.url
+            )
+        self.protocol = None
+        self._reason = None
+        self._accepting = Deferred(self._cancel)
+        factory = _RelayFactory(self)
+        if self.tls is not None:
+            self._connector = self.reactor.connectSSL(  # type: ignore[attr-defined]
+                self.host, self.port, factory, self.tls, timeout=self.read_timeout
+            )
+        else:
+            self._connector = self.reactor.connectTCP(
+                self.host, self.port, factory, timeout=self.read_timeout
+            )
+        return self._accepting
+
+    def _cancel(self, accepting: Deferred[ITransport]) -> None:
+        """
+        Abandon the attempt: close its connection, or stop connecting.
+        """
         if self.protocol is not None and self.protocol.transport is not None:
             self.protocol.transport.loseConnection()
         elif self._connector is not None:
             self._connector.stopConnecting()
 
-    def _connect(self) -> None:
-        self.pending = None
-        self.protocol = None
-        if self.tls is not None:
-            self._connector = self.reactor.connectSSL(  # type: ignore[attr-defined]
-                self.host, self.port, _RelayFactory(self), self.tls, timeout=self.read_timeout
-            )
-        else:
-            self._connector = self.reactor.connectTCP(
-                self.host, self.port, _RelayFactory(self), timeout=self.read_timeout
-            )
-
     def delivered(self) -> None:
         """
-        The upstream delivered audio: the next drop retries quickly again.
+        The upstream delivered audio: the connection is accepted, and its
+        drop will be retried quickly again.
         """
-        self.delay = BACKOFF_START
+        accepting = self._accepting
+        protocol = self.protocol
+        if accepting is None or accepting.called or protocol is None:
+            return
+        assert protocol.transport is not None
+        accepting.callback(protocol.transport)
 
     def connected(self, protocol: RelayProtocol) -> None:
         """
@@ -404,25 +434,33 @@ class Relay:
 
     def lost(self, protocol: RelayProtocol | None, reason: Failure | None) -> None:
         """
-        A connection ended or could not be made: retry after the current
-        delay, and double the delay for the time after.
+        A connection ended or could not be made: unless it was accepted,
+        the attempt failed.  Either way the relay reconnects after a
+        delay, which doubles after each failure in a row.
         """
+        if self.protocol is not protocol:
+            return
         self.protocol = None
         self._connector = None
-        if not self._running:
+        self._reason = reason
+        accepting, self._accepting = self._accepting, None
+        if accepting is None:
             return
+        if not accepting.called:
+            accepting.errback(reason if reason is not None else Failure(ConnectionDone()))
+        else:
+            self._client.lost(reason if reason is not None else connectionDone)
+
+    def _retrying(self, delay: float) -> None:
+        """
+        Log the drop, and that a reconnection waits C{delay} seconds.
+        """
+        reason = self._reason
+        self._reconnecting = True
         self._log.warn(
             "Relay {mount}: lost {upstream} ({reason}); reconnecting in {delay} s",
             mount=self.name,
             upstream=self.url,
             reason=tls_failure_reason(reason) if reason is not None else "closed",
-            delay=self.delay,
+            delay=delay,
         )
-        self.pending = self.clock.callLater(self.delay, self._reconnect)
-        self.delay = min(self.delay * 2, BACKOFF_MAX)
-
-    def _reconnect(self) -> None:
-        self._log.info(
-            "Relay {mount}: reconnecting to {upstream}", mount=self.name, upstream=self.url
-        )
-        self._connect()

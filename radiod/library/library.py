@@ -54,7 +54,7 @@ PLAYABLE_EXTENSIONS = (
 )
 """
 The file name extensions played: MP3 as it is (when in the mount's
-format), the others converted (see L{radiod.ffmpeg.transcode}).
+format), the others converted (see L{radiod.ffmpeg.transcoder}).
 """
 PLAYLIST_EXTENSIONS = (".m3u", ".m3u8", ".pls")
 

@@ -11,7 +11,7 @@ read or holds no usable audio is skipped with a log line.
 A programme plays one format (L{Programme.format}) from start to end: the
 one configured, with what is left open taken from the first track that
 plays.  MP3 files in that format play as they are; every other file is
-converted to it while the track before it plays (see L{radiod.ffmpeg.transcode}),
+converted to it while the track before it plays (see L{radiod.ffmpeg.transcoder}),
 and with normalization on, brought to the same loudness (see
 L{radiod.audio.loudness}).
 """
@@ -36,7 +36,7 @@ from radiod.audio.format import ANY_FORMAT, AudioFormat, Probe, mount_format, pl
 from radiod.audio.frames import Frame, FrameBlock, read_block
 from radiod.audio.loudness import GAIN_TOLERANCE, read_replaygain
 from radiod.audio.track import TrackInfo
-from radiod.ffmpeg.transcode import ConversionError, Transcoder
+from radiod.ffmpeg.transcoder import ConversionError, Transcoder
 from radiod.interfaces import IFrameSource, Runner
 from radiod.library.library import Library, LibraryChange
 

@@ -5,10 +5,11 @@ source client, so relays and CDNs can carry the station further.
 
 A L{RelayOut} observes a L{Mount}: every batch of frames the mount
 broadcasts (already paced in real time) is written to a source connection
-made with L{radiod.outbound.push.SourceProtocol}, and every track change is sent as
-a title update to the server's C{/admin/metadata}.  The source request is
-C{PUT}, falling back to C{SOURCE} for servers that do not know it.  Any
-failure, refusals included, is retried with a delay doubling from 1 s to
+opened by a L{radiod.outbound.client.SourceClient}, and every track change
+is sent as a title update to the server's C{/admin/metadata}.  The source
+request is C{PUT}, falling back to C{SOURCE} for servers that do not know
+it.  Any failure, refusals included, is retried by a
+L{radiod.reconnect.ReconnectingClient} with a delay doubling from 1 s to
 60 s, back to 1 s once a connection is accepted.  Audio is dropped, never
 queued, while there is no connection or while the server has not read the
 last few seconds sent.
@@ -18,26 +19,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.internet._sslverify import IOpenSSLTrustRoot
-from twisted.internet.defer import Deferred, ensureDeferred
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.defer import CancelledError, Deferred, ensureDeferred
+from twisted.internet.interfaces import ITransport
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from radiod.audio.frames import Frame
 from radiod.audio.track import TrackInfo
 from radiod.broadcast.mount import Mount
-from radiod.outbound.push import (
-    RETRY_WITH_SOURCE,
+from radiod.outbound.client import (
     Announce,
     Connect,
     PushError,
     PushOptions,
+    Refused,
+    SourceClient,
     SourceProtocol,
-    announce_title,
-    server_connections,
-    source_request,
+    Unreachable,
 )
+from radiod.reconnect import BACKOFF_MAX, ReconnectingClient
 
 __all__ = ["DROP_AFTER", "MAX_DELAY", "STALL_LIMIT", "RelayOut"]
 
@@ -47,7 +47,7 @@ DROP_AFTER = 3.0
 STALL_LIMIT = 30.0
 """Seconds of audio dropped in a row before a stalled connection is closed."""
 
-MAX_DELAY = 60.0
+MAX_DELAY = BACKOFF_MAX
 """The longest wait between two connection attempts."""
 
 
@@ -62,9 +62,7 @@ class RelayOut:
     @ivar url: the target, C{http://host:port/mount}, without credentials.
     @ivar connection: the connection carrying audio, if any.
     @ivar method: the source method the server last accepted.
-    @ivar delay: the wait before the next connection attempt.
     @ivar dropped: seconds of audio dropped so far.
-    @ivar titles: every title sent, oldest first.
     """
 
     _log = Logger()
@@ -80,7 +78,7 @@ class RelayOut:
         announce: Announce | None = None,
         max_delay: float = MAX_DELAY,
         drop_after: float = DROP_AFTER,
-        trust: IOpenSSLTrustRoot | None = None,
+        trust: object | None = None,
     ) -> None:
         """
         @param reactor: provides C{IReactorTCP} and C{IReactorTime}.
@@ -96,9 +94,10 @@ class RelayOut:
         @param drop_after: seconds of unread audio after which new audio
             is dropped.
         @param trust: the authorities an C{https://} target's certificate
-            must chain to; the system's by default.
+            must chain to (from L{twisted.internet.ssl.platformTrust} or
+            L{twisted.internet.ssl.trustRootFromCertificates}); the
+            system's by default.
         """
-        self._clock: IReactorTime = reactor
         self.mount = mount
         self.url = target_url
         config = mount.config
@@ -113,25 +112,31 @@ class RelayOut:
             homepage=config.url,
             public=config.public,
         )
-        default_connect, agent = server_connections(reactor, target_url, trust)
-        self._connect = connect if connect is not None else default_connect
-        if announce is None:
-
-            def announce(title: str) -> Deferred[Any]:
-                return announce_title(agent, self.options, title)
-
-        self._announce: Announce = announce
+        self._source = SourceClient(
+            reactor,
+            self.options,
+            connect,
+            announce,
+            trust,
+            max_backlog=float("inf"),
+            fields={"mount": mount.name},
+        )
+        self._client = ReconnectingClient(reactor, self._attempt, self._retrying, max_delay)
         self.max_delay = max_delay
         self.drop_after = drop_after
         self.connection: SourceProtocol | None = None
         self.method = "PUT"
-        self.delay = 1.0
         self.dropped = 0.0
-        self.titles: list[str] = []
         self._stalled = 0.0
-        self._current: SourceProtocol | None = None
-        self._retry: IDelayedCall | None = None
         self._running = False
+
+    @property
+    def delay(self) -> float:
+        """
+        The wait before the next connection attempt, should the current
+        one fail.
+        """
+        return self._client.delay
 
     def start(self) -> None:
         """
@@ -142,7 +147,7 @@ class RelayOut:
         self._running = True
         self.mount.on_broadcast.append(self._deliver)
         self.mount.on_track_change.append(self._track_changed)
-        self._attempt(self.method)
+        self._client.start()
 
     def stop(self) -> None:
         """
@@ -153,80 +158,46 @@ class RelayOut:
         self._running = False
         self.mount.on_broadcast.remove(self._deliver)
         self.mount.on_track_change.remove(self._track_changed)
-        if self._retry is not None and self._retry.active():
-            self._retry.cancel()
         self.connection = None
-        current, self._current = self._current, None
-        if current is not None and current.transport is not None:
-            current.transport.loseConnection()
+        self._client.stop()
 
     # Connections
 
-    def _attempt(self, method: str) -> None:
-        if not self._running:
-            return
-        protocol = SourceProtocol(source_request(method, self.options), max_backlog=float("inf"))
-        self._current = protocol
-        d = ensureDeferred(self._session(protocol, method))
-        d.addErrback(self._unexpected)
+    def _attempt(self) -> Deferred[ITransport]:
+        """
+        Open a source connection, logging why it failed if it did.
+        """
+        return ensureDeferred(self._open()).addErrback(self._failed)
 
-    def _unexpected(self, failure: Failure) -> None:
-        self._log.failure(
-            "Pushing {mount} to {url} failed", failure, mount=self.mount.name, url=self.url
-        )
-        self._reconnect()
+    async def _open(self) -> ITransport:
+        protocol, method = await self._source.open()
+        assert protocol.transport is not None
+        self._stream(protocol, method)
+        protocol.closed.addCallback(lambda _: self._closed(protocol))
+        return protocol.transport
 
-    async def _session(self, protocol: SourceProtocol, method: str) -> None:
-        try:
-            await self._connect(protocol)
-        except Exception as error:
-            reason = str(error) or type(error).__name__
+    def _failed(self, failure: Failure) -> Failure:
+        error = failure.value
+        mount, url = self.mount.name, self.url
+        if isinstance(error, CancelledError):
+            pass
+        elif isinstance(error, Unreachable):
             self._log.warn(
-                "Cannot connect to {url}: {reason}",
-                mount=self.mount.name,
-                url=self.url,
-                reason=reason,
+                "Cannot connect to {url}: {reason}", mount=mount, url=url, reason=str(error)
             )
-            self._reconnect()
-            return
-        if protocol is not self._current:
-            if protocol.transport is not None:
-                protocol.transport.loseConnection()
-            return
-        try:
-            code, reason = await protocol.answered
-        except PushError as error:
-            if protocol is not self._current:
-                return
-            if method == "PUT":
-                self._attempt("SOURCE")
-                return
-            self._log.warn("{url}: {error}", mount=self.mount.name, url=self.url, error=str(error))
-            self._reconnect()
-            return
-        if protocol is not self._current:
-            return
-        if not 200 <= code < 300:
-            assert protocol.transport is not None
-            protocol.transport.loseConnection()
-            if method == "PUT" and code in RETRY_WITH_SOURCE:
-                self._attempt("SOURCE")
-                return
+        elif isinstance(error, Refused):
             self._log.warn(
                 "{url} refused the source: {code} {reason}",
-                mount=self.mount.name,
-                url=self.url,
-                code=code,
-                reason=reason,
+                mount=mount,
+                url=url,
+                code=error.code,
+                reason=error.reason,
             )
-            self._reconnect()
-            return
-        self._stream(protocol, method)
-        await protocol.closed
-        if protocol is self._current:
-            self.connection = None
-            self._log.warn("{url} closed the connection", mount=self.mount.name, url=self.url)
-            self._reconnect()
+        elif isinstance(error, PushError):
+            self._log.warn("{url}: {error}", mount=mount, url=url, error=str(error))
+        else:
+            self._log.failure("Pushing {mount} to {url} failed", failure, mount=mount, url=url)
+        return failure
 
     def _stream(self, protocol: SourceProtocol, method: str) -> None:
         self._log.info(
@@ -236,27 +207,27 @@ class RelayOut:
             method=method,
         )
         self.method = method
-        self.delay = 1.0
         self._stalled = 0.0
         self.connection = protocol
         protocol.start_streaming()
         if self.mount.now_playing is not None:
-            self._send_title(self.mount.now_playing)
+            self._source.send_title(self.mount.now_playing)
 
-    def _reconnect(self) -> None:
+    def _closed(self, protocol: SourceProtocol) -> None:
+        if self.connection is protocol:
+            self.connection = None
+        if self._running:
+            self._log.warn("{url} closed the connection", mount=self.mount.name, url=self.url)
+        self._client.lost()
+
+    def _retrying(self, delay: float) -> None:
         self.connection = None
-        self._current = None
-        if not self._running:
-            return
-        delay = self.delay
-        self.delay = min(self.delay * 2, self.max_delay)
         self._log.info(
             "Reconnecting to {url} in {delay:.0f} s",
             mount=self.mount.name,
             url=self.url,
             delay=delay,
         )
-        self._retry = self._clock.callLater(delay, self._attempt, "PUT")
 
     # Audio and titles
 
@@ -285,17 +256,4 @@ class RelayOut:
 
     def _track_changed(self, track: TrackInfo) -> None:
         if self.connection is not None:
-            self._send_title(track)
-
-    def _send_title(self, track: TrackInfo) -> None:
-        title = track.stream_title
-        self.titles.append(title)
-        d = self._announce(title)
-        d.addErrback(
-            lambda failure: self._log.warn(
-                "Cannot update the title on {url}: {reason}",
-                mount=self.mount.name,
-                url=self.url,
-                reason=failure.getErrorMessage(),
-            )
-        )
+            self._source.send_title(track)

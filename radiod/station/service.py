@@ -31,9 +31,10 @@ from radiod.broadcast.live import Switch
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig, is_tls_url, parse_push_url
 from radiod.ffmpeg.binary import find_ffmpeg
+from radiod.ffmpeg.cache import ConversionCache
 from radiod.ffmpeg.converter import ffmpeg_converters
 from radiod.ffmpeg.ladder import ffmpeg_ladders
-from radiod.ffmpeg.transcode import ConversionCache, Transcoder
+from radiod.ffmpeg.transcoder import Transcoder
 from radiod.ingest.relay import Relay
 from radiod.interfaces import IFrameSource, Runner
 from radiod.library.library import Library, scan_location

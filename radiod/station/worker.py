@@ -36,6 +36,7 @@ from radiod.config import MountConfig, StationConfig
 from radiod.ffmpeg.binary import find_ffmpeg
 from radiod.ffmpeg.ladder import served_rungs
 from radiod.interfaces import Deliver, ILiveSource
+from radiod.library.watch import LibraryWatch
 from radiod.runner import thread_runner
 from radiod.station.feed import (
     AudioMessage,
@@ -47,7 +48,7 @@ from radiod.station.feed import (
     split_frames,
 )
 from radiod.station.listen import listen_reuse_port
-from radiod.web.files import LibraryWatch, OnDemand
+from radiod.web.files import OnDemand
 from radiod.web.monitoring import Monitoring
 from radiod.web.page import StationPage
 from radiod.web.tree import station_site

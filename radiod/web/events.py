@@ -14,6 +14,10 @@ is removed.
 
 Event streams are not listeners: they are not counted as such, and their
 number is capped separately (L{MAX_STREAMS}).
+
+A stream is the body of the answer to a C{GET}, written as events happen:
+the site answers in HTTP/1.0 with no C{Content-Length}, so the body is not
+chunked and runs until the connection closes.
 """
 
 from __future__ import annotations
@@ -22,19 +26,21 @@ import json
 from collections.abc import Callable
 from functools import partial
 from itertools import count
-from typing import Any, cast
+from typing import Any
 
-from twisted.internet.interfaces import IConsumer, IPushProducer, IReactorTime, ITransport
+from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
+from twisted.web.resource import IResource
+from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 
 from radiod.audio.track import TrackInfo
 from radiod.broadcast.mount import Mount
-from radiod.ingest.source import StreamInfo
-from radiod.request import Request, build_response_head
+from radiod.ingest.stream import StreamInfo
+from radiod.web.site import Refusal, StationRequest, StationResource, refuse
 from radiod.web.sse import CONTENT_TYPE, format_comment, format_event
-from radiod.wire.server import SERVER, RadioFactory, RadioProtocol
+from radiod.wire.server import RadioFactory
 
 __all__ = [
     "EVENTS_PATH",
@@ -180,17 +186,20 @@ def _json(value: Any) -> str:
 @implementer(IPushProducer)
 class EventStream:
     """
-    One client's event stream on one mount.
+    One client's event stream on one mount: the producer of its request's
+    body, registered with the request so that a client that does not read
+    pauses it.
 
-    While the client does not read (its transport paused us), events are
-    not written; when it reads again it gets a fresh C{snapshot} instead.
+    While the client does not read, events are not written; when it reads
+    again it gets a fresh C{snapshot} instead.
 
     @ivar id: a number naming the stream in logs.
     @ivar mount: the mount followed.
-    @ivar protocol: the client's connection.
+    @ivar request: the client's request, answered with the stream.
+    @ivar peer: the client, as logs name it.
     @ivar listeners: the listener count last sent.
     @ivar last_write: the clock time of the last write.
-    @ivar paused: whether the transport asked us to stop writing.
+    @ivar paused: whether the connection asked us to stop writing.
     @ivar missed: whether an event was not written while paused.
     @ivar closed: whether the stream has ended.
     """
@@ -201,29 +210,23 @@ class EventStream:
         self,
         streams: EventStreams,
         mount: Mount,
-        protocol: RadioProtocol,
+        request: StationRequest,
     ) -> None:
         """
         @param streams: the streams this one belongs to.
         @param mount: the mount to follow.
-        @param protocol: the client's connection; the response head has
-            been written to it.
+        @param request: the client's request, its response headers set.
         """
         self.id = next(self._ids)
         self._streams = streams
         self.mount = mount
-        self.protocol = protocol
+        self.request = request
+        self.peer = request.peer_name
         self.listeners = -1
         self.last_write = 0.0
         self.paused = False
         self.missed = False
         self.closed = False
-
-    @property
-    def _transport(self) -> ITransport:
-        transport = self.protocol.transport
-        assert transport is not None
-        return transport
 
     def _write(self, data: bytes) -> None:
         if self.closed:
@@ -231,8 +234,7 @@ class EventStream:
         if self.paused:
             self.missed = True
             return
-        self._transport.write(data)
-        self.protocol.response_sent += len(data)
+        self.request.write(data)
         self.last_write = self._streams.clock.seconds()
 
     def send(self, event: bytes, listeners: int) -> None:
@@ -261,19 +263,23 @@ class EventStream:
 
     def end(self, farewell: bytes = b"") -> None:
         """
-        Stop following the mount and close the connection.
+        Stop following the mount and finish the response (the connection
+        then closes).
 
         @param farewell: a last event to send first.
         """
+        if self.closed:
+            return
         if farewell:
             self._write(farewell)
         self.close()
-        self._transport.loseConnection()
+        self.request.unregisterProducer()
+        self.request.finish()
 
     def close(self) -> None:
         """
-        Stop following the mount and forget this stream (the connection
-        was lost or is being closed).
+        Stop following the mount and forget this stream (the response is
+        finished, or its client gone).
         """
         if self.closed:
             return
@@ -304,9 +310,9 @@ class EventStream:
         self.close()
 
 
-class EventStreams:
+class EventStreams(StationResource):
     """
-    Every open event stream of a station, and the route that opens them.
+    The resource at L{EVENTS_PATH}, and every event stream it has open.
 
     Each mount with streams open has one observer in its
     C{on_track_change}, which frames the C{track} event once for all of
@@ -314,7 +320,6 @@ class EventStreams:
     shared check runs every C{tick} seconds while any stream is open.
 
     @ivar streams: the open streams.
-    @ivar factory: the station's server factory (its mounts and sources).
     @ivar clock: the time source.
     @ivar max_streams: the most streams open at once; more are refused
         with 503.
@@ -334,13 +339,14 @@ class EventStreams:
     ) -> None:
         """
         @param clock: the time source for the periodic checks.
-        @param factory: the station's server factory.
+        @param factory: the station's server factory (its mounts and
+            sources).
         @param max_streams: the most streams open at once.
         @param tick: seconds between checks of the listener counts.
         @param keepalive: the longest silence on a stream, in seconds.
         """
+        super().__init__(factory)
         self.clock = clock
-        self.factory = factory
         self.max_streams = max_streams
         self.keepalive = keepalive
         self.refused = 0
@@ -350,6 +356,12 @@ class EventStreams:
         self._tick = tick
         self._loop = LoopingCall(self._check)
         self._loop.clock = clock
+
+    def getChild(self, path: bytes, request: StationRequest) -> IResource:
+        """
+        Nothing is below the event streams.
+        """
+        return Refusal(self.factory)
 
     def describe(self, mount: Mount) -> dict[str, Any]:
         """
@@ -369,18 +381,14 @@ class EventStreams:
         state = self.describe(mount)
         return format_event(_json(state), event=event, retry=retry), state["listeners"]
 
-    def serve(self, protocol: RadioProtocol, request: Request, body: bytes) -> None:
+    def _choose(self, request: StationRequest) -> Mount | bytes:
         """
-        The route for L{EVENTS_PATH}: open an event stream on the mount
-        named by the C{mount} query parameter (the default mount without
-        one).  An unknown mount is refused with 404, a stream beyond
-        L{max_streams} with 503, a method other than C{GET} and C{HEAD}
-        with 405.
+        The mount a request asks to follow, named by its C{mount} query
+        parameter (the default mount without one), its response headers
+        set; or the body of its refusal: C{404} for an unknown mount,
+        C{503} for a stream beyond L{max_streams}.
         """
-        if request.method not in ("GET", "HEAD"):
-            protocol.refuse(405, "Method Not Allowed", request)
-            return
-        names = request.query.get("mount")
+        names = request.text_args().get("mount")
         mounts = self.factory.mounts
         if names and names[0]:
             name = names[0] if names[0].startswith("/") else "/" + names[0]
@@ -388,36 +396,47 @@ class EventStreams:
         else:
             mount = self.factory.default_mount if mounts else None
         if mount is None:
-            protocol.refuse(404, "No such mount", request)
-            return
+            return refuse(request, self.factory, 404, "No such mount")
         if len(self.streams) >= self.max_streams:
             self.refused += 1
-            protocol.refuse(503, "Too many event streams", request, [("Retry-After", "30")])
-            return
-        if request.method == "HEAD":
-            protocol.reply(200, list(_HEADERS), head_only=True)
-            return
-        transport = protocol.transport
-        assert transport is not None
-        transport.write(
-            build_response_head(200, [("Server", SERVER), ("Connection", "Close"), *_HEADERS])
-        )
-        protocol.response_status = 200
-        stream = EventStream(self, mount, protocol)
+            return refuse(
+                request, self.factory, 503, "Too many event streams", [("Retry-After", "30")]
+            )
+        for header, value in _HEADERS:
+            request.setHeader(header, value)
+        return mount
+
+    def render_HEAD(self, request: StationRequest) -> bytes:
+        """
+        The headers a stream would have, and no stream.
+        """
+        chosen = self._choose(request)
+        return chosen if isinstance(chosen, bytes) else b""
+
+    def render_GET(self, request: StationRequest) -> bytes | int:
+        """
+        Open an event stream: its body is written as events happen, until
+        the client leaves or the stream ends.
+        """
+        mount = self._choose(request)
+        if isinstance(mount, bytes):
+            return mount
+        stream = EventStream(self, mount, request)
         self.streams.add(stream)
         self._follow(stream)
-        protocol.on_lost.append(stream.close)
-        cast(IConsumer, transport).registerProducer(stream, True)
+        request.registerProducer(stream, True)
+        request.notifyFinish().addBoth(lambda _: stream.close())
         stream.send(*self.encode(mount, "snapshot", retry=RETRY))
         if not self._loop.running:
             self._loop.start(self._tick, now=False)
         self._log.debug(
             "Event stream {stream} from {peer} opened on {mount} ({count} open)",
             stream=stream.id,
-            peer=protocol.peer,
+            peer=stream.peer,
             mount=mount.name,
             count=len(self.streams),
         )
+        return NOT_DONE_YET
 
     def _follow(self, stream: EventStream) -> None:
         mount = stream.mount
@@ -474,7 +493,7 @@ class EventStreams:
         self._log.debug(
             "Event stream {stream} from {peer} closed ({count} open)",
             stream=stream.id,
-            peer=stream.protocol.peer,
+            peer=stream.peer,
             count=len(self.streams),
         )
         if not self.streams and self._loop.running:

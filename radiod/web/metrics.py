@@ -1,6 +1,7 @@
-# -*- test-case-name: tests.web.test_metrics -*-
+# -*- test-case-name: tests.web.test_metrics,tests.web.test_monitoring -*-
 """
-Prometheus metrics for one station, served at L{METRICS_PATH}.
+Prometheus metrics for one station, served at L{METRICS_PATH} by
+L{MetricsPage}.
 
 Most values are read from the station when Prometheus scrapes (listeners,
 bytes sent, slow listeners dropped, what each mount plays), so the audio
@@ -16,7 +17,7 @@ that several stations (in tests) do not mix their numbers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,11 +32,16 @@ from prometheus_client.registry import Collector
 
 from radiod import __version__
 from radiod.broadcast.mount import Mount
+from radiod.web.paths import Endpoint
+from radiod.web.site import StationRequest
+from radiod.web.stats import NO_CACHE
 from radiod.web.status import SOURCE_KINDS
+from radiod.wire.server import RadioFactory
 
 __all__ = [
     "LAG_BUCKETS",
     "METRICS_PATH",
+    "MetricsPage",
     "MountTally",
     "StationCollector",
     "StationMetrics",
@@ -241,3 +247,44 @@ def render_metrics(registry: CollectorRegistry, accept: str | None) -> tuple[byt
         return generate_latest(registry), CONTENT_TYPE_LATEST
     encoder, content_type = choose_encoder(accept)
     return encoder(registry), content_type
+
+
+class MetricsPage(Endpoint):
+    """
+    The scrape: the registry's exposition in the format the scraper asks
+    for (L{render_metrics}), never cached, to C{GET} and C{HEAD}; other
+    methods get 405.
+
+    Not C{prometheus_client.twisted.MetricsResource}: that is a WSGI
+    application run in the global reactor's thread pool (radiod passes
+    its reactor in, and tests scrape on a L{twisted.internet.task.Clock}),
+    it refuses C{HEAD}, writes no C{Content-Length} and no no-cache
+    headers, and answers other methods with its own 405.
+    """
+
+    def __init__(
+        self,
+        factory: RadioFactory,
+        registry: CollectorRegistry,
+        before: Callable[[], None],
+    ) -> None:
+        """
+        @param factory: the stream server's factory.
+        @param registry: the station's metrics.
+        @param before: called before each scrape (to count what the
+            station has gained since the last).
+        """
+        super().__init__(factory)
+        self._registry = registry
+        self._before = before
+
+    def render_GET(self, request: StationRequest) -> bytes:
+        """
+        A scrape of the registry now.
+        """
+        self._before()
+        body, content_type = render_metrics(self._registry, request.header("Accept"))
+        request.setHeader("Content-Type", content_type)
+        for name, value in NO_CACHE:
+            request.setHeader(name, value)
+        return body

@@ -6,125 +6,60 @@ kept across restarts and the reactor lag monitor, as one service.
 L{Monitoring} watches the mounts and the live sources through their
 observer lists (listeners joining and leaving, track changes, sources
 connecting and leaving), takes a L{radiod.web.status.StationStatus} snapshot
-when a status page is asked for, and registers these routes on the
-station's L{RadioFactory}:
+when a status page is asked for, and puts these resources on the
+station's site:
 
-  - C{/status-json.xsl} (Icecast 2.4's public JSON, C{?mount=} optional);
-  - C{/admin/stats} (Icecast's XML, with HTTP Basic admin credentials);
-  - C{/7.html} and C{/stats?sid=N[&json=1[&callback=f]]} (SHOUTcast's);
-  - C{/api/v1/status} (radiod's own JSON, C{?mount=} optional);
-  - L{METRICS_PATH} (Prometheus).
-
-Each answers C{GET} and C{HEAD}; other methods get 405.
+  - C{/status-json.xsl}, C{/7.html}, C{/stats} and C{/api/v1/status}
+    (L{radiod.web.stats});
+  - C{/admin/stats} (L{radiod.web.stats}), behind the admin login
+    (L{radiod.web.guard});
+  - L{METRICS_PATH} (Prometheus, L{radiod.web.metrics}).
 """
 
 from __future__ import annotations
 
 import math
 import os
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
+from twisted.web.resource import IResource
 
 from radiod import __version__
 from radiod.audio.track import TrackInfo
-from radiod.auth import CHALLENGE, UNAUTHORISED, AdminAccess
+from radiod.auth import Administrator
 from radiod.broadcast.listener import Listener
 from radiod.broadcast.mount import Mount
-from radiod.config import StationConfig
-from radiod.ingest.metadata import XML_CONTENT_TYPE
 from radiod.ingest.relay import Relay
 from radiod.ingest.source import SourceConnection
 from radiod.interfaces import Runner
 from radiod.library.playlist import stream_url
 from radiod.library.programme import Programme
-from radiod.request import Request
+from radiod.web.guard import AdminLogin
 from radiod.web.history import HISTORY_FILE, PlayHistory
 from radiod.web.lag import LagMonitor
-from radiod.web.metrics import METRICS_PATH, MountTally, StationMetrics, render_metrics
-from radiod.web.status import (
-    MountStatus,
-    NowPlaying,
-    PlayedTrack,
-    StationStatus,
-    render_admin_stats,
-    render_api_status,
-    render_seven_html,
-    render_shoutcast_json,
-    render_shoutcast_xml,
-    render_status_json,
+from radiod.web.metrics import METRICS_PATH, MetricsPage, MountTally, StationMetrics
+from radiod.web.paths import attach
+from radiod.web.site import StationSite
+from radiod.web.stats import (
+    ADMIN_STATS_PATH,
+    API_STATUS_PATH,
+    SEVEN_PATH,
+    SHOUTCAST_STATS_PATH,
+    STATUS_JSON_PATH,
+    AdminStats,
+    ApiStatus,
+    SevenHtml,
+    ShoutcastStats,
+    StatusJson,
 )
-from radiod.wire.server import SERVER, RadioFactory, RadioProtocol
+from radiod.web.status import MountStatus, NowPlaying, PlayedTrack, StationStatus
+from radiod.wire.server import SERVER, RadioFactory
 
-__all__ = [
-    "ADMIN_STATS_PATH",
-    "API_STATUS_PATH",
-    "SEVEN_PATH",
-    "SHOUTCAST_STATS_PATH",
-    "STATUS_JSON_PATH",
-    "Monitoring",
-    "admin_authorised",
-    "parse_sid",
-    "peer_host",
-]
-
-STATUS_JSON_PATH = "/status-json.xsl"
-ADMIN_STATS_PATH = "/admin/stats"
-SEVEN_PATH = "/7.html"
-SHOUTCAST_STATS_PATH = "/stats"
-API_STATUS_PATH = "/api/v1/status"
-
-JSON_CONTENT_TYPE = "application/json; charset=utf-8"
-HTML_CONTENT_TYPE = "text/html; charset=utf-8"
-JAVASCRIPT_CONTENT_TYPE = "application/javascript; charset=utf-8"
-
-_NO_CACHE = [
-    ("Cache-Control", "no-cache, no-store"),
-    ("Pragma", "no-cache"),
-    ("Expires", "Mon, 26 Jul 1997 05:00:00 GMT"),
-]
-_PUBLIC = [*_NO_CACHE, ("Access-Control-Allow-Origin", "*")]
-_CALLBACK = re.compile(r"[A-Za-z_$][A-Za-z0-9_$.]{0,63}")
-_SID = re.compile(r"[0-9]{1,6}")
-
-_Handler = Callable[[RadioProtocol, Request, bytes], None]
-
-
-def admin_authorised(config: StationConfig, authorization: str | None) -> bool:
-    """
-    Whether a request's C{Authorization} header gives the admin user and
-    password of C{config}, checked by L{radiod.auth.AdminChecker} (in
-    constant time).  Always false while no admin password is configured.
-
-    @param config: the station's settings.
-    @param authorization: the header's value, or C{None}.
-    """
-    return AdminAccess.for_config(lambda: config).allows_header(authorization)
-
-
-def parse_sid(values: Sequence[str] | None) -> int | None:
-    """
-    Read SHOUTcast's C{sid} parameter.
-
-    @param values: the parameter's values, or C{None} when absent.
-    @return: the stream number (1 when absent), or C{None} when it is not
-        a whole number from 1.
-    """
-    if not values:
-        return 1
-    text = values[0].strip()
-    if not _SID.fullmatch(text) or int(text) < 1:
-        return None
-    return int(text)
-
-
-def _first(query: Mapping[str, list[str]], key: str) -> str | None:
-    values = query.get(key)
-    return values[0] if values else None
+__all__ = ["Monitoring", "peer_host"]
 
 
 def peer_host(peer: str) -> str:
@@ -166,7 +101,9 @@ class Monitoring(Service):
         @param runner: reads and writes the history file off the reactor
             thread.
         @param factory: the station's listener server: its mounts, its
-            settings and its sources; the routes are registered on it.
+            settings, its sources, and its site
+            (L{radiod.web.tree.station_site}), which gets the status
+            pages and the metrics.
         @param relays: the station's relays, to tell relayed audio from a
             live source's.
         @param process_metrics: include the process's own metrics.
@@ -191,15 +128,26 @@ class Monitoring(Service):
         self._watch_all()
         if factory.sources is not None:
             factory.sources.on_connect.append(self._source_connected)
-        routes: dict[str, _Handler] = {
-            STATUS_JSON_PATH: self._status_json,
-            ADMIN_STATS_PATH: self._admin_stats,
-            SEVEN_PATH: self._seven,
-            SHOUTCAST_STATS_PATH: self._shoutcast_stats,
-            API_STATUS_PATH: self._api_status,
-            METRICS_PATH: self._metrics,
-        }
-        factory.routes.update(routes)
+        self._attach(factory)
+
+    def _attach(self, factory: RadioFactory) -> None:
+        """
+        Put the status pages and the metrics on the station's site.
+        """
+        site = factory.site
+        assert isinstance(site, StationSite)
+        snapshot = self.snapshot
+        admin_stats = AdminStats(factory, snapshot)
+
+        def for_admin(admin: Administrator) -> IResource:
+            return admin_stats
+
+        attach(site, STATUS_JSON_PATH, StatusJson(factory, snapshot))
+        attach(site, ADMIN_STATS_PATH, AdminLogin(factory, for_admin))
+        attach(site, SEVEN_PATH, SevenHtml(factory, snapshot))
+        attach(site, SHOUTCAST_STATS_PATH, ShoutcastStats(factory, snapshot))
+        attach(site, API_STATUS_PATH, ApiStatus(factory, snapshot))
+        attach(site, METRICS_PATH, MetricsPage(factory, self.metrics.registry, self._watch_all))
 
     # Service
 
@@ -426,115 +374,3 @@ class Monitoring(Service):
                 PlayedTrack(track.artist, track.title, started) for track, started in mount.history
             ),
         )
-
-    # Routes
-
-    def _readable(self, protocol: RadioProtocol, request: Request) -> bool:
-        """
-        Whether the request may be answered (C{GET} or C{HEAD}); a 405
-        otherwise.
-        """
-        if request.method in ("GET", "HEAD"):
-            return True
-        protocol.refuse(405, "Method Not Allowed", request)
-        return False
-
-    def _send(
-        self,
-        protocol: RadioProtocol,
-        request: Request,
-        content_type: str,
-        body: bytes,
-        headers: list[tuple[str, str]],
-    ) -> None:
-        protocol.reply(
-            200,
-            [("Content-Type", content_type), *headers],
-            body,
-            head_only=request.method == "HEAD",
-        )
-
-    def _status_json(self, protocol: RadioProtocol, request: Request, body: bytes) -> None:
-        if self._readable(protocol, request):
-            status = self.snapshot(request.host)
-            page = render_status_json(status, _first(request.query, "mount"))
-            self._send(protocol, request, JSON_CONTENT_TYPE, page, _PUBLIC)
-
-    def _admin_stats(self, protocol: RadioProtocol, request: Request, body: bytes) -> None:
-        # The credentials first, as on every admin path: a wrong login is
-        # 401 whatever else is wrong with the request.
-        if not self.factory.admin_access.allows_header(request.header("Authorization")):
-            protocol.refuse(401, UNAUTHORISED, request, [CHALLENGE])
-            return
-        if not self._readable(protocol, request):
-            return
-        mount = _first(request.query, "mount")
-        if mount is not None and mount not in self.factory.mounts:
-            protocol.refuse(400, "Source does not exist", request)
-            return
-        page = render_admin_stats(self.snapshot(request.host), mount)
-        self._send(protocol, request, XML_CONTENT_TYPE, page, _NO_CACHE)
-
-    def _stream_for(
-        self, protocol: RadioProtocol, request: Request
-    ) -> tuple[MountStatus, StationStatus] | None:
-        """
-        The stream SHOUTcast's C{sid} names (mounts counted from 1, as
-        they are configured, live-only mounts after them) and the
-        snapshot it is part of; C{None}, after refusing the request, for
-        a malformed (400) or unknown (404) one.
-        """
-        sid = parse_sid(request.query.get("sid"))
-        if sid is None:
-            protocol.refuse(400, "Bad Request: sid must be a stream number from 1", request)
-            return None
-        status = self.snapshot(request.host)
-        if sid > len(status.mounts):
-            protocol.refuse(404, "No such stream", request)
-            return None
-        return status.mounts[sid - 1], status
-
-    def _seven(self, protocol: RadioProtocol, request: Request, body: bytes) -> None:
-        if not self._readable(protocol, request):
-            return
-        found = self._stream_for(protocol, request)
-        if found is not None:
-            page = render_seven_html(found[0])
-            self._send(protocol, request, HTML_CONTENT_TYPE, page, _PUBLIC)
-
-    def _shoutcast_stats(self, protocol: RadioProtocol, request: Request, body: bytes) -> None:
-        if not self._readable(protocol, request):
-            return
-        callback = _first(request.query, "callback")
-        if callback is not None and not _CALLBACK.fullmatch(callback):
-            protocol.refuse(400, "Bad Request: callback must be a JavaScript name", request)
-            return
-        found = self._stream_for(protocol, request)
-        if found is None:
-            return
-        mount, status = found
-        if (_first(request.query, "json") or "").strip() == "1":
-            page = render_shoutcast_json(mount, status, callback)
-            content_type = JAVASCRIPT_CONTENT_TYPE if callback else JSON_CONTENT_TYPE
-            self._send(protocol, request, content_type, page, _PUBLIC)
-        else:
-            self._send(
-                protocol, request, XML_CONTENT_TYPE, render_shoutcast_xml(mount, status), _PUBLIC
-            )
-
-    def _api_status(self, protocol: RadioProtocol, request: Request, body: bytes) -> None:
-        if not self._readable(protocol, request):
-            return
-        mount = _first(request.query, "mount")
-        if mount is not None and mount not in self.factory.mounts:
-            protocol.refuse(404, "No such mount", request)
-            return
-        page = render_api_status(self.snapshot(request.host), mount)
-        self._send(protocol, request, JSON_CONTENT_TYPE, page, _PUBLIC)
-
-    def _metrics(self, protocol: RadioProtocol, request: Request, body: bytes) -> None:
-        if not self._readable(protocol, request):
-            return
-        self._watch_all()
-        page, content_type = render_metrics(self.metrics.registry, request.header("Accept"))
-        self._send(protocol, request, content_type, page, _NO_CACHE)

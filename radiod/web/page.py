@@ -1,8 +1,9 @@
 # -*- test-case-name: tests.web.test_page -*-
 """
-The station's web page: the files in L{radiod.web} served at C{/} (the
-default mount), at C{/<mount>/} (any mount) and under L{ASSET_PREFIX},
-and the event streams that keep it up to date (L{radiod.web.events}).
+The station's web page: the files in L{radiod.web.static} served at C{/}
+(the default mount), at C{/<mount>/} (any mount) and under
+L{ASSET_PREFIX}, and the event streams that keep it up to date
+(L{radiod.web.events}), as resources of the station's site.
 
 The page is static: its script reads the mount from the address, opens
 the mount's event stream and fills the page in from the events.  The files
@@ -13,23 +14,38 @@ their C{ETag}.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
+from urllib.parse import unquote
 
 from twisted.internet.interfaces import IReactorTime
+from twisted.web.http import CACHED
+from twisted.web.resource import IResource, Resource
+from twisted.web.server import NOT_DONE_YET
 
-from radiod.request import Request
 from radiod.web.events import EVENTS_PATH, MAX_STREAMS, EventStreams
-from radiod.wire.server import RadioFactory, RadioProtocol
+from radiod.web.site import (
+    Folder,
+    Refusal,
+    StationRequest,
+    StationResource,
+    StationRoot,
+    StationSite,
+    child_folder,
+)
+from radiod.wire.server import RadioFactory
 
 __all__ = [
     "ASSETS",
     "ASSET_PREFIX",
     "PAGE_PATHS",
     "Asset",
+    "Document",
     "StationPage",
     "etag_matches",
     "load_asset",
+    "not_modified",
 ]
 
 ASSET_PREFIX = "/web/"
@@ -53,7 +69,8 @@ The page's files besides the page itself, with their content types.
 
 _PAGE = ("index.html", "text/html; charset=utf-8")
 
-_SECURITY = [
+_ALWAYS = [
+    ("Cache-Control", "no-cache"),
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "same-origin"),
 ]
@@ -82,12 +99,12 @@ class Asset:
 
 def load_asset(name: str, content_type: str) -> Asset:
     """
-    Read one of the files shipped in L{radiod.web}.
+    Read one of the files shipped in L{radiod.web.static}.
 
     @param name: its file name.
     @param content_type: its C{Content-Type}.
     """
-    body = (resources.files("radiod.web") / "static" / name).read_bytes()
+    body = (resources.files("radiod.web.static") / name).read_bytes()
     digest = hashlib.sha256(body).hexdigest()[:20]
     return Asset(body, content_type, f'"{digest}"')
 
@@ -95,7 +112,9 @@ def load_asset(name: str, content_type: str) -> Asset:
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
     """
     Whether an C{If-None-Match} header names C{etag} (weakly compared, as
-    the header asks), so that a C{304 Not Modified} will do.
+    the header asks), so that a C{304 Not Modified} will do (for the
+    library's files, L{radiod.web.files}; the page's own files use
+    L{not_modified}).
 
     @param if_none_match: the header's value, or C{None} when absent.
     @param etag: the current entity tag, quoted.
@@ -112,17 +131,83 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     return any(opaque(tag) == opaque(etag) for tag in if_none_match.split(","))
 
 
+def not_modified(request: StationRequest, etag: str) -> bool:
+    """
+    Give the response its entity tag, and say whether the client has this
+    version already, in which case the response is now
+    C{304 Not Modified} (twisted.web's own conditional request).
+
+    C{If-None-Match} compares tags weakly, so the weak form of the tag
+    (which a proxy that compresses on the way hands on) matches too.
+
+    @param etag: the entity tag, quoted.
+    """
+    weak = request.setETag(b"W/" + etag.encode("ascii"))
+    return CACHED in (weak, request.setETag(etag.encode("ascii")))
+
+
+class Document(StationResource):
+    """
+    One file of the page: C{GET} and C{HEAD}, revalidated by its C{ETag}
+    on every use, sniffing and referrers off.
+
+    @ivar asset: the file.
+    @ivar headers: more headers for a C{200} answer.
+    """
+
+    def __init__(
+        self,
+        factory: RadioFactory,
+        asset: Asset,
+        headers: Sequence[tuple[str, str]] = (),
+        leaf: bool = False,
+    ) -> None:
+        """
+        @param factory: the station's server factory.
+        @param asset: the file served.
+        @param headers: more headers for a C{200} answer.
+        @param leaf: whether this answers for every path below it too (as
+            for a mount's page, whose lookup has read the whole path).
+        """
+        super().__init__(factory)
+        self.asset = asset
+        self.headers = tuple(headers)
+        self.isLeaf = leaf
+
+    def getChild(self, path: bytes, request: StationRequest) -> IResource:
+        """
+        A file has nothing below it.
+        """
+        return Refusal(self.factory)
+
+    def render_GET(self, request: StationRequest) -> bytes | int:
+        """
+        The file, or C{304 Not Modified} without a body when the client
+        has it already.
+        """
+        for name, value in _ALWAYS:
+            request.setHeader(name, value)
+        if not_modified(request, self.asset.etag):
+            # Finished here: a 304 carries no Content-Length.
+            request.finish()
+            return NOT_DONE_YET
+        request.setHeader("Content-Type", self.asset.content_type)
+        for name, value in self.headers:
+            request.setHeader(name, value)
+        return self.asset.body
+
+
 class StationPage:
     """
-    Serves the station page and its files, and its event streams.
+    The station page, its files and its event streams on the station's
+    site.
 
-    Constructing it registers its routes with the factory: L{PAGE_PATHS},
-    each mount's C{/<mount>/}, L{ASSETS} under L{ASSET_PREFIX}, and
-    L{EVENTS_PATH}.
+    Constructing it puts them on the site's resource tree (the factory
+    has its site already): the page at L{PAGE_PATHS} and, through the
+    root's lookups, at each mount's C{/<mount>/}; L{ASSETS} under
+    L{ASSET_PREFIX}; the event streams at L{EVENTS_PATH}.
 
     @ivar events: the event streams.
-    @ivar page: the page.
-    @ivar assets: the other files, by path.
     """
 
     def __init__(
@@ -133,58 +218,45 @@ class StationPage:
     ) -> None:
         """
         @param clock: the time source for the event streams.
-        @param factory: the station's server factory, to serve from.
+        @param factory: the station's server factory, whose site serves
+            the page.
         @param max_streams: the most event streams open at once.
         """
-        self.page = load_asset(*_PAGE)
-        self.assets = {
-            ASSET_PREFIX + name: load_asset(name, content_type)
-            for name, content_type in ASSETS.items()
-        }
-        self.events = EventStreams(clock, factory, max_streams)
-        for path in PAGE_PATHS:
-            factory.routes[path] = self.serve_page
-        factory.mount_page = self.serve_page
-        for path in self.assets:
-            factory.routes[path] = self.serve_asset
-        factory.routes[EVENTS_PATH] = self.events.serve
-
-    def serve_page(self, protocol: RadioProtocol, request: Request, body: bytes) -> None:
-        """
-        The route for the page (the same for every mount).
-        """
-        self._send(protocol, request, self.page, [("Content-Security-Policy", _PAGE_POLICY)])
-
-    def serve_asset(self, protocol: RadioProtocol, request: Request, body: bytes) -> None:
-        """
-        The route for one of the page's files.
-        """
-        self._send(protocol, request, self.assets[request.path], [])
-
-    def _send(
-        self,
-        protocol: RadioProtocol,
-        request: Request,
-        asset: Asset,
-        extra: list[tuple[str, str]],
-    ) -> None:
-        """
-        Answer with C{asset}, or C{304 Not Modified} when the client has
-        it already; C{405} for methods other than C{GET} and C{HEAD}.
-        """
-        if request.method not in ("GET", "HEAD"):
-            protocol.refuse(405, "Method Not Allowed", request)
-            return
-        headers = [("ETag", asset.etag), ("Cache-Control", "no-cache"), *_SECURITY]
-        if etag_matches(request.header("If-None-Match"), asset.etag):
-            protocol.reply(304, headers, head_only=True)
-            return
-        protocol.reply(
-            200,
-            [("Content-Type", asset.content_type), *headers, *extra],
-            asset.body,
-            head_only=request.method == "HEAD",
+        site = factory.site
+        assert isinstance(site, StationSite)
+        root = site.resource
+        assert isinstance(root, StationRoot)
+        self._factory = factory
+        asset = load_asset(*_PAGE)
+        page = Document(factory, asset, [("Content-Security-Policy", _PAGE_POLICY)])
+        self._mount_page = Document(
+            factory, asset, [("Content-Security-Policy", _PAGE_POLICY)], leaf=True
         )
+        for path in PAGE_PATHS:
+            root.putChild(path.removeprefix("/").encode("ascii"), page)
+        root.lookups.append(self.mount_page)
+        web = Folder(factory)
+        # A mount named like the folder still has its page.
+        web.lookups.append(self.mount_page)
+        root.putChild(ASSET_PREFIX.strip("/").encode("ascii"), web)
+        for name, content_type in ASSETS.items():
+            web.putChild(name.encode("ascii"), Document(factory, load_asset(name, content_type)))
+        self.events = EventStreams(clock, factory, max_streams)
+        parent: Resource = root
+        *branches, leaf = EVENTS_PATH.strip("/").split("/")
+        for branch in branches:
+            parent = child_folder(parent, branch.encode("ascii"), factory)
+        parent.putChild(leaf.encode("ascii"), self.events)
+
+    def mount_page(self, request: StationRequest) -> IResource | None:
+        """
+        The page, for a request whose path is a mount's name and a slash;
+        else C{None}.
+        """
+        path = unquote(request.path.decode("latin-1"))
+        if path.endswith("/") and path[:-1] in self._factory.mounts:
+            return self._mount_page
+        return None
 
     def close(self) -> None:
         """

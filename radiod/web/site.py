@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 
 from twisted.internet.interfaces import IAddress, IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.http import HTTPChannel
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
@@ -32,12 +33,14 @@ from radiod.wire.server import CORS, SERVER, RadioFactory
 
 __all__ = [
     "ALLOWED",
+    "Folder",
     "Refusal",
     "StationChannel",
     "StationRequest",
     "StationResource",
     "StationRoot",
     "StationSite",
+    "child_folder",
     "refuse",
 ]
 
@@ -86,6 +89,21 @@ class StationRequest(Request):
     The HTTP version the client sent, for the access log.
     """
 
+    client_host: str
+    """
+    The client's address, without a port.
+    """
+
+    peer_name: str
+    """
+    The client, as logs name it.
+    """
+
+    connected_at: float
+    """
+    When the client connected.
+    """
+
     def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
         """
         Answer in HTTP/1.0, one request per connection, as the stream
@@ -95,19 +113,21 @@ class StationRequest(Request):
         self.sent_version = version.decode("latin-1")
         super().requestReceived(command, path, b"HTTP/1.0")
 
-    @property
-    def client_host(self) -> str:
-        """
-        The client's address, without a port.
-        """
-        return self.channel.client
+    def __init__(self, channel: StationChannel, *args: object, **kwargs: object) -> None:
+        super().__init__(channel, *args, **kwargs)
+        # Kept past the end of the connection, which clears the channel.
+        self.client_host = channel.client
+        self.peer_name = channel.peer
+        self.connected_at = channel.connected_at
 
-    @property
-    def peer_name(self) -> str:
+    def connectionLost(self, reason: Failure) -> None:
         """
-        The client, as logs name it.
+        The client left before the answer was finished (an event stream,
+        say): log the request as far as it went.
         """
-        return self.channel.peer
+        site = self.channel.factory
+        super().connectionLost(reason)
+        site.log(self)
 
     def header(self, name: str) -> str | None:
         """
@@ -219,6 +239,19 @@ class Refusal(StationResource):
         return refuse(request, self.factory, 404, "File Not Found")
 
 
+def child_folder(parent: Resource, name: bytes, factory: RadioFactory) -> Resource:
+    """
+    The child C{name} of C{parent} that resources hang under: the one
+    there already (several parts of the station share C{/api/v1/} and
+    C{/admin/}), or a new L{Folder}.
+    """
+    child = parent.children.get(name)
+    if not isinstance(child, Resource):
+        child = Folder(factory)
+        parent.putChild(name, child)
+    return child
+
+
 class StationRoot(StationResource):
     """
     The root of the station's resource tree: named children, then
@@ -233,12 +266,22 @@ class StationRoot(StationResource):
         super().__init__(factory)
         self.lookups: list[Callable[[StationRequest], IResource | None]] = []
 
+    def render(self, request: StationRequest) -> bytes | int:
+        return Refusal(self.factory).render(request)
+
     def getChild(self, path: bytes, request: StationRequest) -> IResource:
         for lookup in self.lookups:
             found = lookup(request)
             if found is not None:
                 return found
         return Refusal(self.factory)
+
+
+class Folder(StationRoot):
+    """
+    A path with children and nothing of its own (C{/admin/}, C{/api/v1/},
+    C{/web/}): C{404} for itself, as for any path nothing answers.
+    """
 
 
 class StationSite(Site):
@@ -277,13 +320,24 @@ class StationSite(Site):
         channel = StationChannel()
         channel.factory = self
         channel.site = self  # type: ignore[attr-defined]
-        channel.requestFactory = self.requestFactory
+        channel.requestFactory = self.requestFactory  # type: ignore[assignment]
         channel.timeOut = self.timeOut  # type: ignore[assignment]
         channel.callLater = self.reactor.callLater  # type: ignore[assignment]
         channel.client = client
         channel.peer = peer
         channel.connected_at = self._clock.seconds()
         return channel
+
+    def claims(self, path: str) -> bool:
+        """
+        Whether one of the site's resources answers C{path}: its first
+        segment names a child of the root (C{/admin/...}, C{/web/...},
+        C{/index.html}), or it is the root itself.
+        """
+        first = path.lstrip("/").split("/", 1)[0]
+        root = self.resource
+        assert isinstance(root, Resource)
+        return first == "" or first.encode("utf-8", "replace") in root.children
 
     def log(self, request: Request) -> None:  # type: ignore[override]
         observers = self._on_access()
@@ -295,7 +349,7 @@ class StationSite(Site):
         access = Access(
             client=request.client_host,
             ended=now,
-            duration=now - request.channel.connected_at,
+            duration=now - request.connected_at,
             status=request.code,
             sent=request.sentLength,
             method=request.method.decode("latin-1"),

@@ -21,6 +21,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import (
     IAddress,
+    IConsumer,
     IDelayedCall,
     IProtocol,
     IPushProducer,
@@ -48,7 +49,8 @@ from radiod.ingest.metadata import (
     icecast_reply,
     shoutcast_reply,
 )
-from radiod.ingest.source import SourceConnection, SourceRefused, Sources
+from radiod.ingest.source import SourceConnection
+from radiod.ingest.sources import SourceRefused, Sources
 from radiod.interfaces import MakeConverter
 from radiod.request import Request, RequestError, RequestParser, build_response_head
 from radiod.wire.accesslog import Access, mask_target
@@ -101,6 +103,12 @@ class WebSide(TypingProtocol):
         """
         A protocol for one connection from C{client} (as logs name it,
         C{peer}), fed from the start of the request.
+        """
+
+    def claims(self, path: str) -> bool:
+        """
+        Whether a resource of the site answers C{path} (so that, say, a
+        C{PUT} there is the site's to refuse, not a new live mount).
         """
 
 
@@ -258,7 +266,7 @@ class RadioFactory(Factory):
         return reply.done.addCallback(done)
 
 
-@implementer(ITransport, IPushProducer)
+@implementer(ITransport, IPushProducer, IConsumer)
 class _Reply:
     """
     The transport of a request answered for a worker: collects the reply
@@ -303,6 +311,12 @@ class _Reply:
 
     def stopProducing(self) -> None:
         self.loseConnection()
+
+    def registerProducer(self, producer: object, streaming: bool) -> None:
+        pass
+
+    def unregisterProducer(self) -> None:
+        pass
 
 
 class RadioProtocol(Protocol):
@@ -606,6 +620,9 @@ class RadioProtocol(Protocol):
             waiting, self._audio_wait = self._audio_wait, None
             waiting.cancel()
         self._log_access()
+        if self._channel is not None:
+            # The site learns that its client left (notifyFinish).
+            self._channel.connectionLost(reason)
         if self._counted is not None:
             self.radio.limits.release(self._counted)
             self._counted = None
@@ -748,6 +765,10 @@ class RadioProtocol(Protocol):
             self.radio.routes[path](self, request, b"")
             return
         if path in (METADATA_PATH, ADMIN_CGI) or _is_playlist(path, mounts):
+            self._hand_off()
+            return
+        site = self.radio.site
+        if method in ("PUT", "SOURCE") and site is not None and site.claims(path):
             self._hand_off()
             return
         if method in ("PUT", "SOURCE") and self.radio.sources is not None:

@@ -8,7 +8,7 @@ C{password:#sid} or C{dj:password[:#sid]}), then C{icy-*} header lines, a
 blank line and audio, all possibly in one packet (darkice does not wait
 for the reply).  The station answers the password line with L{ACCEPTED}
 (or L{INVALID_PASSWORD}, closing the connection).  The source goes on
-the station's default mount through the same L{radiod.ingest.source.Sources} as
+the station's default mount through the same L{radiod.ingest.sources.Sources} as
 Icecast sources, so takeover, "mount in use", the source timeout and
 backpressure work the same.
 
@@ -27,13 +27,9 @@ from twisted.python.failure import Failure
 
 from radiod.config import StationConfig, source_password
 from radiod.forwarded import format_peer
-from radiod.ingest.source import (
-    ACCEPTED_TYPES,
-    SourceConnection,
-    SourceRefused,
-    Sources,
-    StreamInfo,
-)
+from radiod.ingest.source import SourceConnection
+from radiod.ingest.sources import ACCEPTED_TYPES, SourceRefused, Sources
+from radiod.ingest.stream import StreamInfo
 from radiod.secret import same_secret
 from radiod.wire.limits import (
     AddressLimit,

@@ -10,8 +10,10 @@ from typing import Any
 
 from twisted.internet import reactor as _reactor
 from twisted.internet.defer import Deferred
+from twisted.internet.error import ProcessTerminated
 from twisted.internet.task import Clock
-from twisted.logger import capturedLogs
+from twisted.logger import capturedLogs, formatEvent
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from radiod.audio.format import AudioFormat, standard_bitrate
@@ -21,9 +23,15 @@ from radiod.broadcast.fallback import Fallbacks
 from radiod.broadcast.live import LiveSource, Switch
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig
-from radiod.ffmpeg.converter import FfmpegConverter
+from radiod.ffmpeg.converter import FINISH_TIMEOUT, FfmpegConverter
 from radiod.interfaces import Converter
-from radiod.testing import FakeConverters, FakeFrameSource, silent_frame
+from radiod.testing import (
+    FakeConverters,
+    FakeFrameSource,
+    FakeProcess,
+    FakeProcessReactor,
+    silent_frame,
+)
 from tests.support.loopback import FIXTURES
 from tests.support.tools import require_ffmpeg
 
@@ -64,18 +72,6 @@ class FormatTests(SynchronousTestCase):
         self.assertEqual(standard_bitrate(44100, 1), 32)
         self.assertEqual(standard_bitrate(22050, 200), 160)
         self.assertEqual(standard_bitrate(22050, 9), 8)
-
-    def test_arguments(self) -> None:
-        """
-        ffmpeg reads MP3 from its standard input without probing and writes
-        bare MP3 frames in the target format to its standard output.
-        """
-        args = FfmpegConverter.arguments("ffmpeg", AudioFormat(48000, 1, 96))
-        joined = " ".join(args)
-        self.assertIn("-f mp3 -i pipe:0", joined)
-        self.assertIn("-ar 48000 -ac 1 -c:a libmp3lame -b:a 96k", joined)
-        self.assertIn("-write_xing 0 -id3v2_version 0", joined)
-        self.assertEqual(args[-1], "pipe:1")
 
 
 class LiveConversionTests(SynchronousTestCase):
@@ -241,6 +237,100 @@ class MountFormatTests(SynchronousTestCase):
         source.feed(STEREO.data * 2)
         [converter] = converters.made
         self.assertEqual(converter.target, expected)
+
+
+class FakeFfmpegConverterTests(SynchronousTestCase):
+    """
+    L{FfmpegConverter} with a fake process and a clock.
+    """
+
+    def start(self) -> tuple[Clock, FfmpegConverter, FakeProcess, list[Frame], list[bool]]:
+        """
+        A converter to L{CD} on a fake process, with what it delivers and
+        how it ended.
+        """
+        clock = Clock()
+        self.addCleanup(lambda: self.assertEqual(clock.getDelayedCalls(), []))
+        processes = FakeProcessReactor()
+        out: list[Frame] = []
+        ended: list[bool] = []
+        converter = FfmpegConverter(
+            processes, clock, "/usr/bin/ffmpeg", CD, out.extend, ended.append, "/m"
+        )
+        [process] = processes.spawned
+        return clock, converter, process, out, ended
+
+    def test_converts(self) -> None:
+        """
+        Frames fed go to ffmpeg's standard input, whole frames it writes
+        are delivered (the last once it ends), and an exit after
+        L{FfmpegConverter.finish} ends it cleanly.
+        """
+        clock, converter, process, out, ended = self.start()
+        self.assertEqual(process.executable, "/usr/bin/ffmpeg")
+        self.assertEqual(process.args[-1], "pipe:1")
+        converter.feed([MONO_22K, MONO_22K])
+        self.assertEqual(process.written, MONO_22K.data * 2)
+        process.output(STEREO.data * 2)
+        self.assertEqual(len(out), 1)
+        converter.finish()
+        self.assertTrue(process.stdin_closed)
+        converter.feed([MONO_22K])
+        self.assertEqual(process.written, MONO_22K.data * 2)
+        process.end()
+        self.assertEqual(len(out), 2)
+        self.assertEqual(ended, [True])
+        self.assertFalse(converter.failed)
+
+    def test_finish_overdue(self) -> None:
+        """
+        ffmpeg still running L{FINISH_TIMEOUT} seconds after the input
+        ended is killed, with a warning, and the converter failed.
+        """
+        clock, converter, process, out, ended = self.start()
+        converter.finish()
+        clock.advance(FINISH_TIMEOUT - 0.1)
+        self.assertEqual(process.signals, [])
+        with capturedLogs() as events:
+            clock.advance(0.1)
+        self.assertEqual(process.signals, ["KILL"])
+        self.assertTrue(converter.failed)
+        self.assertIn("did not finish", events[0]["log_format"])
+        process.end(Failure(ProcessTerminated(signal=9)))
+        self.assertEqual(ended, [False])
+
+    def test_dies(self) -> None:
+        """
+        ffmpeg ending on its own is an error, logged with how it ended and
+        its last line of error.
+        """
+        clock, converter, process, out, ended = self.start()
+        process.output(b"pipe:0: Invalid data found\n", 2)
+        with capturedLogs() as events:
+            process.end(Failure(ProcessTerminated(exitCode=1)))
+        self.assertEqual(ended, [False])
+        self.assertTrue(converter.failed)
+        self.assertEqual(
+            [formatEvent(event) for event in events],
+            ["Converter for /m stopped: ffmpeg exited with status 1: pipe:0: Invalid data found"],
+        )
+
+    def test_stop(self) -> None:
+        """
+        Stopping kills ffmpeg once; its end is not an error, nor clean.
+        """
+        clock, converter, process, out, ended = self.start()
+        converter.finish()
+        converter.stop()
+        converter.stop()
+        self.assertEqual(process.signals, ["KILL"])
+        with capturedLogs() as events:
+            process.end(Failure(ProcessTerminated(signal=9)))
+        self.assertEqual(list(events), [])
+        self.assertEqual(ended, [False])
+        self.assertFalse(converter.failed)
+        converter.stop()
+        self.assertEqual(process.signals, ["KILL"])
 
 
 class FfmpegConverterTests(TestCase):

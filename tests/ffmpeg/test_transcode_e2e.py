@@ -21,7 +21,8 @@ from radiod.audio.frames import FrameSplitter
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
 from radiod.ffmpeg.binary import find_ffmpeg
-from radiod.ffmpeg.transcode import ConversionCache, ConversionError, Transcoder
+from radiod.ffmpeg.cache import ConversionCache
+from radiod.ffmpeg.transcoder import ConversionError, Transcoder
 from radiod.runner import thread_runner
 from radiod.station.service import StationService
 from tests.support.loopback import DECODE_ERRORS, FFmpeg, Reader, asynchronous, wait_for

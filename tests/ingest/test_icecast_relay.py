@@ -169,7 +169,7 @@ class IcecastRelayTests(TestCase):
         pushing, _ = await self.start_station(first)
         relay_out = pushing.relays_out[0]
         await wait_for(lambda: relay_out.connection is not None, 15, reactor)
-        await wait_for(lambda: bool(relay_out.titles), 5, reactor)
+        await test_relayout.wait_for_icecast_title(ice_port, "/live", password, 5)
 
         second = MountConfig(
             name="/stream",

@@ -1,6 +1,6 @@
 """
 Tests for L{radiod.ingest.recording}: live shows written to disk, alone and
-through L{radiod.ingest.source.Sources}.
+through L{radiod.ingest.sources.Sources}.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
 from radiod.ingest.recording import Recorder, RecordingFile, recording_name
-from radiod.ingest.source import Sources
+from radiod.ingest.sources import Sources
 from radiod.testing import FakeFrameSource
 from radiod.wire.server import RadioFactory
 from tests.ingest.test_source import (

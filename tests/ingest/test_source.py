@@ -1,5 +1,7 @@
 """
-Tests for L{radiod.ingest.source}: the Icecast source protocol, in memory.
+Tests for L{radiod.ingest.source}, L{radiod.ingest.sources},
+L{radiod.ingest.stream} and L{radiod.ingest.dechunk}: the Icecast source
+protocol, in memory.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from radiod.audio.track import TrackInfo
 from radiod.auth import parse_basic_auth
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
-from radiod.ingest.source import CONTINUE, OK, STALE_AFTER, ChunkError, Dechunker, StreamInfo
+from radiod.ingest.dechunk import ChunkError, Dechunker
+from radiod.ingest.sources import CONTINUE, OK, STALE_AFTER
+from radiod.ingest.stream import StreamInfo
 from radiod.request import RequestParser
 from radiod.testing import FakeFrameSource, ListenerCapture, silent_frame
 from radiod.wire.server import RadioFactory, RadioProtocol

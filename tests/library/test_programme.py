@@ -25,7 +25,8 @@ from radiod.audio.frames import Frame
 from radiod.broadcast.fallback import Fallbacks
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
-from radiod.ffmpeg.transcode import ConversionCache, Transcoder
+from radiod.ffmpeg.cache import ConversionCache
+from radiod.ffmpeg.transcoder import Transcoder
 from radiod.interfaces import IFrameSource, Runner
 from radiod.library.library import Library
 from radiod.library.programme import Programme

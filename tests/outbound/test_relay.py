@@ -4,19 +4,23 @@ Tests for L{radiod.outbound.relay}: pushing a mount to another server.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import subprocess
 import tempfile
 from typing import Any, cast
+from xml.etree import ElementTree
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Protocol
-from twisted.internet.task import Clock
+from twisted.internet.task import Clock, deferLater
 from twisted.internet.testing import StringTransport
 from twisted.logger import ILogObserver, Logger, formatEvent
 from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.web.client import Agent, readBody
+from twisted.web.http_headers import Headers
 
 from radiod.audio.frames import Frame
 from radiod.audio.track import TrackInfo
@@ -290,6 +294,41 @@ def free_port() -> int:
         return port
 
 
+async def icecast_title(port: int, mount: str, password: str) -> str:
+    """
+    The title Icecast on C{port} gives for C{mount} in its statistics,
+    empty while it has none (or no such mount).
+
+    @param password: Icecast's admin password.
+    """
+    url = f"http://127.0.0.1:{port}/admin/stats".encode("ascii")
+    token = base64.b64encode(f"admin:{password}".encode()).decode("ascii")
+    headers = Headers({b"Authorization": [f"Basic {token}".encode("ascii")]})
+    response = await Agent(reactor).request(b"GET", url, headers)
+    stats = ElementTree.fromstring(await readBody(response))
+    for source in stats.iter("source"):
+        if source.get("mount") == mount:
+            return source.findtext("title") or ""
+    return ""
+
+
+async def wait_for_icecast_title(port: int, mount: str, password: str, timeout: float) -> str:
+    """
+    Wait until Icecast on C{port} has a title for C{mount}, as the title
+    updates of radiod's push reach it.
+
+    @param password: Icecast's admin password.
+    @return: the title.
+    @raise AssertionError: if it has none within C{timeout} seconds.
+    """
+    deadline = reactor.seconds() + timeout
+    while not (title := await icecast_title(port, mount, password)):
+        if reactor.seconds() > deadline:
+            raise AssertionError(f"Icecast had no title for {mount} after {timeout} s")
+        await deferLater(reactor, 0.1)
+    return title
+
+
 class IcecastTests(TestCase):
     """
     radiod pushing a mount to a real Icecast 2, heard from Icecast.
@@ -353,7 +392,7 @@ class IcecastTests(TestCase):
         service.startService()
         self.addCleanup(service.stopService)
         await wait_for(lambda: relay.connection is not None, 15, reactor)
-        await wait_for(lambda: bool(relay.titles), 5, reactor)
+        await wait_for_icecast_title(port, "/relay", password, 5)
         reader = Reader(b"GET /relay HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n", reactor)
         await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), reader)
         self.addCleanup(lambda: reader.transport.loseConnection() if reader.transport else None)

@@ -46,7 +46,8 @@ from radiod.config import MountConfig, StationConfig
 from radiod.ffmpeg.converter import FfmpegConverter
 from radiod.ingest.recording import Recorder, RecordingFile
 from radiod.ingest.relay import MAX_GARBAGE, READ_TIMEOUT, Relay, RelayProtocol
-from radiod.ingest.source import SOURCE_TIMEOUT, Sources
+from radiod.ingest.source import SOURCE_TIMEOUT
+from radiod.ingest.sources import Sources
 from radiod.library.library import Library
 from radiod.library.programme import Programme
 from radiod.runner import thread_runner
@@ -60,7 +61,18 @@ from tests.ingest.test_live_e2e import run as run_ffmpeg
 from tests.ingest.test_recording import FullDisk
 from tests.ingest.test_source import Connection, source_request
 from tests.library.test_programme import LaterRunner, write_track
-from tests.support.loopback import FIRST, FIXTURES, SECOND, Reader, asynchronous, wait_for
+from tests.support.loopback import (
+    FIRST,
+    FIXTURES,
+    SECOND,
+    Reader,
+    Recording,
+    Trail,
+    asynchronous,
+    check_heard,
+    delivered,
+    wait_for,
+)
 from tests.support.services import station_in
 from tests.support.tools import require, require_ffmpeg
 
@@ -130,10 +142,13 @@ def runs(frames: list[bytes]) -> list[tuple[bytes, int]]:
 
 def pump(clock: Clock, seconds: float, step: float = 0.1) -> None:
     """
-    Let C{seconds} pass in ticks of C{step}.
+    Let C{seconds} pass in ticks of C{step}, ending exactly C{seconds}
+    later (small steps do not add up to it exactly in floating point).
     """
-    for _ in range(round(seconds / step)):
+    end = clock.seconds() + seconds
+    for _ in range(round(seconds / step) - 1):
         clock.advance(step)
+    clock.advance(end - clock.seconds())
 
 
 class RateTestCase(SynchronousTestCase):
@@ -271,10 +286,16 @@ class LiveSourceDiesEndToEndTests(TestCase):
 
     timeout = 60
 
+    recordings: dict[str, Recording]
+    """
+    What each mount of the station put on air (see L{station}).
+    """
+
     async def station(self) -> tuple[StationService, int]:
         """
         A station with C{/stream} playing the two fixture songs and
-        C{/live}, live-only, falling back to it.
+        C{/live}, live-only, falling back to it, with L{recordings} of
+        both from their first audio.
         """
         music = self.mktemp()
         os.makedirs(music)
@@ -291,6 +312,9 @@ class LiveSourceDiesEndToEndTests(TestCase):
         )
         core: IReactorCore = reactor
         service = StationService(config, reactor, thread_runner(core, reactor.getThreadPool()))
+        self.recordings = {
+            name: Recording(mount, reactor) for name, mount in service.mounts.items()
+        }
         service.startService()
         self.addCleanup(service.stopService)
         port = (await service.listener.listening).getHost().port  # type: ignore[attr-defined]
@@ -304,18 +328,25 @@ class LiveSourceDiesEndToEndTests(TestCase):
         await connectProtocol(TCP4ClientEndpoint(tcp, "127.0.0.1", port), protocol)
         self.addCleanup(lambda: protocol.transport.loseConnection() if protocol.transport else None)
 
-    async def cut_show(self, mount: str, abort: bool) -> None:
+    async def cut_show(self, mount: str, abort: bool) -> tuple[list[str], bytes]:
         """
         A listener asks for C{mount}; a source sends 40 frames of the tone
         fixture and half of the 41st to it, then closes (or, with
         C{abort}, resets) its connection.  The listener hears the 40
-        frames, whole, between music, at the full rate throughout.
+        frames, whole, between music, on one connection: every byte that
+        went on air where it listened, in order, up to two seconds of
+        music after the show, as the station's own clock plays them.
+
+        @return: the mounts the listener heard, in turn (see L{Trail}),
+            and the show's whole frames.
         """
         service, port = await self.station()
         reader = Reader(f"GET {mount} HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n".encode(), reactor)
         await self.connect(port, reader)
         await wait_for(lambda: len(reader.capture.titles) >= 1, 10, reactor)
-        start = reactor.seconds()
+        [listener] = service.mounts["/stream"].listeners
+        trail = Trail(listener)
+        self.addCleanup(trail.stop)
         with open(TONE, "rb") as f:
             tone = read_frames(f.read())
         show = b"".join(frame.data for frame in tone[:40])
@@ -346,37 +377,43 @@ class LiveSourceDiesEndToEndTests(TestCase):
             return "Cut Show" in titles and titles[-1] in (FIRST, SECOND)
 
         await wait_for(back, 15, reactor)
-        await wait_for(lambda: reactor.seconds() - start > 6, 10, reactor)
-        end = reactor.seconds()
+        music = self.recordings["/stream"]
+        after = music.seconds
+        await wait_for(lambda: music.seconds >= after + 2, 20, reactor)
+        upto = music.end
+        await delivered(listener, reader.capture, "/stream", upto, reactor)
         self.assertFalse(reader.gone.called)
         audio = bytes(reader.capture.audio)
         self.assertIn(show, audio)
         splitter = FrameSplitter()
         splitter.feed(audio)
         self.assertEqual(splitter.garbage_bytes, 0)
-        window = end - start - 1.0
-        rate = (reader.received_by(end) - reader.received_by(start + 1.0)) / window
-        self.assertGreater(rate, 0.95 * 16000, f"{rate:.0f} B/s over {window:.1f} s")
-        self.assertLess(rate, 1.10 * 16000, f"{rate:.0f} B/s over {window:.1f} s")
+        check_heard(trail, self.recordings, reader.capture, upto)
         left = [line for line in texts(events) if line.startswith(f"Source on {mount} from ")]
         self.assertEqual(len(left), 1, left)
         self.assertIn(f"left after {len(body)} bytes", left[0])
+        return trail.mounts, show
 
     @asynchronous
     async def test_closed_mid_frame(self) -> None:
         """
-        A source on a playlist mount closing mid-frame: whole frames, then
-        the playlist, at the full rate.
+        A source on a playlist mount closing mid-frame: its whole frames
+        between the playlist's, all from that mount.
         """
-        await self.cut_show("/stream", abort=False)
+        heard, _ = await self.cut_show("/stream", abort=False)
+        self.assertEqual(heard, ["/stream"])
 
     @asynchronous
     async def test_reset_mid_frame_on_live_only_mount(self) -> None:
         """
-        A source on a live-only mount reset mid-frame: whole frames, then
-        the fallback mount's music, on one connection at the full rate.
+        A source on a live-only mount reset mid-frame: the fallback
+        mount's music, then the whole of what went on air on the live
+        mount (the show's whole frames), then the fallback's music again,
+        on one connection.
         """
-        await self.cut_show("/live", abort=True)
+        heard, show = await self.cut_show("/live", abort=True)
+        self.assertEqual(heard, ["/stream", "/live", "/stream"])
+        self.assertEqual(bytes(self.recordings["/live"].audio), show)
 
 
 # 2. An upstream relay stalls or sends garbage.
@@ -674,8 +711,10 @@ class RelayGarbageEndToEndTests(TestCase):
         """
         An upstream whose stream turns into garbage, then answers 503: the
         listener hears the upstream, then the station's music, on one
-        connection at the full rate, in whole frames with none of the
-        garbage; the log says why each connection was given up.
+        connection, in whole frames with none of the garbage: every byte
+        that went on air, in order, up to two seconds of music after the
+        second connection, as the station's own clock plays them.  The
+        log says why each connection was given up.
         """
         with open(TONE, "rb") as f:
             tone = f.read()
@@ -697,31 +736,34 @@ class RelayGarbageEndToEndTests(TestCase):
         config = StationConfig(port=0, interface="127.0.0.1", mounts=(mount,))
         core: IReactorCore = reactor
         service = StationService(config, reactor, thread_runner(core, reactor.getThreadPool()))
+        recording = Recording(service.mounts["/stream"], reactor)
         service.startService()
         self.addCleanup(service.stopService)
         port = (await service.listener.listening).getHost().port  # type: ignore[attr-defined]
         reader = Reader(b"GET /stream HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n", reactor)
         await connectProtocol(TCP4ClientEndpoint(tcp, "127.0.0.1", port), reader)
         self.addCleanup(lambda: reader.transport.loseConnection() if reader.transport else None)
-        start = reactor.seconds()
+        await wait_for(lambda: len(service.mounts["/stream"].listeners) == 1, 10, reactor)
+        [listener] = service.mounts["/stream"].listeners
+        trail = Trail(listener)
+        self.addCleanup(trail.stop)
 
         def titles() -> list[str]:
             return [title for _, title in reader.capture.titles]
 
         await wait_for(lambda: "Up FM" in titles() and titles()[-1] in (FIRST, SECOND), 15, reactor)
         await wait_for(lambda: upstream.connections >= 2, 10, reactor)
-        await wait_for(lambda: reactor.seconds() - start > 8, 10, reactor)
-        end = reactor.seconds()
+        after = recording.seconds
+        await wait_for(lambda: recording.seconds >= after + 2, 20, reactor)
+        upto = recording.end
+        await delivered(listener, reader.capture, "/stream", upto, reactor)
         self.assertFalse(reader.gone.called)
         audio = bytes(reader.capture.audio)
         splitter = FrameSplitter()
         self.assertGreater(len(splitter.feed(audio)), 200)
         self.assertEqual(splitter.garbage_bytes, 0)
         self.assertNotIn(b"Not audio", audio)
-        window = end - start - 1.0
-        rate = (reader.received_by(end) - reader.received_by(start + 1.0)) / window
-        self.assertGreater(rate, 0.95 * 16000, f"{rate:.0f} B/s over {window:.1f} s")
-        self.assertLess(rate, 1.10 * 16000, f"{rate:.0f} B/s over {window:.1f} s")
+        check_heard(trail, {"/stream": recording}, reader.capture, upto)
         refused = [line for line in texts(events) if "cannot relay" in line]
         self.assertRegex(refused[0], rf"^Relay /stream: cannot relay {url}: no MPEG audio in \d+")
         self.assertEqual(
@@ -887,8 +929,9 @@ class LibraryChangesEndToEndTests(TestCase):
         While the first song plays, the second (read ahead) is cut short
         mid-frame and the third deleted: after the rescan, the listener
         hears the first song, the rest of the second and the first again,
-        at the full rate on one connection; the log says what changed and
-        reports no error.
+        on one connection: every byte that went on air, in order, up to
+        five seconds of audio after the changes, as the station's own
+        clock plays them.  The log says what changed and reports no error.
         """
         music = os.path.abspath(self.mktemp())
         os.makedirs(music)
@@ -903,6 +946,7 @@ class LibraryChangesEndToEndTests(TestCase):
         config = StationConfig(port=0, interface="127.0.0.1", mounts=(mount,))
         core: IReactorCore = reactor
         service = StationService(config, reactor, thread_runner(core, reactor.getThreadPool()))
+        recording = Recording(service.mounts["/stream"], reactor)
         service.startService()
         self.addCleanup(service.stopService)
         port = (await service.listener.listening).getHost().port  # type: ignore[attr-defined]
@@ -911,7 +955,10 @@ class LibraryChangesEndToEndTests(TestCase):
         await connectProtocol(TCP4ClientEndpoint(tcp, "127.0.0.1", port), reader)
         self.addCleanup(lambda: reader.transport.loseConnection() if reader.transport else None)
         await wait_for(lambda: bool(reader.capture.titles), 10, reactor)
-        start = reactor.seconds()
+        [listener] = service.mounts["/stream"].listeners
+        trail = Trail(listener)
+        self.addCleanup(trail.stop)
+        start = recording.seconds
         second = os.path.join(music, "beta-artist-second-song.mp3")
         os.truncate(second, int(os.path.getsize(second) * 0.4) | 1)
         os.remove(os.path.join(music, "zeta-tone.mp3"))
@@ -929,13 +976,11 @@ class LibraryChangesEndToEndTests(TestCase):
             return heard
 
         await wait_for(lambda: titles()[:3] == [FIRST, SECOND, FIRST], 15, reactor)
-        await wait_for(lambda: reactor.seconds() - start > 5, 10, reactor)
-        end = reactor.seconds()
+        await wait_for(lambda: recording.seconds >= start + 5, 20, reactor)
+        upto = recording.end
+        await delivered(listener, reader.capture, "/stream", upto, reactor)
         self.assertFalse(reader.gone.called)
-        window = end - start - 1.0
-        rate = (reader.received_by(end) - reader.received_by(start + 1.0)) / window
-        self.assertGreater(rate, 0.95 * 16000, f"{rate:.0f} B/s over {window:.1f} s")
-        self.assertLess(rate, 1.10 * 16000, f"{rate:.0f} B/s over {window:.1f} s")
+        check_heard(trail, {"/stream": recording}, reader.capture, upto)
         splitter = FrameSplitter()
         splitter.feed(bytes(reader.capture.audio))
         self.assertEqual(splitter.garbage_bytes, 0)

@@ -1,6 +1,7 @@
 """
-Tests for L{radiod.web.admin}: Icecast's admin commands and radiod's admin
-API, on an in-memory station driven by a L{Clock}.
+Tests for L{radiod.web.admin}, L{radiod.web.listings} and
+L{radiod.web.guard}: Icecast's admin commands and radiod's admin API, on an
+in-memory station driven by a L{Clock}.
 """
 
 from __future__ import annotations
@@ -8,15 +9,21 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import capturedLogs, formatEvent
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.resource import IResource, Resource
 
 from radiod.audio.track import TrackInfo
+from radiod.auth import Administrator
 from radiod.broadcast.live import Switch
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
@@ -30,9 +37,17 @@ from radiod.testing import (
     synchronous_runner,
 )
 from radiod.web.admin import (
+    API,
     API_PATHS,
+    ICECAST,
     ICECAST_PATHS,
     Admin,
+    Call,
+    Command,
+    CommandPage,
+)
+from radiod.web.guard import AdminLogin
+from radiod.web.listings import (
     ClientRow,
     MountRow,
     render_listclients,
@@ -40,6 +55,9 @@ from radiod.web.admin import (
     track_json,
 )
 from radiod.web.monitoring import Monitoring
+from radiod.web.paths import attach
+from radiod.web.site import StationChannel, StationSite
+from radiod.web.tree import station_site
 from radiod.wire.server import RadioFactory, RadioProtocol
 
 ADMIN_PASSWORD = "adm1n-Pa55"
@@ -146,6 +164,7 @@ class Station:
         self.factory.throttle.free = 10**6
         assert self.factory.sources is not None
         test.addCleanup(self.factory.sources.stop)
+        station_site(self.factory, self.clock)
         self.admin = Admin(self.clock, self.factory)
         self.monitoring = Monitoring(
             self.clock, synchronous_runner, self.factory, process_metrics=False
@@ -207,6 +226,38 @@ class Station:
             source.send(LIVE_FRAME.data * 4)
             self.clock.advance(0.1)
         return source
+
+    def channel(self, request: bytes) -> tuple[StationChannel, StringTransport]:
+        """
+        Hand C{request} to the station's site on a connection of its own,
+        as the stream server does.
+        """
+        site = self.factory.site
+        assert isinstance(site, StationSite)
+        transport = StringTransport(peerAddress=IPv4Address("TCP", "192.0.2.9", 1))
+        channel = site.channel("192.0.2.9", "192.0.2.9:1", transport.getPeer())
+        channel.makeConnection(transport)
+        channel.dataReceived(request)
+        return channel, transport
+
+    def add(self, path: str, resource: Callable[[Administrator], IResource]) -> None:
+        """
+        Put C{resource} at C{path} on the station's site, behind the admin
+        login.
+        """
+        site = self.factory.site
+        assert isinstance(site, StationSite)
+        attach(site, path, AdminLogin(self.factory, resource))
+
+    def add_command(self, command: Command) -> None:
+        """
+        Answer C{command} too, as the station's own commands are.
+        """
+
+        def page(admin: Administrator) -> IResource:
+            return CommandPage(self.admin, command, admin)
+
+        self.add(command.path, page)
 
     def now_playing(self, mount: str = "/stream") -> str:
         track = self.mounts[mount].now_playing
@@ -383,6 +434,114 @@ class AuthenticationTests(SynchronousTestCase):
         for path in ICECAST_PATHS:
             reply = station.request("GET", f"{path}?mount=/stream", basic("admin", ""))
             self.assertEqual(reply.status, 401)
+
+
+class Broken(Resource):
+    """
+    A resource that fails to render.
+    """
+
+    isLeaf = True
+
+    def render(self, request: object) -> bytes:
+        raise RuntimeError("broken")
+
+
+class GuardTests(SynchronousTestCase):
+    """
+    The admin login in front of every admin resource, and the commands'
+    own answers to what goes wrong.
+    """
+
+    def test_throttled(self) -> None:
+        """
+        After a few wrong passwords from one address, the refusal comes
+        later (logged at once, with the delay); a request without
+        credentials, and the right password, are answered at once.
+        """
+        station = Station(self)
+        station.factory.throttle.free = 1
+        wrong = basic("admin", "wrong-pw")
+        self.assertEqual(station.request("GET", "/admin/listmounts", wrong).status, 401)
+        late = station.connect()
+        with capturedLogs() as events:
+            self.assertEqual(
+                late.send(f"GET /admin/listmounts HTTP/1.0\r\n{wrong}\r\n".encode()), b""
+            )
+        self.assertEqual([event["status"] for event in events if "status" in event], [401])
+        self.assertIn("answering in 1 s", "\n".join(formatEvent(event) for event in events))
+        self.assertEqual(station.request("GET", "/admin/listmounts", "").status, 401)
+        self.assertEqual(station.request("GET", "/admin/listmounts").status, 200)
+        station.clock.advance(1)
+        reply = parse_reply(bytes(late.transport.value()))
+        self.assertEqual((reply.status, reply.body), (401, UNAUTHORISED_BODY))
+        self.assertEqual(reply.headers["www-authenticate"], 'Basic realm="radiod"')
+        self.assertTrue(late.transport.disconnecting)
+
+    def test_departed(self) -> None:
+        """
+        A client that leaves while its refusal waits is not answered.
+        """
+        station = Station(self)
+        station.factory.throttle.free = 0
+        request = f"GET /admin/listmounts HTTP/1.0\r\n{basic('admin', 'x')}\r\n".encode()
+        channel, transport = station.channel(request)
+        channel.connectionLost(Failure(ConnectionDone()))
+        station.clock.advance(20)
+        self.assertEqual(transport.value(), b"")
+
+    def test_resource_fails(self) -> None:
+        """
+        A resource behind the login that fails to render is a 500, and
+        the failure is logged.
+        """
+        station = Station(self)
+        station.add("/admin/broken", lambda admin: Broken())
+        self.assertEqual(station.request("GET", "/admin/broken").status, 500)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+    def test_command_fails(self) -> None:
+        """
+        A command that fails unexpectedly, at once or later, is a 500 in
+        its dialect, and the failure is logged.
+        """
+        station = Station(self)
+        later: Deferred[bytes] = Deferred()
+
+        def broken(admin: Admin, call: Call) -> bytes:
+            raise RuntimeError("broken")
+
+        station.add_command(Command("/admin/broken", ("GET",), ICECAST, (), broken))
+        station.add_command(
+            Command("/api/v1/admin/later", ("POST",), API, (), lambda admin, call: later)
+        )
+        reply = station.request("GET", "/admin/broken")
+        self.assertEqual((reply.status, reply.body), (500, iceresponse("Internal error", False)))
+        connection = station.connect()
+        self.assertEqual(
+            connection.send(b"POST /api/v1/admin/later HTTP/1.0\r\n" + basic().encode() + b"\r\n"),
+            b"",
+        )
+        later.errback(RuntimeError("broken later"))
+        reply = parse_reply(bytes(connection.transport.value()))
+        self.assertEqual((reply.status, json_body(reply)), (500, {"error": "Internal error"}))
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 2)
+
+    def test_command_departed(self) -> None:
+        """
+        A client that leaves before a command's answer is ready is not
+        answered; the command still finishes.
+        """
+        station = Station(self)
+        later: Deferred[bytes] = Deferred()
+        station.add_command(
+            Command("/api/v1/admin/later", ("POST",), API, (), lambda admin, call: later)
+        )
+        request = b"POST /api/v1/admin/later HTTP/1.0\r\n" + basic().encode() + b"\r\n"
+        channel, transport = station.channel(request)
+        channel.connectionLost(Failure(ConnectionDone()))
+        later.callback(b"{}")
+        self.assertEqual(transport.value(), b"")
 
 
 class ListMountsTests(SynchronousTestCase):

@@ -19,7 +19,7 @@ from zope.interface.verify import verifyObject
 from radiod.audio.track import TrackInfo
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
-from radiod.ingest.source import StreamInfo
+from radiod.ingest.stream import StreamInfo
 from radiod.testing import FakeFrameSource, silent_frame
 from radiod.web.events import (
     EVENTS_PATH,
@@ -31,6 +31,7 @@ from radiod.web.events import (
     describe_mount,
     describe_track,
 )
+from radiod.web.page import StationPage
 from radiod.web.tree import station_site
 from radiod.wire.server import AUDIO_WAIT, RadioFactory, RadioProtocol
 
@@ -145,12 +146,11 @@ class EventStreamsTests(SynchronousTestCase):
             mounts[mount_config.name] = mount
         factory = RadioFactory(clock, config, mounts, accept_sources=True)
         station_site(factory, clock)
-        streams = EventStreams(clock, factory, max_streams=max_streams)
-        factory.routes[EVENTS_PATH] = streams.serve
+        page = StationPage(clock, factory, max_streams=max_streams)
         if start:
             clock.advance(0)
-        self.addCleanup(streams.close)
-        return clock, factory, streams, mounts["/stream"]
+        self.addCleanup(page.close)
+        return clock, factory, page.events, mounts["/stream"]
 
     def open(self, factory: RadioFactory, query: str = "?mount=/stream") -> Connection:
         """
@@ -204,10 +204,10 @@ class EventStreamsTests(SynchronousTestCase):
             ("/stream", "/stream.m3u", "/stream.pls"),
         )
         self.assertEqual(state["time"], clock.seconds())
-        self.assertEqual(len(streams.streams), 1)
+        [stream] = streams.streams
         body = connection.transport.value().partition(b"\r\n\r\n")[2]
-        self.assertEqual(connection.protocol.response_status, 200)
-        self.assertEqual(connection.protocol.response_sent, len(body))
+        self.assertEqual(stream.request.code, 200)
+        self.assertEqual(stream.request.sentLength, len(body))
 
     def test_not_a_listener(self) -> None:
         """
@@ -389,15 +389,22 @@ class EventStreamsTests(SynchronousTestCase):
 
     def test_stop_producing(self) -> None:
         """
-        A transport that stops its producer (as TCP does when the
-        connection is lost) ends the stream the same way.
+        A stream is its request's producer: the connection's pauses and
+        resumes reach it, and a transport that stops its producer (as TCP
+        does when the connection is lost) ends the stream the same way.
         """
         clock, factory, streams, mount = self.build()
         connection = self.open(factory)
         [stream] = streams.streams
         self.assertTrue(verifyObject(IPushProducer, stream))
-        self.assertIs(connection.transport.producer, stream)
-        stream.stopProducing()
+        self.assertIs(stream.request.producer, stream)
+        channel = connection.transport.producer
+        assert channel is not None
+        channel.pauseProducing()
+        self.assertTrue(stream.paused)
+        channel.resumeProducing()
+        self.assertFalse(stream.paused)
+        channel.stopProducing()
         self.assertEqual(streams.streams, set())
         self.assertEqual(mount.on_track_change, [])
         connection.lose()

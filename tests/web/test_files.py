@@ -1,7 +1,8 @@
 """
-Tests for L{radiod.web.files}: the listing, files, ranges, traversal attempts
-and transcodes, in memory (real files on disk, fake transports and a fake
-ffmpeg).
+Tests for L{radiod.web.files} and the modules it serves files with
+(L{radiod.web.confine}, L{radiod.web.filebody}, L{radiod.web.transcode}):
+the listing, files, validators, ranges, traversal attempts and transcodes,
+in memory (real files on disk, fake transports and a fake ffmpeg).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone, ProcessTerminated
@@ -18,14 +21,13 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import LogLevel, capturedLogs, formatEvent
 from twisted.python.failure import Failure
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from radiod.audio.track import TrackInfo
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
 from radiod.library.library import Library, track_id
 from radiod.library.programme import Programme
-from radiod.request import Request
 from radiod.testing import (
     FakeFrameSource,
     FakeProcessReactor,
@@ -34,22 +36,13 @@ from radiod.testing import (
     parse_reply,
     synchronous_runner,
 )
-from radiod.web.files import (
-    CHUNK_SIZE,
-    FileBody,
-    LibraryWatch,
-    OnDemand,
-    OutsideLibrary,
-    TranscodeRequest,
-    if_range_allows,
-    mount_libraries,
-    open_inside,
-    parse_transcode,
-    transcode_arguments,
-)
+from radiod.web.confine import OutsideLibrary, open_inside
+from radiod.web.filebody import CHUNK_SIZE, if_range_allows
+from radiod.web.files import OnDemand, mount_libraries
+from radiod.web.transcode import TranscodeRequest, parse_transcode, transcode_arguments
 from radiod.web.tree import station_site
 from radiod.wire.accesslog import Access
-from radiod.wire.server import AUDIO_WAIT, RadioFactory, RadioProtocol
+from radiod.wire.server import RadioFactory, RadioProtocol
 
 _T = TypeVar("_T")
 
@@ -67,6 +60,24 @@ def write(path: str, data: bytes) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as f:
         f.write(data)
+
+
+def open_descriptors(path: str) -> int:
+    """
+    How many of this process's file descriptors are open on C{path}, as
+    the system tells (Linux); the test is skipped where it does not.
+    """
+    if not os.path.isdir("/proc/self/fd"):
+        raise SkipTest("the system does not list open files in /proc/self/fd")
+    real = os.path.realpath(path)
+    count = 0
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:
+            continue
+        count += target == real
+    return count
 
 
 class Station:
@@ -204,6 +215,26 @@ class ListingTests(SynchronousTestCase):
     def test_method(self) -> None:
         self.assertEqual(self.station.request("/library", "DELETE").status, 405)
 
+    def test_preflight(self) -> None:
+        """
+        A CORS preflight for the listing or a file is answered C{204}, as
+        anywhere on the site.
+        """
+        song = "/files/" + self.station.id("song.mp3")
+        for target in ("/library", song):
+            reply = self.station.request(target, "OPTIONS")
+            self.assertEqual(reply.status, 204, target)
+            self.assertEqual(reply.headers["access-control-allow-origin"], "*")
+
+    def test_nothing_under(self) -> None:
+        """
+        Nothing is under the listing, and nothing is at the files' prefix
+        itself.
+        """
+        for target in ("/library/", "/library/x", "/files"):
+            reply = self.station.request(target)
+            self.assertEqual((reply.status, reply.body), (404, b"404 File Not Found\n"), target)
+
     def test_mount_libraries(self) -> None:
         """
         The libraries offered by default are those of the mounts that play
@@ -323,32 +354,82 @@ class FileTests(SynchronousTestCase):
 
     def test_chunks_bounded(self) -> None:
         """
-        The file is written in chunks of at most L{CHUNK_SIZE} bytes, one
-        each time the connection asks.
+        The file is written in chunks of at most L{CHUNK_SIZE} bytes, and
+        only while the connection takes more: a full connection gets no
+        more until it drains.
         """
         transport = SlowTransport()
         protocol, _ = self.station.connect(self.song, transport=transport)
-        head = len(transport.value())
-        transport.written_chunks.clear()
+        received = bytearray()
         while transport.producer is not None:
-            transport.producer.resumeProducing()
-        self.assertEqual(transport.value()[head:], self.station.data)
+            self.assertTrue(transport.paused_producer)
+            self.assertLessEqual(len(transport.value()), transport.threshold + CHUNK_SIZE)
+            received += transport.drain()
+        received += transport.drain()
+        self.assertEqual(parse_reply(bytes(received)).body, self.station.data)
         self.assertTrue(all(size <= CHUNK_SIZE for size in transport.written_chunks))
         self.assertGreaterEqual(len(transport.written_chunks), 4)
         self.assertTrue(transport.disconnecting)
 
     def test_client_leaves(self) -> None:
         """
-        A client that leaves mid-body stops the reads and closes the file.
+        A client that leaves mid-body stops the reads and closes the file,
+        once the read under way has returned.
         """
-        protocol, transport = self.station.connect(self.song)
-        body = transport.producer
-        assert isinstance(body, FileBody)
-        body.resumeProducing()
+        runner = PendingRunner()
+        station = Station(self, runner=runner)
+        path = os.path.join(station.folder, "song.mp3")
+        protocol, transport = station.connect("/files/" + station.id("song.mp3"))
+        runner.run()
+        self.assertEqual(open_descriptors(path), 1)
+        runner.run()
+        sent = len(transport.value())
+        self.assertEqual(len(runner.pending), 1)
         protocol.connectionLost(Failure(ConnectionDone()))
-        self.assertIsNone(body._fd)
-        body.resumeProducing()
-        self.assertEqual(body.position, CHUNK_SIZE)
+        self.assertEqual(open_descriptors(path), 1)
+        runner.run()
+        self.assertEqual(open_descriptors(path), 0)
+        self.assertEqual(runner.pending, [])
+        self.assertEqual(len(transport.value()), sent)
+        self.assertEqual(len(parse_reply(transport.value()).body), CHUNK_SIZE)
+
+    def test_validators(self) -> None:
+        """
+        A file's C{304} carries its validators and its headers, with no
+        length; C{If-Modified-Since} a file's time or later is C{304} too,
+        unless C{If-None-Match} names another tag.
+        """
+        first = self.station.request(self.song)
+        etag, date = first.headers["etag"], first.headers["last-modified"]
+        reply = self.station.request(self.song, headers=f"If-None-Match: {etag}\r\n")
+        self.assertEqual(reply.headers["etag"], etag)
+        self.assertEqual(reply.headers["last-modified"], date)
+        self.assertEqual(reply.headers["content-type"], "audio/mpeg")
+        self.assertEqual(reply.headers["cache-control"], "no-cache")
+        self.assertNotIn("content-length", reply.headers)
+        reply = self.station.request(self.song, headers=f"If-Modified-Since: {date}\r\n")
+        self.assertEqual((reply.status, reply.body), (304, b""))
+        headers = f'If-Modified-Since: {date}\r\nIf-None-Match: "other"\r\n'
+        self.assertEqual(self.station.request(self.song, headers=headers).status, 200)
+        old = "If-Modified-Since: Mon, 01 Jan 2001 00:00:00 GMT\r\n"
+        self.assertEqual(self.station.request(self.song, headers=old).status, 200)
+
+    def test_files_closed(self) -> None:
+        """
+        The file is closed after every answer: whole, a range, C{HEAD},
+        C{304} and C{416}.
+        """
+        path = os.path.join(self.station.folder, "song.mp3")
+        etag = self.station.request(self.song).headers["etag"]
+        size = len(self.station.data)
+        for method, headers in [
+            ("GET", "Range: bytes=1-2\r\n"),
+            ("HEAD", ""),
+            ("GET", f"If-None-Match: {etag}\r\n"),
+            ("GET", f"Range: bytes={size}-\r\n"),
+        ]:
+            self.station.request(self.song, method, headers)
+            self.assertEqual(open_descriptors(path), 0, (method, headers))
 
     def test_file_vanished(self) -> None:
         """
@@ -356,6 +437,205 @@ class FileTests(SynchronousTestCase):
         """
         os.remove(os.path.join(self.station.folder, "song.mp3"))
         self.assertEqual(self.station.request(self.song).status, 404)
+
+
+class RangeTests(SynchronousTestCase):
+    """
+    How C{Range} headers are read: one range at a time, ranges that
+    overlap or touch served as one, and anything else answered with the
+    whole file or, when nothing asked for is in the file, C{416}.
+    """
+
+    def setUp(self) -> None:
+        self.station = Station(self)
+        self.song = "/files/" + self.station.id("song.mp3")
+        self.size = len(self.station.data)
+
+    def answer(self, header: str, target: str | None = None) -> Reply:
+        """
+        Ask for the song (or C{target}) with C{Range: header}.
+        """
+        return self.station.request(target or self.song, headers=f"Range: {header}\r\n")
+
+    def assertRange(self, header: str, start: int, end: int) -> None:
+        """
+        C{header} gets bytes C{start} to C{end} (both included).
+        """
+        reply = self.answer(header)
+        self.assertEqual(reply.status, 206, header)
+        self.assertEqual(reply.headers["content-range"], f"bytes {start}-{end}/{self.size}")
+        self.assertEqual(reply.body, self.station.data[start : end + 1], header)
+
+    def assertWhole(self, header: str) -> None:
+        """
+        C{header} gets the whole file.
+        """
+        reply = self.answer(header)
+        self.assertEqual(reply.status, 200, header)
+        self.assertNotIn("content-range", reply.headers)
+        self.assertEqual(reply.body, self.station.data, header)
+
+    def assertUnsatisfiable(self, header: str, target: str | None = None, size: int = -1) -> None:
+        """
+        C{header} gets C{416}, naming the file's size.
+        """
+        reply = self.answer(header, target)
+        self.assertEqual(reply.status, 416, header)
+        size = self.size if size < 0 else size
+        self.assertEqual(reply.headers["content-range"], f"bytes */{size}")
+        self.assertEqual(reply.body, b"416 Range Not Satisfiable\n")
+
+    def test_closed(self) -> None:
+        """
+        C{bytes=a-b} is bytes a to b, both included; an end past the file
+        is clipped to its last byte.
+        """
+        size = self.size
+        self.assertRange("bytes=0-499", 0, 499)
+        self.assertRange("bytes=500-999", 500, 999)
+        self.assertRange(f"bytes={size - 1}-{size - 1}", size - 1, size - 1)
+        self.assertRange(f"bytes={size - 1000}-{size + 1000}", size - 1000, size - 1)
+
+    def test_open(self) -> None:
+        """
+        C{bytes=a-} is from a to the end.
+        """
+        self.assertRange("bytes=0-", 0, self.size - 1)
+        self.assertRange(f"bytes={self.size - 500}-", self.size - 500, self.size - 1)
+
+    def test_suffix(self) -> None:
+        """
+        C{bytes=-n} is the last n bytes, or the whole file when it is
+        shorter.
+        """
+        size = self.size
+        self.assertRange("bytes=-500", size - 500, size - 1)
+        self.assertRange("bytes=-1", size - 1, size - 1)
+        self.assertRange(f"bytes=-{size + 1000}", 0, size - 1)
+
+    def test_unsatisfiable(self) -> None:
+        """
+        A well-formed range that starts past the end, or an empty suffix,
+        cannot be satisfied; the answer names the size.
+        """
+        size = self.size
+        for header in (f"bytes={size}-", f"bytes={size}-{size + 5}", "bytes=-0"):
+            self.assertUnsatisfiable(header)
+        self.assertUnsatisfiable(f"bytes={2 * size}-{3 * size}")
+
+    def test_empty_file(self) -> None:
+        """
+        No range of an empty file can be satisfied.
+        """
+        write(os.path.join(self.station.folder, "empty.mp3"), b"")
+        self.successResultOf(self.station.library.scan())
+        empty = "/files/" + self.station.id("empty.mp3")
+        self.assertEqual(self.station.request(empty).status, 200)
+        for header in ("bytes=0-", "bytes=0-0", "bytes=-5"):
+            self.assertUnsatisfiable(header, empty, 0)
+
+    def test_ignored(self) -> None:
+        """
+        Malformed headers, other units, backwards ranges and absurdly long
+        numbers are ignored: the whole file is sent.
+        """
+        for header in (
+            "bytes",
+            "bytes=",
+            "bytes=-",
+            "bytes=a-b",
+            "bytes=5-1",
+            "bytes=1-2-3",
+            "bytes=0x10-",
+            "items=0-1",
+            "bytes 0-1",
+            "=0-1",
+            f"bytes={'9' * 5000}-",
+            f"bytes=0-{'9' * 5000}",
+        ):
+            self.assertWhole(header)
+
+    def test_spelling(self) -> None:
+        """
+        The unit is read in any case, and blanks around the unit and the
+        ranges are allowed.
+        """
+        self.assertRange("Bytes=0-1", 0, 1)
+        self.assertRange("bytes = 0-1", 0, 1)
+        self.assertRange("bytes=0-1, ", 0, 1)
+
+    def test_several(self) -> None:
+        """
+        Several ranges that overlap or touch are served as one; ranges
+        past the end are dropped; separate ranges get the whole file.
+        """
+        size = self.size
+        self.assertRange("bytes=0-99,100-199", 0, 199)
+        self.assertRange("bytes=50-150,0-99", 0, 150)
+        self.assertRange(f"bytes=0-1,{2 * size}-", 0, 1)
+        self.assertRange(",".join(["bytes=0-0"] + ["0-0"] * 100), 0, 0)
+        self.assertUnsatisfiable(f"bytes={2 * size}-,-0")
+        self.assertWhole("bytes=0-1,5-6")
+        self.assertWhole("bytes=0-1,-1")
+        self.assertWhole("bytes=0-1,junk")
+
+    @given(st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=200))
+    def test_any_text(self, header: str) -> None:
+        """
+        Any header gets a range within the file, a refusal naming the
+        size, or the whole file; never an error.
+        """
+        self.check(self.answer(header))
+
+    @given(
+        st.lists(
+            st.tuples(
+                st.one_of(st.none(), st.integers(min_value=0, max_value=2**70)),
+                st.one_of(st.none(), st.integers(min_value=0, max_value=2**70)),
+            ),
+            min_size=1,
+            max_size=5,
+        )
+    )
+    def test_any_ranges(self, specs: list[tuple[int | None, int | None]]) -> None:
+        """
+        Well-formed headers of any ranges get a valid answer; a single
+        satisfiable range is served exactly as asked, clipped to the file.
+        """
+        size = self.size
+        text = ",".join(
+            f"{'' if first is None else first}-{'' if last is None else last}"
+            for first, last in specs
+        )
+        reply = self.answer("bytes=" + text)
+        self.check(reply)
+        if len(specs) == 1:
+            first, last = specs[0]
+            if first is not None and (last is None or last >= first) and first < size:
+                end = size - 1 if last is None else min(last, size - 1)
+                self.assertEqual(reply.headers["content-range"], f"bytes {first}-{end}/{size}")
+            elif first is None and last is not None and last > 0:
+                start = max(0, size - last)
+                self.assertEqual(reply.headers["content-range"], f"bytes {start}-{size - 1}/{size}")
+
+    def check(self, reply: Reply) -> None:
+        """
+        C{reply} is the whole file, one range of it, or C{416}.
+        """
+        data = self.station.data
+        self.assertIn(reply.status, (200, 206, 416))
+        if reply.status == 200:
+            self.assertEqual(reply.body, data)
+        elif reply.status == 206:
+            unit, _, rest = reply.headers["content-range"].partition(" ")
+            span, _, size = rest.partition("/")
+            first, _, last = span.partition("-")
+            start, end = int(first), int(last)
+            self.assertEqual((unit, int(size)), ("bytes", len(data)))
+            self.assertTrue(0 <= start <= end < len(data), reply.headers)
+            self.assertEqual(reply.body, data[start : end + 1])
+        else:
+            self.assertEqual(reply.headers["content-range"], f"bytes */{len(data)}")
 
 
 class PendingRunner:
@@ -388,12 +668,18 @@ class DepartureTests(SynchronousTestCase):
         self.song = "/files/" + self.station.id("song.mp3")
 
     def test_file(self) -> None:
+        """
+        The file opened for a client that has left is closed at once, and
+        nothing is read from it.
+        """
+        path = os.path.join(self.station.folder, "song.mp3")
         protocol, transport = self.station.connect(self.song)
         self.assertEqual(len(self.runner.pending), 1)
         protocol.connectionLost(Failure(ConnectionDone()))
         self.runner.run()
         self.assertEqual(transport.value(), b"")
-        self.assertIsNone(transport.producer)
+        self.assertEqual(self.runner.pending, [])
+        self.assertEqual(open_descriptors(path), 0)
 
     def test_transcode(self) -> None:
         protocol, transport = self.station.connect(self.song + "?bitrate=64")
@@ -425,28 +711,32 @@ class DepartureTests(SynchronousTestCase):
 
 class FileBodyTests(SynchronousTestCase):
     """
-    L{FileBody} keeps at most one read under way, and closes its file only
-    once that read has returned.
+    L{radiod.web.filebody.FileBody} keeps at most one read under way, and
+    closes its file only once that read has returned.
     """
 
     def test_close_after_pending_read(self) -> None:
-        station = Station(self)
-        opened = open_inside(os.path.join(station.folder, "song.mp3"), station.folder)
+        """
+        A connection that pauses and resumes the body while a read is under
+        way does not start another; a client that leaves meanwhile has the
+        file closed once the read returns, and gets nothing more.
+        """
         runner = PendingRunner()
-        transport = StringTransport()
-        protocol = station.factory.buildProtocol(None)
-        protocol.makeConnection(transport)
-        body = FileBody(opened, 0, opened.size, protocol, runner)
-        body.start()
-        self.assertIs(transport.producer, body)
-        self.assertFalse(transport.streaming)
-        body.resumeProducing()
-        body.resumeProducing()
-        self.assertEqual(len(runner.pending), 1)
-        body.stopProducing()
-        self.assertIsNotNone(body._fd)
+        station = Station(self, runner=runner)
+        path = os.path.join(station.folder, "song.mp3")
+        transport = SlowTransport()
+        protocol, _ = station.connect("/files/" + station.id("song.mp3"), transport=transport)
         runner.run()
-        self.assertIsNone(body._fd)
+        self.assertEqual(len(runner.pending), 1)
+        assert transport.producer is not None
+        transport.producer.pauseProducing()
+        transport.producer.resumeProducing()
+        self.assertEqual(len(runner.pending), 1)
+        protocol.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(open_descriptors(path), 1)
+        runner.run()
+        self.assertEqual(open_descriptors(path), 0)
+        self.assertEqual(runner.pending, [])
         self.assertEqual(transport.value(), b"")
 
 
@@ -797,59 +1087,3 @@ class TranscodeTests(SynchronousTestCase):
         self.station.files.close()
         self.assertEqual(process.signals, ["KILL"])
         self.assertTrue(transport.disconnecting)
-
-
-class LibraryWatchTests(SynchronousTestCase):
-    """
-    L{LibraryWatch} scans libraries of its own, at start and on a timer.
-    """
-
-    def test_scans(self) -> None:
-        station = Station(self)
-        clock = Clock()
-        watch = LibraryWatch(clock, synchronous_runner, [(station.folder, 30.0)])
-        [library] = watch.libraries
-        self.assertEqual(library.tracks, [])
-        watch.start()
-        self.assertEqual(len(library.tracks), 4)
-        write(os.path.join(station.folder, "new.mp3"), b"new")
-        clock.advance(30)
-        self.assertEqual(len(library.tracks), 5)
-        watch.stop()
-        self.assertEqual(clock.getDelayedCalls(), [])
-
-    def test_no_rescans(self) -> None:
-        station = Station(self)
-        clock = Clock()
-        watch = LibraryWatch(clock, synchronous_runner, [(station.folder, 0)])
-        watch.start()
-        self.assertEqual(len(watch.libraries[0].tracks), 4)
-        self.assertEqual(clock.getDelayedCalls(), [])
-
-
-class PrefixRouteTests(SynchronousTestCase):
-    """
-    L{RadioFactory.prefix_routes} answer paths that start with a prefix,
-    after mounts, playlists and mount pages.
-    """
-
-    def test_order(self) -> None:
-        station = Station(self)
-        seen: list[str] = []
-
-        def route(protocol: RadioProtocol, request: Request, body: bytes) -> None:
-            seen.append(request.path)
-            protocol.reply(200, [], b"prefix")
-
-        station.factory.prefix_routes["/stream"] = route
-        protocol, transport = station.connect("/stream")
-        # The mount plays nothing: the reply waits for its audio, then
-        # goes without it.
-        station.clock.advance(AUDIO_WAIT)
-        self.assertIsNotNone(protocol.listener)
-        protocol.connectionLost(Failure(ConnectionDone()))
-        self.assertEqual(station.request("/stream.m3u").status, 200)
-        self.assertEqual(station.request("/streams/x").body, b"prefix")
-        self.assertEqual(station.request("/stream.xyz").body, b"prefix")
-        self.assertEqual(seen, ["/streams/x", "/stream.xyz"])
-        self.assertEqual(station.request("/other").status, 404)

@@ -305,13 +305,13 @@ class OnDemandEndToEndTests(TestCase):
 
         def stalled() -> bool:
             nonlocal sent
-            now = transcode.protocol.response_sent
+            now = transcode.request.sentLength
             steady, sent = now == sent, now
             return steady
 
         await wait_for(stalled, 30, reactor, step=0.5)
         self.assertFalse(transcode.ended)
-        self.assertLess(transcode.protocol.response_sent, 24_000_000)
+        self.assertLess(transcode.request.sentLength, 24_000_000)
         assert client.transport is not None
         client.transport.loseConnection()
         left = reactor.seconds()
@@ -327,7 +327,7 @@ class OnDemandEndToEndTests(TestCase):
         """
         await self.start()
         tone = (await self.ids())["Tone"]
-        self.service.files._ffmpeg = None
+        self.service.files.ffmpeg = None
         reply = await self.fetch(f"/files/{tone}?bitrate=64")
         self.assertEqual(reply.status, 503)
         self.assertIn(b"ffmpeg", reply.body)

@@ -9,7 +9,6 @@ import base64
 import json
 import os
 import xml.etree.ElementTree as ElementTree
-from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -28,7 +27,9 @@ from radiod.ingest.relay import Relay
 from radiod.library.library import Library
 from radiod.library.programme import Programme
 from radiod.testing import FakeFrameSource, Reply, parse_reply, silent_frame, synchronous_runner
-from radiod.web.monitoring import Monitoring, admin_authorised, parse_sid, peer_host
+from radiod.web.monitoring import Monitoring, peer_host
+from radiod.web.stats import parse_sid
+from radiod.web.tree import station_site
 from radiod.wire.server import RadioFactory, RadioProtocol
 
 START = 1_795_235_201.0
@@ -109,6 +110,7 @@ class MonitoringTests(SynchronousTestCase):
         }
         settings.update(station)
         factory = RadioFactory(clock, StationConfig(**settings), mounts, accept_sources=True)
+        station_site(factory, clock)
         factory.throttle.free = 10**6  # failed logins are throttled in tests.wire.test_limits
         assert factory.sources is not None
         self.addCleanup(factory.sources.stop)
@@ -160,11 +162,26 @@ class MonitoringTests(SynchronousTestCase):
 
     def test_routes(self) -> None:
         """
-        Every endpoint is registered on the factory.
+        Every endpoint is on the station's site.
         """
         clock, factory, monitoring = self.build()
+        auth = b"Host: radio.example\r\n" + basic("admin", "secret")
         for path in PATHS:
-            self.assertIn(path, factory.routes)
+            self.assertEqual(self.get(factory, path, auth).status, 200, path)
+
+    def test_around_the_routes(self) -> None:
+        """
+        The paths that only lead to endpoints, and paths beside them, are
+        C{404 File Not Found} as any path nothing answers; C{OPTIONS} on
+        a public endpoint is a CORS preflight.
+        """
+        clock, factory, monitoring = self.build()
+        for path in ("/api", "/api/", "/api/v1", "/api/v1/nothing", "/api/v1/status/x"):
+            reply = self.get(factory, path)
+            self.assertEqual((reply.status, reply.body), (404, b"404 File Not Found\n"), path)
+        preflight = self.get(factory, "/status-json.xsl", method="OPTIONS")
+        self.assertEqual(preflight.status, 204)
+        self.assertEqual(preflight.headers["access-control-allow-origin"], "*")
 
     def test_status_json(self) -> None:
         """
@@ -335,13 +352,14 @@ class MonitoringTests(SynchronousTestCase):
         """
         The check compares both user and password.
         """
-        config = StationConfig(admin_user="boss", admin_password="pw")
-        good = "Basic " + base64.b64encode(b"boss:pw").decode()
-        self.assertTrue(admin_authorised(config, good))
-        self.assertFalse(admin_authorised(config, None))
-        self.assertFalse(admin_authorised(config, "Basic " + base64.b64encode(b"boss:p").decode()))
-        self.assertFalse(admin_authorised(config, "Basic " + base64.b64encode(b"bos:pw").decode()))
-        self.assertFalse(admin_authorised(replace(config, admin_password=""), good))
+        clock, factory, monitoring = self.build(admin_user="boss", admin_password="pw")
+        self.assertEqual(self.get(factory, "/admin/stats", basic("boss", "pw")).status, 200)
+        self.assertEqual(self.get(factory, "/admin/stats", b"").status, 401)
+        self.assertEqual(self.get(factory, "/admin/stats", basic("boss", "p")).status, 401)
+        self.assertEqual(self.get(factory, "/admin/stats", basic("bos", "pw")).status, 401)
+        clock, factory, monitoring = self.build(admin_user="boss", admin_password="")
+        self.assertEqual(self.get(factory, "/admin/stats", basic("boss", "pw")).status, 401)
+        self.assertEqual(self.get(factory, "/admin/stats", basic("boss", "")).status, 401)
 
     def test_seven_html(self) -> None:
         """
@@ -465,6 +483,7 @@ class MonitoringTests(SynchronousTestCase):
         mount.start()
         self.addCleanup(mount.stop)
         factory = RadioFactory(clock, StationConfig(mounts=(config,)), {"/stream": mount})
+        station_site(factory, clock)
         live = LiveSource(TrackInfo("", "Upstream"))
         relay = cast(Relay, SimpleNamespace(name="/stream", protocol=SimpleNamespace(live=live)))
         monitoring = Monitoring(clock, synchronous_runner, factory, [relay], False)
@@ -494,6 +513,7 @@ class MonitoringTests(SynchronousTestCase):
         mount.start()
         self.addCleanup(mount.stop)
         factory = RadioFactory(clock, StationConfig(mounts=(config,)), {"/stream": mount})
+        station_site(factory, clock)
         Monitoring(clock, synchronous_runner, factory, process_metrics=False)
         clock.pump([0.1] * 3)
         stream = json.loads(self.get(factory, "/api/v1/status").body)["mounts"][0]

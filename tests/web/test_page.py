@@ -5,18 +5,23 @@ Tests for L{radiod.web.page}: the station page and its files, in memory.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from importlib import resources
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.resource import Resource
+from twisted.web.static import Data
 
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
 from radiod.testing import FakeFrameSource
 from radiod.web.events import EVENTS_PATH
 from radiod.web.page import ASSET_PREFIX, ASSETS, StationPage, etag_matches
+from radiod.web.site import child_folder
+from radiod.web.tree import station_site
 from radiod.wire.server import RadioFactory, RadioProtocol
 
 
@@ -50,11 +55,26 @@ class StationPageTests(SynchronousTestCase):
 
     def setUp(self) -> None:
         self.clock = Clock()
-        configs = (MountConfig(name="/stream"), MountConfig(name="/jazz/late"))
+        self.factory, self.page = self.station("/stream", "/jazz/late")
+
+    def station(
+        self, *names: str, before: Callable[[RadioFactory, Resource], None] | None = None
+    ) -> tuple[RadioFactory, StationPage]:
+        """
+        A station with mounts C{names}, its site and its page.
+
+        @param before: called with the factory and the site's root before
+            the page is put on the site.
+        """
+        configs = tuple(MountConfig(name=name) for name in names)
         mounts = {config.name: Mount(config, FakeFrameSource([]), self.clock) for config in configs}
-        self.factory = RadioFactory(self.clock, StationConfig(port=8000, mounts=configs), mounts)
-        self.page = StationPage(self.clock, self.factory)
-        self.addCleanup(self.page.close)
+        factory = RadioFactory(self.clock, StationConfig(port=8000, mounts=configs), mounts)
+        site = station_site(factory, self.clock)
+        if before is not None:
+            before(factory, site.resource)
+        page = StationPage(self.clock, factory)
+        self.addCleanup(page.close)
+        return factory, page
 
     def request(self, target: str, method: str = "GET", headers: str = "") -> Reply:
         """
@@ -151,6 +171,70 @@ class StationPageTests(SynchronousTestCase):
             reply = self.request(path, "DELETE")
             self.assertEqual(reply.status, 405, path)
             self.assertEqual(reply.headers["allow"], "GET, HEAD, OPTIONS")
+
+    def test_preflight(self) -> None:
+        """
+        C{OPTIONS} gets the site's CORS preflight answer, as on every
+        other path.
+        """
+        for path in ("/", "/web/style.css", "/stream/", EVENTS_PATH):
+            reply = self.request(path, "OPTIONS")
+            self.assertEqual(reply.status, 204, path)
+            self.assertEqual(reply.headers["access-control-allow-origin"], "*")
+
+    def test_nothing_below(self) -> None:
+        """
+        Nothing is found below a file or the event streams, nor at the
+        folders that hold them.
+        """
+        for path in (
+            "/index.html/x",
+            "/web/app.js/x",
+            "/web/",
+            "/web",
+            EVENTS_PATH + "/",
+            "/api/v1",
+            "/api",
+        ):
+            reply = self.request(path)
+            self.assertEqual(reply.status, 404, path)
+            self.assertEqual(reply.body, b"404 File Not Found\n", path)
+
+    def test_mount_named_like_folder(self) -> None:
+        """
+        A mount named like the page's folder of files still has its page.
+        """
+        self.factory, self.page = self.station("/web")
+        reply = self.request("/web/")
+        self.assertEqual(reply.status, 200)
+        self.assertEqual(reply.body, web_file("index.html"))
+        self.assertEqual(self.request("/web/icon.svg").body, web_file("icon.svg"))
+
+    def test_shared_api_folder(self) -> None:
+        """
+        The event streams join whatever else the site serves under
+        C{/api/v1/}.
+        """
+
+        def status(factory: RadioFactory, root: Resource) -> None:
+            api = child_folder(child_folder(root, b"api", factory), b"v1", factory)
+            api.putChild(b"status", Data(b"{}", "application/json"))
+
+        self.factory, self.page = self.station("/stream", before=status)
+        self.assertEqual(self.request("/api/v1/status").body, b"{}")
+        self.assertIn(b"event: snapshot\n", self.open_events())
+
+    def open_events(self) -> bytes:
+        """
+        Open an event stream on the default mount; what it received.
+        """
+        address = IPv4Address("TCP", "192.0.2.9", 40001)
+        transport = StringTransport(peerAddress=address)
+        protocol = self.factory.buildProtocol(address)
+        protocol.makeConnection(transport)
+        protocol.dataReceived(f"GET {EVENTS_PATH} HTTP/1.1\r\n\r\n".encode())
+        self.assertFalse(transport.disconnecting)
+        return bytes(transport.value())
 
     def test_events_route(self) -> None:
         """

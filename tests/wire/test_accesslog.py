@@ -44,7 +44,7 @@ from radiod.wire.accesslog import (
     mask_target,
 )
 from radiod.wire.server import RadioFactory, RadioProtocol
-from tests.support.loopback import FIXTURES, Reader, run_ffmpeg, wait_for
+from tests.support.loopback import FIXTURES, Reader, Recording, run_ffmpeg, wait_for
 from tests.support.tools import require_ffmpeg
 
 reactor: Any = _reactor
@@ -620,9 +620,15 @@ class EndToEndTests(TestCase):
 
     timeout = 60
 
+    recording: Recording
+    """
+    What the station's mount put on air (see L{start}).
+    """
+
     async def start(self) -> tuple[StationService, str, int, list[Access]]:
         """
-        Start a station with an access log on a free loopback port.
+        Start a station with an access log on a free loopback port, with
+        L{recording} of its mount from its first audio.
 
         @return: the service, the log's path, the port, and the requests
             logged so far.
@@ -632,6 +638,7 @@ class EndToEndTests(TestCase):
         config = StationConfig(port=0, interface="127.0.0.1", mounts=(mount,), access_log=path)
         core: IReactorCore = reactor
         service = StationService(config, reactor, thread_runner(core, reactor.getThreadPool()))
+        self.recording = Recording(service.mounts["/stream"], reactor)
         service.startService()
         self.addCleanup(service.stopService)
         port = await service.listener.listening
@@ -665,7 +672,8 @@ class EndToEndTests(TestCase):
         """
         A listener whose session the server ends (as when it is kicked or
         the station stops) gets a line with exactly the audio bytes it
-        received and the seconds it listened.
+        received and the seconds it listened: at least two, once the
+        station has played it more than two seconds of audio.
         """
         return Deferred.fromCoroutine(self._closed_session_exact())
 
@@ -674,8 +682,13 @@ class EndToEndTests(TestCase):
         mount = service.mounts["/stream"]
         began = reactor.seconds()
         reader = await self.listen(port)
-        await wait_for(lambda: reactor.seconds() - began > 2.2, 10, reactor)
+        await wait_for(lambda: len(mount.listeners) == 1, 10, reactor)
         [listener] = mount.listeners
+        # No audio goes on air before its time, so this is at least two
+        # seconds on the station's clock (less a frame), however busy the
+        # machine.
+        recording = self.recording
+        await wait_for(lambda: recording.seconds_since(listener.connected_at) > 2.2, 20, reactor)
         listener.transport.loseConnection()
         await reader.gone
         await wait_for(lambda: bool(seen), 10, reactor)

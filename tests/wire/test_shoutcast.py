@@ -26,7 +26,9 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from radiod.audio.frames import read_frames
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
-from radiod.ingest.source import SOURCE_TIMEOUT, STALE_AFTER, StreamInfo
+from radiod.ingest.source import SOURCE_TIMEOUT
+from radiod.ingest.sources import STALE_AFTER
+from radiod.ingest.stream import StreamInfo
 from radiod.runner import thread_runner
 from radiod.station.service import StationService
 from radiod.testing import FakeFrameSource

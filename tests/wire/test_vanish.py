@@ -571,16 +571,16 @@ class VanishingPeerTests(TestCase):
         await wait_for(lambda: client.capture.audio.endswith(b"\n\n"), 10, reactor)
         self.assertIn(b"event: snapshot", client.capture.audio)
         [stream] = streams
-        handle = socket_of(stream.protocol.transport)
+        handle = socket_of(stream.request.transport)
         assert handle is not None
         self.assertEqual(handle.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE), 1)
         await wait_for(lambda: unacknowledged(handle) == 0, 10, reactor)
-        written = stream.protocol.response_sent
+        written = stream.request.sentLength
 
         await self.drop(port)
         await wait_for(lambda: not streams, 30, reactor)
         self.assertTrue(stream.closed)
-        self.assertEqual(stream.protocol.response_sent, written)
+        self.assertEqual(stream.request.sentLength, written)
         await wait_for(lambda: service.factory.per_address.open(VANISHING) == 0, 10, reactor)
         self.assertFalse(client.gone.called)
 
@@ -604,7 +604,7 @@ class VanishingPeerTests(TestCase):
         await self.connect(port, client, client.gone, source=VANISHING)
         await wait_for(lambda: client.capture.audio.endswith(b"\n\n"), 10, reactor)
         [stream] = streams
-        handle = socket_of(stream.protocol.transport)
+        handle = socket_of(stream.request.transport)
         assert handle is not None
         self.assertEqual(handle.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT), 3000)
 

@@ -1,6 +1,6 @@
 """
-Tests for L{radiod.outbound.push}: request building, reply handling, the push's
-connection logic, and an end-to-end push to a real station.
+Tests for L{radiod.outbound.cli}: the command line, the push's connection
+logic, and an end-to-end push to a real station.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import shutil
 from typing import Any
 
 from twisted.internet import reactor as _reactor
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.interfaces import IReactorCore
 from twisted.internet.protocol import Protocol
@@ -21,17 +21,8 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from radiod.audio.frames import read_frames
 from radiod.config import MountConfig, StationConfig
-from radiod.outbound.push import (
-    Pusher,
-    PushError,
-    PushOptions,
-    SourceProtocol,
-    metadata_target,
-    parse_arguments,
-    parse_status,
-    parse_target,
-    source_request,
-)
+from radiod.outbound.cli import Pusher, parse_arguments
+from radiod.outbound.client import PushError, PushOptions, SourceProtocol
 from radiod.runner import thread_runner
 from radiod.station.service import StationService
 from radiod.testing import synchronous_runner
@@ -57,79 +48,10 @@ def options(**changes: Any) -> PushOptions:
     return PushOptions(**settings)
 
 
-class RequestTests(SynchronousTestCase):
+class ArgumentTests(SynchronousTestCase):
     """
-    Building the source request and the title update.
+    Reading the command line.
     """
-
-    def test_parse_target(self) -> None:
-        """
-        A URL splits into host, port and mount; the port defaults to 8000.
-        """
-        self.assertEqual(parse_target("http://h:8001/live"), ("h", 8001, "/live"))
-        self.assertEqual(parse_target("http://h/a/b.mp3"), ("h", 8000, "/a/b.mp3"))
-
-    def test_parse_target_refuses(self) -> None:
-        """
-        A URL without a mount or not in C{http} is refused with a clear
-        message.
-        """
-        self.assertRaises(PushError, parse_target, "http://h:8000/")
-        self.assertRaises(PushError, parse_target, "icecast://h:8000/live")
-        self.assertRaises(PushError, parse_target, "http://h:x/live")
-
-    def test_put_request(self) -> None:
-        """
-        The C{PUT} request is HTTP/1.1 with Host, Basic credentials, the
-        MPEG content type and the stream's C{ice-*} headers, and no
-        C{Expect}.
-        """
-        request = source_request("PUT", options(name="My Radio", genre="Jazz", public=True))
-        self.assertEqual(
-            request,
-            b"PUT /live HTTP/1.1\r\n"
-            b"Host: radio.example:8001\r\n"
-            b"Authorization: Basic c291cmNlOmhhY2ttZQ==\r\n"
-            b"User-Agent: radiod-push\r\n"
-            b"Content-Type: audio/mpeg\r\n"
-            b"ice-name: My Radio\r\n"
-            b"ice-genre: Jazz\r\n"
-            b"ice-public: 1\r\n\r\n",
-        )
-
-    def test_source_request(self) -> None:
-        """
-        The legacy request is C{SOURCE} in HTTP/1.0; header values are put
-        on one line and sent as UTF-8.
-        """
-        request = source_request("SOURCE", options(description="Caf\xe9\r\nX: y", user="dj"))
-        self.assertTrue(request.startswith(b"SOURCE /live HTTP/1.0\r\n"))
-        self.assertIn(b"ice-description: Caf\xc3\xa9 X: y\r\n", request)
-        self.assertIn(b"ice-public: 0\r\n", request)
-        self.assertNotIn(b"Expect", request)
-        self.assertIn(b"Authorization: Basic ZGo6aGFja21l\r\n", request)
-
-    def test_metadata_target(self) -> None:
-        """
-        The title update escapes the mount and the UTF-8 title and says
-        its charset.
-        """
-        self.assertEqual(
-            metadata_target(options(), "Ann \xe9 - T&S"),
-            "http://radio.example:8001/admin/metadata?mount=%2Flive&mode=updinfo"
-            "&song=Ann%20%C3%A9%20-%20T%26S&charset=UTF-8",
-        )
-
-    def test_parse_status(self) -> None:
-        """
-        HTTP and ICY status lines give their code and reason; anything
-        else is refused.
-        """
-        self.assertEqual(parse_status(b"HTTP/1.0 200 OK\r\n\r\n"), (200, "OK"))
-        self.assertEqual(parse_status(b"ICY 401 Unauthorized\r\n"), (401, "Unauthorized"))
-        self.assertEqual(parse_status(b"HTTP/1.1 403\r\n"), (403, ""))
-        self.assertRaises(PushError, parse_status, b"invalid password\r\n")
-        self.assertRaises(PushError, parse_status, b"HTTP/1.0 OK\r\n")
 
     def test_arguments(self) -> None:
         """
@@ -146,71 +68,6 @@ class RequestTests(SynchronousTestCase):
         self.assertTrue(parse_arguments(["--password", "p", "http://h/m", "x"]).loop)
 
 
-class SourceProtocolTests(SynchronousTestCase):
-    """
-    One source connection over a L{StringTransport}.
-    """
-
-    def test_reply_in_pieces(self) -> None:
-        """
-        The request is sent on connection; a status line arriving in
-        pieces is read once whole.
-        """
-        protocol = SourceProtocol(b"PUT /m HTTP/1.1\r\n\r\n")
-        transport = StringTransport()
-        protocol.makeConnection(transport)
-        self.assertEqual(transport.value(), b"PUT /m HTTP/1.1\r\n\r\n")
-        protocol.dataReceived(b"HTTP/1.0 401 Auth")
-        self.assertNoResult(protocol.answered)
-        protocol.dataReceived(b"entication Required\r\n")
-        self.assertEqual(self.successResultOf(protocol.answered), (401, "Authentication Required"))
-
-    def test_not_http(self) -> None:
-        """
-        A reply that is not HTTP fails the answer and closes the
-        connection.
-        """
-        protocol = SourceProtocol(b"")
-        transport = StringTransport()
-        protocol.makeConnection(transport)
-        protocol.dataReceived(b"invalid password\r\n")
-        self.failureResultOf(protocol.answered, PushError)
-        self.assertTrue(transport.disconnecting)
-
-    def test_closed_without_answer(self) -> None:
-        """
-        A connection closed before any reply fails the answer.
-        """
-        protocol = SourceProtocol(b"")
-        protocol.makeConnection(StringTransport())
-        protocol.connectionLost(Failure(ConnectionError()))
-        self.failureResultOf(protocol.answered, PushError)
-        self.successResultOf(protocol.closed)
-
-    def test_backlog_cap(self) -> None:
-        """
-        Audio written while the server does not read is counted; past the
-        cap the connection is aborted, and resuming resets the count.
-        """
-        with open(ALPHA, "rb") as f:
-            frames = read_frames(f.read())
-        protocol = SourceProtocol(b"", max_backlog=1.0)
-        transport = StringTransport()
-        protocol.makeConnection(transport)
-        protocol.start_streaming()
-        self.assertIs(transport.producer, protocol)
-        protocol.pauseProducing()
-        protocol.send(frames[:30])
-        protocol.resumeProducing()
-        self.assertEqual(protocol.backlog, 0.0)
-        protocol.pauseProducing()
-        protocol.send(frames[:30])
-        self.assertFalse(transport.disconnecting)
-        protocol.send(frames[30:60])
-        self.assertTrue(transport.disconnecting)
-        self.assertIn(frames[59].data, transport.value())
-
-
 class PusherTests(SynchronousTestCase):
     """
     The push's connection logic, with fake connections and a fake clock.
@@ -220,8 +77,11 @@ class PusherTests(SynchronousTestCase):
         self.clock = Clock()
         self.connections: list[tuple[SourceProtocol, StringTransport]] = []
         self.announced: list[str] = []
+        self.unreachable = False
 
     def connect(self, protocol: Protocol) -> Deferred[Any]:
+        if self.unreachable:
+            return fail(OSError("no route"))
         assert isinstance(protocol, SourceProtocol)
         transport = StringTransport()
         protocol.makeConnection(transport)
@@ -342,6 +202,17 @@ class PusherTests(SynchronousTestCase):
         error = self.failureResultOf(pusher.start(), PushError).value
         self.assertIn("does not exist", str(error))
         self.assertEqual(self.connections, [])
+
+    def test_unreachable_at_first(self) -> None:
+        """
+        A server that cannot be reached before it ever accepted the push
+        ends it with the reason, and nothing is retried.
+        """
+        self.unreachable = True
+        pusher = self.pusher()
+        error = self.failureResultOf(pusher.start(), PushError).value
+        self.assertEqual(str(error), "cannot connect to http://radio.example:8001/live: no route")
+        self.assertEqual(self.clock.getDelayedCalls(), [])
 
 
 class PushEndToEndTests(TestCase):
