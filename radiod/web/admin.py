@@ -68,8 +68,7 @@ from radiod.web.listings import (
 )
 from radiod.web.monitoring import peer_host
 from radiod.web.params import query
-from radiod.web.paths import attach
-from radiod.web.site import StationRequest, StationResource, StationSite
+from radiod.web.site import StationRequest, StationResource, StationSite, attach
 from radiod.wire.server import RadioFactory
 
 __all__ = [

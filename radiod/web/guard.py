@@ -21,8 +21,7 @@ from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET
 
 from radiod.auth import CHALLENGE, UNAUTHORISED, Administrator
-from radiod.web.paths import Endpoint
-from radiod.web.site import StationRequest, refuse
+from radiod.web.site import Endpoint, StationRequest, refuse
 from radiod.wire.server import SERVER, RadioFactory
 
 __all__ = ["AdminLogin", "Prepared"]

@@ -32,8 +32,7 @@ from prometheus_client.registry import Collector
 
 from radiod import __version__
 from radiod.broadcast.mount import Mount
-from radiod.web.paths import Endpoint
-from radiod.web.site import StationRequest
+from radiod.web.site import Endpoint, StationRequest
 from radiod.web.stats import NO_CACHE
 from radiod.web.status import SOURCE_KINDS
 from radiod.wire.server import RadioFactory

@@ -42,8 +42,7 @@ from radiod.web.guard import AdminLogin
 from radiod.web.history import HISTORY_FILE, PlayHistory
 from radiod.web.lag import LagMonitor
 from radiod.web.metrics import METRICS_PATH, MetricsPage, MountTally, StationMetrics
-from radiod.web.paths import attach
-from radiod.web.site import StationSite
+from radiod.web.site import StationSite, attach
 from radiod.web.stats import (
     ADMIN_STATS_PATH,
     API_STATUS_PATH,

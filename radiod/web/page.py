@@ -21,18 +21,18 @@ from urllib.parse import unquote
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.web.http import CACHED
-from twisted.web.resource import IResource, Resource
+from twisted.web.resource import IResource
 from twisted.web.server import NOT_DONE_YET
 
 from radiod.web.events import EVENTS_PATH, MAX_STREAMS, EventStreams
 from radiod.web.site import (
-    Folder,
+    Branch,
     Refusal,
     StationRequest,
     StationResource,
     StationRoot,
     StationSite,
-    child_folder,
+    attach,
 )
 from radiod.wire.server import RadioFactory
 
@@ -235,18 +235,14 @@ class StationPage:
         for path in PAGE_PATHS:
             root.putChild(path.removeprefix("/").encode("ascii"), page)
         root.lookups.append(self.mount_page)
-        web = Folder(factory)
-        # A mount named like the folder still has its page.
-        web.lookups.append(self.mount_page)
+        # A mount named like the folder still has its page: what the folder
+        # has not, the root's lookups find.
+        web = Branch(root)
         root.putChild(ASSET_PREFIX.strip("/").encode("ascii"), web)
         for name, content_type in ASSETS.items():
             web.putChild(name.encode("ascii"), Document(factory, load_asset(name, content_type)))
         self.events = EventStreams(clock, factory, max_streams)
-        parent: Resource = root
-        *branches, leaf = EVENTS_PATH.strip("/").split("/")
-        for branch in branches:
-            parent = child_folder(parent, branch.encode("ascii"), factory)
-        parent.putChild(leaf.encode("ascii"), self.events)
+        attach(site, EVENTS_PATH, self.events)
 
     def mount_page(self, request: StationRequest) -> IResource | None:
         """

@@ -33,14 +33,15 @@ from radiod.wire.server import CORS, SERVER, RadioFactory
 
 __all__ = [
     "ALLOWED",
-    "Folder",
+    "Branch",
+    "Endpoint",
     "Refusal",
     "StationChannel",
     "StationRequest",
     "StationResource",
     "StationRoot",
     "StationSite",
-    "child_folder",
+    "attach",
     "refuse",
 ]
 
@@ -66,6 +67,7 @@ class StationChannel(HTTPChannel):
     client = "-"
     peer = "-"
     connected_at = 0.0
+    logged = True
 
     def checkPersistence(self, request: Request, version: bytes) -> bool:
         """
@@ -119,6 +121,16 @@ class StationRequest(Request):
         self.client_host = channel.client
         self.peer_name = channel.peer
         self.connected_at = channel.connected_at
+        self.logged = channel.logged
+
+    def __repr__(self) -> str:
+        """
+        The request as Twisted's own log lines show it, its secrets masked.
+        """
+        method = getattr(self, "method", b"-")
+        uri = getattr(self, "uri", b"-")
+        target = mask_target(uri.decode("latin-1"))
+        return f"<{type(self).__name__} {method.decode('latin-1')} {target}>"
 
     def connectionLost(self, reason: Failure) -> None:
         """
@@ -239,19 +251,6 @@ class Refusal(StationResource):
         return refuse(request, self.factory, 404, "File Not Found")
 
 
-def child_folder(parent: Resource, name: bytes, factory: RadioFactory) -> Resource:
-    """
-    The child C{name} of C{parent} that resources hang under: the one
-    there already (several parts of the station share C{/api/v1/} and
-    C{/admin/}), or a new L{Folder}.
-    """
-    child = parent.children.get(name)
-    if not isinstance(child, Resource):
-        child = Folder(factory)
-        parent.putChild(name, child)
-    return child
-
-
 class StationRoot(StationResource):
     """
     The root of the station's resource tree: named children, then
@@ -277,11 +276,72 @@ class StationRoot(StationResource):
         return Refusal(self.factory)
 
 
-class Folder(StationRoot):
+class Branch(StationRoot):
     """
-    A path with children and nothing of its own (C{/admin/}, C{/api/v1/},
-    C{/web/}): C{404} for itself, as for any path nothing answers.
+    A path segment that only leads to others, such as C{/api} or
+    C{/api/v1}: asked for itself, it is C{404 File Not Found}, as any
+    path the site has nothing at; a path under it that no child has is
+    looked up from the root, so that the playlist of a mount named under
+    it (C{/api/x.m3u}) is still found.
     """
+
+    def __init__(self, root: StationRoot) -> None:
+        """
+        @param root: the site's root, whose lookups find what no child
+            has.
+        """
+        super().__init__(root.factory)
+        self._root = root
+
+    def getChild(self, path: bytes, request: StationRequest) -> IResource:
+        """
+        What the root finds for the request's path, else L{Refusal}.
+        """
+        return self._root.getChild(path, request)
+
+    def render(self, request: StationRequest) -> bytes | int:
+        """
+        C{404 File Not Found}.
+        """
+        return Refusal(self.factory).render(request)
+
+
+class Endpoint(StationResource):
+    """
+    A resource that answers at its own path only: a path below it
+    (C{/7.html/x}, or C{/api/v1/status/} with its slash) is C{404 File Not
+    Found}, as any path the site has nothing at.
+    """
+
+    def getChild(self, path: bytes, request: StationRequest) -> IResource:
+        """
+        L{Refusal}, for any path below this one.
+        """
+        return Refusal(self.factory)
+
+
+def attach(site: StationSite, path: str, resource: IResource) -> None:
+    """
+    Put C{resource} at C{path} on C{site}, under the children already at
+    the segments before its last, or under new L{Branch}es where there
+    are none.
+
+    @param site: the station's site.
+    @param path: an absolute path, such as C{/api/v1/status}.
+    @param resource: what answers there.
+    """
+    root = site.resource
+    assert isinstance(root, StationRoot)
+    *parents, last = path.strip("/").encode("ascii").split(b"/")
+    node: Resource = root
+    for segment in parents:
+        child = node.getStaticEntity(segment)
+        if child is None:
+            child = Branch(root)
+            node.putChild(segment, child)
+        assert isinstance(child, Resource)
+        node = child
+    node.putChild(last, resource)
 
 
 class StationSite(Site):
@@ -313,7 +373,9 @@ class StationSite(Site):
         self._clock = clock
         self._on_access = on_access
 
-    def channel(self, client: str, peer: str, address: IAddress) -> StationChannel:
+    def channel(
+        self, client: str, peer: str, address: IAddress, logged: bool = True
+    ) -> StationChannel:
         """
         A channel for a connection the stream server hands over.
         """
@@ -323,6 +385,7 @@ class StationSite(Site):
         channel.requestFactory = self.requestFactory  # type: ignore[assignment]
         channel.timeOut = self.timeOut  # type: ignore[assignment]
         channel.callLater = self.reactor.callLater  # type: ignore[assignment]
+        channel.logged = logged
         channel.client = client
         channel.peer = peer
         channel.connected_at = self._clock.seconds()
@@ -341,9 +404,9 @@ class StationSite(Site):
 
     def log(self, request: Request) -> None:  # type: ignore[override]
         observers = self._on_access()
-        if not observers:
-            return
         assert isinstance(request, StationRequest)
+        if not observers or not request.logged:
+            return
         now = self._clock.seconds()
         version = request.sent_version
         access = Access(

@@ -23,8 +23,7 @@ from collections.abc import Callable, Sequence
 
 from radiod.ingest.metadata import XML_CONTENT_TYPE
 from radiod.web.params import first, query
-from radiod.web.paths import Endpoint
-from radiod.web.site import StationRequest, refuse
+from radiod.web.site import Endpoint, StationRequest, refuse
 from radiod.web.status import (
     MountStatus,
     StationStatus,

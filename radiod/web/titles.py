@@ -30,13 +30,13 @@ from radiod.ingest.metadata import (
     raw_query,
     shoutcast_reply,
 )
-from radiod.web.site import StationRequest, StationResource
+from radiod.web.site import Endpoint, StationRequest
 from radiod.wire.server import RadioFactory
 
 __all__ = ["TitleUpdate"]
 
 
-class TitleUpdate(StationResource):
+class TitleUpdate(Endpoint):
     """
     One of the two title-update paths.
 
@@ -45,7 +45,6 @@ class TitleUpdate(StationResource):
         than Icecast's C{/admin/metadata}.
     """
 
-    isLeaf = True
     _log = Logger()
 
     def __init__(self, factory: RadioFactory, shoutcast: bool) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from twisted.internet.interfaces import IReactorTime
 
 from radiod.web.playlists import playlist_for
-from radiod.web.site import StationRoot, StationSite, child_folder
+from radiod.web.site import StationRoot, StationSite, attach
 from radiod.web.titles import TitleUpdate
 from radiod.wire.server import RadioFactory
 
@@ -28,12 +28,11 @@ def station_site(factory: RadioFactory, clock: IReactorTime) -> StationSite:
       - any other path: C{404}.
     """
     root = StationRoot(factory)
-    admin = child_folder(root, b"admin", factory)
-    admin.putChild(b"metadata", TitleUpdate(factory, shoutcast=False))
-    root.putChild(b"admin.cgi", TitleUpdate(factory, shoutcast=True))
     root.lookups.append(lambda request: playlist_for(factory, request))
     site = StationSite(
         root, clock, lambda: factory.on_access, timeout=factory.config.header_timeout
     )
+    attach(site, "/admin/metadata", TitleUpdate(factory, shoutcast=False))
+    attach(site, "/admin.cgi", TitleUpdate(factory, shoutcast=True))
     factory.site = site
     return site

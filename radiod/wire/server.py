@@ -64,7 +64,7 @@ from radiod.wire.limits import (
     socket_of,
 )
 
-__all__ = ["AUDIO_WAIT", "CORS", "SERVER", "RadioFactory", "RadioProtocol", "Route", "WebSide"]
+__all__ = ["AUDIO_WAIT", "CORS", "SERVER", "RadioFactory", "RadioProtocol", "WebSide"]
 
 SERVER = f"radiod/{__version__}"
 
@@ -99,10 +99,12 @@ class WebSide(TypingProtocol):
     hands it the connection once it has read the request head.
     """
 
-    def channel(self, client: str, peer: str, address: IAddress) -> IProtocol:
+    def channel(self, client: str, peer: str, address: IAddress, logged: bool = True) -> IProtocol:
         """
         A protocol for one connection from C{client} (as logs name it,
-        C{peer}), fed from the start of the request.
+        C{peer}), fed from the start of the request; its requests go to
+        the access log unless C{logged} is false (a request a worker handed
+        over, which the worker logs).
         """
 
     def claims(self, path: str) -> bool:
@@ -112,38 +114,12 @@ class WebSide(TypingProtocol):
         """
 
 
-Route = Callable[["RadioProtocol", Request, bytes], None]
-"""
-A handler for one path: given the connection, the request and its form
-body (empty unless the path accepts C{POST}), it answers through
-L{RadioProtocol.reply} or L{RadioProtocol.refuse}, or keeps the
-connection for a stream of its own.
-"""
-
-
-def _is_playlist(path: str, mounts: Mapping[str, Mount]) -> bool:
-    """
-    Whether C{path} is a mount's playlist file (C{/<mount>.m3u} ...).
-    """
-    stem, dot, extension = path.rpartition(".")
-    return bool(dot) and stem in mounts and extension in ("m3u", "pls", "xspf")
-
-
 class RadioFactory(Factory):
     """
     Builds a L{RadioProtocol} per connection and holds what they share.
 
     @ivar mounts: the mounts by path, in configuration order.
     @ivar config: the station's settings.
-    @ivar routes: handlers for paths other than mounts and their
-        playlists, by exact path (without the query).
-    @ivar form_paths: the paths whose C{POST} requests carry a form body
-        (at most L{MAX_BODY} bytes) read before the route is called.
-    @ivar prefix_routes: handlers for C{GET} and C{HEAD} requests whose
-        path starts with a prefix, when no mount, playlist or mount page
-        has the path.
-    @ivar mount_page: the handler for a mount's own page, C{/<mount>/}
-        (the mount's name and a slash), or C{None} for none.
     @ivar fallbacks: which mount a listener hears when the one it asks for
         has no audio.
     @ivar on_access: called with an L{Access} for each request when its
@@ -194,10 +170,6 @@ class RadioFactory(Factory):
         )
         self.refused = 0
         self.noisy = False
-        self.routes: dict[str, Route] = {}
-        self.form_paths: set[str] = set()
-        self.prefix_routes: dict[str, Route] = {}
-        self.mount_page: Route | None = None
         self.on_access: list[Callable[[Access], None]] = []
         self.per_address = AddressLimit(config.max_per_address)
         self.throttle = LoginThrottle(clock)
@@ -323,8 +295,6 @@ class RadioProtocol(Protocol):
     """
     One client connection: a request, then a reply or a stream.
 
-    @ivar on_lost: called when the connection is lost (a route that keeps
-        the connection for a stream of its own cleans up here).
     @ivar peer: the client, for logs: C{host:port} of the connection, or,
         once the request is read, the address C{X-Forwarded-For} gives when
         the connection comes from a trusted proxy.
@@ -370,7 +340,6 @@ class RadioProtocol(Protocol):
         self.response_status: int | None = None
         self.response_sent = 0
         self._connected_at = 0.0
-        self.on_lost: list[Callable[[], None]] = []
 
     def connectionMade(self) -> None:
         """
@@ -510,7 +479,7 @@ class RadioProtocol(Protocol):
             self._too_many(request)
             return
         forwarded = self._forwarded(request)
-        if request.method == "POST" and (forwarded or request.path in self.radio.form_paths):
+        if request.method == "POST" and forwarded:
             self._await_body(request)
             return
         self._cancel_timeout()
@@ -584,10 +553,7 @@ class RadioProtocol(Protocol):
             return
         self._awaiting = None
         self._cancel_timeout()
-        if self._forwarded(request):
-            self._forward(request, self._remainder[:size])
-            return
-        self._dispatch(request, self._remainder[:size])
+        self._forward(request, self._remainder[:size])
 
     def _identify(self, request: Request) -> None:
         """
@@ -609,7 +575,7 @@ class RadioProtocol(Protocol):
 
     def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:  # noqa: B008
         """
-        Forget our listener and timers, tell L{on_lost}, and log the
+        Forget our listener and timers, tell the site or the source, and log the
         request for the access log.
         """
         self._lost = True
@@ -631,9 +597,6 @@ class RadioProtocol(Protocol):
             self.listener = None
         if self.source is not None:
             self.source.connection_lost()
-        callbacks, self.on_lost = self.on_lost, []
-        for callback in callbacks:
-            callback()
 
     def _log_access(self) -> None:
         """
@@ -751,46 +714,22 @@ class RadioProtocol(Protocol):
     def _handle(self, request: Request) -> None:
         """
         Answer a request: a mount's stream (and its C{/;} aliases) and a
-        source's C{PUT} or C{SOURCE} here; the paths still routed here;
-        anything else on the site.
+        source's C{PUT} or C{SOURCE} here, anything else on the site.
         """
         method = request.method
         path = request.path
-        mounts = self.radio.mounts
-        stream = path in mounts or path.startswith("/;")
+        stream = path in self.radio.mounts or path.startswith("/;")
         if stream and method in ("GET", "HEAD"):
             self._stream(request, self.radio.default_mount.name if path[:2] == "/;" else path)
             return
-        if path in self.radio.routes:
-            self.radio.routes[path](self, request, b"")
-            return
-        if path in (METADATA_PATH, ADMIN_CGI) or _is_playlist(path, mounts):
-            self._hand_off()
-            return
         site = self.radio.site
-        if method in ("PUT", "SOURCE") and site is not None and site.claims(path):
-            self._hand_off()
-            return
-        if method in ("PUT", "SOURCE") and self.radio.sources is not None:
-            self._source(request, self.radio.sources)
-            return
-        if method == "OPTIONS":
-            self._hand_off()
-            return
-        page = self.radio.mount_page
-        routed = None
-        if page is not None and path.endswith("/") and path[:-1] in mounts:
-            routed = page
-        else:
-            for prefix, route in self.radio.prefix_routes.items():
-                if path.startswith(prefix):
-                    routed = route
-                    break
-        if stream or (routed is not None and method not in ("GET", "HEAD")):
+        sources = self.radio.sources
+        if method in ("PUT", "SOURCE") and sources is not None:
+            if site is None or not site.claims(path):
+                self._source(request, sources)
+                return
+        if stream and method != "OPTIONS":
             self.refuse(405, "Method Not Allowed", request)
-            return
-        if routed is not None:
-            routed(self, request, b"")
             return
         self._hand_off()
 
@@ -816,7 +755,9 @@ class RadioProtocol(Protocol):
             else:
                 self.refuse(413 if size > MAX_BODY else 411, message, request)
             return
-        channel = site.channel(self.client, self.peer, self.transport.getPeer())
+        channel = site.channel(
+            self.client, self.peer, self.transport.getPeer(), logged=not self._relayed
+        )
         self._channel = channel
         # The site answers and logs from here on.
         self.request = None
@@ -843,12 +784,6 @@ class RadioProtocol(Protocol):
             self.reply(400, [("Content-Type", HTML_CONTENT_TYPE)], shoutcast_reply(message))
         else:
             self.reply(400, [("Content-Type", XML_CONTENT_TYPE)], icecast_reply(message, False))
-
-    def _dispatch(self, request: Request, body: bytes) -> None:
-        """
-        Answer a registered route that takes a form body.
-        """
-        self.radio.routes[request.path](self, request, body)
 
     def _source(self, request: Request, sources: Sources) -> None:
         transport = self.transport

@@ -55,8 +55,7 @@ from radiod.web.listings import (
     track_json,
 )
 from radiod.web.monitoring import Monitoring
-from radiod.web.paths import attach
-from radiod.web.site import StationChannel, StationSite
+from radiod.web.site import StationChannel, StationSite, attach
 from radiod.web.tree import station_site
 from radiod.wire.server import RadioFactory, RadioProtocol
 

@@ -20,7 +20,7 @@ from radiod.config import MountConfig, StationConfig
 from radiod.testing import FakeFrameSource
 from radiod.web.events import EVENTS_PATH
 from radiod.web.page import ASSET_PREFIX, ASSETS, StationPage, etag_matches
-from radiod.web.site import child_folder
+from radiod.web.site import StationSite, attach
 from radiod.web.tree import station_site
 from radiod.wire.server import RadioFactory, RadioProtocol
 
@@ -217,8 +217,8 @@ class StationPageTests(SynchronousTestCase):
         """
 
         def status(factory: RadioFactory, root: Resource) -> None:
-            api = child_folder(child_folder(root, b"api", factory), b"v1", factory)
-            api.putChild(b"status", Data(b"{}", "application/json"))
+            assert isinstance(factory.site, StationSite)
+            attach(factory.site, "/api/v1/status", Data(b"{}", "application/json"))
 
         self.factory, self.page = self.station("/stream", before=status)
         self.assertEqual(self.request("/api/v1/status").body, b"{}")

@@ -6,7 +6,7 @@ server hands to the station's twisted.web site on the same connection.
 from __future__ import annotations
 
 from twisted.internet.task import Clock
-from twisted.logger import capturedLogs
+from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from radiod.broadcast.mount import Mount
@@ -131,3 +131,36 @@ class SiteTests(SynchronousTestCase):
         self.assertEqual(capture.status_line, "HTTP/1.0 413 Content Too Large")
         self.assertIsNone(conn.protocol._channel)
         self.assertTrue(conn.closed)
+
+    def test_head_logs_no_secret(self) -> None:
+        """
+        A C{HEAD} with a password in its query leaves no password in any
+        log line, Twisted's own included.
+        """
+        clock, factory, _ = self.build(source_password="hunter2-secret")
+        with capturedLogs() as events:
+            Connection(factory).send(
+                b"HEAD /admin.cgi?mode=updinfo&pass=hunter2-secret&song=x HTTP/1.0\r\n\r\n"
+            )
+        self.assertTrue(events)
+        self.assertNotIn("hunter2-secret", repr([formatEvent(e) for e in events]))
+
+    def test_below_an_endpoint(self) -> None:
+        """
+        Nothing is found below a title update's path.
+        """
+        clock, factory, _ = self.build()
+        capture = Connection(factory).send(b"GET /admin/metadata/x HTTP/1.0\r\n\r\n")
+        self.assertEqual(capture.status_line, "HTTP/1.0 404 Not Found")
+
+    def test_relayed_not_logged(self) -> None:
+        """
+        A request a worker handed over is answered here but logged by the
+        worker only.
+        """
+        clock, factory, accesses = self.build()
+        reply = self.successResultOf(
+            factory.answer(b"GET /stream.m3u HTTP/1.1\r\n\r\n", "198.51.100.4")
+        )
+        self.assertTrue(reply.startswith(b"HTTP/1.0 200 OK"), reply)
+        self.assertEqual(accesses, [])

@@ -17,7 +17,6 @@ from twisted.trial.unittest import SynchronousTestCase
 from radiod.audio.track import TrackInfo
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
-from radiod.request import Request
 from radiod.testing import FakeFrameSource, ListenerCapture, silent_frame
 from radiod.web.tree import station_site
 from radiod.wire.server import AUDIO_WAIT, RadioFactory, RadioProtocol
@@ -354,44 +353,18 @@ class ServerTests(SynchronousTestCase):
         conn.protocol.connectionLost()
         self.assertEqual(mount.listeners, set())
 
-    def test_mount_page(self) -> None:
+    def test_site_gets_the_rest(self) -> None:
         """
-        A mount's name with a slash after it goes to
-        L{RadioFactory.mount_page} when one is set (the station page is);
-        without one, or for a path that is no mount's, it is not found.
-        """
-        clock, factory, mount = self.build()
-        capture = Connection(factory).send(b"GET /stream/ HTTP/1.0\r\n\r\n")
-        self.assertIn("404", capture.status_line)
-        seen = []
-
-        def page(protocol: RadioProtocol, request: Request, body: bytes) -> None:
-            seen.append(request.path)
-            protocol.reply(200, [("Content-Type", "text/plain")], b"page")
-
-        factory.mount_page = page
-        capture = Connection(factory).send(b"GET /other/ HTTP/1.0\r\n\r\n")
-        self.assertEqual(capture.status_line, "HTTP/1.0 200 OK")
-        self.assertEqual(bytes(capture.audio), b"page")
-        for path in (b"/nowhere/", b"//", b"/stream//"):
-            capture = Connection(factory).send(b"GET " + path + b" HTTP/1.0\r\n\r\n")
-            self.assertIn("404", capture.status_line, path)
-        self.assertEqual(seen, ["/other/"])
-
-    def test_on_lost(self) -> None:
-        """
-        A route that keeps its connection hears, once, that it was lost.
+        Whatever is not a stream or a source goes to the site with its
+        head, on the same connection; without a site it is not found.
         """
         clock, factory, mount = self.build()
-        lost = []
-
-        def keep(protocol: RadioProtocol, request: Request, body: bytes) -> None:
-            protocol.on_lost.append(lambda: lost.append(request.path))
-
-        factory.routes["/keep"] = keep
         conn = Connection(factory)
-        conn.send(b"GET /keep HTTP/1.0\r\n\r\n")
-        self.assertEqual(lost, [])
-        conn.protocol.connectionLost()
-        conn.protocol.connectionLost()
-        self.assertEqual(lost, ["/keep"])
+        capture = conn.send(b"GET /stream/ HTTP/1.0\r\n\r\n")
+        self.assertIsNotNone(conn.protocol._channel)
+        self.assertEqual(capture.status_line, "HTTP/1.0 404 Not Found")
+        factory.site = None
+        conn = Connection(factory)
+        capture = conn.send(b"GET /stream.m3u HTTP/1.0\r\n\r\n")
+        self.assertIsNone(conn.protocol._channel)
+        self.assertEqual(capture.status_line, "HTTP/1.0 404 Not Found")
