@@ -17,14 +17,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import cast
 
-from twisted.internet.error import ProcessExitedAlready
 from twisted.internet.interfaces import IPushProducer, IReactorProcess
-from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from radiod.ffmpeg.arguments import mp3_output
+from radiod.ffmpeg.process import FfmpegProcess
 from radiod.library.catalogue import Item, SelectionError
 from radiod.web.site import StationRequest, refuse
 from radiod.wire.server import RadioFactory
@@ -132,7 +131,7 @@ def transcode_arguments(ffmpeg: str, path: str, wanted: TranscodeRequest) -> lis
 
 
 @implementer(IPushProducer)
-class Transcode(ProcessProtocol):
+class Transcode(FfmpegProcess):
     """
     One file transcoded for one client by an ffmpeg child process.
 
@@ -165,12 +164,12 @@ class Transcode(ProcessProtocol):
         @param wanted: how it is transcoded.
         @param on_end: called with this transcode once ffmpeg has exited.
         """
+        super().__init__()
         self.request = request
         self._factory = factory
         self.item = item
         self.wanted = wanted
         self._on_end = on_end
-        self._errors = bytearray()
         self.pid: int | None = None
         self.sent_head = False
         self.ended = False
@@ -180,14 +179,7 @@ class Transcode(ProcessProtocol):
         """
         Start ffmpeg on the file's real C{path}.
         """
-        process = reactor.spawnProcess(
-            self,
-            ffmpeg,
-            transcode_arguments(ffmpeg, path, self.wanted),
-            env=None,
-            childFDs={0: "w", 1: "r", 2: "r"},
-        )
-        self.pid = process.pid
+        self.pid = self.start(reactor, transcode_arguments(ffmpeg, path, self.wanted)).pid
 
     # ProcessProtocol
 
@@ -216,18 +208,12 @@ class Transcode(ProcessProtocol):
             request.setHeader("Access-Control-Allow-Origin", "*")
         request.write(data)
 
-    def errReceived(self, data: bytes) -> None:
-        """
-        Keep the start of what ffmpeg complains about, for the log.
-        """
-        if len(self._errors) < 4096:
-            self._errors += data[: 4096 - len(self._errors)]
-
     def processEnded(self, reason: Failure) -> None:
         """
         ffmpeg is gone: end the response (or answer with an error when it
         wrote nothing), and free its place.
         """
+        super().processEnded(reason)
         self.ended = True
         self._on_end(self)
         if self._gone:
@@ -235,25 +221,24 @@ class Transcode(ProcessProtocol):
         self._gone = True
         request = self.request
         request.unregisterProducer()
-        lines = bytes(self._errors).decode("utf-8", "replace").strip().splitlines()
         if not self.sent_head:
             self._log.error(
                 "Cannot transcode {path} for {peer}: {stderr}",
                 path=self.item.track.path,
                 peer=request.peer_name,
-                stderr=lines[-1] if lines else reason.getErrorMessage(),
+                stderr=self.describe(reason),
             )
             body = refuse(request, self._factory, 500, "Cannot transcode the file")
             request.setHeader("Content-Length", str(len(body)))
             request.write(body)
             request.finish()
             return
-        if lines:
+        if self.last_line:
             self._log.warn(
                 "Transcoding {path} for {peer} ended: {stderr}",
                 path=self.item.track.path,
                 peer=request.peer_name,
-                stderr=lines[-1],
+                stderr=self.last_line,
             )
         request.finish()
 
@@ -283,10 +268,7 @@ class Transcode(ProcessProtocol):
         self._gone = True
         if self.transport is None or self.ended:
             return
-        try:
-            self.transport.signalProcess("KILL")
-        except ProcessExitedAlready:
-            pass
+        self.kill("was stopped")
         self.transport.loseConnection()
 
     def _left(self, reason: Failure) -> None:
