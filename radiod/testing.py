@@ -4,8 +4,9 @@ Fakes and helpers shared by radiod's tests (and useful to anyone testing
 code built on radiod): synthetic frames, a scripted frame source, a
 synchronous runner, a clock whose system time can be stepped, a transport
 that pushes back like a slow client, a parser for what a listener
-receives, a converter that converts nothing, and a process reactor whose
-children the test plays.
+receives, a client connection to a server in memory, a runner whose work
+runs when the test says, a converter that converts nothing, and a process
+reactor whose children the test plays.
 
 Each fake provides the interface of what it stands in for and behaves
 like it where a test can tell; C{tests/test_testing.py} runs the same
@@ -17,16 +18,18 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import AnyStr, TypeVar
+from typing import Any, AnyStr, Generic, Protocol, TypeVar
 
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.error import ProcessDone, ProcessExitedAlready
+from twisted.internet.error import ConnectionDone, ProcessDone, ProcessExitedAlready
 from twisted.internet.interfaces import (
     IAddress,
     IProcessProtocol,
     IProcessTransport,
     IReactorProcess,
 )
+from twisted.internet.protocol import Protocol as TwistedProtocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
@@ -39,11 +42,13 @@ from radiod.audio.track import TrackInfo
 from radiod.interfaces import IFrameSource
 
 __all__ = [
+    "Connection",
     "FakeConverter",
     "FakeConverters",
     "FakeFrameSource",
     "FakeProcess",
     "FakeProcessReactor",
+    "LaterRunner",
     "ListenerCapture",
     "Reply",
     "SlowTransport",
@@ -54,6 +59,8 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+_P = TypeVar("_P", bound=TwistedProtocol)
+_P_co = TypeVar("_P_co", bound=TwistedProtocol, covariant=True)
 
 
 def synchronous_runner(work: Callable[[], _T]) -> Deferred[_T]:
@@ -72,6 +79,61 @@ def synchronous_runner(work: Callable[[], _T]) -> Deferred[_T]:
         return succeed(work())
     except BaseException:
         return fail()
+
+
+class LaterRunner:
+    """
+    A L{radiod.interfaces.Runner} whose work runs when the test says, as
+    work handed to L{radiod.runner.thread_runner} finishes some time
+    later: each piece waits in L{pending} until the test runs it with
+    L{run} (the oldest, or any other, as threads may finish out of order)
+    or L{run_all}.
+
+    As with the thread runner, the Deferred returned has no result yet; it
+    fires, when the work has run, with its result, or with what it raised
+    (any L{BaseException}, as Twisted's thread pool does) as its failure.
+
+    @ivar pending: the work not yet run, each with the Deferred it fires,
+        oldest first; a test may take work out of it to run it itself.
+    """
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Callable[[], object], Deferred[Any]]] = []
+
+    def __call__(self, work: Callable[[], _T]) -> Deferred[_T]:
+        """
+        Keep C{work} until the test runs it.
+
+        @param work: the blocking callable.
+        @return: a Deferred that fires once C{work} has run.
+        """
+        done: Deferred[_T] = Deferred()
+        self.pending.append((work, done))
+        return done
+
+    def run(self, index: int = 0) -> None:
+        """
+        Run the work at C{index} in L{pending} (by default the oldest; -1
+        for the latest, as a thread that finishes before those started
+        earlier would) and fire its Deferred with the outcome.
+
+        @raise IndexError: if there is no such work.
+        """
+        work, done = self.pending.pop(index)
+        try:
+            result = work()
+        except BaseException:
+            done.errback()
+        else:
+            done.callback(result)
+
+    def run_all(self) -> None:
+        """
+        Run the pending work in order, oldest first, until none is left,
+        including work handed over meanwhile.
+        """
+        while self.pending:
+            self.run()
 
 
 def silent_frame(
@@ -495,6 +557,107 @@ def parse_reply(data: bytes) -> Reply:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     return Reply(int(lines[0].split()[1]), headers, body)
+
+
+class _ServerFactory(Protocol[_P_co]):
+    """
+    A factory that builds a protocol for each connection it accepts.
+    """
+
+    def buildProtocol(self, addr: IAddress | None) -> _P_co: ...
+
+
+class Connection(Generic[_P]):
+    """
+    One client's connection to a server, in memory: the protocol that
+    C{factory} builds for a client at C{host}, port C{port}, connected to
+    a L{StringTransport} that keeps what the server writes.
+
+    The same bytes sent get the same reply as on a TCP connection to the
+    same factory.  Closing is only noted, as L{StringTransport} notes it:
+    when the server closes, L{closed} turns true and its protocol is not
+    told the connection was lost; the test says when the client leaves,
+    with L{lose}.
+
+    @ivar transport: the server's transport: what it wrote is its
+        C{value()}.
+    @ivar protocol: the server's protocol for this connection.
+    """
+
+    def __init__(
+        self,
+        factory: _ServerFactory[_P],
+        port: int = 40000,
+        host: str = "192.0.2.9",
+        transport: StringTransport | None = None,
+    ) -> None:
+        """
+        @param factory: the server's factory (a station's
+            L{radiod.wire.server.RadioFactory}, say).
+        @param port: the client's port.
+        @param host: the client's address, IPv4 or IPv6.
+        @param transport: the transport to connect the protocol to (a
+            L{SlowTransport}, say), or L{None} for a new
+            L{StringTransport}; it is given the client's address as its
+            peer.
+        """
+        address = (IPv6Address if ":" in host else IPv4Address)("TCP", host, port)
+        if transport is None:
+            transport = StringTransport()
+        transport.peerAddr = address
+        self.transport = transport
+        self.protocol: _P = factory.buildProtocol(address)
+        self.protocol.makeConnection(transport)
+
+    def send(self, data: bytes | str) -> bytes:
+        """
+        The client sends C{data} (text as UTF-8).
+
+        @return: everything the server has written so far (see
+            L{received}).
+        """
+        self.protocol.dataReceived(data.encode("utf-8") if isinstance(data, str) else data)
+        return self.received()
+
+    def received(self) -> bytes:
+        """
+        Everything the server has written so far.
+        """
+        return bytes(self.transport.value())
+
+    def capture(self) -> ListenerCapture:
+        """
+        Everything the server has written so far, read as a listener reads
+        it.
+        """
+        capture = ListenerCapture()
+        capture.feed(self.received())
+        return capture
+
+    def reply(self) -> Reply:
+        """
+        Everything the server has written so far, read as a complete reply.
+
+        @raise ValueError: if it holds no complete head.
+        """
+        return parse_reply(self.received())
+
+    @property
+    def closed(self) -> bool:
+        """
+        Whether the server has closed the connection.
+        """
+        return bool(self.transport.disconnecting)
+
+    def lose(self, reason: Failure | None = None) -> None:
+        """
+        The client goes away: the server's protocol is told the connection
+        was lost.
+
+        @param reason: why, by default a clean close (L{ConnectionDone}),
+            as TCP reports a client that closed its end.
+        """
+        self.protocol.connectionLost(reason or Failure(ConnectionDone()))
 
 
 @implementer(IProcessTransport)

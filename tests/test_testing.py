@@ -3,24 +3,32 @@ Tests for the shared fakes in L{radiod.testing}: each provides the
 interface of what it stands in for, with the same signatures, and behaves
 like it.  Where a test can run the real thing too, the same checks run
 against both: a programme and the fake frame source, Twisted's L{Clock}
-and L{SteppedClock}, the thread runner and the synchronous one, a TCP
-transport and L{SlowTransport}, the ffmpeg converter and the fake one,
-real child processes and fake ones.
+and L{SteppedClock}, the thread runner and the synchronous and later
+ones, a TCP transport and L{SlowTransport}, a TCP connection and
+L{Connection}, the ffmpeg converter and the fake one, real child
+processes and fake ones.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
+import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from twisted.internet.abstract import FileDescriptor
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint, connectProtocol
-from twisted.internet.error import ProcessDone, ProcessExitedAlready, ProcessTerminated
+from twisted.internet.error import (
+    ConnectionDone,
+    ProcessDone,
+    ProcessExitedAlready,
+    ProcessTerminated,
+)
 from twisted.internet.interfaces import (
     IConsumer,
     IProcessTransport,
@@ -46,18 +54,20 @@ from radiod.audio.icy import encode_metadata
 from radiod.audio.track import TrackInfo
 from radiod.broadcast.listener import ListenerTransport
 from radiod.broadcast.mount import Mount
-from radiod.config import MountConfig
+from radiod.config import MountConfig, StationConfig
 from radiod.ffmpeg.converter import FfmpegConverter, ffmpeg_converters
 from radiod.interfaces import Converter, IFrameSource, MakeConverter, Runner
 from radiod.library.library import Library
 from radiod.library.programme import Programme
 from radiod.runner import thread_runner
 from radiod.testing import (
+    Connection,
     FakeConverter,
     FakeConverters,
     FakeFrameSource,
     FakeProcess,
     FakeProcessReactor,
+    LaterRunner,
     ListenerCapture,
     SlowTransport,
     SteppedClock,
@@ -65,6 +75,8 @@ from radiod.testing import (
     silent_frame,
     synchronous_runner,
 )
+from radiod.web.tree import station_site
+from radiod.wire.server import RadioFactory
 from tests.support.loopback import FIXTURES, Reader, asynchronous, reactor, wait_for
 
 CD = AudioFormat(44100, 2, 128)
@@ -337,7 +349,8 @@ def stop() -> None:
 
 class RunnerTests(TestCase):
     """
-    L{synchronous_runner} gives what L{thread_runner} gives, at once.
+    L{synchronous_runner} gives what L{thread_runner} gives, at once, and
+    L{LaterRunner} gives it when the test says.
     """
 
     timeout = 30
@@ -360,7 +373,9 @@ class RunnerTests(TestCase):
         core: IReactorCore = reactor
         real: Runner = thread_runner(core, reactor.getThreadPool())
         fake: Runner = synchronous_runner
+        later: Runner = LaterRunner()
         self.assertEqual(parameters(fake), parameters(real))
+        self.assertEqual(parameters(type(later).__call__), parameters(real))
 
     @asynchronous
     async def test_thread_runner(self) -> None:
@@ -378,6 +393,90 @@ class RunnerTests(TestCase):
         await self.check(synchronous_runner)
         self.assertEqual(self.successResultOf(synchronous_runner(lambda: 3)), 3)
         self.failureResultOf(synchronous_runner(stop), Stop)
+
+    @asynchronous
+    async def test_later_runner(self) -> None:
+        """
+        The fake whose work runs when the test says, here as soon as it is
+        handed over.
+        """
+        later = LaterRunner()
+
+        def runner(work: Callable[[], Any]) -> Deferred[Any]:
+            done = later(work)
+            later.run_all()
+            return done
+
+        await self.check(runner)
+
+    @asynchronous
+    async def test_not_yet(self) -> None:
+        """
+        The thread runner's Deferred has no result when it is returned, nor
+        has the later runner's, whose work has not run yet either.
+        """
+        core: IReactorCore = reactor
+        real = thread_runner(core, reactor.getThreadPool())(lambda: 3)
+        self.assertNoResult(real)
+        self.assertEqual(await real, 3)
+        ran: list[int] = []
+        later = LaterRunner()
+        done = later(lambda: ran.append(3))
+        self.assertNoResult(done)
+        self.assertEqual(ran, [])
+        later.run()
+        self.assertEqual((ran, self.successResultOf(done), later.pending), ([3], None, []))
+
+
+class LaterRunnerTests(SynchronousTestCase):
+    """
+    L{LaterRunner} runs its work when the test says, in any order.
+    """
+
+    def test_order(self) -> None:
+        """
+        L{LaterRunner.run} runs the oldest work, or the one at the index
+        given; L{LaterRunner.run_all} runs the rest in order, with work
+        handed over meanwhile.
+        """
+        later = LaterRunner()
+        ran: list[str] = []
+
+        def work(name: str) -> Callable[[], str]:
+            def run() -> str:
+                ran.append(name)
+                if name == "c":
+                    later(work("e"))
+                return name
+
+            return run
+
+        done = [later(work(name)) for name in "abcd"]
+        later.run(-1)
+        self.assertEqual(ran, ["d"])
+        self.assertEqual(self.successResultOf(done[3]), "d")
+        self.assertNoResult(done[0])
+        later.run()
+        self.assertEqual(ran, ["d", "a"])
+        later.run_all()
+        self.assertEqual(ran, ["d", "a", "b", "c", "e"])
+        self.assertEqual([self.successResultOf(each) for each in done[:3]], ["a", "b", "c"])
+        self.assertEqual(later.pending, [])
+        self.assertRaises(IndexError, later.run)
+
+    def test_failures(self) -> None:
+        """
+        What the work raises, an exception or not, is its Deferred's
+        failure, and the work after it still runs.
+        """
+        later = LaterRunner()
+        divided = later(lambda: 1 // 0)
+        stopped = later(stop)
+        last = later(lambda: 3)
+        later.run_all()
+        self.failureResultOf(divided, ZeroDivisionError)
+        self.failureResultOf(stopped, Stop)
+        self.assertEqual(self.successResultOf(last), 3)
 
 
 @implementer(IPushProducer)
@@ -500,6 +599,198 @@ class TransportTests(TestCase):
         transport.abortConnection()
         self.assertTrue(transport.aborted)
         self.assertTrue(transport.disconnecting)
+
+
+class Asker(TwistedProtocol):
+    """
+    A client that sends its request once connected and keeps what it
+    receives until the server closes the connection.
+
+    @ivar answered: fires with everything received, once closed.
+    """
+
+    def __init__(self, request: bytes) -> None:
+        self.request = request
+        self.received = b""
+        self.answered: Deferred[bytes] = Deferred()
+
+    def connectionMade(self) -> None:
+        """
+        Send the request.
+        """
+        assert self.transport is not None
+        self.transport.write(self.request)
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Keep what the server wrote.
+        """
+        self.received += data
+
+    def connectionLost(self, reason: Failure = Failure(ConnectionDone())) -> None:  # noqa: B008
+        """
+        Hand over everything received.
+        """
+        self.answered.callback(self.received)
+
+
+class Recorder(TwistedProtocol):
+    """
+    A server's end of a connection: keeps what it receives, and why the
+    connection was lost.
+
+    @ivar lost: fires once the connection is lost.
+    """
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.reason: Failure | None = None
+        self.lost: Deferred[None] = Deferred()
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Keep what the client sent.
+        """
+        self.data += data
+
+    def connectionLost(self, reason: Failure = Failure(ConnectionDone())) -> None:  # noqa: B008
+        """
+        Note why, and fire L{lost}.
+        """
+        self.reason = reason
+        self.lost.callback(None)
+
+
+class Recorders(Factory):
+    """
+    Builds a L{Recorder} for each connection, and keeps them.
+    """
+
+    def __init__(self) -> None:
+        self.built: list[Recorder] = []
+
+    def buildProtocol(self, addr: object) -> Recorder:
+        """
+        A new recorder.
+        """
+        recorder = Recorder()
+        self.built.append(recorder)
+        return recorder
+
+
+def undated(reply: bytes) -> bytes:
+    """
+    C{reply} without its C{Date} header, which the site takes from the
+    system clock.
+    """
+    return re.sub(rb"\r\nDate: [^\r]*", b"", reply)
+
+
+class ConnectionTests(TestCase):
+    """
+    A L{Connection} gives a server what a TCP connection gives it, and the
+    client what the server sends back.
+    """
+
+    timeout = 30
+
+    def station(self, clock: IReactorTime) -> RadioFactory:
+        """
+        A station on C{clock}, with its site and one mount, C{/stream}, not
+        started.
+        """
+        config = MountConfig(name="/stream")
+        mount = Mount(config, FakeFrameSource([]), clock)
+        factory = RadioFactory(
+            clock, StationConfig(port=8000, mounts=(config,)), {"/stream": mount}
+        )
+        station_site(factory, clock)
+        return factory
+
+    async def listen(self, factory: Factory) -> int:
+        """
+        Serve C{factory} on loopback until the test ends.
+
+        @return: the port.
+        """
+        port = await TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(factory)
+        self.addCleanup(port.stopListening)
+        number: int = port.getHost().port
+        return number
+
+    @asynchronous
+    async def test_same_replies(self) -> None:
+        """
+        The same requests get the same replies, byte for byte, in memory as
+        on TCP connections to the same station, which closes each once it
+        has answered: refusals by the stream server, a playlist and a
+        C{404} from its site (whose C{Date}, from the system clock, is left
+        out).
+        """
+        real = await self.listen(self.station(reactor))
+        memory = self.station(Clock())
+        requests = (
+            b"POST /stream HTTP/1.0\r\n\r\n",
+            b"BOGUS\r\n\r\n",
+            b"GET /stream.m3u HTTP/1.0\r\nHost: radio.example:8000\r\n\r\n",
+            b"GET /nowhere HTTP/1.1\r\nHost: radio.example\r\n\r\n",
+        )
+        for request in requests:
+            client = Asker(request)
+            await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", real), client)
+            received = await client.answered
+            connection = Connection(memory)
+            self.assertEqual(undated(connection.send(request)), undated(received))
+            self.assertTrue(connection.closed)
+            self.assertEqual(connection.reply(), parse_reply(connection.received()))
+            self.assertEqual(connection.capture().status_line, received.split(b"\r\n")[0].decode())
+
+    @asynchronous
+    async def test_client(self) -> None:
+        """
+        The server's protocol is connected, gets what the client sends,
+        has the client's address as its peer, and is told, with
+        L{ConnectionDone}, when the client closes its end.
+        """
+        factory = Recorders()
+        port = await self.listen(factory)
+        client = Asker(b"hello")
+        await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), client)
+        await wait_for(
+            lambda: bool(factory.built) and factory.built[0].data == b"hello", 10, reactor
+        )
+        [server] = factory.built
+        assert client.transport is not None and server.transport is not None
+        self.assertEqual(server.transport.getPeer(), client.transport.getHost())
+        client.transport.loseConnection()
+        await server.lost
+
+        memory = Recorders()
+        connection = Connection(memory, 5000, "192.0.2.9")
+        connection.send("hel")
+        connection.send(b"lo")
+        self.assertEqual(connection.protocol.data, server.data)
+        self.assertIs(connection.protocol.transport, connection.transport)
+        self.assertEqual(connection.transport.getPeer(), IPv4Address("TCP", "192.0.2.9", 5000))
+        self.assertIsNone(connection.protocol.reason)
+        connection.lose()
+        assert server.reason is not None and connection.protocol.reason is not None
+        self.assertEqual(type(connection.protocol.reason.value), type(server.reason.value))
+        self.assertTrue(server.reason.check(ConnectionDone))
+        self.assertFalse(connection.closed)
+
+    def test_addresses_and_transports(self) -> None:
+        """
+        An IPv6 client has an IPv6 peer address; a transport handed over is
+        the one the protocol is connected to, with the client as its peer.
+        """
+        six = Connection(Recorders(), 1, "2001:db8::1")
+        self.assertEqual(six.transport.getPeer(), IPv6Address("TCP", "2001:db8::1", 1))
+        slow = SlowTransport()
+        connection = Connection(Recorders(), 2, transport=slow)
+        self.assertIs(connection.transport, slow)
+        self.assertIs(connection.protocol.transport, slow)
+        self.assertEqual(slow.getPeer(), IPv4Address("TCP", "192.0.2.9", 2))
 
 
 class ListenerCaptureTests(SynchronousTestCase):

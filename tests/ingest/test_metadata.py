@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import base64
 
-from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
 from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -26,7 +24,7 @@ from radiod.ingest.metadata import (
     raw_query,
     shoutcast_reply,
 )
-from radiod.testing import FakeFrameSource, ListenerCapture, silent_frame
+from radiod.testing import Connection, FakeFrameSource, silent_frame
 from radiod.web.tree import station_site
 from radiod.wire.server import RadioFactory, RadioProtocol
 
@@ -154,38 +152,6 @@ class ParsingTests(SynchronousTestCase):
         )
 
 
-class Connection:
-    """
-    One in-memory client connection.
-    """
-
-    def __init__(self, factory: RadioFactory, port: int = 40000) -> None:
-        self.transport = StringTransport(peerAddress=IPv4Address("TCP", "192.0.2.9", port))
-        protocol = factory.buildProtocol(IPv4Address("TCP", "192.0.2.9", port))
-        assert isinstance(protocol, RadioProtocol)
-        self.protocol = protocol
-        protocol.makeConnection(self.transport)
-
-    def send(self, data: bytes | str) -> bytes:
-        """
-        Send bytes; return everything received so far.
-        """
-        self.protocol.dataReceived(data.encode() if isinstance(data, str) else data)
-        return bytes(self.transport.value())
-
-    def capture(self) -> ListenerCapture:
-        """
-        Parse what a listener received so far.
-        """
-        capture = ListenerCapture()
-        capture.feed(self.transport.value())
-        return capture
-
-    @property
-    def closed(self) -> bool:
-        return bool(self.transport.disconnecting)
-
-
 def split_reply(reply: bytes) -> tuple[str, dict[str, str], bytes]:
     """
     The status line, headers (lower-cased names) and body of a reply.
@@ -224,7 +190,7 @@ class UpdateTests(SynchronousTestCase):
         clock.pump([0.1] * 5)
         return clock, factory, stream
 
-    def go_live(self, clock: Clock, factory: RadioFactory) -> Connection:
+    def go_live(self, clock: Clock, factory: RadioFactory) -> Connection[RadioProtocol]:
         """
         Connect a source to C{/stream} and play it for a second.
         """
@@ -234,7 +200,7 @@ class UpdateTests(SynchronousTestCase):
         self.play(clock, source, 10)
         return source
 
-    def play(self, clock: Clock, source: Connection, ticks: int) -> None:
+    def play(self, clock: Clock, source: Connection[RadioProtocol], ticks: int) -> None:
         """
         Advance C{ticks} pacer ticks while the source keeps sending four
         frames a tick (a little more than real time).

@@ -9,12 +9,11 @@ from __future__ import annotations
 import base64
 from dataclasses import replace
 
-from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
 from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
+from radiod import testing
 from radiod.audio.track import TrackInfo
 from radiod.auth import parse_basic_auth
 from radiod.broadcast.mount import Mount
@@ -23,13 +22,18 @@ from radiod.ingest.dechunk import ChunkError, Dechunker
 from radiod.ingest.sources import CONTINUE, OK, STALE_AFTER
 from radiod.ingest.stream import StreamInfo
 from radiod.request import RequestParser
-from radiod.testing import FakeFrameSource, ListenerCapture, silent_frame
+from radiod.testing import FakeFrameSource, silent_frame
 from radiod.wire.server import RadioFactory, RadioProtocol
 
 SONG = TrackInfo("/a.mp3", "First Song", "Alpha Artist")
 PLAYLIST_FRAME = silent_frame()
 LIVE_FRAME = silent_frame(fill=0x55)
 PASSWORD = "hackme"
+
+Connection = testing.Connection[RadioProtocol]
+"""
+A client's connection to a station, in memory.
+"""
 
 
 def auth(user: str = "source", password: str = PASSWORD) -> bytes:
@@ -55,38 +59,6 @@ def source_request(
         credentials = auth()
     version = "HTTP/1.1" if method == "PUT" else "HTTP/1.0"
     return f"{method} {mount} {version}\r\n".encode() + credentials + headers + b"\r\n"
-
-
-class Connection:
-    """
-    One in-memory client connection.
-    """
-
-    def __init__(self, factory: RadioFactory, port: int = 40000) -> None:
-        self.transport = StringTransport(peerAddress=IPv4Address("TCP", "192.0.2.9", port))
-        protocol = factory.buildProtocol(IPv4Address("TCP", "192.0.2.9", port))
-        assert isinstance(protocol, RadioProtocol)
-        self.protocol = protocol
-        protocol.makeConnection(self.transport)
-
-    def send(self, data: bytes) -> bytes:
-        """
-        Send bytes; return everything received so far.
-        """
-        self.protocol.dataReceived(data)
-        return bytes(self.transport.value())
-
-    def capture(self) -> ListenerCapture:
-        """
-        Parse what a listener received so far.
-        """
-        capture = ListenerCapture()
-        capture.feed(self.transport.value())
-        return capture
-
-    @property
-    def closed(self) -> bool:
-        return bool(self.transport.disconnecting)
 
 
 class PureTests(SynchronousTestCase):

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
 
-from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.trial.unittest import FailTest, SynchronousTestCase
 
 from radiod.audio.track import TrackInfo
@@ -28,34 +27,11 @@ from radiod.library.library import (
     track_id,
 )
 from radiod.library.tags import read_track_info
-from radiod.testing import synchronous_runner
+from radiod.testing import LaterRunner, synchronous_runner
 from tests.library.test_tags import tag_id3, write_mp3
 from tests.support.tools import require
 
 _T = TypeVar("_T")
-
-
-class HeldRunner:
-    """
-    A runner that holds each piece of work until the test releases it.
-
-    @ivar held: the work not yet run, with the L{Deferred} it fires.
-    """
-
-    def __init__(self) -> None:
-        self.held: list[tuple[Callable[[], Any], Deferred[Any]]] = []
-
-    def __call__(self, work: Callable[[], _T]) -> Deferred[_T]:
-        d: Deferred[_T] = Deferred()
-        self.held.append((work, d))
-        return d
-
-    def release(self) -> None:
-        """
-        Run the oldest held work and fire its L{Deferred}.
-        """
-        work, d = self.held.pop(0)
-        maybeDeferred(work).chainDeferred(d)
 
 
 class CountingReader:
@@ -580,17 +556,17 @@ class LibraryTests(FolderMixin, SynchronousTestCase):
         one has finished, so results are applied in order.
         """
         top = self.folder("a.mp3")
-        runner = HeldRunner()
+        runner = LaterRunner()
         library = Library(top, runner)
         first = library.scan()
         write_mp3(os.path.join(top, "b.mp3"))
         second = library.scan()
-        self.assertEqual(len(runner.held), 1)
-        runner.release()
+        self.assertEqual(len(runner.pending), 1)
+        runner.run()
         self.assertEqual(relative(top, self.successResultOf(first).added), ["a.mp3", "b.mp3"])
         self.assertNoResult(second)
-        self.assertEqual(len(runner.held), 1)
-        runner.release()
+        self.assertEqual(len(runner.pending), 1)
+        runner.run()
         self.assertTrue(self.successResultOf(second).empty)
         self.assertEqual(self.titles(library), ["a", "b"])
 

@@ -7,12 +7,10 @@ from __future__ import annotations
 import itertools
 import os
 import random
-from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any
 
 from mutagen.id3 import ID3, TXXX
-from twisted.internet.defer import Deferred
 from twisted.internet.error import ProcessTerminated
 from twisted.internet.task import Clock
 from twisted.logger import capturedLogs
@@ -32,8 +30,7 @@ from radiod.library.library import Library
 from radiod.library.programme import Programme
 from radiod.station.service import StationService
 from radiod.testing import FakeProcess, FakeProcessReactor, silent_frame, synchronous_runner
-
-_T = TypeVar("_T")
+from radiod.testing import LaterRunner as LaterRunner  # tests.station.test_faults imports it here
 
 
 def write_track(folder: str, name: str, frames: int, bitrate: int = 128) -> str:
@@ -44,38 +41,6 @@ def write_track(folder: str, name: str, frames: int, bitrate: int = 128) -> str:
     with open(path, "wb") as f:
         f.write(silent_frame(bitrate=bitrate).data * frames)
     return path
-
-
-class LaterRunner:
-    """
-    A runner whose work runs only when the test says so, as a thread
-    would finish later.
-    """
-
-    def __init__(self) -> None:
-        self.pending: list[tuple[Callable[[], object], Deferred[object]]] = []
-
-    def __call__(self, work: Callable[[], _T]) -> Deferred[_T]:
-        done: Deferred[_T] = Deferred()
-        self.pending.append((work, done))  # type: ignore[arg-type]
-        return done
-
-    def run_all(self) -> None:
-        while self.pending:
-            self.run(0)
-
-    def run(self, index: int) -> None:
-        """
-        Finish the work at C{index} among the pending (-1 for the latest),
-        as a thread that ends before those started earlier would.
-        """
-        work, done = self.pending.pop(index)
-        try:
-            result = work()
-        except Exception as error:
-            done.errback(error)
-        else:
-            done.callback(result)
 
 
 class ProgrammeTests(SynchronousTestCase):

@@ -30,6 +30,7 @@ from radiod.config import MountConfig, StationConfig
 from radiod.library.library import Library, track_id
 from radiod.library.programme import Programme
 from radiod.testing import (
+    Connection,
     FakeFrameSource,
     Reply,
     parse_reply,
@@ -95,27 +96,6 @@ def write_track(folder: str, name: str, frames: int) -> str:
     return path
 
 
-class Connection:
-    """
-    One in-memory client connection to the station.
-    """
-
-    def __init__(self, factory: RadioFactory, port: int) -> None:
-        address = IPv4Address("TCP", "192.0.2.9", port)
-        self.transport = StringTransport(peerAddress=address)
-        protocol = factory.buildProtocol(address)
-        assert isinstance(protocol, RadioProtocol)
-        self.protocol = protocol
-        protocol.makeConnection(self.transport)
-
-    def send(self, data: bytes) -> bytes:
-        """
-        Send bytes; return everything received so far.
-        """
-        self.protocol.dataReceived(data)
-        return bytes(self.transport.value())
-
-
 class Station:
     """
     A station on a L{Clock} with the admin interface: C{/stream} plays a
@@ -171,7 +151,7 @@ class Station:
         self.ports = iter(range(40000, 50000))
         self.clock.pump([0.1] * 5)
 
-    def connect(self) -> Connection:
+    def connect(self) -> Connection[RadioProtocol]:
         return Connection(self.factory, next(self.ports))
 
     def request(
@@ -192,7 +172,7 @@ class Station:
         head = f"{method} {target} HTTP/1.0\r\n{credentials}{headers}{length}\r\n"
         connection = self.connect()
         data = connection.send(head.encode("utf-8") + body)
-        self.test.assertTrue(connection.transport.disconnecting, data)
+        self.test.assertTrue(connection.closed, data)
         return parse_reply(data)
 
     def api(self, path: str, document: object = None, method: str = "POST") -> Reply:
@@ -203,7 +183,9 @@ class Station:
         headers = "Content-Type: application/json\r\n" if body else ""
         return self.request(method, path, body=body, headers=headers)
 
-    def listen(self, mount: str = "/stream", user_agent: str | None = "VLC/3.0.18") -> Connection:
+    def listen(
+        self, mount: str = "/stream", user_agent: str | None = "VLC/3.0.18"
+    ) -> Connection[RadioProtocol]:
         """
         Connect a listener to C{mount}.
         """
@@ -213,7 +195,7 @@ class Station:
         self.test.assertTrue(reply.startswith(b"HTTP/1.0 200 OK\r\n"), reply)
         return connection
 
-    def go_live(self, mount: str = "/stream") -> Connection:
+    def go_live(self, mount: str = "/stream") -> Connection[RadioProtocol]:
         """
         Connect a live source to C{mount} and play it for a second.
         """

@@ -9,13 +9,12 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from twisted.internet.address import IPv4Address
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
+from radiod import testing
 from radiod.audio.track import TrackInfo
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
@@ -72,47 +71,29 @@ def read_stream(value: bytes) -> tuple[str, list[tuple[str, Any]]]:
     return head.decode("utf-8"), events
 
 
-class Connection:
+class Connection(testing.Connection[RadioProtocol]):
     """
-    One in-memory client connection to a L{RadioProtocol}.
+    One in-memory client connection to a L{RadioProtocol}, that asks for
+    event streams and reads them.
     """
-
-    def __init__(self, factory: RadioFactory, port: int = 40000) -> None:
-        address = IPv4Address("TCP", "192.0.2.9", port)
-        self.transport = StringTransport(peerAddress=address)
-        protocol = factory.buildProtocol(address)
-        assert isinstance(protocol, RadioProtocol)
-        self.protocol = protocol
-        protocol.makeConnection(self.transport)
 
     def get(self, target: str, method: str = "GET", headers: str = "") -> None:
         """
         Send a request.
         """
-        request = f"{method} {target} HTTP/1.1\r\nHost: radio.example\r\n{headers}\r\n"
-        self.protocol.dataReceived(request.encode("utf-8"))
+        self.send(f"{method} {target} HTTP/1.1\r\nHost: radio.example\r\n{headers}\r\n")
 
     def read(self) -> tuple[str, list[tuple[str, Any]]]:
         """
         The head and the events received so far.
         """
-        return read_stream(self.transport.value())
+        return read_stream(self.received())
 
     def events(self) -> list[tuple[str, Any]]:
         """
         The events received so far.
         """
         return self.read()[1]
-
-    def lose(self) -> None:
-        """
-        The client goes away.
-        """
-        self.protocol.connectionLost()
-
-    @property
-    def closed(self) -> bool:
-        return bool(self.transport.disconnecting)
 
 
 class EventStreamsTests(SynchronousTestCase):

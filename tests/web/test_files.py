@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
-from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone, ProcessTerminated
 from twisted.internet.task import Clock
@@ -29,8 +28,10 @@ from radiod.config import MountConfig, StationConfig
 from radiod.library.library import Library, track_id
 from radiod.library.programme import Programme
 from radiod.testing import (
+    Connection,
     FakeFrameSource,
     FakeProcessReactor,
+    LaterRunner,
     Reply,
     SlowTransport,
     parse_reply,
@@ -43,8 +44,6 @@ from radiod.web.transcode import TranscodeRequest, parse_transcode, transcode_ar
 from radiod.web.tree import station_site
 from radiod.wire.accesslog import Access
 from radiod.wire.server import RadioFactory, RadioProtocol
-
-_T = TypeVar("_T")
 
 FFMPEG = "/opt/ffmpeg/bin/ffmpeg"
 
@@ -130,27 +129,35 @@ class Station:
         Send one request; return the connection and its transport, with
         the reply (or its start) written.
         """
-        address = IPv4Address("TCP", "192.0.2.7", 41000)
-        if transport is None:
-            transport = StringTransport(peerAddress=address)
-        else:
-            transport.peerAddress = address
-        protocol = self.factory.buildProtocol(address)
-        protocol.makeConnection(transport)
-        protocol.dataReceived(f"{method} {target} HTTP/1.1\r\n{headers}\r\n".encode())
-        return protocol, transport
+        connection = self.open(target, method, headers, transport)
+        return connection.protocol, connection.transport
+
+    def open(
+        self,
+        target: str,
+        method: str = "GET",
+        headers: str = "",
+        transport: StringTransport | None = None,
+    ) -> Connection[RadioProtocol]:
+        """
+        Send one request on a new connection, which is returned.
+        """
+        connection = Connection(self.factory, 41000, "192.0.2.7", transport)
+        connection.send(f"{method} {target} HTTP/1.1\r\n{headers}\r\n")
+        return connection
 
     def request(self, target: str, method: str = "GET", headers: str = "") -> Reply:
         """
         Send one request and read the whole reply, pulling a file body
         chunk by chunk as a connection would.
         """
-        protocol, transport = self.connect(target, method, headers)
+        connection = self.open(target, method, headers)
+        transport = connection.transport
         while transport.producer is not None:
             transport.producer.resumeProducing()
         assert transport.disconnecting, transport.value()[:300]
-        protocol.connectionLost(Failure(ConnectionDone()))
-        return parse_reply(transport.value())
+        connection.lose()
+        return connection.reply()
 
 
 class ListingTests(SynchronousTestCase):
@@ -376,7 +383,7 @@ class FileTests(SynchronousTestCase):
         A client that leaves mid-body stops the reads and closes the file,
         once the read under way has returned.
         """
-        runner = PendingRunner()
+        runner = LaterRunner()
         station = Station(self, runner=runner)
         path = os.path.join(station.folder, "song.mp3")
         protocol, transport = station.connect("/files/" + station.id("song.mp3"))
@@ -638,24 +645,6 @@ class RangeTests(SynchronousTestCase):
             self.assertEqual(reply.headers["content-range"], f"bytes */{len(data)}")
 
 
-class PendingRunner:
-    """
-    A runner whose work runs when the test says so.
-    """
-
-    def __init__(self) -> None:
-        self.pending: list[tuple[Callable[[], Any], Deferred[Any]]] = []
-
-    def __call__(self, work: Callable[[], _T]) -> Deferred[_T]:
-        d: Deferred[_T] = Deferred()
-        self.pending.append((work, d))
-        return d
-
-    def run(self) -> None:
-        work, d = self.pending.pop(0)
-        d.callback(work())
-
-
 class DepartureTests(SynchronousTestCase):
     """
     A client that leaves while its file is being opened gets nothing, and
@@ -663,7 +652,7 @@ class DepartureTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        self.runner = PendingRunner()
+        self.runner = LaterRunner()
         self.station = Station(self, runner=self.runner)
         self.song = "/files/" + self.station.id("song.mp3")
 
@@ -721,7 +710,7 @@ class FileBodyTests(SynchronousTestCase):
         way does not start another; a client that leaves meanwhile has the
         file closed once the read returns, and gets nothing more.
         """
-        runner = PendingRunner()
+        runner = LaterRunner()
         station = Station(self, runner=runner)
         path = os.path.join(station.folder, "song.mp3")
         transport = SlowTransport()

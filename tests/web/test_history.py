@@ -7,12 +7,9 @@ from __future__ import annotations
 import json
 import os
 from collections import deque
-from collections.abc import Callable
-from typing import TypeVar
 
 from hypothesis import given
 from hypothesis import strategies as st
-from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
@@ -21,7 +18,7 @@ from radiod.audio.track import TrackInfo
 from radiod.broadcast.mount import HISTORY_SIZE, Mount
 from radiod.config import MountConfig
 from radiod.interfaces import Runner
-from radiod.testing import FakeFrameSource, silent_frame, synchronous_runner
+from radiod.testing import FakeFrameSource, LaterRunner, silent_frame, synchronous_runner
 from radiod.web.history import (
     FORMAT,
     HistoryError,
@@ -34,36 +31,9 @@ from radiod.web.history import (
     write_atomically,
 )
 
-_T = TypeVar("_T")
-
 ALPHA = TrackInfo("/music/a.mp3", "First Song", "Alpha Artist", "Album", 187.5)
 BETA = TrackInfo("/music/b.mp3", "Second Song", "Beta Artist")
 LIVE = TrackInfo("", "Night Show")
-
-
-class LaterRunner:
-    """
-    A runner whose work runs only when the test says so, as a thread
-    would finish later.
-    """
-
-    def __init__(self) -> None:
-        self.pending: list[tuple[Callable[[], object], Deferred[object]]] = []
-
-    def __call__(self, work: Callable[[], _T]) -> Deferred[_T]:
-        done: Deferred[_T] = Deferred()
-        self.pending.append((work, done))  # type: ignore[arg-type]
-        return done
-
-    def run_all(self) -> None:
-        while self.pending:
-            work, done = self.pending.pop(0)
-            try:
-                result = work()
-            except Exception as error:
-                done.errback(error)
-            else:
-                done.callback(result)
 
 
 tracks = st.builds(
@@ -363,8 +333,7 @@ class PlayHistoryTests(SynchronousTestCase):
         history.changed()
         stopped = history.stop()
         self.assertNoResult(stopped)
-        work, done = runner.pending.pop(0)
-        done.callback(work())
+        runner.run()
         self.assertNoResult(stopped)
         self.assertEqual(len(runner.pending), 1)
         runner.run_all()

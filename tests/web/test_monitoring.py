@@ -13,9 +13,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from prometheus_client.parser import text_string_to_metric_families
-from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
 from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -26,7 +24,14 @@ from radiod.config import MountConfig, StationConfig
 from radiod.ingest.relay import Relay
 from radiod.library.library import Library
 from radiod.library.programme import Programme
-from radiod.testing import FakeFrameSource, Reply, parse_reply, silent_frame, synchronous_runner
+from radiod.testing import (
+    Connection,
+    FakeFrameSource,
+    Reply,
+    parse_reply,
+    silent_frame,
+    synchronous_runner,
+)
 from radiod.web.monitoring import Monitoring, peer_host
 from radiod.web.stats import parse_sid
 from radiod.web.tree import station_site
@@ -57,26 +62,6 @@ def metric_samples(body: bytes) -> dict[tuple[str, str], float]:
         for sample in family.samples:
             found[sample.name, sample.labels.get("mount", "")] = sample.value
     return found
-
-
-class Client:
-    """
-    One in-memory connection to the station.
-    """
-
-    def __init__(self, factory: RadioFactory, port: int, host: str = "192.0.2.7") -> None:
-        self.transport = StringTransport(peerAddress=IPv4Address("TCP", host, port))
-        protocol = factory.buildProtocol(IPv4Address("TCP", host, port))
-        assert isinstance(protocol, RadioProtocol)
-        self.protocol = protocol
-        protocol.makeConnection(self.transport)
-
-    def send(self, data: bytes) -> bytes:
-        """
-        Send bytes; return everything received so far.
-        """
-        self.protocol.dataReceived(data)
-        return bytes(self.transport.value())
 
 
 class MonitoringTests(SynchronousTestCase):
@@ -133,24 +118,28 @@ class MonitoringTests(SynchronousTestCase):
         """
         Ask for C{target}; the complete reply.
         """
-        client = Client(factory, 50000)
+        client = Connection(factory, 50000, host="192.0.2.7")
         data = client.send(f"{method} {target} HTTP/1.1\r\n".encode() + headers + b"\r\n")
-        self.assertTrue(client.transport.disconnecting)
+        self.assertTrue(client.closed)
         return parse_reply(data)
 
-    def listen(self, factory: RadioFactory, port: int, path: str = "/stream") -> Client:
+    def listen(
+        self, factory: RadioFactory, port: int, path: str = "/stream"
+    ) -> Connection[RadioProtocol]:
         """
         Connect a listener.
         """
-        client = Client(factory, port, host=f"192.0.2.{port % 250 + 1}")
+        client = Connection(factory, port, host=f"192.0.2.{port % 250 + 1}")
         client.send(f"GET {path} HTTP/1.0\r\n\r\n".encode())
         return client
 
-    def go_live(self, clock: Clock, factory: RadioFactory, port: int = 2) -> Client:
+    def go_live(
+        self, clock: Clock, factory: RadioFactory, port: int = 2
+    ) -> Connection[RadioProtocol]:
         """
         Connect a live source to C{/stream} and let it go on air.
         """
-        source = Client(factory, port, host="198.51.100.4")
+        source = Connection(factory, port, host="198.51.100.4")
         head = (
             b"PUT /stream HTTP/1.1\r\n"
             + basic("source", "hackme")
@@ -450,7 +439,7 @@ class MonitoringTests(SynchronousTestCase):
         counters stay in the metrics.
         """
         clock, factory, monitoring = self.build()
-        source = Client(factory, 3, host="198.51.100.4")
+        source = Connection(factory, 3, host="198.51.100.4")
         head = (
             b"PUT /pop HTTP/1.1\r\n"
             + basic("source", "hackme")

@@ -8,21 +8,19 @@ import re
 from collections.abc import Callable
 from importlib import resources
 
-from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import Resource
 from twisted.web.static import Data
 
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
-from radiod.testing import FakeFrameSource
+from radiod.testing import Connection, FakeFrameSource, Reply
 from radiod.web.events import EVENTS_PATH
 from radiod.web.page import ASSET_PREFIX, ASSETS, StationPage, etag_matches
 from radiod.web.site import StationSite, attach
 from radiod.web.tree import station_site
-from radiod.wire.server import RadioFactory, RadioProtocol
+from radiod.wire.server import RadioFactory
 
 
 def web_file(name: str) -> bytes:
@@ -30,21 +28,6 @@ def web_file(name: str) -> bytes:
     One of the page's files as shipped.
     """
     return (resources.files("radiod.web.static") / name).read_bytes()
-
-
-class Reply:
-    """
-    A complete reply, split into status, headers and body.
-    """
-
-    def __init__(self, raw: bytes) -> None:
-        head, _, self.body = raw.partition(b"\r\n\r\n")
-        lines = head.decode("utf-8").split("\r\n")
-        self.status = int(lines[0].split()[1])
-        self.headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            self.headers[name.strip().lower()] = value.strip()
 
 
 class StationPageTests(SynchronousTestCase):
@@ -81,14 +64,10 @@ class StationPageTests(SynchronousTestCase):
         Send one request and return the reply; the connection must be
         closed after it.
         """
-        address = IPv4Address("TCP", "192.0.2.9", 40000)
-        transport = StringTransport(peerAddress=address)
-        protocol = self.factory.buildProtocol(address)
-        assert isinstance(protocol, RadioProtocol)
-        protocol.makeConnection(transport)
-        protocol.dataReceived(f"{method} {target} HTTP/1.1\r\n{headers}\r\n".encode())
-        self.assertTrue(transport.disconnecting)
-        return Reply(transport.value())
+        connection = Connection(self.factory)
+        connection.send(f"{method} {target} HTTP/1.1\r\n{headers}\r\n")
+        self.assertTrue(connection.closed)
+        return connection.reply()
 
     def test_page(self) -> None:
         """
@@ -228,29 +207,23 @@ class StationPageTests(SynchronousTestCase):
         """
         Open an event stream on the default mount; what it received.
         """
-        address = IPv4Address("TCP", "192.0.2.9", 40001)
-        transport = StringTransport(peerAddress=address)
-        protocol = self.factory.buildProtocol(address)
-        protocol.makeConnection(transport)
-        protocol.dataReceived(f"GET {EVENTS_PATH} HTTP/1.1\r\n\r\n".encode())
-        self.assertFalse(transport.disconnecting)
-        return bytes(transport.value())
+        connection = Connection(self.factory, 40001)
+        received = connection.send(f"GET {EVENTS_PATH} HTTP/1.1\r\n\r\n")
+        self.assertFalse(connection.closed)
+        return received
 
     def test_events_route(self) -> None:
         """
         The page's event streams are served at L{EVENTS_PATH}, and end
         when the page is closed.
         """
-        address = IPv4Address("TCP", "192.0.2.9", 40001)
-        transport = StringTransport(peerAddress=address)
-        protocol = self.factory.buildProtocol(address)
-        protocol.makeConnection(transport)
-        protocol.dataReceived(f"GET {EVENTS_PATH}?mount=/jazz/late HTTP/1.1\r\n\r\n".encode())
-        self.assertIn(b"event: snapshot\n", transport.value())
-        self.assertIn(b'"mount":"/jazz/late"', transport.value())
-        self.assertFalse(transport.disconnecting)
+        connection = Connection(self.factory, 40001)
+        connection.send(f"GET {EVENTS_PATH}?mount=/jazz/late HTTP/1.1\r\n\r\n")
+        self.assertIn(b"event: snapshot\n", connection.received())
+        self.assertIn(b'"mount":"/jazz/late"', connection.received())
+        self.assertFalse(connection.closed)
         self.page.close()
-        self.assertTrue(transport.disconnecting)
+        self.assertTrue(connection.closed)
         self.assertEqual(self.page.events.streams, set())
 
 

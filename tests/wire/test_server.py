@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
 from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
+from radiod import testing
 from radiod.audio.track import TrackInfo
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
@@ -24,29 +23,23 @@ from radiod.wire.server import AUDIO_WAIT, RadioFactory, RadioProtocol
 ALPHA = TrackInfo("/a.mp3", "First Song", "Alpha Artist")
 
 
-class Connection:
+class Connection(testing.Connection[RadioProtocol]):
     """
-    One in-memory client connection to a L{RadioProtocol}.
+    One in-memory client connection from 192.0.2.7 to a L{RadioProtocol},
+    whose L{send} returns what the client received so far, read as a
+    listener reads it (as the tests here and in L{tests.web.test_site}
+    use it).
     """
 
     def __init__(self, factory: RadioFactory, port: int = 40000) -> None:
-        self.transport = StringTransport(peerAddress=IPv4Address("TCP", "192.0.2.7", port))
-        self.protocol = factory.buildProtocol(IPv4Address("TCP", "192.0.2.7", port))
-        assert isinstance(self.protocol, RadioProtocol)
-        self.protocol.makeConnection(self.transport)
+        super().__init__(factory, port, "192.0.2.7")
 
-    def send(self, data: bytes) -> ListenerCapture:
+    def send(self, data: bytes | str) -> ListenerCapture:  # type: ignore[override]
         """
         Send bytes and parse everything received so far.
         """
-        self.protocol.dataReceived(data)
-        capture = ListenerCapture()
-        capture.feed(self.transport.value())
-        return capture
-
-    @property
-    def closed(self) -> bool:
-        return bool(self.transport.disconnecting)
+        super().send(data)
+        return self.capture()
 
 
 class ServerTests(SynchronousTestCase):

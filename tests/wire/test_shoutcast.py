@@ -12,17 +12,16 @@ from dataclasses import replace
 from typing import Any
 
 from twisted.internet import reactor as _reactor
-from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IReactorCore
 from twisted.internet.task import Clock, LoopingCall
-from twisted.internet.testing import StringTransport
 from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from radiod import testing
 from radiod.audio.frames import read_frames
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
@@ -161,31 +160,16 @@ class ParserTests(SynchronousTestCase):
         self.assertEqual(stream_info(IcyHeaders((("icy-br", "x"),))), StreamInfo())
 
 
-class V1Connection:
+class V1Connection(testing.Connection[ShoutcastProtocol]):
     """
-    One in-memory SHOUTcast v1 source connection.
+    One in-memory SHOUTcast v1 source connection, from 192.0.2.7 unless
+    said otherwise.
     """
 
     def __init__(
         self, factory: ShoutcastFactory, port: int = 50000, host: str = "192.0.2.7"
     ) -> None:
-        address = IPv4Address("TCP", host, port)
-        self.transport = StringTransport(peerAddress=address)
-        protocol = factory.buildProtocol(address)
-        assert isinstance(protocol, ShoutcastProtocol)
-        self.protocol = protocol
-        protocol.makeConnection(self.transport)
-
-    def send(self, data: bytes) -> bytes:
-        """
-        Send bytes; return everything received so far.
-        """
-        self.protocol.dataReceived(data)
-        return bytes(self.transport.value())
-
-    @property
-    def closed(self) -> bool:
-        return bool(self.transport.disconnecting)
+        super().__init__(factory, port, host)
 
 
 class ProtocolTests(SynchronousTestCase):
