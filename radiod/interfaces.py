@@ -12,14 +12,16 @@ from zope.interface import Interface
 
 from radiod.audio.format import AudioFormat
 from radiod.audio.frames import Frame
-from radiod.audio.track import TrackInfo
+from radiod.audio.track import Play, TrackInfo
 
 __all__ = [
     "Converter",
     "Deliver",
+    "Frames",
     "IFrameSource",
     "ILiveSource",
     "MakeConverter",
+    "Pulled",
     "Runner",
 ]
 
@@ -45,6 +47,11 @@ class IFrameSource(Interface):
         """
         Return the next frame to broadcast and the track it belongs to.
 
+        Every frame of one play comes with the same L{TrackInfo} object,
+        and each new play with a new one (even of the same track): the
+        mount that airs the frames numbers its plays by it (see
+        L{radiod.audio.track.Play}).
+
         Called on the reactor thread, so it must not block: a source that
         reads files does so ahead of time in a thread.
 
@@ -63,9 +70,20 @@ class IFrameSource(Interface):
         """
 
 
-Deliver = Callable[[list[tuple[Frame, TrackInfo]]], None]
+Pulled = list[tuple[Frame, TrackInfo]]
 """
-Receives frames, in order, with the track each belongs to.
+Frames as frame sources hand them out (see L{IFrameSource.next_frame}), in
+order, each with its track.
+"""
+
+Frames = list[tuple[Frame, Play]]
+"""
+Frames on air, in order, each with the play it belongs to.
+"""
+
+Deliver = Callable[[Frames], None]
+"""
+Receives frames on air, in order, with the play each belongs to.
 """
 
 

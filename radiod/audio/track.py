@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["TrackInfo"]
+__all__ = ["Play", "Plays", "TrackInfo"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,3 +37,37 @@ class TrackInfo:
         if self.artist:
             return f"{self.artist} - {self.title}"
         return self.title
+
+
+@dataclass(frozen=True, slots=True)
+class Play:
+    """
+    One airing of one track on a mount.  Two plays of the same track (a
+    library of one, a track skipped back to) are told apart by their
+    numbers, which a mount's L{Plays} gives out in order.
+
+    @ivar number: the play's number on its mount; a later play has a
+        greater one.
+    @ivar track: the track played.
+    """
+
+    number: int
+    track: TrackInfo
+
+
+class Plays:
+    """
+    Numbers the plays of one mount, from 1, as its tracks start.
+
+    @ivar started: the number of plays started so far (the last one's).
+    """
+
+    def __init__(self) -> None:
+        self.started = 0
+
+    def start(self, track: TrackInfo) -> Play:
+        """
+        A new play of C{track}, numbered after every play before it.
+        """
+        self.started += 1
+        return Play(self.started, track)

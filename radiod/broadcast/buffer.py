@@ -22,12 +22,14 @@ __all__ = ["Chunk", "StreamBuffer"]
 @dataclass(frozen=True, slots=True)
 class Chunk:
     """
-    A run of whole frames of one track, shared by every listener.
+    A run of whole frames of one play, shared by every listener.
 
     @ivar start: absolute offset of C{data[0]} in the mount's stream.
     @ivar data: the frames' bytes.
     @ivar track: the track the frames belong to.
     @ivar block: the encoded ICY metadata block announcing C{track}.
+    @ivar play: the number of the play the frames belong to (see
+        L{radiod.audio.track.Play}), or 0 when not told.
     @ivar view: a memoryview of C{data}, for slicing without copies.
     """
 
@@ -35,6 +37,7 @@ class Chunk:
     data: bytes
     track: TrackInfo
     block: bytes
+    play: int = 0
     view: memoryview = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -75,14 +78,14 @@ class StreamBuffer:
     def __len__(self) -> int:
         return self.head - self.tail
 
-    def append(self, data: bytes, track: TrackInfo, block: bytes) -> Chunk:
+    def append(self, data: bytes, track: TrackInfo, block: bytes, play: int = 0) -> Chunk:
         """
-        Add whole frames of one track at the head and forget audio older
-        than C{keep} bytes (whole chunks only).
+        Add whole frames of one play (number C{play}, of C{track}) at the
+        head and forget audio older than C{keep} bytes (whole chunks only).
 
         @return: the new chunk.
         """
-        chunk = Chunk(self.head, data, track, block)
+        chunk = Chunk(self.head, data, track, block, play)
         self._chunks.append(chunk)
         self.head = chunk.end
         limit = self.head - self.keep

@@ -16,15 +16,14 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from radiod.audio.frames import Frame
 from radiod.audio.icy import encode_metadata
-from radiod.audio.track import TrackInfo
+from radiod.audio.track import Play, Plays, TrackInfo
 from radiod.broadcast.buffer import StreamBuffer
 from radiod.broadcast.listener import Listener, ListenerTransport
 from radiod.broadcast.live import Switch
 from radiod.broadcast.pacer import Pacer
 from radiod.config import MountConfig
-from radiod.interfaces import Deliver, IFrameSource, ILiveSource
+from radiod.interfaces import Deliver, Frames, IFrameSource, ILiveSource, Pulled
 
 __all__ = ["CHUNK_SIZE", "HISTORY_SIZE", "AudioInfo", "Mount"]
 
@@ -90,6 +89,9 @@ class Mount:
     @ivar buffer: recent audio shared by all listeners.
     @ivar listeners: the connected listeners.
     @ivar now_playing: the track at the head of the stream.
+    @ivar playing: the play at the head of the stream.
+    @ivar plays: numbers the plays of the frames pulled from a frame
+        source (see L{broadcast}).
     @ivar audio: the format of the newest audio.
     @ivar peak_listeners: the most listeners seen at once.
     @ivar dropped: listeners disconnected for falling behind.
@@ -99,6 +101,10 @@ class Mount:
     @ivar left_sent: audio bytes sent to listeners who have left.
     @ivar switch: for a paced source, what the pacer pulls from: the
         source, or a live source that takes it over (L{radiod.broadcast.live}).
+    @ivar on_air: called with each batch of frames, with their plays,
+        before it is buffered (what follows the mount's plays: the rungs
+        of its bitrate ladder, the worker processes).
+    @ivar on_broadcast: called likewise, with each frame's track.
     @ivar on_listener_joined: called with each listener that connects.
     @ivar on_listener_left: called with each listener whose connection
         ends here (dropped for lagging or not).
@@ -127,6 +133,9 @@ class Mount:
         self.buffer = StreamBuffer(max(config.queue_size, config.burst_size) + 64 * 1024)
         self.listeners: set[Listener] = set()
         self.now_playing: TrackInfo | None = None
+        self.playing: Play | None = None
+        self.plays = Plays()
+        self._pulled: Play | None = None
         self.track_started = 0.0
         self.history: deque[tuple[TrackInfo, float]] = deque(maxlen=HISTORY_SIZE)
         self.left_sent = 0
@@ -140,13 +149,14 @@ class Mount:
         self._turn = 0
         self._blocks: dict[str, bytes] = {}
         self.on_track_change: list[Callable[[TrackInfo], None]] = []
-        self.on_broadcast: list[Deliver] = []
+        self.on_air: list[Deliver] = []
+        self.on_broadcast: list[Callable[[Pulled], None]] = []
         self.on_listener_joined: list[Callable[[Listener], None]] = []
         self.on_listener_left: list[Callable[[Listener], None]] = []
         self.pacer: Pacer | None = None
         self.switch: Switch | None = None
         if ILiveSource.providedBy(source):
-            source.attach(self.broadcast)
+            source.attach(self.air)
         else:
             switch = source if isinstance(source, Switch) else Switch(source, name=config.name)
             self.switch = switch
@@ -197,13 +207,32 @@ class Mount:
             self._blocks[title] = block
         return block
 
-    def broadcast(self, frames: list[tuple[Frame, TrackInfo]]) -> None:
+    def broadcast(self, frames: Pulled) -> None:
         """
-        Append frames to the buffer, one chunk per track, and let every
+        Air frames as a frame source hands them out: a new track object
+        starts a new play (see L{IFrameSource.next_frame}), numbered by
+        L{plays}.
+        """
+        play = self._pulled
+        numbered: Frames = []
+        for frame, track in frames:
+            if play is None or play.track is not track:
+                play = self.plays.start(track)
+            numbered.append((frame, play))
+        self._pulled = play
+        self.air(numbered)
+
+    def air(self, frames: Frames) -> None:
+        """
+        Append frames to the buffer, one chunk per play, and let every
         listener deliver.
         """
-        for observer in self.on_broadcast:
+        for observer in self.on_air:
             observer(frames)
+        if self.on_broadcast:
+            tracked = [(frame, play.track) for frame, play in frames]
+            for watch in self.on_broadcast:
+                watch(tracked)
         if self._awaiting_audio:
             # Listeners waiting for the format join before this audio, so
             # they hear it from its first frame.
@@ -211,25 +240,25 @@ class Mount:
             self._audio_arrived()
         run: list[bytes] = []
         run_size = 0
-        track = frames[0][1]
+        play = frames[0][1]
         samples = 0
         total = 0
-        for frame, frame_track in frames:
+        for frame, frame_play in frames:
             size = len(frame.data)
             total += size
-            if frame_track is not track or (run and run_size + size > CHUNK_SIZE):
-                self._append(run, track)
+            if frame_play.number != play.number or (run and run_size + size > CHUNK_SIZE):
+                self._append(run, play)
                 run = []
                 run_size = 0
-                track = frame_track
+                play = frame_play
             run.append(frame.data)
             run_size += size
             samples += frame.header.samples
-        self._append(run, track)
+        self._append(run, play)
         self._measure(frames, total, samples)
         self.fanout()
 
-    def _measure(self, frames: list[tuple[Frame, TrackInfo]], total: int, samples: int = 0) -> None:
+    def _measure(self, frames: Frames, total: int, samples: int = 0) -> None:
         """
         Note the format of a broadcast of C{total} bytes and C{samples}
         samples (counted here when 0) in L{audio}.
@@ -287,8 +316,10 @@ class Mount:
                 for listener in list(slot):
                     listener.deliver()
 
-    def _append(self, run: list[bytes], track: TrackInfo) -> None:
-        if track is not self.now_playing:
+    def _append(self, run: list[bytes], play: Play) -> None:
+        track = play.track
+        if self.playing is None or play.number != self.playing.number:
+            self.playing = play
             self.now_playing = track
             self.track_started = self._clock.seconds()
             self.history.appendleft((track, self.track_started))
@@ -297,7 +328,7 @@ class Mount:
             )
             for callback in self.on_track_change:
                 callback(track)
-        self.buffer.append(b"".join(run), track, self.block_for(track))
+        self.buffer.append(b"".join(run), track, self.block_for(track), play.number)
 
     @property
     def available(self) -> bool:

@@ -20,13 +20,9 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from radiod.audio.frames import Frame
-from radiod.audio.track import TrackInfo
-from radiod.interfaces import IFrameSource
+from radiod.interfaces import IFrameSource, Pulled
 
 __all__ = ["Pacer"]
-
-Deliver = Callable[[list[tuple[Frame, TrackInfo]]], None]
 
 
 class Pacer:
@@ -44,7 +40,7 @@ class Pacer:
         self,
         clock: IReactorTime,
         source: IFrameSource,
-        deliver: Deliver,
+        deliver: Callable[[Pulled], None],
         interval: float = 0.1,
         max_catchup: float = 30.0,
         name: str = "",
@@ -127,7 +123,7 @@ class Pacer:
             )
             self._reanchor()
             elapsed = self.sent
-        due: list[tuple[Frame, TrackInfo]] = []
+        due: Pulled = []
         sent = self.sent
         next_frame = self._source.next_frame
         while sent <= elapsed:

@@ -12,9 +12,9 @@ the rung as soon as they come.  ffmpeg works much faster than real time and
 is fed in real time, so the rung is paced by the main mount and runs about
 a quarter of a second behind it.
 
-Each converted frame is announced with the track of the main audio at the
+Each converted frame is announced with the play of the main audio at the
 same position: a L{TrackMap} notes, in seconds of input audio, where each
-track begins, and counts the seconds of output, so a title changes on every
+play begins, and counts the seconds of output, so a title changes on every
 rung at the same point of the programme as on the main mount.
 
 The format of a rung is chosen from the first audio it converts and kept
@@ -44,11 +44,11 @@ from zope.interface import implementer
 
 from radiod.audio.format import LOW_BITRATE, AudioFormat, encoder_bitrate, ladder_sample_rate
 from radiod.audio.frames import Frame, FrameHeader
-from radiod.audio.track import TrackInfo
+from radiod.audio.track import Play
 from radiod.broadcast.mount import Mount
 from radiod.config import METAINT_RANGE, QUEUE_SIZE_RANGE, MountConfig, StationConfig
 from radiod.ffmpeg.converter import ffmpeg_converters
-from radiod.interfaces import Converter, Deliver, ILiveSource, MakeConverter
+from radiod.interfaces import Converter, Deliver, Frames, ILiveSource, MakeConverter
 
 __all__ = [
     "LOW_BITRATE",
@@ -173,12 +173,12 @@ def served_rungs(config: StationConfig, ffmpeg: str | None) -> tuple[MountConfig
 
 class TrackMap:
     """
-    Which track each stretch of a converter's output belongs to.
+    Which play each stretch of a converter's output belongs to.
 
     A converter turns each second of input into a second of output, a
     constant L{delay} later.  The map notes, in seconds of input, where
-    each track begins, and counts the seconds of output: an output frame
-    belongs to the track playing at its middle, less the delay.
+    each play begins, and counts the seconds of output: an output frame
+    belongs to the play on air at its middle, less the delay.
 
     @ivar fed: seconds of input so far.
     @ivar converted: seconds of output so far.
@@ -189,27 +189,27 @@ class TrackMap:
         self.delay = delay
         self.fed = 0.0
         self.converted = 0.0
-        self._starts: deque[tuple[float, TrackInfo]] = deque()
+        self._starts: deque[tuple[float, Play]] = deque()
 
-    def feed(self, frames: Iterable[tuple[Frame, TrackInfo]]) -> None:
+    def feed(self, frames: Frames) -> None:
         """
-        Note input frames, in order, with their tracks.
+        Note input frames, in order, with their plays.
         """
         starts = self._starts
-        for frame, track in frames:
-            if not starts or starts[-1][1] is not track:
-                starts.append((self.fed, track))
+        for frame, play in frames:
+            if not starts or starts[-1][1].number != play.number:
+                starts.append((self.fed, play))
             self.fed += frame.header.duration
 
-    def tag(self, frames: Iterable[Frame]) -> list[tuple[Frame, TrackInfo]]:
+    def tag(self, frames: Iterable[Frame]) -> Frames:
         """
-        Pair output frames, in order, with the track of the input at the
+        Pair output frames, in order, with the play of the input at the
         same position (the last one fed for output past the input, the
         first for output before it); frames that come before any input
         was fed are dropped.
         """
         starts = self._starts
-        tagged = []
+        tagged: Frames = []
         for frame in frames:
             duration = frame.header.duration
             middle = self.converted + duration / 2 - self.delay
@@ -295,15 +295,15 @@ class RungSource:
         """
         if not self._running:
             self._running = True
-            self.main.on_broadcast.append(self._input)
+            self.main.on_air.append(self._input)
 
     def stop(self) -> None:
         """
         Stop converting, and stop the converter.
         """
         self._running = False
-        if self._input in self.main.on_broadcast:
-            self.main.on_broadcast.remove(self._input)
+        if self._input in self.main.on_air:
+            self.main.on_air.remove(self._input)
         self._drop_converter()
 
     @property
@@ -326,7 +326,7 @@ class RungSource:
 
     # Input and output
 
-    def _input(self, frames: list[tuple[Frame, TrackInfo]]) -> None:
+    def _input(self, frames: Frames) -> None:
         if not frames or not self._running:
             return
         converter = self.converter

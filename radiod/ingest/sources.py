@@ -15,7 +15,7 @@ L{radiod.ingest.recording.Recorder}.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 
 from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.logger import Logger
@@ -131,7 +131,7 @@ class Sources:
         self,
         clock: IReactorTime,
         config: StationConfig,
-        mounts: dict[str, Mount],
+        mounts: MutableMapping[str, Mount],
         timeout: float = SOURCE_TIMEOUT,
         stale_after: float = STALE_AFTER,
         make_recorder: Callable[[MountConfig], Recorder] | None = None,
@@ -140,8 +140,9 @@ class Sources:
         @param clock: for timeouts, new mounts' pacers and recordings'
             start times.
         @param config: the station's settings (passwords).
-        @param mounts: the station's mounts by name; live mounts are added
-            to and removed from this very dict.
+        @param mounts: the station's mounts by name (the registry the
+            server shares, see L{radiod.broadcast.registry}); live mounts
+            are added to it and removed from it.
         @param timeout: seconds of silence before a source is disconnected.
         @param stale_after: seconds of silence after which a source may be
             replaced by one with the same credentials.

@@ -413,7 +413,8 @@ class Programme:
         The track read ahead starts, and the one after it is read.
         """
         self._ahead = None
-        # A fresh object per play, so a repeated track is a new play.
+        # A fresh object per play, so a repeated track is a new play on
+        # the mount (see IFrameSource.next_frame).
         self.playing = replace(ready.track)
         self._frames = ready.frames
         self._index = 0

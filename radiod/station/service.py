@@ -29,6 +29,7 @@ from radiod import demo
 from radiod.audio.format import AudioFormat
 from radiod.broadcast.live import Switch
 from radiod.broadcast.mount import Mount
+from radiod.broadcast.registry import Mounts
 from radiod.config import MountConfig, StationConfig, is_tls_url, parse_push_url
 from radiod.ffmpeg.binary import find_ffmpeg
 from radiod.ffmpeg.cache import ConversionCache
@@ -106,14 +107,15 @@ class StationService(MultiService):
     """
     Every mount of the station and the port listeners connect to.
 
-    @ivar mounts: the mounts by path.
+    @ivar mounts: the mounts by path, shared with the server, its
+        fallbacks and its live sources: the configured mounts, in the
+        order of the configuration, then the rungs and the live mounts.
     @ivar factory: the listener server's factory.
     @ivar site: answers every request that is not a stream or a source.
     @ivar page: the station's web page and its event streams.
     @ivar relays: the relays of mounts configured with C{relay}.
     @ivar ladders: the rungs of the mounts' bitrate ladders (see
-        L{radiod.ffmpeg.ladder}), which are in L{mounts} too, after the
-        configured mounts.
+        L{radiod.ffmpeg.ladder}), which are in L{mounts} too.
     @ivar relays_out: one L{RelayOut} per URL in each mount's C{push_to}.
     @ivar monitoring: the status pages, metrics and play history.
     @ivar admin: the admin interface (Icecast's commands and radiod's API).
@@ -157,15 +159,14 @@ class StationService(MultiService):
         cache = ConversionCache(config.cache_path, config.cache_size, runner)
         self.transcoder = Transcoder(reactor, reactor, runner, cache, find_ffmpeg())  # type: ignore[arg-type]
         self.transcoder.setServiceParent(self)
-        self.mounts: dict[str, Mount] = {}
+        self.mounts = Mounts()
         for mount_config in config.mounts:
             source = (sources or {}).get(mount_config.name)
-            self.mounts[mount_config.name] = Mount(
-                mount_config, source or self._programme(mount_config), reactor
-            )
+            self.mounts.add(Mount(mount_config, source or self._programme(mount_config), reactor))
         self.ladders = ffmpeg_ladders(reactor, reactor, find_ffmpeg())  # type: ignore[arg-type]
         made, _ = self.ladders.update(list(self.mounts.values()))
-        self.mounts.update((rung.name, rung) for rung in made)
+        for rung in made:
+            self.mounts.add(rung)
         self.pool: WorkerPool | None = None
         serving = share_limits(config)
         self.factory = RadioFactory(
@@ -435,16 +436,16 @@ class StationService(MultiService):
             config = replace(config, port=old.port, interface=old.interface, workers=old.workers)
         wanted = {mount.name: mount for mount in config.mounts}
         self._drop_rungs(self.ladders.remove(wanted))
-        rungs = self.ladders.mounts
-        for name in [name for name in self.mounts if name not in wanted and name not in rungs]:
+        for name in [name for name in self._configured() if name not in wanted]:
             self._remove_mount(name, wanted)
+        live = self._live()
         for mount_config in config.mounts:
             mount = self.mounts.get(mount_config.name)
-            if mount is None:
+            if mount is None or mount_config.name in live:
                 self._add_mount(mount_config)
             elif mount.config != mount_config:
                 self._update_mount(mount, mount_config)
-        self._reorder(config)
+        self.mounts.reorder(c.name for c in config.mounts)
         self._reload_ladders()
         self.config = config
         self.factory.config = share_limits(config)
@@ -460,22 +461,27 @@ class StationService(MultiService):
             playlist: object = mount.switch.playlist if mount.switch is not None else None
             if isinstance(playlist, Programme):
                 playlist.rescan()
-        self._log.info("Configuration reloaded: mounts {mounts}", mounts=", ".join(self.mounts))
+        live = self._live()
+        self._log.info(
+            "Configuration reloaded: mounts {mounts}",
+            mounts=", ".join(name for name in self.mounts if name not in live),
+        )
 
-    def _reorder(self, config: StationConfig) -> None:
+    def _live(self) -> set[str]:
         """
-        Keep the mounts in the order of the configuration (the first is
-        the default mount), live mounts after them, in the very dicts the
-        server and the sources share.
+        The names of the mounts that exist only for a live source.
         """
-        ordered = {c.name: self.mounts[c.name] for c in config.mounts if c.name in self.mounts}
-        self.mounts.clear()
-        self.mounts.update(ordered)
-        served = self.factory.mounts
-        rest = {name: mount for name, mount in served.items() if name not in ordered}
-        served.clear()
-        served.update(ordered)
-        served.update(rest)
+        sources = self.factory.sources
+        return set(sources.created) if sources is not None else set()
+
+    def _configured(self) -> list[str]:
+        """
+        The names of the configured mounts being served (neither rungs
+        nor live mounts), in order.
+        """
+        rungs = self.ladders.mounts
+        live = self._live()
+        return [name for name in self.mounts if name not in rungs and name not in live]
 
     def _reload_ladders(self) -> None:
         """
@@ -484,33 +490,27 @@ class StationService(MultiService):
         listeners and take the new settings, the others close, new ones
         start.
         """
-        rungs = self.ladders.mounts
-        served = self.factory.mounts
-        mains = [mount for name, mount in self.mounts.items() if name not in rungs]
-        taken = {name for name in served if name not in self.mounts and name not in rungs}
-        made, dropped = self.ladders.update(mains, taken)
+        mains = [self.mounts[name] for name in self._configured()]
+        made, dropped = self.ladders.update(mains, self._live())
         self._drop_rungs(dropped)
         for rung in made:
-            served[rung.name] = rung
+            self.mounts.add(rung)
             rung.start()
-        self.mounts.update(self.ladders.mounts)
 
     def _drop_rungs(self, rungs: list[Mount]) -> None:
         for rung in rungs:
-            self.mounts.pop(rung.name, None)
-            self.factory.mounts.pop(rung.name, None)
+            self.mounts.remove(rung.name)
             rung.stop()
 
     def _add_mount(self, config: MountConfig) -> None:
-        if config.name in self.factory.mounts:
+        if config.name in self.mounts:
             self._log.warn(
                 "Mount {mount} is live right now; it is added at the next reload",
                 mount=config.name,
             )
             return
         mount = Mount(config, self._programme(config), self._reactor)
-        self.mounts[config.name] = mount
-        self.factory.mounts[config.name] = mount
+        self.mounts.add(mount)
         self.factory.fallbacks.watch(mount)
         mount.start()
         started: list[Relay | RelayOut] = list(self._add_relays_out(config))
@@ -526,14 +526,13 @@ class StationService(MultiService):
         mount = self.mounts.pop(name)
         self._stop_relays(name)
         fallback = mount.config.fallback if mount.config.fallback in wanted else ""
-        self.factory.mounts.pop(name, None)
         target = self.factory.fallbacks.resolve(fallback) if fallback else None
         moved = 0
         for listener in list(mount.listeners):
             if target is not None:
                 mount.move_listener(listener, target, rehome=True)
                 moved += 1
-        for other in self.factory.mounts.values():
+        for other in self.mounts.values():
             for listener in other.listeners:
                 if listener.home == name:
                     listener.home = other.name

@@ -30,7 +30,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from radiod import demo
-from radiod.audio.track import TrackInfo
+from radiod.audio.track import Play, TrackInfo
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
 from radiod.ffmpeg.binary import find_ffmpeg
@@ -89,7 +89,8 @@ def config_from_json(text: str) -> StationConfig:
 @implementer(ILiveSource)
 class FeedSource:
     """
-    The frames of one mount, as the main process sends them.
+    The frames of one mount, as the main process sends them: each with
+    its play, under the number the main process's mount gave it.
     """
 
     _log = Logger()
@@ -97,7 +98,7 @@ class FeedSource:
     def __init__(self, name: str) -> None:
         self.name = name
         self._deliver: Deliver | None = None
-        self._plays: dict[int, TrackInfo] = {}
+        self._plays: dict[int, Play] = {}
 
     def attach(self, deliver: Deliver) -> None:
         self._deliver = deliver
@@ -113,16 +114,16 @@ class FeedSource:
         Take one feed message for this mount.
         """
         if isinstance(message, TrackMessage):
-            self._plays[message.play] = message.track
+            self._plays[message.play] = Play(message.play, message.track)
             while len(self._plays) > _KEPT_PLAYS:
                 del self._plays[min(self._plays)]
             return
-        track = self._plays.get(message.play)
-        if track is None:
-            track = self._plays[message.play] = TrackInfo("", "")
+        play = self._plays.get(message.play)
+        if play is None:
+            play = self._plays[message.play] = Play(message.play, TrackInfo("", ""))
         if self._deliver is not None and message.audio:
             frames = split_frames(message.audio)
-            self._deliver([(frame, track) for frame in frames])
+            self._deliver([(frame, play) for frame in frames])
 
 
 class StationLink:

@@ -32,10 +32,10 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 import radiod
-from radiod.audio.frames import Frame
-from radiod.audio.track import TrackInfo
+from radiod.audio.track import Play
 from radiod.broadcast.mount import Mount
 from radiod.config import StationConfig
+from radiod.interfaces import Deliver, Frames
 from radiod.station.feed import (
     ControlMessage,
     FeedDecoder,
@@ -109,20 +109,23 @@ class _Worker(ProcessProtocol):
         self.running = True
         self.pool.worker_started(self)
 
-    def send(self, segments: list[tuple[int, int, TrackInfo, bytes]]) -> None:
+    def send(self, segments: list[tuple[int, Play, bytes]]) -> None:
         """
-        Write audio segments (mount index, play, track, audio message),
+        Write audio segments (mount index, play, audio message),
         announcing each play first if this worker has not heard of it.
         """
         if not self.running or self.transport is None:
             return
         parts = []
-        for index, play, track, audio in segments:
-            if (index, play) not in self.announced:
-                self.announced.add((index, play))
+        for index, play, audio in segments:
+            number = play.number
+            if (index, number) not in self.announced:
+                self.announced.add((index, number))
                 if len(self.announced) > 4 * _KEPT_PLAYS:
-                    self.announced = {a for a in self.announced if a[1] > play - _KEPT_PLAYS}
-                parts.append(encode_track(index, play, track))
+                    self.announced = {
+                        a for a in self.announced if a[0] != index or a[1] > number - _KEPT_PLAYS
+                    }
+                parts.append(encode_track(index, number, play.track))
             parts.append(audio)
         self.transport.write(b"".join(parts))
 
@@ -178,14 +181,12 @@ class WorkerPool(Service):
         self.handed_over = 0
         self.admissions = 0
         self.workers: list[_Worker] = []
-        self._plays: dict[int, tuple[TrackInfo, int]] = {}
-        self._next_play = 0
         self._restarts: list[IDelayedCall] = []
         for index, mount in enumerate(mounts):
-            mount.on_broadcast.append(self._observer(index))
+            mount.on_air.append(self._observer(index))
 
-    def _observer(self, index: int) -> Callable[[list[tuple[Frame, TrackInfo]]], None]:
-        def observe(frames: list[tuple[Frame, TrackInfo]]) -> None:
+    def _observer(self, index: int) -> Deliver:
+        def observe(frames: Frames) -> None:
             self._broadcast(index, frames)
 
         return observe
@@ -294,8 +295,8 @@ class WorkerPool(Service):
         for index, mount in enumerate(self.mounts):
             segments = []
             for chunk, _ in mount.buffer.read(mount.buffer.tail):
-                play = self._play(chunk.track)
-                segments.append((index, play, chunk.track, encode_audio(index, play, chunk.data)))
+                play = Play(chunk.play, chunk.track)
+                segments.append((index, play, encode_audio(index, chunk.play, chunk.data)))
             worker.send(segments)
 
     def worker_ended(self, worker: _Worker, reason: Failure) -> None:
@@ -323,34 +324,20 @@ class WorkerPool(Service):
         clock: Any = self._reactor
         self._restarts.append(clock.callLater(RESTART_DELAY, self._spawn, worker.index))
 
-    def _play(self, track: TrackInfo) -> int:
+    def _broadcast(self, index: int, frames: Frames) -> None:
         """
-        The play number of C{track} (a new one for a new play).
-        """
-        known = self._plays.get(id(track))
-        if known is not None and known[0] is track:
-            return known[1]
-        self._next_play += 1
-        self._plays[id(track)] = (track, self._next_play)
-        if len(self._plays) > _KEPT_PLAYS:
-            oldest = min(self._plays, key=lambda key: self._plays[key][1])
-            del self._plays[oldest]
-        return self._next_play
-
-    def _broadcast(self, index: int, frames: list[tuple[Frame, TrackInfo]]) -> None:
-        """
-        Send one broadcast of a mount to every worker.
+        Send one broadcast of a mount to every worker, one segment per
+        play, under the play's number.
         """
         if not self.workers:
             return
         segments = []
         first = 0
         for end in range(1, len(frames) + 1):
-            if end == len(frames) or frames[end][1] is not frames[first][1]:
-                track = frames[first][1]
-                play = self._play(track)
+            play = frames[first][1]
+            if end == len(frames) or frames[end][1].number != play.number:
                 run = [frame for frame, _ in frames[first:end]]
-                segments.append((index, play, track, encode_audio(index, play, run)))
+                segments.append((index, play, encode_audio(index, play.number, run)))
                 first = end
         for worker in list(self.workers):
             worker.send(segments)

@@ -38,6 +38,7 @@ from radiod.auth import AdminAccess
 from radiod.broadcast.fallback import Fallbacks
 from radiod.broadcast.listener import Listener, ListenerTransport
 from radiod.broadcast.mount import Mount
+from radiod.broadcast.registry import Mounts
 from radiod.config import StationConfig
 from radiod.forwarded import Network, client_address, format_peer, is_trusted, parse_networks
 from radiod.ingest.metadata import (
@@ -118,7 +119,9 @@ class RadioFactory(Factory):
     """
     Builds a L{RadioProtocol} per connection and holds what they share.
 
-    @ivar mounts: the mounts by path, in configuration order.
+    @ivar mounts: the mounts by path, in configuration order: the registry
+        it was given (a plain mapping is made into one), which its
+        fallbacks and live sources share.
     @ivar config: the station's settings.
     @ivar fallbacks: which mount a listener hears when the one it asks for
         has no audio.
@@ -161,7 +164,7 @@ class RadioFactory(Factory):
         self._clock = clock
         self.clock = clock
         self.config = config
-        self.mounts = dict(mounts)
+        self.mounts = Mounts.of(mounts)
         self.fallbacks = Fallbacks(self.mounts, clock, converters)
         for mount in self.mounts.values():
             self.fallbacks.watch(mount)

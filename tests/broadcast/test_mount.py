@@ -17,12 +17,13 @@ from zope.interface.verify import verifyObject
 
 from radiod.audio.frames import parse_header
 from radiod.audio.icy import encode_metadata
-from radiod.audio.track import TrackInfo
+from radiod.audio.track import Play, TrackInfo
 from radiod.broadcast.buffer import StreamBuffer
 from radiod.broadcast.listener import MAX_WRITE, Listener
+from radiod.broadcast.live import Switch
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig
-from radiod.interfaces import IFrameSource
+from radiod.interfaces import Frames, IFrameSource
 from radiod.testing import FakeFrameSource, ListenerCapture, SlowTransport, silent_frame
 
 FRAME = silent_frame(fill=0x55)
@@ -103,6 +104,42 @@ class MountTests(SynchronousTestCase):
         mount.start()
         self.addCleanup(mount.stop)
         return clock, mount
+
+    def test_plays_numbered(self) -> None:
+        """
+        Frames pulled from a source are aired as numbered plays: the same
+        track object goes on as the same play across broadcasts, and a
+        new one (even of an equal track) starts the next play, which the
+        mount's history records.
+        """
+        mount = Mount(MountConfig(name="/test"), Switch(None, name="/test"), Clock())
+        aired: list[Frames] = []
+        mount.on_air.append(aired.append)
+        again = replace(ALPHA)
+        mount.broadcast([(FRAME, ALPHA)] * 2)
+        mount.broadcast([(FRAME, ALPHA), (FRAME, BETA)])
+        mount.broadcast([(FRAME, again)])
+        plays = [play for batch in aired for _, play in batch]
+        self.assertEqual([play.number for play in plays], [1, 1, 1, 2, 3])
+        self.assertEqual([play.track for play in plays], [ALPHA] * 3 + [BETA, ALPHA])
+        self.assertEqual(mount.playing, Play(3, ALPHA))
+        self.assertEqual([track for track, _ in mount.history], [ALPHA, BETA, ALPHA])
+
+    def test_air_plays(self) -> None:
+        """
+        Plays already numbered (a live source's) keep their numbers, and
+        a chunk of the buffer holds the frames of one play under its
+        number.
+        """
+        mount = Mount(MountConfig(name="/test"), Switch(None, name="/test"), Clock())
+        mount.air([(FRAME, Play(7, ALPHA)), (FRAME, Play(7, ALPHA)), (FRAME, Play(8, ALPHA))])
+        self.assertEqual(mount.playing, Play(8, ALPHA))
+        chunks = [chunk for chunk, _ in mount.buffer.read(mount.buffer.tail)]
+        self.assertEqual(
+            [(chunk.play, len(chunk.data)) for chunk in chunks],
+            [(7, 2 * FRAME_SIZE), (8, FRAME_SIZE)],
+        )
+        self.assertEqual(len(mount.history), 2)
 
     def listen(
         self, mount: Mount, metadata: bool = True, threshold: int = 10**9

@@ -17,7 +17,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from radiod.audio.format import AudioFormat
-from radiod.audio.track import TrackInfo
+from radiod.audio.track import Play, TrackInfo
 from radiod.broadcast.mount import Mount
 from radiod.config import ConfigError, MountConfig, StationConfig, load_config, validate
 from radiod.ffmpeg.ladder import (
@@ -39,6 +39,8 @@ from radiod.testing import FakeConverter, FakeConverters, FakeFrameSource, silen
 A = TrackInfo("a.mp3", "Song A", "Artist")
 B = TrackInfo("b.mp3", "Song B", "Artist")
 LIVE = TrackInfo("", "Live Show")
+PLAY_A = Play(1, A)
+PLAY_B = Play(2, B)
 MAIN = silent_frame()
 OUT64 = silent_frame(bitrate=64)
 OUT32 = silent_frame(version="2", bitrate=32, sample_rate=22050)
@@ -163,20 +165,20 @@ class TrackMapTests(SynchronousTestCase):
         N: the title changes at the same frame.
         """
         tracks = TrackMap()
-        tracks.feed([(MAIN, A)] * 10 + [(MAIN, B)] * 10)
+        tracks.feed([(MAIN, PLAY_A)] * 10 + [(MAIN, PLAY_B)] * 10)
         tagged = tracks.tag([OUT64] * 7) + tracks.tag([OUT64] * 13)
-        self.assertEqual([track for _, track in tagged], [A] * 10 + [B] * 10)
+        self.assertEqual([play.track for _, play in tagged], [A] * 10 + [B] * 10)
         self.assertTrue(all(frame is OUT64 for frame, _ in tagged))
-        self.assertIs(tagged[-1][1], B)
+        self.assertEqual(tagged[-1][1], PLAY_B)
 
     def test_delay(self) -> None:
         """
         Output that lags by a delay changes track that much later.
         """
         tracks = TrackMap(delay=1.25 * FRAME)
-        tracks.feed([(MAIN, A)] * 10 + [(MAIN, B)] * 10)
+        tracks.feed([(MAIN, PLAY_A)] * 10 + [(MAIN, PLAY_B)] * 10)
         tagged = tracks.tag([OUT64] * 20)
-        self.assertEqual([track for _, track in tagged], [A] * 11 + [B] * 9)
+        self.assertEqual([play.track for _, play in tagged], [A] * 11 + [B] * 9)
         self.assertAlmostEqual(tracks.pending, 1.25 * FRAME)
 
     def test_other_durations(self) -> None:
@@ -185,10 +187,10 @@ class TrackMapTests(SynchronousTestCase):
         middle is past the input boundary: positions count in seconds.
         """
         tracks = TrackMap()
-        tracks.feed([(MAIN, A)] * 10 + [(MAIN, B)] * 10 + [(MAIN, A)] * 3)
+        tracks.feed([(MAIN, PLAY_A)] * 10 + [(MAIN, PLAY_B)] * 10 + [(MAIN, Play(3, A))] * 3)
         tagged = tracks.tag([LONG] * 17)
         # Input boundaries at 0.261 and 0.522 s; 36 ms output frames.
-        self.assertEqual([track for _, track in tagged], [A] * 7 + [B] * 8 + [A] * 2)
+        self.assertEqual([play.track for _, play in tagged], [A] * 7 + [B] * 8 + [A] * 2)
         self.assertEqual(OUT32.header.duration, FRAME)
 
     def test_ends(self) -> None:
@@ -199,24 +201,24 @@ class TrackMapTests(SynchronousTestCase):
         tracks = TrackMap()
         self.assertEqual(tracks.tag([OUT64]), [])
         tracks = TrackMap()
-        tracks.feed([(MAIN, A)] * 4)
+        tracks.feed([(MAIN, PLAY_A)] * 4)
         self.assertAlmostEqual(tracks.pending, 4 * FRAME)
         tagged = tracks.tag([OUT64] * 6)
-        self.assertEqual([track for _, track in tagged], [A] * 6)
+        self.assertEqual([play.track for _, play in tagged], [A] * 6)
         self.assertEqual(tracks.pending, 0.0)
-        tracks.feed([(MAIN, B)])
-        self.assertEqual(tracks.tag([OUT64])[0][1], B)
+        tracks.feed([(MAIN, PLAY_B)])
+        self.assertEqual(tracks.tag([OUT64])[0][1].track, B)
 
     def test_same_title_other_play(self) -> None:
         """
-        Tracks are told apart by identity: a new play of an equal track
-        starts a new stretch.
+        Plays are told apart by their numbers: a new play of the same
+        track starts a new stretch.
         """
-        again = TrackInfo("a.mp3", "Song A", "Artist")
+        again = Play(2, A)
         tracks = TrackMap()
-        tracks.feed([(MAIN, A)] * 2 + [(MAIN, again)] * 2)
+        tracks.feed([(MAIN, PLAY_A)] * 2 + [(MAIN, again)] * 2)
         tagged = tracks.tag([OUT64] * 4)
-        self.assertEqual([track is A for _, track in tagged], [True, True, False, False])
+        self.assertEqual([play == PLAY_A for _, play in tagged], [True, True, False, False])
 
 
 class RungTests(SynchronousTestCase):
@@ -422,10 +424,10 @@ class RungTests(SynchronousTestCase):
         for rung in made:
             rung.start()
         self.main.broadcast([(MAIN, A)])
-        observers = len(self.main.on_broadcast)
+        observers = len(self.main.on_air)
         for rung in made:
             rung.stop()
-        self.assertEqual(len(self.main.on_broadcast), observers - 2)
+        self.assertEqual(len(self.main.on_air), observers - 2)
         self.assertTrue(all(converter.stopped for converter in converters.made))
         ended = ladders.ended()
         self.assertNoResult(ended)

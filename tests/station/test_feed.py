@@ -10,10 +10,9 @@ from twisted.internet.error import ConnectionLost
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from radiod.audio.frames import Frame
 from radiod.audio.track import TrackInfo
 from radiod.config import MountConfig, StationConfig
-from radiod.interfaces import ILiveSource
+from radiod.interfaces import Frames, ILiveSource
 from radiod.station.feed import (
     AudioMessage,
     ControlMessage,
@@ -114,12 +113,12 @@ class FeedSourceTests(SynchronousTestCase):
 
     def test_delivers_frames_with_tracks(self) -> None:
         """
-        Audio is delivered as frames of the announced play; every play is
-        its own track object, so a repeated track is a new play.
+        Audio is delivered as frames of the announced play, under its
+        number, so a repeated track is a new play.
         """
         source = FeedSource("/stream")
         self.assertTrue(verifyObject(ILiveSource, source))
-        got: list[list[tuple[Frame, TrackInfo]]] = []
+        got: list[Frames] = []
         source.attach(got.append)
         decoder = FeedDecoder()
         for message in decoder.feed(
@@ -131,21 +130,21 @@ class FeedSourceTests(SynchronousTestCase):
             assert not isinstance(message, ControlMessage)
             source.receive(message)
         self.assertEqual([frame for frame, _ in got[0]], FRAMES)
-        self.assertEqual(got[0][0][1], TRACK)
-        self.assertIsNot(got[0][0][1], got[1][0][1])
-        self.assertIs(got[0][0][1], got[0][2][1])
+        self.assertEqual(got[0][0][1].track, TRACK)
+        self.assertNotEqual(got[0][0][1].number, got[1][0][1].number)
+        self.assertEqual(got[0][0][1].number, got[0][2][1].number)
 
     def test_audio_before_track(self) -> None:
         """
         Audio of a play never announced still plays, with an empty title.
         """
         source = FeedSource("/stream")
-        got: list[list[tuple[Frame, TrackInfo]]] = []
+        got: list[Frames] = []
         source.attach(got.append)
         for message in FeedDecoder().feed(encode_audio(0, 5, FRAMES)):
             assert not isinstance(message, ControlMessage)
             source.receive(message)
-        self.assertEqual(got[0][0][1].title, "")
+        self.assertEqual(got[0][0][1].track.title, "")
 
 
 class ControlTests(SynchronousTestCase):
