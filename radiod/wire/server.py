@@ -13,6 +13,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
+from enum import Enum
 from typing import Protocol as TypingProtocol
 from typing import cast
 
@@ -65,7 +66,15 @@ from radiod.wire.limits import (
     socket_of,
 )
 
-__all__ = ["AUDIO_WAIT", "CORS", "SERVER", "RadioFactory", "RadioProtocol", "WebSide"]
+__all__ = [
+    "AUDIO_WAIT",
+    "CORS",
+    "SERVER",
+    "Phase",
+    "RadioFactory",
+    "RadioProtocol",
+    "WebSide",
+]
 
 SERVER = f"radiod/{__version__}"
 
@@ -294,9 +303,57 @@ class _Reply:
         pass
 
 
+class Phase(Enum):
+    """
+    Where a connection is in its life (see L{RadioProtocol}).
+    """
+
+    HEAD = "reading the request head"
+    ADMITTING = "the head is read; counting the client it names"
+    BODY = "reading a request body to hand over to the main process"
+    ANSWERING = "answering here (a reply, a refusal, or waiting to give one)"
+    STREAMING = "a listener hearing a mount"
+    SOURCING = "a live source sending audio"
+    HANDED_OFF = "the site has the connection"
+    CLOSED = "the connection is gone"
+
+
+_MOVES: dict[Phase, frozenset[Phase]] = {
+    Phase.HEAD: frozenset({Phase.ADMITTING, Phase.ANSWERING}),
+    Phase.ADMITTING: frozenset(
+        {Phase.BODY, Phase.ANSWERING, Phase.STREAMING, Phase.SOURCING, Phase.HANDED_OFF}
+    ),
+    Phase.BODY: frozenset({Phase.ANSWERING}),
+    Phase.ANSWERING: frozenset({Phase.STREAMING}),
+    Phase.STREAMING: frozenset(),
+    Phase.SOURCING: frozenset(),
+    Phase.HANDED_OFF: frozenset(),
+    Phase.CLOSED: frozenset(),
+}
+"""
+The moves a connection may make, besides to L{Phase.CLOSED}, which any
+phase may move to.
+"""
+
+
 class RadioProtocol(Protocol):
     """
     One client connection: a request, then a reply or a stream.
+
+    Its life is a few phases (L{phase}, a L{Phase})::
+
+        HEAD --head read--> ADMITTING    (the client it names is counted)
+        ADMITTING --> STREAMING          (GET or HEAD on a mount, or /;)
+        ADMITTING --> SOURCING           (PUT or SOURCE, accepted)
+        ADMITTING --> HANDED_OFF         (anything else: the site answers)
+        ADMITTING --> BODY               (a worker's admin POST, to forward)
+        HEAD, ADMITTING, BODY --> ANSWERING   (a refusal, a forwarded
+                                 request, a listener's reply waiting for audio)
+        ANSWERING --audio known--> STREAMING
+        any --connection lost--> CLOSED
+
+    What arrives on the connection goes where the phase says: to the
+    request parser, the body, the source, the site, or nowhere.
 
     @ivar peer: the client, for logs: C{host:port} of the connection, or,
         once the request is read, the address C{X-Forwarded-For} gives when
@@ -307,6 +364,7 @@ class RadioProtocol(Protocol):
         route that writes its own response head sets it.
     @ivar response_sent: the body bytes answered, for the access log; a
         route that writes its own body adds to it.
+    @ivar phase: where the connection is in its life.
     """
 
     _log = Logger()
@@ -322,7 +380,8 @@ class RadioProtocol(Protocol):
         self.radio = factory
         self._relayed = relayed
         self._clock = clock
-        self._parser: RequestParser | None = RequestParser()
+        self.phase = Phase.HEAD
+        self._parser = RequestParser()
         self._timeout: IDelayedCall | None = None
         self.listener: Listener | None = None
         self.source: SourceConnection | None = None
@@ -333,7 +392,6 @@ class RadioProtocol(Protocol):
         self._counted: str | None = None
         self._over_limit = False
         self._paused = False
-        self._lost = False
         self._raw = bytearray()
         self._channel: IProtocol | None = None
         self._throttled = False
@@ -343,6 +401,20 @@ class RadioProtocol(Protocol):
         self.response_status: int | None = None
         self.response_sent = 0
         self._connected_at = 0.0
+
+    def _move(self, phase: Phase) -> None:
+        """
+        Go to C{phase}, a move L{_MOVES} allows (or to L{Phase.CLOSED}).
+        """
+        if phase is self.phase:
+            return
+        if phase is not Phase.CLOSED and phase not in _MOVES[self.phase]:
+            raise RuntimeError(f"a connection cannot go from {self.phase.name} to {phase.name}")
+        self.phase = phase
+
+    @property
+    def _lost(self) -> bool:
+        return self.phase is Phase.CLOSED
 
     def connectionMade(self) -> None:
         """
@@ -368,7 +440,7 @@ class RadioProtocol(Protocol):
         """
         if self._over_limit:
             self._cancel_timeout()
-            self._parser = None
+            self._move(Phase.ANSWERING)
             self._too_many(None)
 
     def _from_proxy(self) -> bool:
@@ -427,7 +499,8 @@ class RadioProtocol(Protocol):
 
     def _header_timeout(self) -> None:
         self._timeout = None
-        self._parser = None
+        if self.phase in (Phase.HEAD, Phase.BODY):
+            self._move(Phase.ANSWERING)
         self._awaiting = None
         self._log.info("No complete request from {peer} in time; closing", peer=self.peer)
         assert self.transport is not None
@@ -445,29 +518,32 @@ class RadioProtocol(Protocol):
         Bytes a listener sends after its request are ignored; a source's
         are its audio.
         """
-        if self.source is not None:
+        phase = self.phase
+        if phase is Phase.SOURCING:
+            assert self.source is not None
             self.source.data_received(data)
             return
-        if self._channel is not None:
+        if phase is Phase.HANDED_OFF:
+            assert self._channel is not None
             self._channel.dataReceived(data)
             return
-        if self._awaiting is not None:
+        if phase is Phase.BODY:
             self._body_received(data)
             return
-        parser = self._parser
-        if parser is None:
+        if phase is not Phase.HEAD:
             return
+        parser = self._parser
         self._raw += data
         try:
             request = parser.feed(data)
         except RequestError as error:
-            self._parser = None
             self._cancel_timeout()
+            self._move(Phase.ANSWERING)
             self.refuse(error.status, error.reason, None)
             return
         if request is None:
             return
-        self._parser = None
+        self._move(Phase.ADMITTING)
         self._remainder = parser.remainder
         del self._raw[len(self._raw) - len(self._remainder) :]
         self._identify(request)
@@ -479,6 +555,7 @@ class RadioProtocol(Protocol):
         """
         if self._over_limit:
             self._cancel_timeout()
+            self._move(Phase.ANSWERING)
             self._too_many(request)
             return
         forwarded = self._forwarded(request)
@@ -487,6 +564,7 @@ class RadioProtocol(Protocol):
             return
         self._cancel_timeout()
         if forwarded:
+            self._move(Phase.ANSWERING)
             self._forward(request, b"")
             return
         self._handle(request)
@@ -542,10 +620,12 @@ class RadioProtocol(Protocol):
         size = int(length) if length is not None else 0
         if request.header_list("Transfer-Encoding") or size > MAX_BODY:
             self._cancel_timeout()
+            self._move(Phase.ANSWERING)
             message = "Request too large" if size > MAX_BODY else "Length required"
             self.refuse(413 if size > MAX_BODY else 411, message, request)
             return
         self._awaiting = (request, size)
+        self._move(Phase.BODY)
         self._body_received(b"")
 
     def _body_received(self, data: bytes) -> None:
@@ -556,6 +636,7 @@ class RadioProtocol(Protocol):
             return
         self._awaiting = None
         self._cancel_timeout()
+        self._move(Phase.ANSWERING)
         self._forward(request, self._remainder[:size])
 
     def _identify(self, request: Request) -> None:
@@ -581,7 +662,7 @@ class RadioProtocol(Protocol):
         Forget our listener and timers, tell the site or the source, and log the
         request for the access log.
         """
-        self._lost = True
+        self._move(Phase.CLOSED)
         self._cancel_timeout()
         if self._delayed is not None and self._delayed.active():
             self._delayed.cancel()
@@ -732,6 +813,7 @@ class RadioProtocol(Protocol):
                 self._source(request, sources)
                 return
         if stream and method != "OPTIONS":
+            self._move(Phase.ANSWERING)
             self.refuse(405, "Method Not Allowed", request)
             return
         self._hand_off()
@@ -746,12 +828,14 @@ class RadioProtocol(Protocol):
         request = self.request
         assert self.transport is not None and request is not None
         if site is None:
+            self._move(Phase.ANSWERING)
             self.refuse(404, "File Not Found", request)
             return
         length = request.header("Content-Length")
         size = int(length) if length is not None and length.isdigit() else 0
         if request.header_list("Transfer-Encoding") or size > MAX_BODY:
             # The site reads a body whole before answering: bounded here.
+            self._move(Phase.ANSWERING)
             message = "Request too large" if size > MAX_BODY else "Length required"
             if request.path in (METADATA_PATH, ADMIN_CGI):
                 self._body_refused(request, message)
@@ -762,6 +846,7 @@ class RadioProtocol(Protocol):
             self.client, self.peer, self.transport.getPeer(), logged=not self._relayed
         )
         self._channel = channel
+        self._move(Phase.HANDED_OFF)
         # The site answers and logs from here on.
         self.request = None
         raw, self._raw = bytes(self._raw) + self._remainder, bytearray()
@@ -800,8 +885,10 @@ class RadioProtocol(Protocol):
                 self.peer,
             )
         except SourceRefused as refused:
+            self._move(Phase.ANSWERING)
             self.refuse(refused.status, refused.reason, request, refused.headers)
             return
+        self._move(Phase.SOURCING)
         self.response_status = 200
         remainder, self._remainder = self._remainder, b""
         self.source.data_received(remainder)
@@ -842,18 +929,21 @@ class RadioProtocol(Protocol):
 
     def _stream(self, request: Request, name: str, waited: bool = False) -> None:
         mount = self.radio.fallbacks.resolve(name)
-        if mount is None:
-            self.refuse(404, "Source not live", request)
-            return
+        refusal = None
         limit = self.radio.config.max_listeners
-        if limit and self.radio.listener_count >= limit:
-            self.refuse(503, "Server full: too many listeners", request)
+        if mount is None:
+            refusal = 404, "Source not live"
+        elif limit and self.radio.listener_count >= limit:
+            refusal = 503, "Server full: too many listeners"
+        elif mount.config.max_listeners and len(mount.listeners) >= mount.config.max_listeners:
+            refusal = 503, f"Mount {mount.name} is full: too many listeners"
+        if refusal is not None:
+            self._move(Phase.ANSWERING)
+            self.refuse(refusal[0], refusal[1], request)
             return
-        if mount.config.max_listeners and len(mount.listeners) >= mount.config.max_listeners:
-            self.refuse(503, f"Mount {mount.name} is full: too many listeners", request)
-            return
-        assert self.transport is not None
+        assert mount is not None and self.transport is not None
         if not mount.audio.bitrate and not waited:
+            self._move(Phase.ANSWERING)
             self._await_audio(request, name, mount)
             return
         metadata = request.wants_metadata
@@ -864,9 +954,11 @@ class RadioProtocol(Protocol):
         )
         self.response_status = 200
         if request.method == "HEAD":
+            self._move(Phase.ANSWERING)
             self.transport.write(head)
             self.transport.loseConnection()
             return
+        self._move(Phase.STREAMING)
         self._limit_send_buffer()
         self.transport.write(head)
         self.listener = mount.add_listener(

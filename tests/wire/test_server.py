@@ -18,7 +18,7 @@ from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
 from radiod.testing import FakeFrameSource, ListenerCapture, silent_frame
 from radiod.web.tree import station_site
-from radiod.wire.server import AUDIO_WAIT, RadioFactory, RadioProtocol
+from radiod.wire.server import AUDIO_WAIT, Phase, RadioFactory, RadioProtocol
 
 ALPHA = TrackInfo("/a.mp3", "First Song", "Alpha Artist")
 
@@ -361,3 +361,41 @@ class ServerTests(SynchronousTestCase):
         capture = conn.send(b"GET /stream.m3u HTTP/1.0\r\n\r\n")
         self.assertIsNone(conn.protocol._channel)
         self.assertEqual(capture.status_line, "HTTP/1.0 404 Not Found")
+
+
+class PhaseTests(SynchronousTestCase):
+    """
+    A connection's life, as L{RadioProtocol.phase} tells it.
+    """
+
+    def test_phases(self) -> None:
+        """
+        A listener streams, a request for anything else is handed to the
+        site, a refused one is answered here, a head that never comes is
+        still being read; every one is closed once the connection goes.
+        """
+        clock, factory, mount = ServerTests.build(self)  # type: ignore[arg-type]
+        cases = [
+            (b"GET /stream HTTP/1.0\r\n\r\n", Phase.STREAMING),
+            (b"GET /stream.m3u HTTP/1.0\r\n\r\n", Phase.HANDED_OFF),
+            (b"DELETE /stream HTTP/1.0\r\n\r\n", Phase.ANSWERING),
+            (b"GARBAGE\r\n\r\n", Phase.ANSWERING),
+            (b"GET /stream HTTP/1.0\r\n", Phase.HEAD),
+        ]
+        for request, phase in cases:
+            conn = Connection(factory)
+            self.assertIs(conn.protocol.phase, Phase.HEAD)
+            conn.send(request)
+            self.assertIs(conn.protocol.phase, phase, request)
+            conn.protocol.connectionLost(Failure(ConnectionDone()))
+            self.assertIs(conn.protocol.phase, Phase.CLOSED)
+
+    def test_no_way_back(self) -> None:
+        """
+        A move the table does not allow is a bug, and says so.
+        """
+        clock, factory, mount = ServerTests.build(self)  # type: ignore[arg-type]
+        conn = Connection(factory)
+        conn.send(b"GET /stream HTTP/1.0\r\n\r\n")
+        with self.assertRaises(RuntimeError):
+            conn.protocol._move(Phase.HEAD)
