@@ -20,8 +20,8 @@ from radiod.audio.icy import encode_metadata
 from radiod.audio.track import Play, Plays, TrackInfo
 from radiod.broadcast.buffer import StreamBuffer
 from radiod.broadcast.listener import Listener, ListenerTransport
-from radiod.broadcast.live import Switch
 from radiod.broadcast.pacer import Pacer
+from radiod.broadcast.switch import Switch
 from radiod.config import MountConfig
 from radiod.interfaces import Deliver, Frames, IFrameSource, ILiveSource, Pulled
 

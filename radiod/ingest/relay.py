@@ -4,7 +4,7 @@ Relaying: a mount that plays another server's stream.
 
 A L{Relay} connects to an upstream URL (Icecast, SHOUTcast or another
 radiod) as a listener asking for ICY metadata.  Its audio goes into a
-L{radiod.broadcast.live.LiveSource} attached to the mount's L{radiod.broadcast.live.Switch},
+L{radiod.broadcast.live.LiveSource} attached to the mount's L{radiod.broadcast.switch.Switch},
 just as a live encoder's would, so the mount's playlist is the fallback
 while the upstream is down, and the live source's backpressure pauses
 the upstream socket.  The upstream's C{StreamTitle} values become the
@@ -42,7 +42,8 @@ from twisted.web.client import BrowserLikePolicyForHTTPS
 from radiod import __version__
 from radiod.audio.icy import IcyDemuxer, IcyFramingError, parse_metadata
 from radiod.audio.track import TrackInfo
-from radiod.broadcast.live import LiveSource, Switch
+from radiod.broadcast.live import LiveSource
+from radiod.broadcast.switch import Switch
 from radiod.config import is_tls_url, parse_http_url
 from radiod.reconnect import BACKOFF_MAX, BACKOFF_START, ReconnectingClient
 from radiod.tls import tls_failure_reason

@@ -6,7 +6,7 @@ C{SOURCE}), and SHOUTcast v1 sources handed over already answered.
 L{Sources} judges a source request (mount name, Basic credentials,
 content type, whether the mount is free) and puts an accepted source on
 its mount: a mount that plays a playlist is taken over through its
-L{radiod.broadcast.live.Switch}; any other mount name becomes a live mount
+L{radiod.broadcast.switch.Switch}; any other mount name becomes a live mount
 for as long as the source is connected.  Each source is then a
 L{radiod.ingest.source.SourceConnection}.  On a mount configured with
 C{record}, each show's whole frames also go to a
@@ -22,8 +22,9 @@ from twisted.logger import Logger
 
 from radiod.audio.track import TrackInfo
 from radiod.auth import parse_basic_auth
-from radiod.broadcast.live import LiveSource, Switch
+from radiod.broadcast.live import LiveSource
 from radiod.broadcast.mount import Mount
+from radiod.broadcast.switch import Switch
 from radiod.config import PLAYLIST_SUFFIXES, MountConfig, StationConfig, source_password
 from radiod.ingest.recording import Recorder
 from radiod.ingest.source import SOURCE_TIMEOUT, SourceConnection

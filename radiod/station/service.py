@@ -27,9 +27,9 @@ from twisted.python.failure import Failure
 
 from radiod import demo
 from radiod.audio.format import AudioFormat
-from radiod.broadcast.live import Switch
 from radiod.broadcast.mount import Mount
 from radiod.broadcast.registry import Mounts
+from radiod.broadcast.switch import Switch
 from radiod.config import MountConfig, StationConfig, is_tls_url, parse_push_url
 from radiod.ffmpeg.binary import find_ffmpeg
 from radiod.ffmpeg.cache import ConversionCache

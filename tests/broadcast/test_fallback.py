@@ -12,8 +12,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from radiod.audio.track import TrackInfo
 from radiod.broadcast.fallback import Fallbacks
-from radiod.broadcast.live import LiveSource, Switch
+from radiod.broadcast.live import LiveSource
 from radiod.broadcast.mount import Mount
+from radiod.broadcast.switch import Switch
 from radiod.config import MountConfig, StationConfig
 from radiod.testing import FakeFrameSource, ListenerCapture, SlowTransport, silent_frame
 from radiod.wire.server import RadioFactory

@@ -13,8 +13,9 @@ from zope.interface.verify import verifyObject
 
 from radiod.audio.format import AudioFormat
 from radiod.audio.track import TrackInfo
-from radiod.broadcast.live import PREBUFFER, LiveSource, Switch, SwitchState
+from radiod.broadcast.live import PREBUFFER, LiveSource
 from radiod.broadcast.mount import Mount
+from radiod.broadcast.switch import Switch, SwitchState
 from radiod.config import MountConfig
 from radiod.interfaces import IFrameSource
 from radiod.testing import FakeConverters, FakeFrameSource, ListenerCapture, silent_frame

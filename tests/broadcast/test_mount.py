@@ -20,8 +20,8 @@ from radiod.audio.icy import encode_metadata
 from radiod.audio.track import Play, TrackInfo
 from radiod.broadcast.buffer import StreamBuffer
 from radiod.broadcast.listener import MAX_WRITE, Listener
-from radiod.broadcast.live import Switch
 from radiod.broadcast.mount import Mount
+from radiod.broadcast.switch import Switch
 from radiod.config import MountConfig
 from radiod.interfaces import Frames, IFrameSource
 from radiod.testing import FakeFrameSource, ListenerCapture, SlowTransport, silent_frame

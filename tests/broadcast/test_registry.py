@@ -8,9 +8,9 @@ from __future__ import annotations
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.broadcast.live import Switch
 from radiod.broadcast.mount import Mount
 from radiod.broadcast.registry import Mounts
+from radiod.broadcast.switch import Switch
 from radiod.config import MountConfig, StationConfig
 from radiod.wire.server import RadioFactory
 

@@ -20,8 +20,9 @@ from radiod.audio.format import AudioFormat, standard_bitrate
 from radiod.audio.frames import Frame, FrameSplitter
 from radiod.audio.track import TrackInfo
 from radiod.broadcast.fallback import Fallbacks
-from radiod.broadcast.live import LiveSource, Switch
+from radiod.broadcast.live import LiveSource
 from radiod.broadcast.mount import Mount
+from radiod.broadcast.switch import Switch
 from radiod.config import MountConfig
 from radiod.ffmpeg.converter import FINISH_TIMEOUT, FfmpegConverter
 from radiod.interfaces import Converter

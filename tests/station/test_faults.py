@@ -40,8 +40,8 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from radiod.audio.frames import Frame, FrameSplitter, read_frames
 from radiod.audio.track import TrackInfo
-from radiod.broadcast.live import Switch
 from radiod.broadcast.mount import Mount
+from radiod.broadcast.switch import Switch
 from radiod.config import MountConfig, StationConfig
 from radiod.ffmpeg.converter import FfmpegConverter
 from radiod.ingest.recording import Recorder, RecordingFile

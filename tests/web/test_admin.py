@@ -24,8 +24,8 @@ from twisted.web.resource import IResource, Resource
 
 from radiod.audio.track import TrackInfo
 from radiod.auth import Administrator
-from radiod.broadcast.live import Switch
 from radiod.broadcast.mount import Mount
+from radiod.broadcast.switch import Switch
 from radiod.config import MountConfig, StationConfig
 from radiod.library.library import Library, track_id
 from radiod.library.programme import Programme
