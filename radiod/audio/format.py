@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from radiod.audio.frames import Frame, FrameBlock, FrameHeader
+from radiod.audio.block import FrameBlock
+from radiod.audio.frames import Frame, FrameHeader
 
 __all__ = [
     "ANY_FORMAT",

@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
 
 __all__ = [
     "EMPTY_BLOCK",
     "MAX_PAYLOAD",
     "IcyDemuxer",
     "IcyFramingError",
-    "MetadataInterleaver",
     "encode_metadata",
     "parse_metadata",
     "sanitise",
@@ -302,72 +300,3 @@ class IcyDemuxer:
             f"with StreamTitle= (metaint {self.metaint} out of step?): {payload[:32]!r}"
         )
         raise self._error
-
-
-class MetadataInterleaver:
-    """
-    Insert metadata blocks into one listener's audio every C{metaint} bytes.
-
-    The interleaver only counts; the caller decides what each block says.
-    Audio is never copied: the pieces returned are the input itself or
-    memoryview slices of it.
-
-    @ivar metaint: the number of audio bytes between blocks.
-    """
-
-    __slots__ = ("_until_block", "metaint")
-
-    def __init__(self, metaint: int) -> None:
-        """
-        @param metaint: the C{icy-metaint} announced to this listener.
-        @raise ValueError: if C{metaint} is not positive.
-        """
-        if metaint <= 0:
-            raise ValueError(f"metaint must be positive, not {metaint}")
-        self.metaint = metaint
-        self._until_block = metaint
-
-    @property
-    def until_block(self) -> int:
-        """
-        The number of audio bytes still to write before the next block; 0
-        means a block is due before the next audio byte.
-        """
-        return self._until_block
-
-    def interleave(
-        self, audio: bytes | memoryview, block_at: Callable[[int], bytes]
-    ) -> list[bytes | memoryview]:
-        """
-        Split C{audio} around the metadata blocks that fall inside it.
-
-        A block is only written in front of the audio that follows it: one
-        due exactly at the end of C{audio} is written at the start of the next
-        call. So C{block_at(offset)} is always called with
-        C{0 <= offset < len(audio)}, the index of the first audio byte after
-        the block, in increasing order.
-
-        @param audio: the next audio bytes for this listener.
-        @param block_at: returns the block to insert before C{audio[offset]},
-            either a full block from L{encode_metadata} or L{EMPTY_BLOCK}.
-        @return: the pieces to write, in order.
-        """
-        size = len(audio)
-        until = self._until_block
-        if size <= until:
-            self._until_block = until - size
-            return [audio] if size else []
-        view = audio if isinstance(audio, memoryview) else memoryview(audio)
-        pieces: list[bytes | memoryview] = []
-        position = 0
-        metaint = self.metaint
-        while position + until < size:
-            offset = position + until
-            if until:
-                pieces.append(view[position:offset])
-            pieces.append(block_at(offset))
-            position = offset
-            until = metaint
-        pieces.append(view[position:])
-        self._until_block = until - (size - position)
-        return pieces

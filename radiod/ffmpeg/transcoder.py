@@ -33,8 +33,9 @@ from twisted.internet.interfaces import IReactorProcess, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from radiod.audio.block import FrameBlock, read_block
 from radiod.audio.format import AudioFormat
-from radiod.audio.frames import Frame, FrameBlock, read_block
+from radiod.audio.frames import Frame
 from radiod.audio.loudness import Loudness, measure_arguments, parse_ebur128
 from radiod.ffmpeg.arguments import convert_arguments, run_timeout
 from radiod.ffmpeg.cache import CacheEntry, ConversionCache

@@ -32,8 +32,9 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from radiod.audio.block import FrameBlock, read_block
 from radiod.audio.format import ANY_FORMAT, AudioFormat, Probe, mount_format, plays_unchanged, probe
-from radiod.audio.frames import Frame, FrameBlock, read_block
+from radiod.audio.frames import Frame
 from radiod.audio.loudness import GAIN_TOLERANCE, read_replaygain
 from radiod.audio.track import TrackInfo
 from radiod.ffmpeg.transcoder import ConversionError, Transcoder

@@ -13,14 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.audio.frames import (
-    Frame,
-    FrameSplitter,
-    UnsupportedAudio,
-    build_header,
-    parse_header,
-    read_frames,
-)
+from radiod.audio.frames import Frame, FrameSplitter, UnsupportedAudio, build_header, parse_header
+from radiod.testing import read_frames
 
 _RATES = {"1": (44100, 48000, 32000), "2": (22050, 24000, 16000), "2.5": (11025, 12000, 8000)}
 _BITRATES = {

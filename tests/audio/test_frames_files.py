@@ -11,7 +11,9 @@ import os
 import mutagen.mp3
 from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.audio.frames import FrameBlock, FrameSplitter, UnsupportedAudio, read_block, read_frames
+from radiod.audio.block import FrameBlock, read_block
+from radiod.audio.frames import FrameSplitter, UnsupportedAudio
+from radiod.testing import read_frames
 from tests.support.loopback import FIXTURES
 
 # name: (MPEG version, layer, sample rate, VBR header frames, tags skipped)

@@ -16,11 +16,11 @@ from radiod.audio.icy import (
     MAX_PAYLOAD,
     IcyDemuxer,
     IcyFramingError,
-    MetadataInterleaver,
     encode_metadata,
     parse_metadata,
     sanitise,
 )
+from radiod.testing import MetadataInterleaver
 
 
 def _title_of(block: bytes) -> str:

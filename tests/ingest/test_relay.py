@@ -11,12 +11,12 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from radiod import __version__
-from radiod.audio.icy import MetadataInterleaver, encode_metadata
+from radiod.audio.icy import encode_metadata
 from radiod.audio.track import TrackInfo
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig
 from radiod.ingest.relay import BACKOFF_MAX, Relay, RelayProtocol
-from radiod.testing import FakeFrameSource, ListenerCapture, silent_frame
+from radiod.testing import FakeFrameSource, ListenerCapture, MetadataInterleaver, silent_frame
 
 SONG = TrackInfo(path="a.mp3", title="First Song", artist="Alpha Artist")
 PLAYLIST_FRAME = silent_frame(fill=0)

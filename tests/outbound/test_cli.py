@@ -19,13 +19,12 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from radiod.audio.frames import read_frames
 from radiod.config import MountConfig, StationConfig
 from radiod.outbound.cli import Pusher, parse_arguments
 from radiod.outbound.client import PushError, PushOptions, SourceProtocol
 from radiod.runner import thread_runner
 from radiod.station.service import StationService
-from radiod.testing import synchronous_runner
+from radiod.testing import read_frames, synchronous_runner
 from tests.support.loopback import FIRST, FIXTURES, SECOND, Reader, asynchronous, wait_for
 
 reactor: Any = _reactor

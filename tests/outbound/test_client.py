@@ -17,7 +17,6 @@ from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.audio.frames import read_frames
 from radiod.audio.track import TrackInfo
 from radiod.outbound.client import (
     PushError,
@@ -31,6 +30,7 @@ from radiod.outbound.client import (
     parse_target,
     source_request,
 )
+from radiod.testing import read_frames
 from tests.support.loopback import FIXTURES
 
 ALPHA = os.path.join(FIXTURES, "alpha-artist-first-song.mp3")

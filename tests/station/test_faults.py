@@ -38,7 +38,7 @@ from twisted.logger import (
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from radiod.audio.frames import Frame, FrameSplitter, read_frames
+from radiod.audio.frames import Frame, FrameSplitter
 from radiod.audio.track import TrackInfo
 from radiod.broadcast.mount import Mount
 from radiod.broadcast.switch import Switch
@@ -55,7 +55,7 @@ from radiod.station.options import Options
 from radiod.station.service import StationService
 from radiod.station.steady import CHECK_INTERVAL, SteadyClock, SteadyTime
 from radiod.tap import makeService
-from radiod.testing import FakeFrameSource, SteppedClock, silent_frame
+from radiod.testing import FakeFrameSource, SteppedClock, read_frames, silent_frame
 from radiod.wire.server import RadioFactory
 from tests.ingest.test_live_e2e import run as run_ffmpeg
 from tests.ingest.test_recording import FullDisk

@@ -22,7 +22,6 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from radiod import testing
-from radiod.audio.frames import read_frames
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
 from radiod.ingest.source import SOURCE_TIMEOUT
@@ -30,7 +29,7 @@ from radiod.ingest.sources import STALE_AFTER
 from radiod.ingest.stream import StreamInfo
 from radiod.runner import thread_runner
 from radiod.station.service import StationService
-from radiod.testing import FakeFrameSource
+from radiod.testing import FakeFrameSource, read_frames
 from radiod.wire.server import RadioFactory
 from radiod.wire.shoutcast import (
     ACCEPTED,
