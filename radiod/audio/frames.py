@@ -3,6 +3,9 @@
 MPEG audio frames: header parsing and a resynchronising frame splitter.
 
 Everything here is pure: bytes in, values out, no I/O and no reactor.
+The module is one noun, the frame, and reads best whole: the splitter's
+rules (what a header must be followed by, which tags and VBR headers are
+skipped) are the header's rules applied to a stream.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 # -*- test-case-name: tests.library.test_programme -*-
 """
 The programme: a library played track after track as one frame source.
+(One noun, L{Programme}, with the inspection of a file it reads ahead;
+its three lifecycles read best beside each other.)
 
 Files are read and split into frames in a thread, one track ahead of the
 one playing, so the pacer always finds the next frame ready.  The library

@@ -3,6 +3,9 @@
 The admin interface: Icecast's admin commands, and radiod's own admin API,
 as resources of the station's site.
 
+The module is one noun, the command table, and the page that serves any
+of its commands.
+
 Every command is declared once in L{COMMANDS}: its path, the methods it
 takes, its dialect (how it reads its parameters and writes its answers),
 the parameters it reads, and what it does.  Each sits behind the admin

@@ -1,11 +1,16 @@
 # -*- test-case-name: tests.wire.test_server -*-
 """
-The listener-facing HTTP/1.0 and ICY server: one protocol per connection
-that reads one request, answers it, and for a stream hands the connection
-to its mount.
+The stream server: the ICY/HTTP protocol on the station's ports.  One
+protocol per connection reads the request head and counts the client; a
+mount's stream (and its C{/;} aliases) and a source's C{PUT}/C{SOURCE}
+stay here, every other request is handed to the station's site on the same
+connection (L{WebSide}).
 
-Requests are parsed by L{radiod.request}; this module only routes them and
-writes replies.
+Requests are parsed by L{radiod.request}.  The module is one noun, the
+stream server: its factory (what connections share), its protocol (one
+connection's life, L{Phase}) and the transport a worker's handed-over
+request is answered on, which read best together, as Twisted keeps
+C{HTTPFactory} beside C{HTTPChannel}.
 """
 
 from __future__ import annotations
