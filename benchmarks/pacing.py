@@ -67,10 +67,9 @@ from twisted.internet.protocol import Protocol  # noqa: E402
 from twisted.internet.task import LoopingCall  # noqa: E402
 from twisted.python.failure import Failure  # noqa: E402
 
-from radiod.audio.frames import Frame  # noqa: E402
-from radiod.audio.track import TrackInfo  # noqa: E402
 from radiod.broadcast.mount import Mount  # noqa: E402
 from radiod.config import MountConfig, StationConfig  # noqa: E402
+from radiod.interfaces import Frames  # noqa: E402
 from radiod.runner import thread_runner  # noqa: E402
 from radiod.station.service import StationService  # noqa: E402
 
@@ -158,9 +157,9 @@ class OnAir:
         self.bytes = 0
         self.seconds = 0.0
         self.marks: list[tuple[float, float]] = []
-        mount.on_broadcast.append(self._broadcast)
+        mount.on_air.append(self._broadcast)
 
-    def _broadcast(self, frames: list[tuple[Frame, TrackInfo]]) -> None:
+    def _broadcast(self, frames: Frames) -> None:
         for frame, _ in frames:
             self.bytes += len(frame.data)
             self.seconds += frame.duration

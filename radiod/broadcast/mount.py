@@ -102,9 +102,8 @@ class Mount:
     @ivar switch: for a paced source, what the pacer pulls from: the
         source, or a live source that takes it over (L{radiod.broadcast.live}).
     @ivar on_air: called with each batch of frames, with their plays,
-        before it is buffered (what follows the mount's plays: the rungs
-        of its bitrate ladder, the worker processes).
-    @ivar on_broadcast: called likewise, with each frame's track.
+        before it is buffered (what follows the mount's audio: the rungs
+        of its bitrate ladder, the worker processes, relays out).
     @ivar on_listener_joined: called with each listener that connects.
     @ivar on_listener_left: called with each listener whose connection
         ends here (dropped for lagging or not).
@@ -150,7 +149,6 @@ class Mount:
         self._blocks: dict[str, bytes] = {}
         self.on_track_change: list[Callable[[TrackInfo], None]] = []
         self.on_air: list[Deliver] = []
-        self.on_broadcast: list[Callable[[Pulled], None]] = []
         self.on_listener_joined: list[Callable[[Listener], None]] = []
         self.on_listener_left: list[Callable[[Listener], None]] = []
         self.pacer: Pacer | None = None
@@ -229,10 +227,6 @@ class Mount:
         """
         for observer in self.on_air:
             observer(frames)
-        if self.on_broadcast:
-            tracked = [(frame, play.track) for frame, play in frames]
-            for watch in self.on_broadcast:
-                watch(tracked)
         if self._awaiting_audio:
             # Listeners waiting for the format join before this audio, so
             # they hear it from its first frame.

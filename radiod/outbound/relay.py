@@ -27,6 +27,7 @@ from twisted.python.failure import Failure
 from radiod.audio.frames import Frame
 from radiod.audio.track import TrackInfo
 from radiod.broadcast.mount import Mount
+from radiod.interfaces import Frames
 from radiod.outbound.client import (
     Announce,
     Connect,
@@ -145,7 +146,7 @@ class RelayOut:
         if self._running:
             return
         self._running = True
-        self.mount.on_broadcast.append(self._deliver)
+        self.mount.on_air.append(self._deliver)
         self.mount.on_track_change.append(self._track_changed)
         self._client.start()
 
@@ -156,7 +157,7 @@ class RelayOut:
         if not self._running:
             return
         self._running = False
-        self.mount.on_broadcast.remove(self._deliver)
+        self.mount.on_air.remove(self._deliver)
         self.mount.on_track_change.remove(self._track_changed)
         self.connection = None
         self._client.stop()
@@ -231,7 +232,7 @@ class RelayOut:
 
     # Audio and titles
 
-    def _deliver(self, due: list[tuple[Frame, TrackInfo]]) -> None:
+    def _deliver(self, due: Frames) -> None:
         frames = [frame for frame, _ in due]
         connection = self.connection
         if connection is None:

@@ -243,7 +243,7 @@ class RungTests(SynchronousTestCase):
         self.rung = self.ladders.mounts["/stream-64"]
         self.low = self.ladders.mounts["/stream-32"]
         self.heard: list[TrackInfo] = []
-        self.rung.on_broadcast.append(lambda frames: self.heard.extend(t for _, t in frames))
+        self.rung.on_air.append(lambda frames: self.heard.extend(p.track for _, p in frames))
 
     def source(self, mount: Mount) -> RungSource:
         source = mount.source

@@ -238,7 +238,7 @@ class RelayOutTests(SynchronousTestCase):
         h.accept()
         h.relay.stop()
         self.assertTrue(h.transports[0].disconnecting)
-        self.assertEqual(h.mount.on_broadcast, [])
+        self.assertEqual(h.mount.on_air, [])
         self.assertEqual(h.mount.on_track_change, [])
         h.protocols[0].connectionLost()
         self.assertEqual(h.clock.getDelayedCalls(), [])

@@ -304,7 +304,7 @@ class TwistdTests(TestCase):
     structured fields.
     """
 
-    timeout = 60
+    timeout = 180
 
     def test_json_lines(self) -> Deferred[None]:
         """

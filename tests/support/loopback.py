@@ -21,11 +21,10 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import ILogObserver, LogEvent, globalLogPublisher
 from twisted.python.failure import Failure
 
-from radiod.audio.frames import Frame
-from radiod.audio.track import TrackInfo
 from radiod.broadcast.listener import Listener
 from radiod.broadcast.mount import Mount
 from radiod.ffmpeg.binary import find_ffmpeg
+from radiod.interfaces import Frames
 from radiod.testing import ListenerCapture
 
 reactor: Any = _reactor
@@ -217,9 +216,9 @@ class Recording:
         self.audio = bytearray()
         self.seconds = 0.0
         self.broadcasts: list[tuple[float, float]] = []
-        mount.on_broadcast.append(self._broadcast)
+        mount.on_air.append(self._broadcast)
 
-    def _broadcast(self, frames: list[tuple[Frame, TrackInfo]]) -> None:
+    def _broadcast(self, frames: Frames) -> None:
         # Observers run before the frames join the buffer, at its head.
         assert self.mount.buffer.head == self.end, "the recording missed audio"
         for frame, _ in frames:
@@ -252,8 +251,8 @@ class Recording:
         """
         Stop recording.
         """
-        if self._broadcast in self.mount.on_broadcast:
-            self.mount.on_broadcast.remove(self._broadcast)
+        if self._broadcast in self.mount.on_air:
+            self.mount.on_air.remove(self._broadcast)
 
 
 class Trail:

@@ -53,12 +53,11 @@ from twisted.internet.utils import getProcessOutputAndValue
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
-from radiod.audio.frames import Frame
-from radiod.audio.track import TrackInfo
 from radiod.broadcast.listener import Listener
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
 from radiod.ingest.source import SOURCE_TIMEOUT, SourceConnection
+from radiod.interfaces import Frames
 from radiod.runner import thread_runner
 from radiod.station.service import StationService
 from radiod.testing import ListenerCapture
@@ -242,9 +241,9 @@ class Recording:
     def __init__(self, mount: Mount) -> None:
         self.start = mount.buffer.head
         self.audio = bytearray()
-        mount.on_broadcast.append(self._broadcast)
+        mount.on_air.append(self._broadcast)
 
-    def _broadcast(self, frames: list[tuple[Frame, TrackInfo]]) -> None:
+    def _broadcast(self, frames: Frames) -> None:
         for frame, _ in frames:
             self.audio += frame.data
 
