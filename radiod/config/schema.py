@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import TypeVar
 
-from radiod.config import values
+import radiod.config.values as values
 from radiod.config.values import KIB, Converter
 
 __all__ = [

@@ -29,10 +29,9 @@ from twisted.web.server import Request, Site
 
 from radiod.request import REASONS
 from radiod.wire.accesslog import Access, mask_target
-from radiod.wire.server import CORS, SERVER, RadioFactory
+from radiod.wire.server import ALLOWED, CORS, SERVER, RadioFactory
 
 __all__ = [
-    "ALLOWED",
     "Branch",
     "Endpoint",
     "Refusal",
@@ -45,10 +44,6 @@ __all__ = [
     "refuse",
 ]
 
-ALLOWED = "GET, HEAD, OPTIONS"
-"""
-The methods a public resource takes.
-"""
 
 _log = Logger(namespace="radiod.web.site")
 

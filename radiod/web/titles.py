@@ -13,7 +13,7 @@ HTML page for C{/admin.cgi}).
 
 from __future__ import annotations
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import succeed
 from twisted.logger import Logger
 from twisted.web.server import NOT_DONE_YET
 
@@ -114,11 +114,7 @@ class TitleUpdate(Endpoint):
         L{radiod.wire.limits.LoginThrottle}).
         """
         gave = request.getHeader("Authorization") is not None or b"pass=" in request.uri
-        delay: Deferred[float] = (
-            self.factory.limits.failed(request.client_host) if gave else Deferred()
-        )
-        if not gave:
-            delay.callback(0.0)
+        delay = self.factory.limits.failed(request.client_host) if gave else succeed(0.0)
 
         def answer(seconds: float) -> None:
             body = self._answer(

@@ -72,6 +72,7 @@ from radiod.wire.limits import (
 )
 
 __all__ = [
+    "ALLOWED",
     "AUDIO_WAIT",
     "CORS",
     "SERVER",
@@ -104,7 +105,10 @@ _NO_CACHE = [
     ("Pragma", "no-cache"),
     ("Expires", "Mon, 26 Jul 1997 05:00:00 GMT"),
 ]
-_ALLOWED = "GET, HEAD, OPTIONS"
+ALLOWED = "GET, HEAD, OPTIONS"
+"""
+The methods a path that is not a source's takes.
+"""
 
 
 class WebSide(TypingProtocol):
@@ -175,7 +179,6 @@ class RadioFactory(Factory):
         @param converters: starts converters that put live audio on air in
             its mount's format; without them it plays as it comes.
         """
-        self._clock = clock
         self.clock = clock
         self.config = config
         self.mounts = Mounts.of(mounts)
@@ -228,7 +231,7 @@ class RadioFactory(Factory):
         """
         A protocol for one connection, sharing our clock.
         """
-        return RadioProtocol(self, self._clock)
+        return RadioProtocol(self, self.clock)
 
     def answer(self, raw: bytes, client: str) -> Deferred[bytes]:
         """
@@ -244,7 +247,7 @@ class RadioFactory(Factory):
         # One request, one reply: the site closes after answering it.
         line, _, rest = raw.partition(b"\r\n")
         raw = line + b"\r\nConnection: close\r\n" + rest
-        protocol = RadioProtocol(self, self._clock, relayed=True)
+        protocol = RadioProtocol(self, self.clock, relayed=True)
         protocol.makeConnection(reply)
         protocol.dataReceived(raw)
 
@@ -491,8 +494,8 @@ class RadioProtocol(Protocol):
 
     def _too_many(self, request: Request | None) -> None:
         """
-        Refuse a connection over its address's limit: 503 at once, logged
-        only for the first one over (a flood does not flood the log).
+        Refuse a connection over its address's limit: 503 at once (the
+        limits log the first one over, so a flood does not flood the log).
         """
         self.radio.refused += 1
         self.reply(
@@ -791,7 +794,7 @@ class RadioProtocol(Protocol):
         )
         headers = [("Content-Type", "text/plain; charset=utf-8"), *CORS]
         if status == 405:
-            headers.append(("Allow", _ALLOWED))
+            headers.append(("Allow", ALLOWED))
         headers.extend(extra or [])
         body = f"{status} {reason}\n".encode()
         self.reply(
