@@ -12,7 +12,7 @@ from zope.interface import Interface
 
 from radiod.audio.format import AudioFormat
 from radiod.audio.frames import Frame
-from radiod.audio.track import Play, TrackInfo
+from radiod.audio.track import Cue, Play
 
 __all__ = [
     "Converter",
@@ -43,14 +43,14 @@ class IFrameSource(Interface):
     Something a mount's pacer pulls MPEG audio frames from, one at a time.
     """
 
-    def next_frame() -> tuple[Frame, TrackInfo] | None:
+    def next_frame() -> Cue | None:
         """
-        Return the next frame to broadcast and the track it belongs to.
+        Return the next frame to broadcast, the track it belongs to, and
+        whether it starts a new play.
 
-        Every frame of one play comes with the same L{TrackInfo} object,
-        and each new play with a new one (even of the same track): the
-        mount that airs the frames numbers its plays by it (see
-        L{radiod.audio.track.Play}).
+        The first frame of every play (a track beginning, even the same
+        track again) is marked C{starts}; the mount that airs the frames
+        numbers the plays from those marks (see L{radiod.audio.track.Play}).
 
         Called on the reactor thread, so it must not block: a source that
         reads files does so ahead of time in a thread.
@@ -70,10 +70,10 @@ class IFrameSource(Interface):
         """
 
 
-Pulled = list[tuple[Frame, TrackInfo]]
+Pulled = list[Cue]
 """
 Frames as frame sources hand them out (see L{IFrameSource.next_frame}), in
-order, each with its track.
+order, each with its track and where plays start.
 """
 
 Frames = list[tuple[Frame, Play]]

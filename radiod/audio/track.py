@@ -6,8 +6,11 @@ What radiod knows about a track: where it is and what it is called.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
-__all__ = ["Play", "Plays", "TrackInfo"]
+from radiod.audio.frames import Frame
+
+__all__ = ["Cue", "Play", "Plays", "TrackInfo"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,26 @@ class Play:
 
     number: int
     track: TrackInfo
+
+
+class Cue(NamedTuple):
+    """
+    One frame as a frame source hands it out: the frame, the track it
+    belongs to, and whether it is the first frame of a new play.
+
+    A source says where each play starts (a track begins, a live show
+    begins or changes its title, the air passes from one source to
+    another); the mount that airs the frames numbers those plays (see
+    L{Plays}), so two plays of the same track are never confused.
+
+    @ivar frame: the frame.
+    @ivar track: the track it belongs to.
+    @ivar starts: whether this frame starts a new play.
+    """
+
+    frame: Frame
+    track: TrackInfo
+    starts: bool = False
 
 
 class Plays:

@@ -27,7 +27,7 @@ from zope.interface import implementer
 
 from radiod.audio.format import AudioFormat
 from radiod.audio.frames import Frame, FrameSplitter
-from radiod.audio.track import TrackInfo
+from radiod.audio.track import Cue, TrackInfo
 from radiod.interfaces import Converter, IFrameSource, MakeConverter
 
 __all__ = ["HIGH_WATER", "LOW_WATER", "PREBUFFER", "LiveSource"]
@@ -195,6 +195,7 @@ class LiveSource:
         @param prebuffer: seconds of audio to collect before going on air.
         """
         self.track = track
+        self._starts = True
         self._producer = producer
         self._high = high_water
         self._low = low_water
@@ -277,6 +278,7 @@ class LiveSource:
         Announce the frames pulled from now on under a new title.
         """
         self.track = TrackInfo(path="", title=title)
+        self._starts = True
 
     def feed(self, data: bytes) -> int:
         """
@@ -435,9 +437,11 @@ class LiveSource:
             self._to_phase(_Phase.FINISHED)
         converter.stop()
 
-    def next_frame(self) -> tuple[Frame, TrackInfo] | None:
+    def next_frame(self) -> Cue | None:
         """
-        The oldest queued frame with the current track, or C{None} before
+        The oldest queued frame with the current track (the first one
+        since the source began or changed its title starts a play), or
+        C{None} before
         the source is ready or when its queue is empty; resume the
         producer once the queue is below the low-water mark.
         """
@@ -446,4 +450,6 @@ class LiveSource:
         frame = self._queue.popleft()
         self.queued = max(0.0, self.queued - frame.header.duration)
         self._resume_if_low()
-        return frame, self.track
+        starts = self._starts
+        self._starts = False
+        return Cue(frame, self.track, starts)

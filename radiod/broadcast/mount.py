@@ -207,14 +207,14 @@ class Mount:
 
     def broadcast(self, frames: Pulled) -> None:
         """
-        Air frames as a frame source hands them out: a new track object
-        starts a new play (see L{IFrameSource.next_frame}), numbered by
-        L{plays}.
+        Air frames as a frame source hands them out: a frame marked
+        C{starts} begins a new play (see L{IFrameSource.next_frame}),
+        numbered by L{plays}.
         """
         play = self._pulled
         numbered: Frames = []
-        for frame, track in frames:
-            if play is None or play.track is not track:
+        for frame, track, starts in frames:
+            if starts or play is None:
                 play = self.plays.start(track)
             numbered.append((frame, play))
         self._pulled = play

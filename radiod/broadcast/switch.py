@@ -18,8 +18,7 @@ from typing import Final
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from radiod.audio.frames import Frame
-from radiod.audio.track import TrackInfo
+from radiod.audio.track import Cue
 from radiod.broadcast.live import PREBUFFER, LiveSource
 from radiod.interfaces import IFrameSource
 
@@ -170,6 +169,7 @@ class Switch:
         self._state = SwitchState.PLAYLIST
         self._live: LiveSource | None = None
         self._standby: LiveSource | None = None
+        self._giving: IFrameSource | None = None
         self.on_drained: list[Callable[[], None]] = []
         self.on_change: list[Callable[[], None]] = []
         self.prepare: Callable[[LiveSource], None] | None = None
@@ -302,7 +302,7 @@ class Switch:
         self._live = self._standby = None
         self._fire(_Event.STOPPED)
 
-    def next_frame(self) -> tuple[Frame, TrackInfo] | None:
+    def next_frame(self) -> Cue | None:
         """
         The next frame to play: live audio while a live source is on air
         (C{None} when its queue is momentarily empty), else the
@@ -322,7 +322,7 @@ class Switch:
         item = self._live_frame(live)
         if item is None and live.drained and self._standby is not None:
             live = self._hand_back()
-            item = live.next_frame()
+            item = self._take(live)
         if item is not None:
             if not self._state.on_air:
                 self._go_on_air()
@@ -333,21 +333,34 @@ class Switch:
             return None
         return self._playlist_frame()
 
-    def _live_frame(self, live: LiveSource) -> tuple[Frame, TrackInfo] | None:
+    def _live_frame(self, live: LiveSource) -> Cue | None:
         """
         The next frame of C{live}, or while a presenter's first audio is
         still coming, of the relay on standby.
         """
-        item = live.next_frame()
+        item = self._take(live)
         standby = self._standby
         if item is None and standby is not None and not live.ready:
-            item = standby.next_frame()
+            item = self._take(standby)
         return item
 
-    def _playlist_frame(self) -> tuple[Frame, TrackInfo] | None:
+    def _playlist_frame(self) -> Cue | None:
         if self.playlist is None:
             return None
-        return self.playlist.next_frame()
+        return self._take(self.playlist)
+
+    def _take(self, source: IFrameSource) -> Cue | None:
+        """
+        The next frame of C{source}: when the air passes to it from
+        another source, its first frame starts a new play even in the
+        middle of its track.
+        """
+        cue = source.next_frame()
+        if cue is not None and source is not self._giving:
+            self._giving = source
+            if not cue.starts:
+                cue = cue._replace(starts=True)
+        return cue
 
     def _go_on_air(self) -> None:
         self._fire(_Event.AIRED)

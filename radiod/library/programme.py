@@ -38,7 +38,7 @@ from radiod.audio.block import FrameBlock, read_block
 from radiod.audio.format import ANY_FORMAT, AudioFormat, Probe, mount_format, plays_unchanged, probe
 from radiod.audio.frames import Frame
 from radiod.audio.loudness import GAIN_TOLERANCE, read_replaygain
-from radiod.audio.track import TrackInfo
+from radiod.audio.track import Cue, TrackInfo
 from radiod.ffmpeg.transcoder import ConversionError, Transcoder
 from radiod.interfaces import IFrameSource, Runner
 from radiod.library.library import Library, LibraryChange
@@ -392,7 +392,7 @@ class Programme:
         if isinstance(self._ahead, _Ready):
             self._ahead = None
 
-    def next_frame(self) -> tuple[Frame, TrackInfo] | None:
+    def next_frame(self) -> Cue | None:
         """
         The next frame of the current track, moving on to the next track
         (already read in the background) when this one ends, or once it
@@ -404,21 +404,20 @@ class Programme:
         elif self._turn is _Turn.WAITING:
             self._prefetch()
             return None
-        frame = self._frames[self._index]
-        self._index += 1
+        index = self._index
+        frame = self._frames[index]
+        self._index = index + 1
         if self._index >= len(self._frames):
             self._to_turn(_Turn.WAITING)
         assert self.playing is not None
-        return frame, self.playing
+        return Cue(frame, self.playing, index == 0)
 
     def _begin(self, ready: _Ready) -> None:
         """
         The track read ahead starts, and the one after it is read.
         """
         self._ahead = None
-        # A fresh object per play, so a repeated track is a new play on
-        # the mount (see IFrameSource.next_frame).
-        self.playing = replace(ready.track)
+        self.playing = ready.track
         self._frames = ready.frames
         self._index = 0
         self._to_turn(_Turn.PLAYING)

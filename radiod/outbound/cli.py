@@ -28,7 +28,7 @@ from twisted.logger import Logger, globalLogBeginner, textFileLogObserver
 from twisted.python.failure import Failure
 
 from radiod.audio.frames import Frame
-from radiod.audio.track import TrackInfo
+from radiod.audio.track import Cue, TrackInfo
 from radiod.broadcast.pacer import Pacer
 from radiod.interfaces import Runner
 from radiod.library.library import PLAYLIST_EXTENSIONS, Entry, Library, LibraryError, is_playable
@@ -269,10 +269,10 @@ class Pusher:
 
     # Audio and titles
 
-    def _deliver(self, due: list[tuple[Frame, TrackInfo]]) -> None:
+    def _deliver(self, due: list[Cue]) -> None:
         batch: list[Frame] = []
-        for frame, track in due:
-            if track is not self._playing:
+        for frame, track, starts in due:
+            if starts:
                 self._plays += 1
                 if not self.options.loop and self._plays > len(self.library.tracks):
                     self._send(batch)

@@ -27,10 +27,11 @@ from radiod.testing.connections import (
 from radiod.testing.converters import FakeConverter, FakeConverters
 from radiod.testing.processes import FakeProcess, FakeProcessReactor
 from radiod.testing.runners import LaterRunner, synchronous_runner
-from radiod.testing.sources import FakeFrameSource, silent_frame
+from radiod.testing.sources import Cues, FakeFrameSource, silent_frame
 
 __all__ = [
     "Connection",
+    "Cues",
     "FakeConverter",
     "FakeConverters",
     "FakeFrameSource",

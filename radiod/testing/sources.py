@@ -13,10 +13,10 @@ from twisted.internet.protocol import Protocol as TwistedProtocol
 from zope.interface import implementer
 
 from radiod.audio.frames import Frame, build_header, parse_header
-from radiod.audio.track import TrackInfo
+from radiod.audio.track import Cue, TrackInfo
 from radiod.interfaces import IFrameSource
 
-__all__ = ["FakeFrameSource", "silent_frame"]
+__all__ = ["Cues", "FakeFrameSource", "silent_frame"]
 
 _T = TypeVar("_T")
 _P = TypeVar("_P", bound=TwistedProtocol)
@@ -62,12 +62,36 @@ class _Segment:
     count: int
 
 
+class Cues:
+    """
+    Marks where plays start in frames written out by hand as (frame,
+    track) pairs, for tests that broadcast them on a mount: a frame whose
+    track differs from the one before it (in the pairs given to this
+    object so far) starts a play, as a new track from a programme would.
+    """
+
+    def __init__(self) -> None:
+        self._last: TrackInfo | None = None
+
+    def __call__(self, pairs: Iterable[tuple[Frame, TrackInfo]]) -> list[Cue]:
+        """
+        The pairs as L{Cue}s, in order.
+        """
+        cues: list[Cue] = []
+        last = self._last
+        for frame, track in pairs:
+            cues.append(Cue(frame, track, track != last))
+            last = track
+        self._last = last
+        return cues
+
+
 @implementer(IFrameSource)
 class FakeFrameSource:
     """
     A frame source that plays scripted tracks of synthetic frames, round
     after round, as a programme plays its library (every frame of a track
-    with the same L{TrackInfo}).  Unlike a programme, it plays whether
+    with the same L{TrackInfo}, the first starting a play).  Unlike a programme, it plays whether
     started or not.
 
     @ivar ready: while false, L{next_frame} returns L{None} (an underrun).
@@ -99,10 +123,11 @@ class FakeFrameSource:
         """
         self.started = False
 
-    def next_frame(self) -> tuple[Frame, TrackInfo] | None:
+    def next_frame(self) -> Cue | None:
         """
-        The next scripted frame and its track, or L{None} while not
-        L{ready} (or with nothing scripted).
+        The next scripted frame and its track, the first of each segment
+        starting a play, or L{None} while not L{ready} (or with nothing
+        scripted).
         """
         if not self.ready or not self._segments:
             return None
@@ -111,6 +136,7 @@ class FakeFrameSource:
             self._index = (self._index + 1) % len(self._segments)
             self._played = 0
             segment = self._segments[self._index]
+        starts = self._played == 0
         self._played += 1
         self.handed += 1
-        return segment.frame, segment.track
+        return Cue(segment.frame, segment.track, starts)

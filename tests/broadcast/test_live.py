@@ -12,6 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from radiod.audio.format import AudioFormat
+from radiod.audio.frames import Frame
 from radiod.audio.track import TrackInfo
 from radiod.broadcast.live import PREBUFFER, LiveSource
 from radiod.broadcast.mount import Mount
@@ -30,6 +31,14 @@ RELAYED = TrackInfo("", "Relayed")
 RELAY_FRAME = silent_frame(fill=0x33)
 CD = AudioFormat(44100, 2, 128)
 MONO_22K = silent_frame(version="2", bitrate=48, sample_rate=22050, channels=1)
+
+
+def taken(source: IFrameSource) -> tuple[Frame, TrackInfo] | None:
+    """
+    The next frame of C{source} and its track, or C{None}.
+    """
+    cue = source.next_frame()
+    return None if cue is None else (cue.frame, cue.track)
 
 
 def live_bytes(count: int) -> bytes:
@@ -65,8 +74,9 @@ class LiveSourceTests(SynchronousTestCase):
         frames = []
         while (item := live.next_frame()) is not None:
             frames.append(item)
-        self.assertEqual([frame.data for frame, _ in frames], [LIVE_FRAME.data] * 5)
-        self.assertTrue(all(track is SHOW for _, track in frames))
+        self.assertEqual([frame.data for frame, _, _ in frames], [LIVE_FRAME.data] * 5)
+        self.assertTrue(all(track is SHOW for _, track, _ in frames))
+        self.assertEqual([starts for _, _, starts in frames], [True] + [False] * 4)
         self.assertTrue(live.drained)
 
     def test_prebuffer(self) -> None:
@@ -133,7 +143,7 @@ class LiveSourceStateTests(SynchronousTestCase):
         live.finish()
         self.assertEqual(live.frames_in, 3)
         for _ in range(3):
-            self.assertEqual(live.next_frame(), (LIVE_FRAME, SHOW))
+            self.assertEqual(taken(live), (LIVE_FRAME, SHOW))
         self.assertTrue(live.drained)
         self.assertIsNone(live.next_frame())
 
@@ -159,7 +169,7 @@ class LiveSourceStateTests(SynchronousTestCase):
         converter.end(clean=False)
         self.assertTrue(live.finished)
         self.assertFalse(live.converting)
-        self.assertEqual(live.next_frame(), (LIVE_FRAME, SHOW))
+        self.assertEqual(taken(live), (LIVE_FRAME, SHOW))
         self.assertTrue(live.drained)
 
     def test_stopped_converter_not_heard(self) -> None:
@@ -206,16 +216,17 @@ class SwitchTests(SynchronousTestCase):
         switch = Switch(playlist)
         self.assertTrue(verifyObject(IFrameSource, switch))
         for _ in range(5):
-            self.assertEqual(switch.next_frame(), (PLAYLIST_FRAME, SONG))
+            self.assertEqual(taken(switch), (PLAYLIST_FRAME, SONG))
         live = LiveSource(SHOW, prebuffer=0.1)
         switch.attach(live)
         live.feed(live_bytes(2))
-        self.assertEqual(switch.next_frame(), (PLAYLIST_FRAME, SONG))
+        self.assertEqual(taken(switch), (PLAYLIST_FRAME, SONG))
         live.feed(live_bytes(8))
         handed = playlist.handed
         for _ in range(9):
-            frame, track = switch.next_frame() or (None, None)
-            self.assertIs(track, SHOW)
+            cue = switch.next_frame()
+            assert cue is not None
+            self.assertIs(cue.track, SHOW)
         self.assertTrue(switch.on_air)
         self.assertIsNone(switch.next_frame(), "an empty live queue is an underrun")
         live.feed(live_bytes(2))
@@ -223,10 +234,46 @@ class SwitchTests(SynchronousTestCase):
         for _ in range(3):
             self.assertIs((switch.next_frame() or (None, None))[1], SHOW)
         self.assertEqual(playlist.handed, handed)
-        self.assertEqual(switch.next_frame(), (PLAYLIST_FRAME, SONG))
+        self.assertEqual(taken(switch), (PLAYLIST_FRAME, SONG))
         self.assertEqual(playlist.handed, handed + 1)
         self.assertFalse(switch.on_air)
         self.assertIsNone(switch.live)
+
+    def test_plays_start_where_the_air_passes(self) -> None:
+        """
+        The first frame each source gives after the air passes to it
+        starts a play, even in the middle of a track: the mount airing
+        the switch numbers the playlist's song, the show, and the rest of
+        the song as three plays.
+        """
+        playlist = FakeFrameSource([(SONG, PLAYLIST_FRAME, 100)])
+        switch = Switch(playlist)
+        marks = [cue.starts for cue in (switch.next_frame() for _ in range(3)) if cue]
+        self.assertEqual(marks, [True, False, False])
+        live = LiveSource(SHOW, prebuffer=0)
+        switch.attach(live)
+        live.feed(live_bytes(3))
+        shown = [switch.next_frame() for _ in range(2)]
+        self.assertEqual(
+            [(cue.track, cue.starts) for cue in shown if cue], [(SHOW, True), (SHOW, False)]
+        )
+        live.set_title("Second half")
+        live.feed(live_bytes(2))
+        switch.detach(live)
+        aired: list[tuple[str, bool]] = []
+        while not aired or aired[-1][0] != SONG.title:
+            cue = switch.next_frame()
+            assert cue is not None
+            aired.append((cue.track.title, cue.starts))
+        cue = switch.next_frame()
+        assert cue is not None
+        aired.append((cue.track.title, cue.starts))
+        self.assertEqual(
+            aired,
+            [("Second half", True)]
+            + [("Second half", False)] * 2
+            + [(SONG.title, True), (SONG.title, False)],
+        )
 
     def test_presenter_outranks_relay(self) -> None:
         """
@@ -243,24 +290,24 @@ class SwitchTests(SynchronousTestCase):
         relay = LiveSource(relay_track, prebuffer=0)
         switch.attach(relay, relay=True)
         relay.feed(relay_frame.data * 11)
-        self.assertEqual(switch.next_frame(), (relay_frame, relay_track))
+        self.assertEqual(taken(switch), (relay_frame, relay_track))
         presenter = LiveSource(SHOW, prebuffer=5 * FRAME_SECONDS)
         switch.attach(presenter)
         self.assertIs(switch.standby, relay)
         self.assertIs(switch.live, presenter)
         presenter.feed(live_bytes(3))
-        self.assertEqual(switch.next_frame(), (relay_frame, relay_track))
+        self.assertEqual(taken(switch), (relay_frame, relay_track))
         presenter.feed(live_bytes(10))
         for _ in range(12):
-            self.assertEqual(switch.next_frame(), (LIVE_FRAME, SHOW))
+            self.assertEqual(taken(switch), (LIVE_FRAME, SHOW))
         # Meanwhile the relay kept delivering; only its newest audio is kept.
         relay.feed(relay_frame.data * 200)
         switch.next_frame()
         self.assertLessEqual(relay.queued, PREBUFFER + FRAME_SECONDS)
         switch.detach(presenter)
         # The splitter's last frame, released when the presenter left.
-        self.assertEqual(switch.next_frame(), (LIVE_FRAME, SHOW))
-        self.assertEqual(switch.next_frame(), (relay_frame, relay_track))
+        self.assertEqual(taken(switch), (LIVE_FRAME, SHOW))
+        self.assertEqual(taken(switch), (relay_frame, relay_track))
         self.assertIs(switch.live, relay)
         self.assertIsNone(switch.standby)
         self.assertTrue(switch.on_air)
@@ -283,12 +330,12 @@ class SwitchTests(SynchronousTestCase):
         self.assertIs(switch.live, presenter)
         self.assertIs(switch.standby, relay)
         for _ in range(3):
-            self.assertEqual(switch.next_frame(), (LIVE_FRAME, SHOW))
+            self.assertEqual(taken(switch), (LIVE_FRAME, SHOW))
         switch.detach(relay)
         self.assertIsNone(switch.standby)
         switch.detach(presenter)
-        self.assertEqual(switch.next_frame(), (LIVE_FRAME, SHOW))
-        self.assertEqual(switch.next_frame(), (PLAYLIST_FRAME, SONG))
+        self.assertEqual(taken(switch), (LIVE_FRAME, SHOW))
+        self.assertEqual(taken(switch), (PLAYLIST_FRAME, SONG))
         self.assertFalse(switch.on_air)
 
     def test_no_playlist(self) -> None:
@@ -403,16 +450,16 @@ class SwitchStateTests(SynchronousTestCase):
         self.assertIs(switch.state, SwitchState.PRESENTER_CUEING)
         self.assertFalse(switch.on_air)
         presenter.feed(live_bytes(2))
-        self.assertEqual(switch.next_frame(), (PLAYLIST_FRAME, SONG))
+        self.assertEqual(taken(switch), (PLAYLIST_FRAME, SONG))
         presenter.feed(live_bytes(2))
-        self.assertEqual(switch.next_frame(), (LIVE_FRAME, SHOW))
+        self.assertEqual(taken(switch), (LIVE_FRAME, SHOW))
         self.assertIs(switch.state, SwitchState.PRESENTER_ON_AIR)
         self.assertEqual(changes, [True])
         switch.detach(presenter)
         for _ in range(3):
-            self.assertEqual(switch.next_frame(), (LIVE_FRAME, SHOW))
+            self.assertEqual(taken(switch), (LIVE_FRAME, SHOW))
         self.assertIs(switch.state, SwitchState.PRESENTER_ON_AIR)
-        self.assertEqual(switch.next_frame(), (PLAYLIST_FRAME, SONG))
+        self.assertEqual(taken(switch), (PLAYLIST_FRAME, SONG))
         self.assertIs(switch.state, SwitchState.PLAYLIST)
         self.assertEqual(changes, [True, False])
 
@@ -428,18 +475,18 @@ class SwitchStateTests(SynchronousTestCase):
         presenter = LiveSource(SHOW, prebuffer=0)
         switch.attach(presenter)
         presenter.feed(live_bytes(5))
-        self.assertEqual(switch.next_frame(), (LIVE_FRAME, SHOW))
+        self.assertEqual(taken(switch), (LIVE_FRAME, SHOW))
         relay = self.relay(100)
         switch.attach(relay, relay=True)
         self.assertIs(switch.state, SwitchState.PRESENTER_ON_AIR)
         self.assertIs(switch.live, presenter)
         self.assertIs(switch.standby, relay)
-        self.assertEqual(switch.next_frame(), (LIVE_FRAME, SHOW))
+        self.assertEqual(taken(switch), (LIVE_FRAME, SHOW))
         self.assertLessEqual(relay.queued, PREBUFFER)
         switch.detach(presenter)
         for _ in range(3):
-            self.assertEqual(switch.next_frame(), (LIVE_FRAME, SHOW))
-        self.assertEqual(switch.next_frame(), (RELAY_FRAME, RELAYED))
+            self.assertEqual(taken(switch), (LIVE_FRAME, SHOW))
+        self.assertEqual(taken(switch), (RELAY_FRAME, RELAYED))
         self.assertIs(switch.state, SwitchState.RELAY_ON_AIR)
         self.assertIs(switch.live, relay)
         self.assertIsNone(switch.standby)
@@ -458,13 +505,13 @@ class SwitchStateTests(SynchronousTestCase):
         presenter.feed(live_bytes(2))
         switch.detach(presenter)
         for _ in range(2):
-            self.assertEqual(switch.next_frame(), (LIVE_FRAME, SHOW))
+            self.assertEqual(taken(switch), (LIVE_FRAME, SHOW))
         self.assertTrue(presenter.drained)
         relay = self.relay(5)
         switch.attach(relay, relay=True)
         self.assertIs(switch.live, presenter)
         self.assertIs(switch.standby, relay)
-        self.assertEqual(switch.next_frame(), (RELAY_FRAME, RELAYED))
+        self.assertEqual(taken(switch), (RELAY_FRAME, RELAYED))
         self.assertIs(switch.state, SwitchState.RELAY_ON_AIR)
         self.assertEqual(changes, [True])
         self.assertEqual(playlist.handed, 0)
@@ -482,10 +529,10 @@ class SwitchStateTests(SynchronousTestCase):
         relay = self.relay()
         switch.attach(relay, relay=True)
         self.assertIs(switch.state, SwitchState.PRESENTER_CUEING)
-        self.assertEqual(switch.next_frame(), (PLAYLIST_FRAME, SONG))
+        self.assertEqual(taken(switch), (PLAYLIST_FRAME, SONG))
         switch.detach(presenter)
         relay.feed(RELAY_FRAME.data * 3)
-        self.assertEqual(switch.next_frame(), (RELAY_FRAME, RELAYED))
+        self.assertEqual(taken(switch), (RELAY_FRAME, RELAYED))
         self.assertIs(switch.state, SwitchState.RELAY_ON_AIR)
         self.assertTrue(switch.on_air)
         self.assertEqual(changes, [True])
@@ -521,7 +568,7 @@ class SwitchStateTests(SynchronousTestCase):
         first = self.relay(5)
         switch.attach(first, relay=True)
         self.assertIs(switch.state, SwitchState.RELAY_CUEING)
-        self.assertEqual(switch.next_frame(), (RELAY_FRAME, RELAYED))
+        self.assertEqual(taken(switch), (RELAY_FRAME, RELAYED))
         second = self.relay(5)
         switch.attach(second, relay=True)
         self.assertTrue(first.finished)
@@ -556,7 +603,7 @@ class SwitchStateTests(SynchronousTestCase):
         switch.detach(stray)
         self.assertTrue(stray.finished)
         self.assertIs(switch.state, SwitchState.PLAYLIST)
-        self.assertEqual(switch.next_frame(), (PLAYLIST_FRAME, SONG))
+        self.assertEqual(taken(switch), (PLAYLIST_FRAME, SONG))
         self.assertEqual(changes, [])
 
     def test_stop(self) -> None:
@@ -588,5 +635,5 @@ class SwitchStateTests(SynchronousTestCase):
             again = LiveSource(SHOW, prebuffer=0)
             switch.attach(again)
             again.feed(live_bytes(2))
-            self.assertEqual(switch.next_frame(), (LIVE_FRAME, SHOW))
+            self.assertEqual(taken(switch), (LIVE_FRAME, SHOW))
             self.assertEqual(changes, [True] * (2 if frames else 1))

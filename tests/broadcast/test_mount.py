@@ -17,7 +17,7 @@ from zope.interface.verify import verifyObject
 
 from radiod.audio.frames import parse_header
 from radiod.audio.icy import encode_metadata
-from radiod.audio.track import Play, TrackInfo
+from radiod.audio.track import Cue, Play, TrackInfo
 from radiod.broadcast.buffer import StreamBuffer
 from radiod.broadcast.listener import MAX_WRITE, Listener
 from radiod.broadcast.mount import Mount
@@ -107,18 +107,17 @@ class MountTests(SynchronousTestCase):
 
     def test_plays_numbered(self) -> None:
         """
-        Frames pulled from a source are aired as numbered plays: the same
-        track object goes on as the same play across broadcasts, and a
-        new one (even of an equal track) starts the next play, which the
+        Frames pulled from a source are aired as numbered plays: frames
+        go on as the same play across broadcasts until one marked
+        C{starts} begins the next play (even of the same track), which the
         mount's history records.
         """
         mount = Mount(MountConfig(name="/test"), Switch(None, name="/test"), Clock())
         aired: list[Frames] = []
         mount.on_air.append(aired.append)
-        again = replace(ALPHA)
-        mount.broadcast([(FRAME, ALPHA)] * 2)
-        mount.broadcast([(FRAME, ALPHA), (FRAME, BETA)])
-        mount.broadcast([(FRAME, again)])
+        mount.broadcast([Cue(FRAME, ALPHA, True), Cue(FRAME, ALPHA)])
+        mount.broadcast([Cue(FRAME, ALPHA), Cue(FRAME, BETA, True)])
+        mount.broadcast([Cue(FRAME, ALPHA, True)])
         plays = [play for batch in aired for _, play in batch]
         self.assertEqual([play.number for play in plays], [1, 1, 1, 2, 3])
         self.assertEqual([play.track for play in plays], [ALPHA] * 3 + [BETA, ALPHA])

@@ -9,7 +9,7 @@ from twisted.logger import LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
 from radiod.audio.frames import Frame
-from radiod.audio.track import TrackInfo
+from radiod.audio.track import Cue, TrackInfo
 from radiod.broadcast.pacer import Pacer
 from radiod.testing import FakeFrameSource, silent_frame
 
@@ -48,12 +48,12 @@ class PacerTests(SynchronousTestCase):
 
     def build(
         self, source: FakeFrameSource, interval: float = 0.1
-    ) -> tuple[Clock, Pacer, list[list[tuple[Frame, TrackInfo]]]]:
+    ) -> tuple[Clock, Pacer, list[list[Cue]]]:
         """
         A started pacer on a fresh Clock, recording each delivery.
         """
         clock = Clock()
-        deliveries: list[list[tuple[Frame, TrackInfo]]] = []
+        deliveries: list[list[Cue]] = []
         pacer = Pacer(clock, source, deliveries.append, interval=interval, name="/test")
         pacer.start()
         self.addCleanup(pacer.stop)
@@ -74,7 +74,7 @@ class PacerTests(SynchronousTestCase):
             clock.advance(0.1)
             ticks += 1
             for frames in deliveries:
-                sent += sum(frame.duration for frame, _ in frames)
+                sent += sum(frame.duration for frame, _, _ in frames)
             deliveries.clear()
             elapsed = clock.seconds()
             self.assertTrue(

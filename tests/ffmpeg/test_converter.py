@@ -104,7 +104,7 @@ class LiveConversionTests(SynchronousTestCase):
             queued.append(item)
         self.assertEqual(len(split), 2)
         self.assertEqual(len(queued), len(split))
-        for (frame, track), original in zip(queued, split, strict=True):
+        for (frame, track, _), original in zip(queued, split, strict=True):
             self.assertIs(frame, original)
             self.assertIs(track, SHOW)
             self.assertEqual(frame.data, STEREO.data)

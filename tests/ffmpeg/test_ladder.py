@@ -34,7 +34,7 @@ from radiod.ffmpeg.ladder import (
 from radiod.interfaces import ILiveSource
 from radiod.station.options import Options
 from radiod.station.worker import config_from_json, config_to_json
-from radiod.testing import FakeConverter, FakeConverters, FakeFrameSource, silent_frame
+from radiod.testing import Cues, FakeConverter, FakeConverters, FakeFrameSource, silent_frame
 
 A = TrackInfo("a.mp3", "Song A", "Artist")
 B = TrackInfo("b.mp3", "Song B", "Artist")
@@ -228,6 +228,7 @@ class RungTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
+        self.cues = Cues()
         self.clock = Clock()
         self.main = Mount(
             MountConfig(name="/stream", bitrate=128, ladder=(64, 32), metaint=2000),
@@ -273,10 +274,10 @@ class RungTests(SynchronousTestCase):
         mount, in the rung's format, and feeds it every frame.
         """
         self.assertEqual(self.converters.made, [])
-        self.main.broadcast([(MAIN, A)] * 4)
+        self.main.broadcast(self.cues([(MAIN, A)] * 4))
         targets = [c.target for c in self.converters.made]
         self.assertEqual(targets, [AudioFormat(44100, 2, 64), AudioFormat(22050, 2, 32)])
-        self.main.broadcast([(MAIN, A)] * 3)
+        self.main.broadcast(self.cues([(MAIN, A)] * 3))
         self.assertEqual(len(self.converter().fed), 7)
         self.assertEqual(self.source(self.low).target, AudioFormat(22050, 2, 32))
 
@@ -286,8 +287,8 @@ class RungTests(SynchronousTestCase):
         audio at the same position, the very track objects, so its title
         changes where the main mount's does.
         """
-        self.main.broadcast([(MAIN, A)] * 4 + [(MAIN, B)] * 2)
-        self.main.broadcast([(MAIN, LIVE)] * 2)
+        self.main.broadcast(self.cues([(MAIN, A)] * 4 + [(MAIN, B)] * 2))
+        self.main.broadcast(self.cues([(MAIN, LIVE)] * 2))
         self.converter().emit([OUT64] * 3)
         self.assertIs(self.rung.now_playing, A)
         self.converter().emit([OUT64] * 4)
@@ -302,19 +303,19 @@ class RungTests(SynchronousTestCase):
         that doubles with each failure in a row, up to a limit; the main
         mount's audio meanwhile is not converted.
         """
-        self.main.broadcast([(MAIN, A)])
+        self.main.broadcast(self.cues([(MAIN, A)]))
         pauses = []
         with capturedLogs() as events:
             for _ in range(8):
                 before = self.converter()
                 before.end(False)
-                self.main.broadcast([(MAIN, A)])
+                self.main.broadcast(self.cues([(MAIN, A)]))
                 self.assertIs(self.converter(), before)
                 waited = 0.0
                 while self.converter() is before:
                     self.clock.advance(0.5)
                     waited += 0.5
-                    self.main.broadcast([(MAIN, A)])
+                    self.main.broadcast(self.cues([(MAIN, A)]))
                 pauses.append(waited)
         self.assertEqual(pauses, [1.0, 2.0, 4.0, 8.0, 16.0, RESTART_MAX, RESTART_MAX, RESTART_MAX])
         self.assertEqual(self.source(self.rung).failures, 8)
@@ -331,18 +332,18 @@ class RungTests(SynchronousTestCase):
         A converter that ran for a while before it failed counts as the
         first failure again.
         """
-        self.main.broadcast([(MAIN, A)])
+        self.main.broadcast(self.cues([(MAIN, A)]))
         self.converter().end(False)
         self.clock.advance(1)
-        self.main.broadcast([(MAIN, A)])
+        self.main.broadcast(self.cues([(MAIN, A)]))
         self.converter().end(False)
         self.clock.advance(2)
-        self.main.broadcast([(MAIN, A)])
+        self.main.broadcast(self.cues([(MAIN, A)]))
         self.clock.advance(STEADY)
         made = len(self.converters.made)
         self.converter().end(False)
         self.clock.advance(1)
-        self.main.broadcast([(MAIN, A)])
+        self.main.broadcast(self.cues([(MAIN, A)]))
         self.assertEqual(len(self.converters.made), made + 1)
 
     def test_listeners_stay_through_restart(self) -> None:
@@ -350,13 +351,13 @@ class RungTests(SynchronousTestCase):
         A rung's listeners stay connected while its converter is replaced,
         and hear the new converter's audio.
         """
-        self.main.broadcast([(MAIN, A)] * 2)
+        self.main.broadcast(self.cues([(MAIN, A)] * 2))
         self.converter().emit([OUT64] * 2)
         transport = StringTransport()
         listener = self.rung.add_listener(transport, "10.0.0.1:5", False)
         self.converter().end(False)
         self.clock.advance(1)
-        self.main.broadcast([(MAIN, B)] * 2)
+        self.main.broadcast(self.cues([(MAIN, B)] * 2))
         self.converter().emit([OUT64] * 2)
         self.assertIn(listener, self.rung.listeners)
         self.assertFalse(transport.disconnecting)
@@ -371,13 +372,13 @@ class RungTests(SynchronousTestCase):
         """
         batch = [(MAIN, A)] * 40
         with capturedLogs() as events:
-            self.main.broadcast(batch)
+            self.main.broadcast(self.cues(batch))
             while not self.converter(0).stopped:
-                self.main.broadcast(batch)
+                self.main.broadcast(self.cues(batch))
         self.assertGreater(len(self.converter(0).fed) * FRAME, MAX_PENDING)
         self.assertTrue(any("fell 5.2 s behind" in text for text in log_text(events)))
         self.clock.advance(1)
-        self.main.broadcast([(MAIN, B)])
+        self.main.broadcast(self.cues([(MAIN, B)]))
         self.assertEqual(len([c for c in self.converters.made if c.target.bitrate == 64]), 2)
         self.converter(0).emit([OUT64] * 3)
         self.assertEqual(self.heard, [])
@@ -391,14 +392,14 @@ class RungTests(SynchronousTestCase):
         """
         self.converters.available = False
         with capturedLogs() as events:
-            self.main.broadcast([(MAIN, A)])
+            self.main.broadcast(self.cues([(MAIN, A)]))
         self.assertEqual(self.source(self.rung).failures, 1)
         self.assertTrue(any("could not start" in text for text in log_text(events)))
         self.converters.available = True
-        self.main.broadcast([(MAIN, A)])
+        self.main.broadcast(self.cues([(MAIN, A)]))
         self.assertEqual(self.converters.made, [])
         self.clock.advance(1)
-        self.main.broadcast([(MAIN, A)])
+        self.main.broadcast(self.cues([(MAIN, A)]))
         self.assertEqual(len(self.converters.made), 2)
 
     def test_target_kept(self) -> None:
@@ -406,10 +407,10 @@ class RungTests(SynchronousTestCase):
         A rung's format is chosen once: a replacement converter makes the
         same even if the main mount's audio changed format.
         """
-        self.main.broadcast([(MAIN, A)])
+        self.main.broadcast(self.cues([(MAIN, A)]))
         self.converter().end(False)
         self.clock.advance(1)
-        self.main.broadcast([(silent_frame(sample_rate=48000, channels=1), A)])
+        self.main.broadcast(self.cues([(silent_frame(sample_rate=48000, channels=1), A)]))
         self.assertEqual(self.converter().target, AudioFormat(44100, 2, 64))
 
     def test_stop(self) -> None:
@@ -423,7 +424,7 @@ class RungTests(SynchronousTestCase):
         made, _ = ladders.update([self.main])
         for rung in made:
             rung.start()
-        self.main.broadcast([(MAIN, A)])
+        self.main.broadcast(self.cues([(MAIN, A)]))
         observers = len(self.main.on_air)
         for rung in made:
             rung.stop()
@@ -448,7 +449,7 @@ class RungTests(SynchronousTestCase):
         made, _ = ladders.update([self.main])
         for rung in made:
             rung.start()
-        self.main.broadcast([(MAIN, A)])
+        self.main.broadcast(self.cues([(MAIN, A)]))
         for rung in ladders.remove({"/stream-64"}) + ladders.update([])[1]:
             rung.stop()
         self.assertEqual(ladders.mounts, {})
@@ -457,7 +458,7 @@ class RungTests(SynchronousTestCase):
         self.assertNoResult(ended)
         converters.made[1].end(False)
         self.successResultOf(ended)
-        self.main.broadcast([(MAIN, A)])
+        self.main.broadcast(self.cues([(MAIN, A)]))
         self.assertEqual(len(converters.made), 2)
 
     def test_update(self) -> None:

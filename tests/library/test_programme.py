@@ -79,15 +79,13 @@ class ProgrammeTests(SynchronousTestCase):
         The next C{count} plays as (file name, frames) pairs.
         """
         plays: list[tuple[str, int]] = []
-        current = None
         while len(plays) < count + 1:
             item = programme.next_frame()
             self.assertIsNotNone(item, plays)
             assert item is not None
-            frame, track = item
+            frame, track, starts = item
             self.assertIsInstance(frame, Frame)
-            if track is not current:
-                current = track
+            if starts or not plays:
                 plays.append((os.path.basename(track.path), 0))
             name, frames = plays[-1]
             plays[-1] = (name, frames + 1)
@@ -472,19 +470,31 @@ class SkipTests(SynchronousTestCase):
         assert programme.playing is not None
         self.assertEqual(os.path.basename(programme.playing.path), "a.mp3")
 
-    def test_new_play_object(self) -> None:
+    def test_new_play_marked(self) -> None:
         """
-        The track after a skip is a new play, even of the same file (a
-        library of one track starts it again).
+        The first frame of every track starts a play, and no other does:
+        the track after a skip is a new play, even of the same file (a
+        library of one track starts it again), as is the same track when
+        it comes round again.
         """
         _, _, programme = build_programme(self, {"a.mp3": 5})
         first = programme.next_frame()
         assert first is not None
+        self.assertTrue(first.starts)
+        following = programme.next_frame()
+        assert following is not None
+        self.assertFalse(following.starts)
         programme.skip()
         second = programme.next_frame()
         assert second is not None
-        self.assertEqual(second[1].path, first[1].path)
-        self.assertIsNot(second[1], first[1])
+        self.assertEqual(second.track.path, first.track.path)
+        self.assertTrue(second.starts)
+        marks = []
+        for _ in range(9):
+            cue = programme.next_frame()
+            assert cue is not None
+            marks.append(cue.starts)
+        self.assertEqual(marks, [False] * 4 + [True] + [False] * 4)
 
     def test_waits_for_read(self) -> None:
         """
@@ -753,7 +763,6 @@ class FormatTests(SynchronousTestCase):
         whenever the programme waits for it.
         """
         plays: list[tuple[str, set[tuple[int, int, int]]]] = []
-        current = None
         while len(plays) <= tracks:
             item = programme.next_frame()
             if item is None:
@@ -761,9 +770,8 @@ class FormatTests(SynchronousTestCase):
                 self.assertTrue(running, f"nothing to play after {plays}")
                 play_ffmpeg(running[0])
                 continue
-            frame, track = item
-            if track is not current:
-                current = track
+            frame, track, starts = item
+            if starts or not plays:
                 plays.append((os.path.basename(track.path), set()))
             header = frame.header
             plays[-1][1].add((header.sample_rate, header.channels, header.bitrate))

@@ -22,14 +22,13 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, readBody
 from twisted.web.http_headers import Headers
 
-from radiod.audio.frames import Frame
 from radiod.audio.track import TrackInfo
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
 from radiod.outbound.relay import RelayOut
 from radiod.runner import thread_runner
 from radiod.station.service import StationService
-from radiod.testing import FakeFrameSource, silent_frame
+from radiod.testing import Cues, FakeFrameSource, silent_frame
 from tests.support.loopback import FIRST, FIXTURES, Reader, asynchronous, reactor, wait_for
 from tests.support.tools import require_tool
 
@@ -46,6 +45,7 @@ class Harness:
     """
 
     def __init__(self, refuse_connections: bool = False) -> None:
+        self.cues = Cues()
         self.clock = Clock()
         source = FakeFrameSource([(ALPHA, FRAME, 10)])
         self.mount = Mount(MountConfig(name="/stream", station_name="Test FM"), source, self.clock)
@@ -84,8 +84,7 @@ class Harness:
 
         @return: the bytes of those frames.
         """
-        frames: list[tuple[Frame, TrackInfo]] = [(FRAME, track)] * count
-        self.mount.broadcast(frames)
+        self.mount.broadcast(self.cues([(FRAME, track)] * count))
         return FRAME.data * count
 
     def accept(self, reply: bytes = OK) -> None:
