@@ -22,7 +22,8 @@ from twisted.web.server import NOT_DONE_YET
 
 from radiod.auth import CHALLENGE, UNAUTHORISED, Administrator
 from radiod.web.site import Endpoint, StationRequest, refuse
-from radiod.wire.server import SERVER, RadioFactory
+from radiod.wire.server import RadioFactory
+from radiod.wire.stream import SERVER
 
 __all__ = ["AdminLogin", "Prepared"]
 

@@ -56,7 +56,8 @@ from radiod.web.stats import (
     StatusJson,
 )
 from radiod.web.status import MountStatus, NowPlaying, PlayedTrack, StationStatus
-from radiod.wire.server import SERVER, RadioFactory
+from radiod.wire.server import RadioFactory
+from radiod.wire.stream import SERVER
 
 __all__ = ["Monitoring", "peer_host"]
 

@@ -21,7 +21,8 @@ from radiod.library.playlist import (
     stream_url,
 )
 from radiod.web.site import StationRequest, StationResource
-from radiod.wire.server import CORS, RadioFactory
+from radiod.wire.server import RadioFactory
+from radiod.wire.stream import CORS
 
 __all__ = ["Playlist", "playlist_for"]
 

@@ -29,7 +29,8 @@ from twisted.web.server import Request, Site
 
 from radiod.request import REASONS
 from radiod.wire.accesslog import Access, mask_target
-from radiod.wire.server import ALLOWED, CORS, SERVER, RadioFactory
+from radiod.wire.server import RadioFactory
+from radiod.wire.stream import ALLOWED, CORS, SERVER
 
 __all__ = [
     "Branch",

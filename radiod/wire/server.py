@@ -6,18 +6,18 @@ mount's stream (and its C{/;} aliases) and a source's C{PUT}/C{SOURCE}
 stay here, every other request is handed to the station's site on the same
 connection (L{WebSide}).
 
-Requests are parsed by L{radiod.request}.  The module is one noun, the
-stream server: its factory (what connections share), its protocol (one
-connection's life, L{Phase}) and the transport a worker's handed-over
-request is answered on, which read best together, as Twisted keeps
-C{HTTPFactory} beside C{HTTPChannel}.
+Requests are parsed by L{radiod.request}; a stream's headers come from
+L{radiod.wire.stream}, and a request a worker hands over is answered on
+L{radiod.wire.handover}'s transport.  The module is one noun, the stream
+server: its factory (what connections share) and its protocol (one
+connection's life, L{Phase}, and what each phase does), which read best
+together and whole, as Twisted keeps C{HTTPFactory} beside
+C{HTTPChannel}.
 """
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Protocol as TypingProtocol
 from typing import cast
@@ -27,19 +27,15 @@ from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import (
     IAddress,
-    IConsumer,
     IDelayedCall,
     IProtocol,
     IPushProducer,
     IReactorTime,
-    ITransport,
 )
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
-from radiod import __version__
 from radiod.auth import AdminAccess
 from radiod.broadcast.fallback import Fallbacks
 from radiod.broadcast.listener import Listener, ListenerTransport
@@ -61,6 +57,7 @@ from radiod.ingest.sources import SourceRefused, Sources
 from radiod.interfaces import MakeConverter
 from radiod.request import Request, RequestError, RequestParser, build_response_head
 from radiod.wire.accesslog import Access, mask_target
+from radiod.wire.handover import ReplyTransport, handed_over
 from radiod.wire.limits import (
     AddressLimit,
     Keepalive,
@@ -70,45 +67,21 @@ from radiod.wire.limits import (
     enable_keepalive,
     socket_of,
 )
+from radiod.wire.stream import (
+    ALLOWED,
+    AUDIO_WAIT,
+    CORS,
+    SERVER,
+    limit_send_buffer,
+    stream_headers,
+)
 
 __all__ = [
-    "ALLOWED",
-    "AUDIO_WAIT",
-    "CORS",
-    "SERVER",
     "Phase",
     "RadioFactory",
     "RadioProtocol",
     "WebSide",
 ]
-
-SERVER = f"radiod/{__version__}"
-
-AUDIO_WAIT = 5.0
-"""
-Seconds a listener's reply may wait for its mount's first audio, so that it
-can name the mount's format.
-"""
-
-_EXPOSED = (
-    "Icy-MetaInt, Icy-Br, Icy-Description, Icy-Genre, Icy-Name, Ice-Audio-Info, "
-    "Icy-Url, Icy-Sr, Icy-Vbr, Icy-Pub"
-)
-CORS = [
-    ("Access-Control-Allow-Origin", "*"),
-    ("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"),
-    ("Access-Control-Allow-Headers", "Icy-MetaData, Range, Origin, Accept, Content-Type"),
-    ("Access-Control-Expose-Headers", _EXPOSED),
-]
-_NO_CACHE = [
-    ("Cache-Control", "no-cache, no-store"),
-    ("Pragma", "no-cache"),
-    ("Expires", "Mon, 26 Jul 1997 05:00:00 GMT"),
-]
-ALLOWED = "GET, HEAD, OPTIONS"
-"""
-The methods a path that is not a source's takes.
-"""
 
 
 class WebSide(TypingProtocol):
@@ -243,7 +216,7 @@ class RadioFactory(Factory):
         @return: fires with the complete reply, once written.
         """
         family = IPv6Address if ":" in client else IPv4Address
-        reply = _Reply(family("TCP", client, 0))
+        reply = ReplyTransport(family("TCP", client, 0))
         # One request, one reply: the site closes after answering it.
         line, _, rest = raw.partition(b"\r\n")
         raw = line + b"\r\nConnection: close\r\n" + rest
@@ -256,59 +229,6 @@ class RadioFactory(Factory):
             return data
 
         return reply.done.addCallback(done)
-
-
-@implementer(ITransport, IPushProducer, IConsumer)
-class _Reply:
-    """
-    The transport of a request answered for a worker: collects the reply
-    until the protocol closes it.
-
-    @ivar done: fires with the reply once the protocol closes.
-    """
-
-    disconnecting = False
-
-    def __init__(self, peer: IAddress) -> None:
-        self._peer = peer
-        self._data = bytearray()
-        self.done: Deferred[bytes] = Deferred()
-
-    def write(self, data: bytes) -> None:
-        self._data += data
-
-    def writeSequence(self, data: Iterable[bytes]) -> None:
-        for piece in data:
-            self._data += piece
-
-    def loseConnection(self) -> None:
-        if not self.disconnecting:
-            self.disconnecting = True
-            self.done.callback(bytes(self._data))
-
-    def abortConnection(self) -> None:
-        self.loseConnection()
-
-    def getPeer(self) -> IAddress:
-        return self._peer
-
-    def getHost(self) -> IAddress:
-        return self._peer
-
-    def pauseProducing(self) -> None:
-        pass
-
-    def resumeProducing(self) -> None:
-        pass
-
-    def stopProducing(self) -> None:
-        self.loseConnection()
-
-    def registerProducer(self, producer: object, streaming: bool) -> None:
-        pass
-
-    def unregisterProducer(self) -> None:
-        pass
 
 
 class Phase(Enum):
@@ -583,10 +503,7 @@ class RadioProtocol(Protocol):
         does, from a worker, so that every connection gets the same answer
         from the process that owns the programme.
         """
-        path = request.path
-        return self.radio.forward is not None and (
-            path.startswith("/admin/") or path == ADMIN_CGI or path.startswith("/api/v1/admin/")
-        )
+        return self.radio.forward is not None and handed_over(request.path)
 
     def _forward(self, request: Request, body: bytes) -> None:
         """
@@ -901,40 +818,6 @@ class RadioProtocol(Protocol):
         remainder, self._remainder = self._remainder, b""
         self.source.data_received(remainder)
 
-    def _stream_headers(self, mount: Mount, metadata: bool) -> list[tuple[str, str]]:
-        config = mount.config
-        info = self.radio.sources.info_for(mount.name) if self.radio.sources else None
-        if info is not None:
-            config = replace(
-                config,
-                station_name=info.name or config.station_name,
-                genre=info.genre or config.genre,
-                description=info.description or config.description,
-                url=info.url or config.url,
-                public=config.public if info.public is None else info.public,
-            )
-        headers = [("Content-Type", "audio/mpeg")]
-        audio = mount.audio
-        if audio.bitrate:
-            headers.append(("icy-br", str(audio.bitrate)))
-            headers.append(
-                (
-                    "ice-audio-info",
-                    info.audio_info if info and info.audio_info else audio.ice_audio_info(),
-                )
-            )
-        if config.description:
-            headers.append(("icy-description", config.description))
-        if config.genre:
-            headers.append(("icy-genre", config.genre))
-        headers.append(("icy-name", config.station_name))
-        headers.append(("icy-pub", "1" if config.public else "0"))
-        if config.url:
-            headers.append(("icy-url", config.url))
-        if metadata:
-            headers.append(("icy-metaint", str(config.metaint)))
-        return [*headers, *_NO_CACHE, *CORS]
-
     def _stream(self, request: Request, name: str, waited: bool = False) -> None:
         mount = self.radio.fallbacks.resolve(name)
         refusal = None
@@ -955,9 +838,11 @@ class RadioProtocol(Protocol):
             self._await_audio(request, name, mount)
             return
         metadata = request.wants_metadata
+        sources = self.radio.sources
+        info = sources.info_for(mount.name) if sources is not None else None
         head = build_response_head(
             200,
-            [("Server", SERVER), ("Connection", "Close"), *self._stream_headers(mount, metadata)],
+            [("Server", SERVER), ("Connection", "Close"), *stream_headers(mount, info, metadata)],
             icy=mount.config.icy_status_line,
         )
         self.response_status = 200
@@ -967,7 +852,7 @@ class RadioProtocol(Protocol):
             self.transport.loseConnection()
             return
         self._move(Phase.STREAMING)
-        self._limit_send_buffer()
+        limit_send_buffer(self.transport, self.radio.config.send_buffer, self.peer)
         self.transport.write(head)
         self.listener = mount.add_listener(
             cast(ListenerTransport, self.transport),
@@ -998,19 +883,3 @@ class RadioProtocol(Protocol):
                 self._stream(request, name, waited=True)
 
         waiting.addBoth(answer)
-
-    def _limit_send_buffer(self) -> None:
-        """
-        Bound the kernel's send buffer for this listener's socket, so a
-        stalled listener's lag shows in our queue instead of piling up
-        in the kernel for minutes.
-        """
-        size = self.radio.config.send_buffer
-        handle = socket_of(self.transport)
-        if size and handle is not None:
-            try:
-                handle.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
-            except OSError as error:
-                self._log.warn(
-                    "Cannot set send buffer for {peer}: {error}", peer=self.peer, error=str(error)
-                )

@@ -32,7 +32,8 @@ from radiod.web.events import (
 )
 from radiod.web.page import StationPage
 from radiod.web.tree import station_site
-from radiod.wire.server import AUDIO_WAIT, RadioFactory, RadioProtocol
+from radiod.wire.server import RadioFactory, RadioProtocol
+from radiod.wire.stream import AUDIO_WAIT
 
 ALPHA = TrackInfo("/a.mp3", "First Song", "Alpha Artist", "Tests", 2.6)
 BETA = TrackInfo("/b.mp3", "Second Song", "Beta Artist")

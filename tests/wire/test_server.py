@@ -18,7 +18,8 @@ from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
 from radiod.testing import FakeFrameSource, ListenerCapture, silent_frame
 from radiod.web.tree import station_site
-from radiod.wire.server import AUDIO_WAIT, Phase, RadioFactory, RadioProtocol
+from radiod.wire.server import Phase, RadioFactory, RadioProtocol
+from radiod.wire.stream import AUDIO_WAIT
 
 ALPHA = TrackInfo("/a.mp3", "First Song", "Alpha Artist")
 
