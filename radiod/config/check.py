@@ -27,6 +27,9 @@ __all__ = [
     "CACHE_SIZE_MIN",
     "CHARSETS",
     "HEADER_TIMEOUT_MAX",
+    "HLS_PART_RANGE",
+    "HLS_SEGMENT_RANGE",
+    "HLS_WINDOW_MAX",
     "LOG_FORMATS",
     "METAINT_RANGE",
     "PLAYLIST_SUFFIXES",
@@ -49,6 +52,18 @@ The fewest and most audio bytes between ICY metadata blocks.
 QUEUE_SIZE_RANGE = (4 * KIB, 16 * KIB * KIB)
 """
 The smallest and largest C{queue_size}, in bytes.
+"""
+HLS_PART_RANGE = (0.2, 5.0)
+"""
+The shortest and longest C{hls_part}, in seconds.
+"""
+HLS_SEGMENT_RANGE = (1.0, 30.0)
+"""
+The shortest and longest C{hls_segment}, in seconds.
+"""
+HLS_WINDOW_MAX = 3600.0
+"""
+The longest C{hls_window}, in seconds (segments are kept in memory).
 """
 HEADER_TIMEOUT_MAX = 3600.0
 """
@@ -153,6 +168,23 @@ def _check_mount(index: int, mount: MountConfig, path_exists: Callable[[str], bo
         )
     _check_ladder(at("ladder"), at("ladder_names"), mount)
     _check_format(at, mount)
+    _check_hls(at, mount)
+
+
+def _check_hls(at: Callable[[str], KeyPath], mount: MountConfig) -> None:
+    """
+    Check a mount's HLS keys: parts of 0.2 to 5 s, segments of 1 to 30 s
+    and at least one part, a window of at least three segments.
+    """
+    _check_range(at("hls_part"), mount.hls_part, *HLS_PART_RANGE, " seconds")
+    _check_range(at("hls_segment"), mount.hls_segment, *HLS_SEGMENT_RANGE, " seconds")
+    if mount.hls_segment < mount.hls_part:
+        raise Invalid(
+            at("hls_segment"),
+            f"must be at least hls_part ({mount.hls_part:g} seconds), not {mount.hls_segment:g}",
+        )
+    low = 3 * mount.hls_segment
+    _check_range(at("hls_window"), mount.hls_window, low, HLS_WINDOW_MAX, " seconds")
 
 
 def _check_format(at: Callable[[str], KeyPath], mount: MountConfig) -> None:

@@ -202,6 +202,25 @@ class MountConfig:
     Whether every track is brought to the same loudness (see
     L{radiod.audio.loudness}).
     """
+    hls: bool = _setting(False, values.boolean)
+    """
+    Whether the mount is also served as HLS under C{/hls/<name>/} (see
+    L{radiod.hls}): every rung of its ladder, in segments and parts.
+    """
+    hls_segment: float = _setting(6.0, values.number)
+    """
+    The target length of an HLS segment, in seconds (a whole number of
+    parts).
+    """
+    hls_part: float = _setting(1.0, values.number)
+    """
+    The target length of a low-latency HLS part, in seconds (a whole
+    number of frames).
+    """
+    hls_window: float = _setting(60.0, values.number)
+    """
+    Seconds of HLS segments kept and listed in the media playlists.
+    """
 
     def __post_init__(self) -> None:
         # Kept a tuple (hashable, equal after a JSON round trip) whatever

@@ -134,6 +134,7 @@ _MOUNT_FLAGS: dict[str, tuple[str, str]] = {
     "public": ("public", "public"),
     "icy-status-line": ("icy_status_line", "status_line"),
     "normalize": ("normalize", "normalize"),
+    "hls": ("hls", "hls"),
 }
 
 
@@ -356,6 +357,12 @@ class Options(usage.Options):
             "normalize",
             None,
             "Bring every track to the same loudness (ReplayGain tags, else measured once)",
+        ],
+        [
+            "hls",
+            None,
+            "Also serve the stream as HLS and low-latency HLS, every bitrate of it, "
+            "under /hls/<mount>/index.m3u8",
         ],
     ]
     config: StationConfig | None = None

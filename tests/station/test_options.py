@@ -349,7 +349,7 @@ class HelpTests(SynchronousTestCase):
         for long, _short, doc in Options.optFlags:
             self.assertIn(f"--{long} ", usage)
             self.assertIn("".join(doc.split()), squeezed)
-        self.assertEqual(len(Options.optParameters) + len(Options.optFlags), 38)
+        self.assertEqual(len(Options.optParameters) + len(Options.optFlags), 39)
 
     def test_description(self) -> None:
         """
