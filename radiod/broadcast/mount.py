@@ -92,6 +92,8 @@ class Mount:
     @ivar playing: the play at the head of the stream.
     @ivar plays: numbers the plays of the frames pulled from a frame
         source (see L{broadcast}).
+    @ivar aired: seconds of audio aired so far; while L{on_air} observers
+        see a batch, where its first frame starts.
     @ivar audio: the format of the newest audio.
     @ivar peak_listeners: the most listeners seen at once.
     @ivar dropped: listeners disconnected for falling behind.
@@ -134,6 +136,7 @@ class Mount:
         self.now_playing: TrackInfo | None = None
         self.playing: Play | None = None
         self.plays = Plays()
+        self.aired = 0.0
         self._pulled: Play | None = None
         self.track_started = 0.0
         self.history: deque[tuple[TrackInfo, float]] = deque(maxlen=HISTORY_SIZE)
@@ -237,9 +240,11 @@ class Mount:
         play = frames[0][1]
         samples = 0
         total = 0
+        seconds = 0.0
         for frame, frame_play in frames:
             size = len(frame.data)
             total += size
+            seconds += frame.header.duration
             if frame_play.number != play.number or (run and run_size + size > CHUNK_SIZE):
                 self._append(run, play)
                 run = []
@@ -250,6 +255,7 @@ class Mount:
             samples += frame.header.samples
         self._append(run, play)
         self._measure(frames, total, samples)
+        self.aired += seconds
         self.fanout()
 
     def _measure(self, frames: Frames, total: int, samples: int = 0) -> None:

@@ -183,12 +183,19 @@ class TrackMap:
     @ivar fed: seconds of input so far.
     @ivar converted: seconds of output so far.
     @ivar delay: seconds by which output lags input.
+    @ivar origin: where the input began in the main mount's audio (its
+        L{Mount.aired} then).
+    @ivar positions: where each frame of the last output tagged starts in
+        the main mount's audio, in seconds since it began (see
+        L{Mount.aired}).
     """
 
-    def __init__(self, delay: float = 0.0) -> None:
+    def __init__(self, delay: float = 0.0, origin: float = 0.0) -> None:
         self.delay = delay
+        self.origin = origin
         self.fed = 0.0
         self.converted = 0.0
+        self.positions: list[float] = []
         self._starts: deque[tuple[float, Play]] = deque()
 
     def feed(self, frames: Frames) -> None:
@@ -210,6 +217,7 @@ class TrackMap:
         """
         starts = self._starts
         tagged: Frames = []
+        positions: list[float] = []
         for frame in frames:
             duration = frame.header.duration
             middle = self.converted + duration / 2 - self.delay
@@ -218,6 +226,8 @@ class TrackMap:
                 starts.popleft()
             if starts:
                 tagged.append((frame, starts[0][1]))
+                positions.append(self.origin + middle - duration / 2)
+        self.positions = positions
         return tagged
 
     @property
@@ -247,6 +257,10 @@ class RungSource:
     @ivar target: the rung's format, once its first audio came.
     @ivar converter: the converter at work, if any.
     @ivar failures: converters that died or stalled so far.
+    @ivar positions: while the rung's L{Mount.on_air} observers see a
+        batch, where each of its frames starts in the main mount's audio
+        (see L{TrackMap.positions}), so that the same moment has the same
+        position on every rung.
     """
 
     _log = Logger()
@@ -275,6 +289,7 @@ class RungSource:
         self.target: AudioFormat | None = None
         self.converter: Converter | None = None
         self.failures = 0
+        self.positions: list[float] = []
         self._map = TrackMap()
         self._generation = 0
         self._started_at = 0.0
@@ -376,7 +391,7 @@ class RungSource:
             self._failed("could not start")
             return None
         self.converter = converter
-        self._map = TrackMap(_delay(target, header))
+        self._map = TrackMap(_delay(target, header), self.main.aired)
         self._started_at = now
         return converter
 
@@ -385,6 +400,7 @@ class RungSource:
             return
         tagged = self._map.tag(frames)
         if tagged:
+            self.positions = self._map.positions
             self._deliver(tagged)
 
     def _ended(self, generation: int) -> None:

@@ -36,6 +36,7 @@ from radiod.ffmpeg.cache import ConversionCache
 from radiod.ffmpeg.converter import ffmpeg_converters
 from radiod.ffmpeg.ladder import ffmpeg_ladders
 from radiod.ffmpeg.transcoder import Transcoder
+from radiod.hls.output import HlsOutputs
 from radiod.ingest.relay import Relay
 from radiod.interfaces import IFrameSource, Runner
 from radiod.library.library import Library, scan_location
@@ -51,8 +52,10 @@ from radiod.station.workers import WorkerPool
 from radiod.tls import load_trust, tls_endpoint_description
 from radiod.web.admin import Admin
 from radiod.web.files import OnDemand
+from radiod.web.hls import HlsResource
 from radiod.web.monitoring import Monitoring
 from radiod.web.page import StationPage
+from radiod.web.site import attach
 from radiod.web.tree import station_site
 from radiod.wire.accesslog import AccessLog
 from radiod.wire.server import RadioFactory
@@ -177,6 +180,8 @@ class StationService(MultiService):
             converters=ffmpeg_converters(reactor, reactor, find_ffmpeg()),  # type: ignore[arg-type]
         )
         self.site = station_site(self.factory, reactor)
+        self.hls = HlsOutputs(reactor)
+        attach(self.site, "/hls", HlsResource(self.factory, self.hls))
         self.page = StationPage(reactor, self.factory)
         self.access_log: AccessLog | None = None
         if config.access_log:
@@ -385,6 +390,7 @@ class StationService(MultiService):
             relay.start()
         for relay_out in self.relays_out:
             relay_out.start()
+        self._update_hls()
         super().startService()
         self._listen()
 
@@ -399,6 +405,7 @@ class StationService(MultiService):
             relay_out.stop()
         self.page.close()
         self.files.close()
+        self.hls.stop()
         if self.factory.sources is not None:
             self.factory.sources.stop()
         for mount in self.mounts.values():
@@ -496,6 +503,14 @@ class StationService(MultiService):
         for rung in made:
             self.mounts.add(rung)
             rung.start()
+        self._update_hls()
+
+    def _update_hls(self) -> None:
+        """
+        Serve HLS for the mounts that ask for it, with their rungs.
+        """
+        mains = [self.mounts[name] for name in self._configured()]
+        self.hls.update(mains, list(self.ladders.mounts.values()))
 
     def _drop_rungs(self, rungs: list[Mount]) -> None:
         for rung in rungs:

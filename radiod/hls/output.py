@@ -1,0 +1,198 @@
+# -*- test-case-name: tests.hls.test_output -*-
+"""
+A mount as HLS: one L{Rendition} for the mount and one for each rung of
+its ladder, all cut at the same moments, and the multivariant playlist
+that lists them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from twisted.internet.interfaces import IReactorTime
+
+from radiod.broadcast.mount import Mount
+from radiod.ffmpeg.ladder import RungSource
+from radiod.hls.playlist import Variant, multivariant_playlist
+from radiod.hls.rendition import Rendition
+from radiod.hls.timing import Timing
+from radiod.interfaces import Deliver, Frames
+
+__all__ = ["HlsOutput", "rendition_name"]
+
+
+def rendition_name(mount: Mount) -> str:
+    """
+    A rung's name in HLS URLs: its mount name without the slash.
+    """
+    return mount.name.lstrip("/")
+
+
+class HlsOutput:
+    """
+    Follows a mount and the rungs of its ladder, cutting each into parts
+    and segments from the first audio on.
+
+    @ivar mount: the mount.
+    @ivar rungs: the mount first, then its rungs, in the ladder's order.
+    @ivar timing: the parts and segments, once the first audio came.
+    @ivar renditions: by name, once the first audio came.
+    """
+
+    def __init__(self, mount: Mount, rungs: Sequence[Mount], clock: IReactorTime) -> None:
+        self.mount = mount
+        self.rungs = [mount, *rungs]
+        self._clock = clock
+        self.timing: Timing | None = None
+        self.renditions: dict[str, Rendition] = {}
+        self._observers: list[tuple[Mount, Deliver]] = []
+
+    @property
+    def name(self) -> str:
+        """
+        The mount's name in HLS URLs.
+        """
+        return rendition_name(self.mount)
+
+    def start(self) -> None:
+        """
+        Follow the mount and its rungs from now on.
+        """
+        for rung in self.rungs:
+            observer = self._observer(rung)
+            rung.on_air.append(observer)
+            self._observers.append((rung, observer))
+
+    def stop(self) -> None:
+        """
+        Stop following, and answer every parked request.
+        """
+        for rung, observer in self._observers:
+            if observer in rung.on_air:
+                rung.on_air.remove(observer)
+        self._observers = []
+        for rendition in self.renditions.values():
+            rendition.stop()
+
+    def _observer(self, rung: Mount) -> Deliver:
+        if rung is self.mount:
+
+            def main(frames: Frames) -> None:
+                self._main(frames)
+
+            return main
+
+        def other(frames: Frames) -> None:
+            source = rung.source
+            if isinstance(source, RungSource) and len(source.positions) == len(frames):
+                self._take(rung, frames, source.positions)
+
+        return other
+
+    def _main(self, frames: Frames) -> None:
+        position = self.mount.aired
+        positions = []
+        for frame, _ in frames:
+            positions.append(position)
+            position += frame.header.duration
+        now = self._clock.seconds()
+        if self.timing is None:
+            config = self.mount.config
+            self.timing = Timing(
+                frames[0][0].header.duration,
+                config.hls_part,
+                config.hls_segment,
+                now - position,
+            )
+        # The batch ends now: the pacer sends audio as it falls due.
+        self.timing.note(position, now)
+        self._take(self.mount, frames, positions)
+
+    def _take(self, rung: Mount, frames: Frames, positions: Sequence[float]) -> None:
+        timing = self.timing
+        if timing is None:
+            return
+        name = rendition_name(rung)
+        rendition = self.renditions.get(name)
+        if rendition is None:
+            window = self.mount.config.hls_window
+            rendition = self.renditions[name] = Rendition(name, timing, self._clock, window)
+        rendition.take(frames, positions)
+
+    def variants(self) -> list[Variant]:
+        """
+        The renditions as the multivariant playlist lists them, in the
+        order of the rungs: bandwidths measured on the segments kept, or
+        the rung's bitrate until there are some.
+        """
+        variants = []
+        for rung in self.rungs:
+            name = rendition_name(rung)
+            rendition = self.renditions.get(name)
+            nominal = (rung.audio.bitrate or rung.config.bitrate or 128) * 1000
+            rates = rendition.bitrates() if rendition is not None else []
+            peak = max(rates) if rates else round(nominal * 1.05)
+            average = round(sum(rates) / len(rates)) if rates else nominal
+            variants.append(Variant(f"{name}/media.m3u8", peak, average))
+        return variants
+
+    def multivariant(self) -> str:
+        """
+        The text of the multivariant playlist.
+        """
+        return multivariant_playlist(self.variants())
+
+    def reports(self, excluding: str) -> list[tuple[str, int, int]]:
+        """
+        Every other rendition's playlist with its newest part, for
+        C{EXT-X-RENDITION-REPORT}.
+        """
+        reports = []
+        for name, rendition in self.renditions.items():
+            last = rendition.last
+            if name != excluding and last is not None:
+                reports.append((f"../{name}/media.m3u8", last[0], last[1]))
+        return reports
+
+
+class HlsOutputs:
+    """
+    The HLS outputs of a station: one per mount with C{hls} set, made,
+    remade and dropped as the mounts and their ladders change.
+
+    @ivar outputs: by the mount's name in HLS URLs.
+    """
+
+    def __init__(self, clock: IReactorTime) -> None:
+        self._clock = clock
+        self.outputs: dict[str, HlsOutput] = {}
+
+    def update(self, mains: Sequence[Mount], rungs: Sequence[Mount]) -> None:
+        """
+        Follow the station's configured mounts (C{mains}) and the rungs of
+        their ladders (C{rungs}): an output for each mount with C{hls},
+        kept while its mount and rungs stay the same.
+        """
+        wanted: dict[str, tuple[Mount, list[Mount]]] = {}
+        for main in mains:
+            if main.config.hls:
+                names = set(main.config.rung_names)
+                own = [rung for rung in rungs if rung.name in names]
+                wanted[rendition_name(main)] = (main, own)
+        for name, output in list(self.outputs.items()):
+            entry = wanted.get(name)
+            if entry is None or output.rungs != [entry[0], *entry[1]]:
+                output.stop()
+                del self.outputs[name]
+        for name, (main, own) in wanted.items():
+            if name not in self.outputs:
+                output = self.outputs[name] = HlsOutput(main, own, self._clock)
+                output.start()
+
+    def stop(self) -> None:
+        """
+        Stop every output.
+        """
+        for output in self.outputs.values():
+            output.stop()
+        self.outputs = {}

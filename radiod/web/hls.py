@@ -1,0 +1,168 @@
+# -*- test-case-name: tests.web.test_hls -*-
+"""
+HLS on the station's site: C{/hls/<mount>/index.m3u8} (the multivariant
+playlist), C{/hls/<mount>/<rung>/media.m3u8} (a rung's media playlist,
+reloaded blocking with C{_HLS_msn} and C{_HLS_part}),
+C{/hls/<mount>/<rung>/<n>.mp3} (segments) and C{<n>.<i>.mp3} (parts, the
+next one waited for).
+
+Segments and parts never change, so caches may keep them for a day;
+playlists change with every part, so caches keep them for about half of
+one.  A request that waits parks a Deferred on the rendition: nothing
+blocks, and a client that leaves is forgotten.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.logger import Logger
+from twisted.web.server import NOT_DONE_YET
+
+from radiod.hls.output import HlsOutput, HlsOutputs
+from radiod.hls.playlist import media_playlist
+from radiod.hls.rendition import Rendition
+from radiod.web.site import StationRequest, StationResource, refuse
+from radiod.wire.server import RadioFactory
+from radiod.wire.stream import CORS
+
+__all__ = ["PLAYLIST_TYPE", "SEGMENT_TYPE", "HlsResource"]
+
+_log = Logger()
+
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+SEGMENT_TYPE = "audio/mpeg"
+_IMMUTABLE = "public, max-age=86400, immutable"
+_FILE = re.compile(r"^(\d{1,18})(?:\.(\d{1,4}))?\.mp3$")
+_NUMBER = re.compile(r"^\d{1,18}$")
+_ADVANCE = 2
+"""
+How many segments past the newest a blocking reload may ask for (RFC 8216
+says 2); further is a bad request.
+"""
+
+
+class HlsResource(StationResource):
+    """
+    Everything under C{/hls}.
+    """
+
+    isLeaf = True
+
+    def __init__(self, factory: RadioFactory, outputs: HlsOutputs) -> None:
+        super().__init__(factory)
+        self.outputs = outputs
+
+    def render_HEAD(self, request: StationRequest) -> bytes | int:
+        return self.render_GET(request)
+
+    def render_GET(self, request: StationRequest) -> bytes | int:
+        path = [segment.decode("latin-1") for segment in request.postpath or []]
+        output = self.outputs.outputs.get(path[0]) if path else None
+        if output is None or len(path) not in (2, 3):
+            return refuse(request, self.factory, 404, "File Not Found")
+        if len(path) == 2:
+            if path[1] != "index.m3u8":
+                return refuse(request, self.factory, 404, "File Not Found")
+            return self._send(request, output.multivariant().encode(), PLAYLIST_TYPE, "max-age=2")
+        rendition = output.renditions.get(path[1])
+        if rendition is None:
+            return refuse(request, self.factory, 404, "File Not Found")
+        if path[2] == "media.m3u8":
+            return self._media(request, output, rendition)
+        found = _FILE.match(path[2])
+        if found is None:
+            return refuse(request, self.factory, 404, "File Not Found")
+        sequence = int(found.group(1))
+        if found.group(2) is None:
+            segment = rendition.segment(sequence)
+            if segment is None:
+                return refuse(request, self.factory, 404, "Segment not available")
+            return self._send(request, segment.data, SEGMENT_TYPE, _IMMUTABLE)
+        return self._part(request, rendition, sequence, int(found.group(2)))
+
+    def _send(self, request: StationRequest, body: bytes, kind: str, cache: str) -> bytes:
+        request.setHeader("Content-Type", kind)
+        request.setHeader("Cache-Control", cache)
+        for name, value in CORS:
+            request.setHeader(name, value)
+        request.setHeader("Content-Length", str(len(body)))
+        return b"" if request.method == b"HEAD" else body
+
+    def _playlist_cache(self, rendition: Rendition) -> str:
+        return f"max-age={max(1, round(rendition.timing.part_length / 2))}"
+
+    def _media(
+        self, request: StationRequest, output: HlsOutput, rendition: Rendition
+    ) -> bytes | int:
+        args = request.text_args()
+        msn = args.get("_HLS_msn", [None])[0]
+        part = args.get("_HLS_part", [None])[0]
+        if msn is None and part is None:
+            return self._send_media(request, output, rendition)
+        if msn is None or not _NUMBER.match(msn) or (part is not None and not _NUMBER.match(part)):
+            return refuse(request, self.factory, 400, "Bad _HLS_msn or _HLS_part")
+        sequence = int(msn)
+        index = int(part) if part is not None else None
+        last = rendition.last
+        newest = last[0] if last is not None else rendition.timing.first
+        if sequence > newest + _ADVANCE or (
+            index is not None and index >= rendition.timing.parts_per_segment
+        ):
+            return refuse(request, self.factory, 400, "_HLS_msn or _HLS_part too far ahead")
+        timeout = 3 * rendition.timing.segment_length
+        waiting = rendition.wait(sequence, index, timeout)
+        return self._park(request, waiting, lambda: self._send_media(request, output, rendition))
+
+    def _send_media(
+        self, request: StationRequest, output: HlsOutput, rendition: Rendition
+    ) -> bytes:
+        text = media_playlist(rendition.playlist(reports=output.reports(rendition.name)))
+        return self._send(request, text.encode(), PLAYLIST_TYPE, self._playlist_cache(rendition))
+
+    def _part(
+        self, request: StationRequest, rendition: Rendition, sequence: int, index: int
+    ) -> bytes | int:
+        found = rendition.part(sequence, index)
+        if found is not None:
+            return self._send(request, found.data, SEGMENT_TYPE, _IMMUTABLE)
+        upcoming = rendition.next_part()
+        if upcoming is None or (sequence, index) != upcoming:
+            return refuse(request, self.factory, 404, "Part not available")
+        waiting = rendition.wait(sequence, index, 3 * rendition.timing.segment_length)
+
+        def send() -> bytes:
+            ready = rendition.part(sequence, index)
+            if ready is None:
+                return refuse(request, self.factory, 404, "Part not available")
+            return self._send(request, ready.data, SEGMENT_TYPE, _IMMUTABLE)
+
+        return self._park(request, waiting, send)
+
+    def _park(
+        self, request: StationRequest, waiting: Deferred[bool], send: Callable[[], bytes]
+    ) -> bytes | int:
+        """
+        Answer with C{send()} once C{waiting} fires (at once if it has), or
+        with C{503} if what the request waits for did not come in time.
+        """
+        if waiting.called:
+            came: list[bool] = []
+            waiting.addCallback(came.append)
+            if came and came[0]:
+                return send()
+            return refuse(request, self.factory, 503, "Not available in time")
+
+        def ready(came: bool) -> None:
+            if request.finished or request._disconnected:
+                return
+            body = send() if came else refuse(request, self.factory, 503, "Not available in time")
+            request.write(body)
+            request.finish()
+
+        waiting.addCallback(ready)
+        waiting.addErrback(lambda failure: failure.trap(CancelledError))
+        request.notifyFinish().addErrback(lambda _: waiting.cancel())
+        return NOT_DONE_YET
