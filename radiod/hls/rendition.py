@@ -15,7 +15,7 @@ segment with its last part.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from twisted.internet.defer import Deferred
@@ -116,6 +116,8 @@ class Rendition:
     @ivar window: seconds of segments listed.
     @ivar discontinuity_sequence: discontinuities that have left the
         listed window.
+    @ivar on_part: called with each part as it is closed.
+    @ivar on_segment: called with each segment as it is closed.
     """
 
     def __init__(self, name: str, timing: Timing, clock: IReactorTime, window: float) -> None:
@@ -132,10 +134,13 @@ class Rendition:
         self._track: TrackInfo | None = None
         self._recent: deque[Frame] = deque(maxlen=_RESERVOIR_FRAMES)
         self._format: tuple[int, int] | None = None
+        self._resume = 0
         self._discontinuous = False
         self._pending_discontinuous = False
         self.discontinuity_sequence = 0
         self._waiting: list[tuple[int, int | None, Deferred[bool], IDelayedCall]] = []
+        self.on_part: list[Callable[[Part], None]] = []
+        self.on_segment: list[Callable[[Segment], None]] = []
 
     # Cutting
 
@@ -150,15 +155,16 @@ class Rendition:
             shape = (header.sample_rate, header.channels)
             key = timing.part_of(position + duration / 2)
             if self._format is not None and shape != self._format:
-                self._close_segment()
-                self._discontinuous = True
+                self._break()
             elif self._key is not None and key != self._key:
-                self._gap()
+                self._break()
             elif self._key is None and self._parts and key != self.next_part():
-                self._gap()
+                self._break()
             elif self._key is None and self._end and position > self._end + duration / 2:
                 self._discontinuous = True
             self._format = shape
+            if key[0] < self._resume:
+                continue
             if self._key is None:
                 self._key = key
                 self._start = position
@@ -174,13 +180,19 @@ class Rendition:
                 if index == timing.parts_per_segment - 1:
                     self._close_segment()
 
-    def _gap(self) -> None:
+    def _break(self) -> None:
         """
-        A frame of another part came before the current one was full:
-        audio is missing (a converter restarted), so close what there is.
+        The audio changed format, or some is missing (a converter
+        restarted): close the segment in progress as it is, and start
+        again, after a discontinuity, with the next segment (a number
+        belongs to one stretch of audio, the same on every rung).
         """
-        self._close_part()
+        sequence = self._key[0] if self._key is not None else None
+        if sequence is None and self._parts:
+            sequence = self._parts[-1].sequence
         self._close_segment()
+        if sequence is not None:
+            self._resume = sequence + 1
         self._discontinuous = True
 
     def _close_part(self) -> None:
@@ -195,10 +207,13 @@ class Rendition:
         tag = segment_tag(self.timing.ticks(start), track.title, track.artist, track.album)
         body = b"".join([first.data, *(frame.data for frame in frames[1:])])
         duration = sum(frame.header.duration for frame in frames)
-        self._parts.append(Part(sequence, index, duration, tag + body, len(tag), track, start))
+        part = Part(sequence, index, duration, tag + body, len(tag), track, start)
+        self._parts.append(part)
         self._recent.extend(frames)
         self._frames = []
         self._key = None
+        for observer in self.on_part:
+            observer(part)
         self._fire()
 
     def _snap(self, position: float, sequence: int, index: int) -> float:
@@ -232,6 +247,8 @@ class Rendition:
         self._pending_discontinuous = False
         self._segments.append(segment)
         self._prune()
+        for observer in self.on_segment:
+            observer(segment)
         self._fire()
 
     def _prune(self) -> None:
