@@ -130,9 +130,8 @@ class HlsOutput:
             name = rendition_name(rung)
             rendition = self.renditions.get(name)
             nominal = (rung.audio.bitrate or rung.config.bitrate or 128) * 1000
-            rates = rendition.bitrates() if rendition is not None else []
-            peak = max(rates) if rates else round(nominal * 1.05)
-            average = round(sum(rates) / len(rates)) if rates else nominal
+            rates = rendition.bitrates() if rendition is not None else None
+            peak, average = rates if rates is not None else (round(nominal * 1.05), nominal)
             variants.append(Variant(f"{name}/media.m3u8", peak, average))
         return variants
 

@@ -28,13 +28,22 @@ from radiod.audio.track import Play, TrackInfo
 from radiod.hls.playlist import MediaPlaylist, PartEntry, SegmentEntry
 from radiod.hls.timing import Timing
 
-__all__ = ["Part", "Rendition", "Segment", "part_name", "segment_name"]
+__all__ = ["BLOCK", "Part", "Rendition", "Segment", "part_name", "segment_name"]
 
 _EPSILON = 1e-6
 _RESERVOIR_FRAMES = 12
 """
 Frames kept from before a part, enough to hold the most a frame borrows
 (511 bytes) at the lowest bitrates.
+"""
+BLOCK = 1024
+"""
+A segment's audio is a whole number of these: zero bytes between its tag
+and its first frame make up the difference.  ffmpeg's HLS reader takes
+packed MP3 in blocks of 1024 bytes and dates each frame from the last ID3
+tag it has read, so a block reaching into the next segment would date the
+previous segment's last frames from the next one's tag.  MP3 readers skip
+zeros while they look for a frame header.
 """
 _LISTED_PARTS = 3
 """
@@ -88,7 +97,8 @@ class Segment:
     @ivar duration: its seconds of audio.
     @ivar started: the wall-clock time of its first sample.
     @ivar discontinuous: whether a discontinuity comes before it.
-    @ivar data: its bytes: the ID3 tag, then the frames of its parts.
+    @ivar data: its bytes: the ID3 tag, zero bytes up to a whole number
+        of L{BLOCK}s after the tag, and the frames of its parts.
     @ivar parts: its parts.
     """
 
@@ -235,7 +245,8 @@ class Rendition:
         tag = segment_tag(
             self.timing.ticks(first.start), first.track.title, first.track.artist, first.track.album
         )
-        data = b"".join([tag, *(part.data[part.tag_length :] for part in parts)])
+        audio = b"".join(part.data[part.tag_length :] for part in parts)
+        data = b"".join([tag, bytes(-len(audio) % BLOCK), audio])
         segment = Segment(
             sequence=first.sequence,
             duration=sum(part.duration for part in parts),
@@ -420,11 +431,19 @@ class Rendition:
                 entry[3].cancel()
             entry[2].callback(True)
 
-    def bitrates(self) -> list[int]:
+    def bitrates(self) -> tuple[int, int] | None:
         """
-        The bitrate of each segment kept, tags included.
+        The peak and the average bitrate of the segments kept, tags
+        included (the peak of those at least half the target length, as a
+        short segment's tag weighs more), or C{None} before the first.
         """
-        return [segment.bits_per_second for segment in self._segments]
+        segments = self._segments
+        if not segments:
+            return None
+        seconds = sum(segment.duration for segment in segments)
+        average = round(sum(len(segment.data) for segment in segments) * 8 / seconds)
+        full = [s for s in segments if s.duration >= self.timing.segment_length / 2] or segments
+        return max(average, *(segment.bits_per_second for segment in full)), average
 
     @property
     def waiting(self) -> int:

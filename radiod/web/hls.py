@@ -88,6 +88,8 @@ class HlsResource(StationResource):
         request.setHeader("Cache-Control", cache)
         for name, value in CORS:
             request.setHeader(name, value)
+        # Players behind a cache judge how stale a playlist is by its age.
+        request.setHeader("Access-Control-Expose-Headers", "Age")
         request.setHeader("Content-Length", str(len(body)))
         return b"" if request.method == b"HEAD" else body
 
@@ -106,21 +108,26 @@ class HlsResource(StationResource):
             return refuse(request, self.factory, 400, "Bad _HLS_msn or _HLS_part")
         sequence = int(msn)
         index = int(part) if part is not None else None
+        if index is not None and index >= rendition.timing.parts_per_segment:
+            # Past the last part of a segment: the first of the next.
+            sequence, index = sequence + 1, 0
         last = rendition.last
         newest = last[0] if last is not None else rendition.timing.first
-        if sequence > newest + _ADVANCE or (
-            index is not None and index >= rendition.timing.parts_per_segment
-        ):
+        if sequence > newest + _ADVANCE:
             return refuse(request, self.factory, 400, "_HLS_msn or _HLS_part too far ahead")
         timeout = 3 * rendition.timing.segment_length
         waiting = rendition.wait(sequence, index, timeout)
-        return self._park(request, waiting, lambda: self._send_media(request, output, rendition))
+        blocking = f"max-age={round(6 * rendition.timing.segment_length)}"
+        return self._park(
+            request, waiting, lambda: self._send_media(request, output, rendition, blocking)
+        )
 
     def _send_media(
-        self, request: StationRequest, output: HlsOutput, rendition: Rendition
+        self, request: StationRequest, output: HlsOutput, rendition: Rendition, cache: str = ""
     ) -> bytes:
         text = media_playlist(rendition.playlist(reports=output.reports(rendition.name)))
-        return self._send(request, text.encode(), PLAYLIST_TYPE, self._playlist_cache(rendition))
+        cache = cache or self._playlist_cache(rendition)
+        return self._send(request, text.encode(), PLAYLIST_TYPE, cache)
 
     def _part(
         self, request: StationRequest, rendition: Rendition, sequence: int, index: int

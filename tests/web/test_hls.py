@@ -1,0 +1,234 @@
+"""
+End-to-end tests of HLS on the station's site: a real station on a
+loopback port with a ladder and HLS, real HTTP clients, and ffmpeg as a
+player.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from typing import Any, cast
+
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.interfaces import IReactorCore
+from twisted.logger import ILogObserver, LogEvent, globalLogPublisher
+from twisted.trial.unittest import TestCase
+from twisted.web.client import Agent, HTTPConnectionPool, readBody
+from twisted.web.http_headers import Headers
+
+from radiod.audio.id3 import read_tag
+from radiod.config import MountConfig, StationConfig
+from radiod.runner import thread_runner
+from radiod.station.service import StationService
+from tests.ingest.test_live_e2e import run
+from tests.support.loopback import FIXTURES, Reader, asynchronous, reactor, wait_for
+from tests.support.tools import require_ffmpeg
+
+Reply = tuple[int, dict[str, str], bytes]
+
+
+class HlsEndToEndTests(TestCase):
+    """
+    A mount at 128 kbit/s with a 64 kbit/s rung, served as HLS with
+    two-second segments of half-second parts.
+    """
+
+    timeout = 150
+
+    def setUp(self) -> None:
+        require_ffmpeg()
+        self.agent = Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False))
+
+    async def start(self) -> tuple[StationService, int]:
+        folder = str(self.mktemp())
+        os.makedirs(folder)
+        for name in ("alpha-artist-first-song.mp3", "beta-artist-second-song.mp3"):
+            shutil.copy(os.path.join(FIXTURES, name), folder)
+        mount = MountConfig(
+            name="/stream",
+            music=folder,
+            station_name="HLS FM",
+            bitrate=128,
+            ladder=(64,),
+            hls=True,
+            hls_segment=2.0,
+            hls_part=0.5,
+            hls_window=10.0,
+        )
+        config = StationConfig(port=0, interface="127.0.0.1", mounts=(mount,))
+        core: IReactorCore = reactor
+        service = StationService(config, reactor, thread_runner(core, reactor.getThreadPool()))
+        service.startService()
+        self.addCleanup(service.stopService)
+        port = (await service.listener.listening).getHost().port  # type: ignore[attr-defined]
+
+        def segments_on_every_rung() -> bool:
+            output = service.hls.outputs.get("stream")
+            if output is None or len(output.renditions) < 2:
+                return False
+            return all(r.oldest is not None for r in output.renditions.values())
+
+        await wait_for(segments_on_every_rung, 30, reactor)
+        return service, port
+
+    async def get(self, port: int, path: str, method: bytes = b"GET") -> Reply:
+        url = f"http://127.0.0.1:{port}{path}".encode()
+        response: Any = await self.agent.request(method, url, Headers())
+        body = await readBody(response)
+        headers = {
+            name.decode().lower(): values[0].decode()
+            for name, values in response.headers.getAllRawHeaders()
+        }
+        if isinstance(response.length, int):
+            # The client keeps Content-Length out of the headers.
+            headers["content-length"] = str(response.length)
+        return response.code, headers, body
+
+    @asynchronous
+    async def test_playlists_and_segments(self) -> None:
+        """
+        The multivariant playlist lists both rungs; each media playlist
+        lists segments and parts with their times; segments and parts
+        are packed MP3 with an ID3 tag, cacheable for good, and playlists
+        for a moment; every answer carries CORS.
+        """
+        service, port = await self.start()
+        code, headers, body = await self.get(port, "/hls/stream/index.m3u8")
+        self.assertEqual(code, 200)
+        self.assertEqual(headers["content-type"], "application/vnd.apple.mpegurl")
+        self.assertEqual(headers["cache-control"], "max-age=2")
+        self.assertEqual(headers["access-control-allow-origin"], "*")
+        text = body.decode()
+        self.assertEqual(
+            re.findall(r"^(\S+\.m3u8)$", text, re.M), ["stream/media.m3u8", "stream-64/media.m3u8"]
+        )
+        self.assertEqual(text.count('CODECS="mp4a.40.34"'), 2)
+        for rung in ("stream", "stream-64"):
+            code, headers, body = await self.get(port, f"/hls/stream/{rung}/media.m3u8")
+            self.assertEqual(code, 200)
+            self.assertEqual(headers["cache-control"], "max-age=1")
+            media = body.decode()
+            self.assertIn("#EXT-X-PROGRAM-DATE-TIME:", media)
+            self.assertIn("#EXT-X-PART-INF:PART-TARGET=0.49", media)
+            self.assertIn("#EXT-X-PRELOAD-HINT:TYPE=PART", media)
+            segment = re.findall(r"^(\d+\.mp3)$", media, re.M)[-1]
+            part = re.findall(r'URI="(\d+\.\d+\.mp3)"', media)[-1]
+            for name in (segment, part):
+                code, headers, data = await self.get(port, f"/hls/stream/{rung}/{name}")
+                self.assertEqual(code, 200)
+                self.assertEqual(headers["content-type"], "audio/mpeg")
+                self.assertEqual(headers["cache-control"], "public, max-age=86400, immutable")
+                self.assertEqual(headers["access-control-allow-origin"], "*")
+                self.assertEqual(int(headers["content-length"]), len(data))
+                ticks, texts, _ = read_tag(data)
+                self.assertIsNotNone(ticks)
+                self.assertIn(texts["TIT2"], ("First Song", "Second Song"))
+            code, headers, data = await self.get(port, f"/hls/stream/{rung}/{segment}", b"HEAD")
+            self.assertEqual((code, data), (200, b""))
+            self.assertEqual(headers["cache-control"], "public, max-age=86400, immutable")
+
+    @asynchronous
+    async def test_blocking_reload_and_hint(self) -> None:
+        """
+        A playlist asked for with the next part's numbers is answered once
+        that part exists, and lists it; the hinted part asked for before
+        it exists is sent once it does.
+        """
+        service, port = await self.start()
+        _, _, body = await self.get(port, "/hls/stream/stream/media.m3u8")
+        hint = re.search(r'PRELOAD-HINT:TYPE=PART,URI="(\d+)\.(\d+)\.mp3"', body.decode())
+        assert hint is not None
+        msn, part = hint.groups()
+        rendition = service.hls.outputs["stream"].renditions["stream"]
+        self.assertFalse(rendition.has(int(msn), int(part)))
+        code, headers, body = await self.get(
+            port, f"/hls/stream/stream/media.m3u8?_HLS_msn={msn}&_HLS_part={part}"
+        )
+        self.assertEqual(code, 200)
+        self.assertIn(f'URI="{msn}.{part}.mp3"', body.decode())
+        self.assertEqual(headers["cache-control"], "max-age=12")
+        upcoming = rendition.next_part()
+        assert upcoming is not None
+        self.assertFalse(rendition.has(*upcoming))
+        code, _, data = await self.get(port, f"/hls/stream/stream/{upcoming[0]}.{upcoming[1]}.mp3")
+        self.assertEqual(code, 200)
+        self.assertEqual(data, rendition.part(*upcoming).data)  # type: ignore[union-attr]
+
+    @asynchronous
+    async def test_bad_requests(self) -> None:
+        """
+        Unknown mounts, rungs and files, a segment that left the window,
+        and malformed or far-future blocking reloads each get a clear 4xx
+        and one log line naming the client, while a listener of the
+        stream hears on.
+        """
+        service, port = await self.start()
+        listener = Reader(b"GET /stream HTTP/1.0\r\n\r\n", reactor)
+        await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), listener)
+        self.addCleanup(lambda: listener.transport.loseConnection() if listener.transport else None)
+        await wait_for(lambda: listener.received > 0, 10, reactor)
+        rendition = service.hls.outputs["stream"].renditions["stream"]
+        last = rendition.last
+        assert last is not None
+        events: list[LogEvent] = []
+        observer = cast(ILogObserver, events.append)
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
+        bad = {
+            "/hls/nowhere/index.m3u8": 404,
+            "/hls/stream/stream-32/media.m3u8": 404,
+            "/hls/stream/stream/list.m3u8": 404,
+            "/hls/stream/stream/1.mp3": 404,
+            "/hls/stream/stream/../index.m3u8": 404,
+            f"/hls/stream/stream/{last[0] + 9}.0.mp3": 404,
+            "/hls/stream/stream/media.m3u8?_HLS_part=1": 400,
+            "/hls/stream/stream/media.m3u8?_HLS_msn=x": 400,
+            "/hls/stream/stream/media.m3u8?_HLS_msn=-1": 400,
+            f"/hls/stream/stream/media.m3u8?_HLS_msn={last[0] + 3}": 400,
+        }
+        before = listener.received
+        for path, status in bad.items():
+            code, headers, _ = await self.get(port, path)
+            self.assertEqual(code, status, path)
+            self.assertEqual(headers["access-control-allow-origin"], "*")
+        refusals = [e for e in events if e.get("log_format", "").startswith("Refused")]
+        self.assertEqual(len(refusals), len(bad))
+        self.assertTrue(all(e["peer"].startswith("127.0.0.1") for e in refusals))
+        await wait_for(lambda: listener.received > before + 16000, 10, reactor)
+        self.assertFalse(listener.gone.called)
+
+    @asynchronous
+    async def test_ffmpeg_plays_every_rung(self) -> None:
+        """
+        ffmpeg plays the multivariant playlist and each rung's media
+        playlist for 30 seconds without an error.
+        """
+        _, port = await self.start()
+        base = f"http://127.0.0.1:{port}/hls/stream"
+        players = [
+            run(
+                [
+                    "-hide_banner",
+                    "-nostdin",
+                    "-v",
+                    "error",
+                    "-i",
+                    url,
+                    "-t",
+                    "30",
+                    "-f",
+                    "null",
+                    "-",
+                ]
+            )
+            for url in (
+                f"{base}/index.m3u8",
+                f"{base}/stream/media.m3u8",
+                f"{base}/stream-64/media.m3u8",
+            )
+        ]
+        for player in players:
+            code, log = await player
+            self.assertEqual((code, log), (0, ""))
