@@ -410,6 +410,11 @@ def check(config: StationConfig, path_exists: Callable[[str], bool] | None) -> N
                 ("mount", index, "live_only"),
                 "needs workers = 1 (one process takes the live sources)",
             )
+        if mount.hls and config.workers > 1:
+            raise Invalid(
+                ("mount", index, "hls"),
+                "needs workers = 1 (one process cuts and serves the segments)",
+            )
 
 
 def validate(config: StationConfig, path_exists: Callable[[str], bool] | None = None) -> None:

@@ -508,6 +508,37 @@ class LoadConfigErrorTests(SynchronousTestCase):
                 TWO_MOUNTS.format(extra=line), f"radiod.toml line 9: mount[1].{message}"
             )
 
+    def test_hls_errors(self) -> None:
+        """
+        HLS lengths out of range, a segment shorter than a part, a window
+        of fewer than three segments, and HLS with several workers are
+        refused, naming the key and the bounds.
+        """
+        cases = [
+            ("hls_part = 0.1", "hls_part: must be between 0.2 and 5.0 seconds, not 0.1"),
+            ("hls_segment = 31", "hls_segment: must be between 1.0 and 30.0 seconds, not 31.0"),
+            (
+                "hls_segment = 1.5\nhls_part = 2",
+                "hls_segment: must be at least hls_part (2 seconds), not 1.5",
+            ),
+            ("hls_window = 12", "hls_window: must be between 18.0 and 3600.0 seconds, not 12.0"),
+        ]
+        for line, message in cases:
+            self.assert_error(
+                TWO_MOUNTS.format(extra=line), f"radiod.toml line 9: mount[1].{message}"
+            )
+        self.assert_error(
+            TWO_MOUNTS.replace("port = 9000", "port = 9000\nworkers = 2").format(
+                extra="hls = true"
+            ),
+            "radiod.toml line 10: mount[1].hls: needs workers = 1 "
+            "(one process cuts and serves the segments)",
+        )
+        config = load_config(TWO_MOUNTS.format(extra="hls = true\nhls_segment = 4\nhls_part = 0.5"))
+        mount = config.mounts[1]
+        self.assertEqual((mount.hls, mount.hls_segment, mount.hls_part), (True, 4.0, 0.5))
+        self.assertEqual(mount.hls_window, 60.0)
+
     def test_record_errors(self) -> None:
         """
         C{record} must be a boolean and C{record_dir} a non-empty line of
