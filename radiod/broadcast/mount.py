@@ -95,7 +95,10 @@ class Mount:
     @ivar aired: seconds of audio aired so far; while L{on_air} observers
         see a batch, where its first frame starts.
     @ivar audio: the format of the newest audio.
-    @ivar peak_listeners: the most listeners seen at once.
+    @ivar peak_listeners: the most listeners seen at once (HLS sessions
+        included).
+    @ivar hls_listeners: the HLS sessions of the mount now (players
+        fetching its playlists; see L{radiod.hls.sessions}).
     @ivar dropped: listeners disconnected for falling behind.
     @ivar track_started: clock time the current track reached the head.
     @ivar history: the tracks played, newest first, each with the clock
@@ -144,6 +147,7 @@ class Mount:
         self.audio = AudioInfo()
         self._awaiting_audio: list[Deferred[None]] = []
         self.peak_listeners = 0
+        self.hls_listeners = 0
         self.dropped = 0
         self.fanouts = 0
         self._slots: list[set[Listener]] = [set() for _ in range(FANOUT_SLOTS)]
@@ -388,7 +392,28 @@ class Mount:
         slot = min(range(FANOUT_SLOTS), key=lambda index: len(self._slots[index]))
         self._slots[slot].add(listener)
         self._slot_of[listener] = slot
-        self.peak_listeners = max(self.peak_listeners, len(self.listeners))
+        self.peak_listeners = max(self.peak_listeners, self.audience)
+
+    @property
+    def audience(self) -> int:
+        """
+        Everyone listening: the listeners connected here, and the HLS
+        sessions of the mount (see L{hls_listeners}).
+        """
+        return len(self.listeners) + self.hls_listeners
+
+    def hls_listener_joined(self) -> None:
+        """
+        An HLS session of this mount began.
+        """
+        self.hls_listeners += 1
+        self.peak_listeners = max(self.peak_listeners, self.audience)
+
+    def hls_listener_left(self) -> None:
+        """
+        An HLS session of this mount ended.
+        """
+        self.hls_listeners = max(0, self.hls_listeners - 1)
 
     def move_listener(self, listener: Listener, target: Mount, rehome: bool = False) -> None:
         """

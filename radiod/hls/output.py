@@ -15,6 +15,7 @@ from radiod.broadcast.mount import Mount
 from radiod.ffmpeg.ladder import RungSource
 from radiod.hls.playlist import Variant, multivariant_playlist
 from radiod.hls.rendition import Rendition
+from radiod.hls.sessions import HlsSessions
 from radiod.hls.timing import Timing
 from radiod.interfaces import Deliver, Frames
 
@@ -119,11 +120,12 @@ class HlsOutput:
             rendition = self.renditions[name] = Rendition(name, timing, self._clock, window)
         rendition.take(frames, positions)
 
-    def variants(self) -> list[Variant]:
+    def variants(self, token: str = "") -> list[Variant]:
         """
         The renditions as the multivariant playlist lists them, in the
         order of the rungs: bandwidths measured on the segments kept, or
-        the rung's bitrate until there are some.
+        the rung's bitrate until there are some; with C{token}, each media
+        playlist's URL carries it (see L{radiod.hls.sessions}).
         """
         variants = []
         for rung in self.rungs:
@@ -132,14 +134,29 @@ class HlsOutput:
             nominal = (rung.audio.bitrate or rung.config.bitrate or 128) * 1000
             rates = rendition.bitrates() if rendition is not None else None
             peak, average = rates if rates is not None else (round(nominal * 1.05), nominal)
-            variants.append(Variant(f"{name}/media.m3u8", peak, average))
+            query = f"?sid={token}" if token else ""
+            variants.append(Variant(f"{name}/media.m3u8{query}", peak, average))
         return variants
 
-    def multivariant(self) -> str:
+    def multivariant(self, token: str = "") -> str:
         """
-        The text of the multivariant playlist.
+        The text of the multivariant playlist (for the session C{token}).
         """
-        return multivariant_playlist(self.variants())
+        return multivariant_playlist(self.variants(token))
+
+    def bitrate(self, name: str) -> int:
+        """
+        The average bitrate of rendition C{name} (its rung's nominal one
+        until it has segments).
+        """
+        rendition = self.renditions.get(name)
+        rates = rendition.bitrates() if rendition is not None else None
+        if rates is not None:
+            return rates[1]
+        for rung in self.rungs:
+            if rendition_name(rung) == name:
+                return (rung.audio.bitrate or rung.config.bitrate or 128) * 1000
+        return 0
 
     def reports(self, excluding: str) -> list[tuple[str, int, int]]:
         """
@@ -160,11 +177,13 @@ class HlsOutputs:
     remade and dropped as the mounts and their ladders change.
 
     @ivar outputs: by the mount's name in HLS URLs.
+    @ivar sessions: the players listening.
     """
 
     def __init__(self, clock: IReactorTime) -> None:
         self._clock = clock
         self.outputs: dict[str, HlsOutput] = {}
+        self.sessions = HlsSessions(clock)
 
     def update(self, mains: Sequence[Mount], rungs: Sequence[Mount]) -> None:
         """
@@ -190,8 +209,9 @@ class HlsOutputs:
 
     def stop(self) -> None:
         """
-        Stop every output.
+        Stop every output, and end every session.
         """
         for output in self.outputs.values():
             output.stop()
         self.outputs = {}
+        self.sessions.stop()

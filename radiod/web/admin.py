@@ -434,7 +434,7 @@ class Admin:
                 MountRow(
                     name=mount.name,
                     fallback=mount.config.fallback,
-                    listeners=len(mount.listeners),
+                    listeners=mount.audience,
                     connected=max(0, int(now - since)),
                 )
             )

@@ -169,7 +169,7 @@ def describe_mount(
             "url": info.url or config.url,
         },
         "now_playing": now_playing,
-        "listeners": len(mount.listeners),
+        "listeners": mount.audience,
         "recent": [describe_track(track, started) for track, started in history[:RECENT]],
         "mounts": [{"name": each.name, "station": each.config.station_name} for each in mounts],
         "stream": mount.name,
@@ -469,7 +469,7 @@ class EventStreams(StationResource):
                 for stream in list(followers):
                     stream.end(gone)
                 continue
-            listeners = len(mount.listeners)
+            listeners = mount.audience
             for stream in list(followers):
                 stream.tick(now, listeners)
 

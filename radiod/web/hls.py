@@ -21,10 +21,12 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.logger import Logger
 from twisted.web.server import NOT_DONE_YET
 
-from radiod.hls.output import HlsOutput, HlsOutputs
+from radiod.hls.output import HlsOutput, HlsOutputs, rendition_name
 from radiod.hls.playlist import media_playlist
 from radiod.hls.rendition import Rendition
+from radiod.hls.sessions import HlsSession, new_token
 from radiod.web.site import StationRequest, StationResource, refuse
+from radiod.wire.accesslog import Access
 from radiod.wire.server import RadioFactory
 from radiod.wire.stream import CORS
 
@@ -37,6 +39,10 @@ SEGMENT_TYPE = "audio/mpeg"
 _IMMUTABLE = "public, max-age=86400, immutable"
 _FILE = re.compile(r"^(\d{1,18})(?:\.(\d{1,4}))?\.mp3$")
 _NUMBER = re.compile(r"^\d{1,18}$")
+LINGER = 3
+"""
+Segment lengths after its last playlist reload when a session ends.
+"""
 _ADVANCE = 2
 """
 How many segments past the newest a blocking reload may ask for (RFC 8216
@@ -54,6 +60,27 @@ class HlsResource(StationResource):
     def __init__(self, factory: RadioFactory, outputs: HlsOutputs) -> None:
         super().__init__(factory)
         self.outputs = outputs
+        outputs.sessions.on_end.append(self._ended)
+
+    def _ended(self, session: HlsSession) -> None:
+        """
+        Tell the access log about a session that ended, as one request
+        for its media playlist lasting the whole session.
+        """
+        access = Access(
+            client=session.client,
+            ended=session.seen,
+            duration=session.duration,
+            status=200,
+            sent=session.sent,
+            method="GET",
+            target=f"/hls/{rendition_name(session.mount)}/{session.rung}/media.m3u8",
+            version="HTTP/1.1",
+            referer=session.referer or None,
+            user_agent=session.user_agent or None,
+        )
+        for observer in self.factory.on_access:
+            observer(access)
 
     def render_HEAD(self, request: StationRequest) -> bytes | int:
         return self.render_GET(request)
@@ -66,7 +93,9 @@ class HlsResource(StationResource):
         if len(path) == 2:
             if path[1] != "index.m3u8":
                 return refuse(request, self.factory, 404, "File Not Found")
-            return self._send(request, output.multivariant().encode(), PLAYLIST_TYPE, "max-age=2")
+            # Each answer names a new session, so no cache may share it.
+            text = output.multivariant(new_token())
+            return self._send(request, text.encode(), PLAYLIST_TYPE, "no-store")
         rendition = output.renditions.get(path[1])
         if rendition is None:
             return refuse(request, self.factory, 404, "File Not Found")
@@ -84,6 +113,8 @@ class HlsResource(StationResource):
         return self._part(request, rendition, sequence, int(found.group(2)))
 
     def _send(self, request: StationRequest, body: bytes, kind: str, cache: str) -> bytes:
+        # A session's line in the access log stands for its requests.
+        request.logged = False
         request.setHeader("Content-Type", kind)
         request.setHeader("Cache-Control", cache)
         for name, value in CORS:
@@ -100,6 +131,16 @@ class HlsResource(StationResource):
         self, request: StationRequest, output: HlsOutput, rendition: Rendition
     ) -> bytes | int:
         args = request.text_args()
+        self.outputs.sessions.seen(
+            output.mount,
+            rendition.name,
+            args.get("sid", [""])[0],
+            request.client_host,
+            request.header("User-Agent") or "",
+            request.header("Referer") or "",
+            LINGER * rendition.timing.segment_length,
+            output.bitrate(rendition.name),
+        )
         msn = args.get("_HLS_msn", [None])[0]
         part = args.get("_HLS_part", [None])[0]
         if msn is None and part is None:

@@ -162,6 +162,11 @@ class StationCollector(Collector):
         sent = CounterMetricFamily(
             "radiod_sent_bytes", "Audio bytes sent to listeners", labels=["mount"]
         )
+        hls = GaugeMetricFamily(
+            "radiod_hls_listeners",
+            "HLS sessions (players fetching the playlists), also counted in radiod_listeners",
+            labels=["mount"],
+        )
         dropped = CounterMetricFamily(
             "radiod_slow_listeners_dropped",
             "Listeners disconnected for falling too far behind",
@@ -173,14 +178,15 @@ class StationCollector(Collector):
             labels=["mount", "kind"],
         )
         for name, mount in list(station.mounts.items()):
-            listeners.add_metric([name], len(mount.listeners))
+            listeners.add_metric([name], mount.audience)
+            hls.add_metric([name], mount.hls_listeners)
             peak.add_metric([name], mount.peak_listeners)
             sent.add_metric([name], mount.bytes_sent)
             dropped.add_metric([name], mount.dropped)
             current = station.source_kind(mount)
             for kind in SOURCE_KINDS:
                 playing.add_metric([name, kind], 1 if kind == current else 0)
-        return (listeners, peak, sent, dropped, playing)
+        return (listeners, hls, peak, sent, dropped, playing)
 
     def _tallies(self, station: StationView) -> Iterable[Metric]:
         families = {

@@ -354,7 +354,7 @@ class Monitoring(Service):
             sample_rate=audio.sample_rate,
             channels=audio.channels,
             audio_info=(info.audio_info if info else "") or audio.ice_audio_info(),
-            listeners=len(listeners),
+            listeners=mount.audience,
             peak_listeners=mount.peak_listeners,
             max_listeners=min(limits) if limits else 0,
             unique_listeners=len({peer_host(listener.peer) for listener in listeners}),

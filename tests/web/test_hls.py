@@ -6,6 +6,7 @@ player.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ from radiod.audio.id3 import read_tag
 from radiod.config import MountConfig, StationConfig
 from radiod.runner import thread_runner
 from radiod.station.service import StationService
+from radiod.wire.accesslog import Access
 from tests.ingest.test_live_e2e import run
 from tests.support.loopback import FIXTURES, Reader, asynchronous, reactor, wait_for
 from tests.support.tools import require_ffmpeg
@@ -98,12 +100,11 @@ class HlsEndToEndTests(TestCase):
         code, headers, body = await self.get(port, "/hls/stream/index.m3u8")
         self.assertEqual(code, 200)
         self.assertEqual(headers["content-type"], "application/vnd.apple.mpegurl")
-        self.assertEqual(headers["cache-control"], "max-age=2")
+        self.assertEqual(headers["cache-control"], "no-store")
         self.assertEqual(headers["access-control-allow-origin"], "*")
         text = body.decode()
-        self.assertEqual(
-            re.findall(r"^(\S+\.m3u8)$", text, re.M), ["stream/media.m3u8", "stream-64/media.m3u8"]
-        )
+        listed = re.findall(r"^(\S+\.m3u8)\?sid=[0-9a-f]{16}$", text, re.M)
+        self.assertEqual(listed, ["stream/media.m3u8", "stream-64/media.m3u8"])
         self.assertEqual(text.count('CODECS="mp4a.40.34"'), 2)
         for rung in ("stream", "stream-64"):
             code, headers, body = await self.get(port, f"/hls/stream/{rung}/media.m3u8")
@@ -198,6 +199,46 @@ class HlsEndToEndTests(TestCase):
         self.assertTrue(all(e["peer"].startswith("127.0.0.1") for e in refusals))
         await wait_for(lambda: listener.received > before + 16000, 10, reactor)
         self.assertFalse(listener.gone.called)
+
+    @asynchronous
+    async def test_sessions_count_as_listeners(self) -> None:
+        """
+        Each opening of the multivariant playlist gives its player a
+        session of its own in the variant URLs; a player reloading its
+        media playlist counts as a listener of the mount in the status
+        pages and metrics, and a few segment lengths after it stops, it
+        is gone, with one access-log line for the whole session (its
+        single requests are not logged one by one).
+        """
+        service, port = await self.start()
+        accesses: list[Access] = []
+        service.factory.on_access.append(accesses.append)
+        _, headers, body = await self.get(port, "/hls/stream/index.m3u8")
+        self.assertEqual(headers["cache-control"], "no-store")
+        first = re.findall(r"^(stream/media\.m3u8\?sid=[0-9a-f]{16})$", body.decode(), re.M)
+        _, _, again = await self.get(port, "/hls/stream/index.m3u8")
+        second = re.findall(r"^(stream/media\.m3u8\?sid=[0-9a-f]{16})$", again.decode(), re.M)
+        self.assertEqual((len(first), len(second)), (1, 1))
+        self.assertNotEqual(first, second)
+        for _ in range(3):
+            for path in (first[0], second[0]):
+                code, _, _ = await self.get(port, f"/hls/stream/{path}")
+                self.assertEqual(code, 200)
+        mount = service.mounts["/stream"]
+        self.assertEqual(mount.hls_listeners, 2)
+        _, _, status = await self.get(port, "/status-json.xsl")
+        source = json.loads(status)["icestats"]["source"]
+        sources = source if isinstance(source, list) else [source]
+        main = next(each for each in sources if each["listenurl"].endswith("/stream"))
+        self.assertEqual(main["listeners"], 2)
+        _, _, metrics = await self.get(port, "/metrics")
+        self.assertIn('radiod_hls_listeners{mount="/stream"} 2.0', metrics.decode())
+        self.assertIn('radiod_listeners{mount="/stream"} 2.0', metrics.decode())
+        await wait_for(lambda: mount.hls_listeners == 0, 20, reactor)
+        sessions = [a for a in accesses if a.target == "/hls/stream/stream/media.m3u8"]
+        self.assertEqual(len(sessions), 2)
+        self.assertTrue(all(a.status == 200 and a.duration > 0 for a in sessions))
+        self.assertEqual([a.target for a in accesses if a.target and "sid=" in a.target], [])
 
     @asynchronous
     async def test_ffmpeg_plays_every_rung(self) -> None:
