@@ -367,7 +367,14 @@ def check(config: StationConfig, path_exists: Callable[[str], bool] | None) -> N
         )
     if not config.admin_user or ":" in config.admin_user or not config.admin_user.isprintable():
         raise Invalid(("server", "admin_user"), 'must be a non-empty name without ":"')
-    for key in ("source_password", "admin_password", "state_dir", "access_log", "cache_dir"):
+    for key in (
+        "source_password",
+        "admin_password",
+        "state_dir",
+        "access_log",
+        "cache_dir",
+        "hls_dir",
+    ):
         _one_line(("server", key), getattr(config, key))
     _check_tls(config, path_exists)
     if config.cache_size < CACHE_SIZE_MIN:

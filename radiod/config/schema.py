@@ -354,6 +354,12 @@ class StationConfig:
     """
     The size, in bytes, the conversion cache is kept to.
     """
+    hls_dir: str = _setting("", values.string)
+    """
+    A folder where every HLS mount's segments and playlists are also
+    written, in C{<mount>/} folders laid out as their URLs (see
+    L{radiod.hls.folder}), for a web server to serve; empty for none.
+    """
 
     def __post_init__(self) -> None:
         # Kept a tuple (hashable, equal after a JSON round trip) whatever

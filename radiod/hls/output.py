@@ -7,17 +7,19 @@ that lists them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 
 from twisted.internet.interfaces import IReactorTime
 
 from radiod.broadcast.mount import Mount
 from radiod.ffmpeg.ladder import RungSource
+from radiod.hls.folder import HlsFolder
 from radiod.hls.playlist import Variant, multivariant_playlist
 from radiod.hls.rendition import Rendition
 from radiod.hls.sessions import HlsSessions
 from radiod.hls.timing import Timing
-from radiod.interfaces import Deliver, Frames
+from radiod.interfaces import Deliver, Frames, Runner
 
 __all__ = ["HlsOutput", "rendition_name"]
 
@@ -38,6 +40,7 @@ class HlsOutput:
     @ivar rungs: the mount first, then its rungs, in the ladder's order.
     @ivar timing: the parts and segments, once the first audio came.
     @ivar renditions: by name, once the first audio came.
+    @ivar on_rendition: called with each rendition as it is made.
     """
 
     def __init__(self, mount: Mount, rungs: Sequence[Mount], clock: IReactorTime) -> None:
@@ -46,6 +49,7 @@ class HlsOutput:
         self._clock = clock
         self.timing: Timing | None = None
         self.renditions: dict[str, Rendition] = {}
+        self.on_rendition: list[Callable[[Rendition], None]] = []
         self._observers: list[tuple[Mount, Deliver]] = []
 
     @property
@@ -118,6 +122,8 @@ class HlsOutput:
         if rendition is None:
             window = self.mount.config.hls_window
             rendition = self.renditions[name] = Rendition(name, timing, self._clock, window)
+            for observer in self.on_rendition:
+                observer(rendition)
         rendition.take(frames, positions)
 
     def variants(self, token: str = "") -> list[Variant]:
@@ -178,12 +184,23 @@ class HlsOutputs:
 
     @ivar outputs: by the mount's name in HLS URLs.
     @ivar sessions: the players listening.
+    @ivar folders: the folders outputs are written to, by the mount's name
+        (with a C{folder}).
     """
 
-    def __init__(self, clock: IReactorTime) -> None:
+    def __init__(self, clock: IReactorTime, runner: Runner | None = None, folder: str = "") -> None:
+        """
+        @param clock: the reactor's time.
+        @param runner: runs file operations off the reactor thread.
+        @param folder: where every output is also written as files (see
+            L{radiod.hls.folder}); empty for nowhere.
+        """
         self._clock = clock
+        self._runner = runner
+        self._folder = folder
         self.outputs: dict[str, HlsOutput] = {}
         self.sessions = HlsSessions(clock)
+        self.folders: dict[str, HlsFolder] = {}
 
     def update(self, mains: Sequence[Mount], rungs: Sequence[Mount]) -> None:
         """
@@ -205,6 +222,12 @@ class HlsOutputs:
         for name, (main, own) in wanted.items():
             if name not in self.outputs:
                 output = self.outputs[name] = HlsOutput(main, own, self._clock)
+                if self._folder and self._runner is not None:
+                    folder = HlsFolder(
+                        os.path.join(self._folder, name), self._runner, output.multivariant
+                    )
+                    self.folders[name] = folder
+                    output.on_rendition.append(folder.follow)
                 output.start()
 
     def stop(self) -> None:

@@ -180,7 +180,7 @@ class StationService(MultiService):
             converters=ffmpeg_converters(reactor, reactor, find_ffmpeg()),  # type: ignore[arg-type]
         )
         self.site = station_site(self.factory, reactor)
-        self.hls = HlsOutputs(reactor)
+        self.hls = HlsOutputs(reactor, runner, config.hls_dir)
         attach(self.site, "/hls", HlsResource(self.factory, self.hls))
         self.page = StationPage(reactor, self.factory)
         self.access_log: AccessLog | None = None

@@ -43,7 +43,7 @@ class HlsEndToEndTests(TestCase):
         require_ffmpeg()
         self.agent = Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False))
 
-    async def start(self) -> tuple[StationService, int]:
+    async def start(self, hls_dir: str = "") -> tuple[StationService, int]:
         folder = str(self.mktemp())
         os.makedirs(folder)
         for name in ("alpha-artist-first-song.mp3", "beta-artist-second-song.mp3"):
@@ -59,7 +59,7 @@ class HlsEndToEndTests(TestCase):
             hls_part=0.5,
             hls_window=10.0,
         )
-        config = StationConfig(port=0, interface="127.0.0.1", mounts=(mount,))
+        config = StationConfig(port=0, interface="127.0.0.1", mounts=(mount,), hls_dir=hls_dir)
         core: IReactorCore = reactor
         service = StationService(config, reactor, thread_runner(core, reactor.getThreadPool()))
         service.startService()
@@ -239,6 +239,26 @@ class HlsEndToEndTests(TestCase):
         self.assertEqual(len(sessions), 2)
         self.assertTrue(all(a.status == 200 and a.duration > 0 for a in sessions))
         self.assertEqual([a.target for a in accesses if a.target and "sid=" in a.target], [])
+
+    @asynchronous
+    async def test_folder(self) -> None:
+        """
+        With C{hls_dir}, the segments and plain playlists are also files
+        in the mount's folder, the same bytes as served.
+        """
+        root = self.mktemp()
+        service, port = await self.start(hls_dir=root)
+        folder = os.path.join(root, "stream", "stream-64")
+        await wait_for(lambda: os.path.exists(os.path.join(folder, "media.m3u8")), 20, reactor)
+        await service.hls.folders["stream"].done()
+        with open(os.path.join(folder, "media.m3u8")) as file:
+            listed = re.findall(r"^(\d+\.mp3)$", file.read(), re.M)
+        self.assertTrue(listed)
+        for name in listed[-2:]:
+            _, _, served = await self.get(port, f"/hls/stream/stream-64/{name}")
+            with open(os.path.join(folder, name), "rb") as file:
+                self.assertEqual(file.read(), served)
+        self.assertTrue(os.path.exists(os.path.join(root, "stream", "index.m3u8")))
 
     @asynchronous
     async def test_ffmpeg_plays_every_rung(self) -> None:
