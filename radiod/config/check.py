@@ -24,6 +24,7 @@ from radiod.config.values import KIB
 from radiod.forwarded import parse_networks
 
 __all__ = [
+    "AAC_BITRATE_RANGE",
     "CACHE_SIZE_MIN",
     "CHARSETS",
     "HEADER_TIMEOUT_MAX",
@@ -52,6 +53,10 @@ The fewest and most audio bytes between ICY metadata blocks.
 QUEUE_SIZE_RANGE = (4 * KIB, 16 * KIB * KIB)
 """
 The smallest and largest C{queue_size}, in bytes.
+"""
+AAC_BITRATE_RANGE = (16, 320)
+"""
+The lowest and highest bitrate of an AAC rendition, in kbit/s.
 """
 HLS_PART_RANGE = (0.2, 5.0)
 """
@@ -185,6 +190,12 @@ def _check_hls(at: Callable[[str], KeyPath], mount: MountConfig) -> None:
         )
     low = 3 * mount.hls_segment
     _check_range(at("hls_window"), mount.hls_window, low, HLS_WINDOW_MAX, " seconds")
+    for position, kbps in enumerate(mount.hls_aac):
+        _check_range(at("hls_aac"), kbps, *AAC_BITRATE_RANGE, " kbit/s")
+        if kbps in mount.hls_aac[:position]:
+            raise Invalid(at("hls_aac"), f"lists {kbps} twice")
+    if mount.hls_aac and not mount.hls:
+        raise Invalid(at("hls_aac"), "needs hls = true (AAC renditions are HLS only)")
 
 
 def _check_format(at: Callable[[str], KeyPath], mount: MountConfig) -> None:

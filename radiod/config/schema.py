@@ -217,6 +217,11 @@ class MountConfig:
     The target length of a low-latency HLS part, in seconds (a whole
     number of frames).
     """
+    hls_aac: tuple[int, ...] = _setting((), values.bitrate_list)
+    """
+    The bitrates, in kbit/s, of AAC-LC renditions added to the mount's HLS
+    (one ffmpeg encoder each), listed after its MP3 rungs; empty for none.
+    """
     hls_window: float = _setting(60.0, values.number)
     """
     Seconds of HLS segments kept and listed in the media playlists.
@@ -228,6 +233,7 @@ class MountConfig:
         object.__setattr__(self, "push_to", tuple(self.push_to))
         object.__setattr__(self, "ladder", tuple(self.ladder))
         object.__setattr__(self, "ladder_names", tuple(self.ladder_names))
+        object.__setattr__(self, "hls_aac", tuple(self.hls_aac))
 
     @property
     def rung_names(self) -> tuple[str, ...]:

@@ -109,6 +109,47 @@ def live_arguments(ffmpeg: str, target: AudioFormat) -> list[str]:
     ]
 
 
+def aac_arguments(ffmpeg: str, target: AudioFormat) -> list[str]:
+    """
+    The ffmpeg command line of an AAC encoder: read MP3 from standard
+    input with no probing delay, write AAC-LC in ADTS at C{target}'s
+    sample rate, channels and bitrate to standard output as soon as each
+    frame is encoded.
+    """
+    return [
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-fflags",
+        "nobuffer",
+        "-probesize",
+        "32",
+        "-analyzeduration",
+        "0",
+        "-f",
+        "mp3",
+        "-i",
+        "pipe:0",
+        "-map",
+        "0:a:0",
+        "-ar",
+        str(target.sample_rate),
+        "-ac",
+        str(target.channels),
+        "-c:a",
+        "aac",
+        "-b:a",
+        f"{target.bitrate}k",
+        "-f",
+        "adts",
+        "-flush_packets",
+        "1",
+        "pipe:1",
+    ]
+
+
 def convert_arguments(
     ffmpeg: str, source: str, output: str, target: AudioFormat, gain: float = 0.0
 ) -> list[str]:

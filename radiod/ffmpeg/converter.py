@@ -14,21 +14,25 @@ already matches passes through untouched.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, Protocol
 
 from twisted.internet.error import ProcessDone
 from twisted.internet.interfaces import IReactorProcess, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from radiod.audio.adts import AdtsSplitter
 from radiod.audio.format import AudioFormat
 from radiod.audio.frames import Frame, FrameSplitter
-from radiod.ffmpeg.arguments import live_arguments
+from radiod.ffmpeg.arguments import aac_arguments, live_arguments
 from radiod.ffmpeg.process import FfmpegProcess
 from radiod.interfaces import Converter, MakeConverter
 
 __all__ = [
     "FINISH_TIMEOUT",
+    "AacEncoder",
     "FfmpegConverter",
+    "ffmpeg_aac_encoders",
     "ffmpeg_converters",
 ]
 
@@ -79,11 +83,23 @@ class FfmpegConverter(FfmpegProcess):
         self._deliver = deliver
         self._ended = ended
         self._name = name
-        self._splitter = FrameSplitter()
+        self._splitter = self.splitter()
         self._finishing = False
         self.failed = False
         self.target = target
-        self.start(reactor, live_arguments(ffmpeg, target))
+        self.start(reactor, self.arguments(ffmpeg, target))
+
+    def arguments(self, ffmpeg: str, target: AudioFormat) -> list[str]:
+        """
+        The command line: MP3 to MP3 in C{target}'s format.
+        """
+        return live_arguments(ffmpeg, target)
+
+    def splitter(self) -> Splitter:
+        """
+        What cuts the output into frames: MP3 frames.
+        """
+        return FrameSplitter()
 
     def feed(self, frames: list[Frame]) -> None:
         """
@@ -152,6 +168,56 @@ class FfmpegConverter(FfmpegProcess):
                 reason=self.describe(reason),
             )
         self._ended(clean and not self.failed)
+
+
+class Splitter(Protocol):
+    """
+    Cuts a byte stream of audio into whole frames.
+    """
+
+    def feed(self, data: bytes) -> list[Any]: ...
+
+    def finish(self) -> list[Any]: ...
+
+
+class AacEncoder(FfmpegConverter):
+    """
+    An encoder running ffmpeg as a child process: MP3 in on its standard
+    input, AAC-LC in ADTS out of its standard output, handed on as
+    L{AdtsFrame}s (in place of the L{Frame}s a converter hands on).
+    """
+
+    def arguments(self, ffmpeg: str, target: AudioFormat) -> list[str]:
+        """
+        The command line: MP3 to AAC in C{target}'s format.
+        """
+        return aac_arguments(ffmpeg, target)
+
+    def splitter(self) -> Splitter:
+        """
+        What cuts the output into frames: ADTS frames.
+        """
+        return AdtsSplitter()
+
+
+def ffmpeg_aac_encoders(
+    reactor: IReactorProcess, clock: IReactorTime, ffmpeg: str | None
+) -> MakeConverter | None:
+    """
+    A L{MakeConverter} making L{AacEncoder}s; C{None} without ffmpeg.
+    """
+    if ffmpeg is None:
+        return None
+
+    def make(
+        target: AudioFormat,
+        deliver: Callable[[list[Frame]], None],
+        ended: Callable[[bool], None],
+        name: str,
+    ) -> Converter | None:
+        return AacEncoder(reactor, clock, ffmpeg, target, deliver, ended, name)
+
+    return make
 
 
 def ffmpeg_converters(

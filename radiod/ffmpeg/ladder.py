@@ -34,8 +34,8 @@ and its feed carries the rungs to every worker like any mount
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Collection, Iterable
-from dataclasses import replace
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, replace
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.interfaces import IReactorProcess, IReactorTime
@@ -51,11 +51,14 @@ from radiod.ffmpeg.converter import ffmpeg_converters
 from radiod.interfaces import Converter, Deliver, Frames, ILiveSource, MakeConverter
 
 __all__ = [
+    "AAC_RUNG",
     "LOW_BITRATE",
     "MAX_PENDING",
+    "MP3_RUNG",
     "REFERENCE_BITRATE",
     "RESTART_DELAY",
     "RESTART_MAX",
+    "Encoding",
     "Ladder",
     "Ladders",
     "RungSource",
@@ -244,6 +247,48 @@ def _delay(target: AudioFormat, header: FrameHeader) -> float:
     return RESAMPLE_DELAY / target.sample_rate
 
 
+@dataclass(frozen=True)
+class Encoding:
+    """
+    How a rung is encoded: the format it plays for a main mount's, and
+    the delay of its converters' output.
+
+    @ivar format: the rung's format for its bitrate and the main mount's
+        sample rate and channels.
+    @ivar delay: seconds by which a converter's output lags its input,
+        for the rung's format and the main audio's first frame.
+    """
+
+    format: Callable[[int, int, int], AudioFormat]
+    delay: Callable[[AudioFormat, FrameHeader], float]
+
+
+MP3_RUNG = Encoding(rung_format, _delay)
+"""
+An MP3 rung: see L{rung_format}; LAME adds no delay but the resampler's.
+"""
+
+AAC_PRIMING = 1024
+"""
+Samples of silence ffmpeg's AAC encoder writes before the audio.
+"""
+
+
+def _aac_format(kbps: int, sample_rate: int, channels: int) -> AudioFormat:
+    return AudioFormat(sample_rate, channels, kbps)
+
+
+def _aac_delay(target: AudioFormat, header: FrameHeader) -> float:
+    return AAC_PRIMING / target.sample_rate + _delay(target, header)
+
+
+AAC_RUNG = Encoding(_aac_format, _aac_delay)
+"""
+An AAC-LC rendition for HLS: the main mount's sample rate and channels at
+its own bitrate, its output starting L{AAC_PRIMING} samples late.
+"""
+
+
 @implementer(ILiveSource)
 class RungSource:
     """
@@ -272,6 +317,7 @@ class RungSource:
         clock: IReactorTime,
         converters: MakeConverter,
         name: str,
+        encoding: Encoding | None = None,
     ) -> None:
         """
         @param main: the mount whose programme the rung plays.
@@ -279,10 +325,13 @@ class RungSource:
         @param clock: for the pauses between attempts.
         @param converters: starts the converters.
         @param name: the rung's mount name.
+        @param encoding: the rung's format and its converters' delay;
+            L{MP3_RUNG} when not given.
         """
         self.main = main
         self.kbps = kbps
         self.name = name
+        self._encoding = encoding or MP3_RUNG
         self._clock = clock
         self._converters = converters
         self._deliver: Deliver | None = None
@@ -363,7 +412,9 @@ class RungSource:
             return None
         target = self.target
         if target is None:
-            target = self.target = rung_format(self.kbps, header.sample_rate, header.channels)
+            target = self.target = self._encoding.format(
+                self.kbps, header.sample_rate, header.channels
+            )
             self._log.info(
                 "Rung {mount} of {main} plays {audio}",
                 mount=self.name,
@@ -391,7 +442,7 @@ class RungSource:
             self._failed("could not start")
             return None
         self.converter = converter
-        self._map = TrackMap(_delay(target, header), self.main.aired)
+        self._map = TrackMap(self._encoding.delay(target, header), self.main.aired)
         self._started_at = now
         return converter
 

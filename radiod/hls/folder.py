@@ -89,12 +89,14 @@ class HlsFolder:
         self._written[name] = [n for n in written if n not in stale]
 
         def write() -> None:
-            write_atomically(os.path.join(folder, segment_name(segment.sequence)), data)
+            write_atomically(
+                os.path.join(folder, segment_name(segment.sequence, rendition.extension)), data
+            )
             write_atomically(os.path.join(folder, "media.m3u8"), playlist)
             write_atomically(os.path.join(self.path, "index.m3u8"), variants)
             for number in stale:
                 try:
-                    os.remove(os.path.join(folder, segment_name(number)))
+                    os.remove(os.path.join(folder, segment_name(number, rendition.extension)))
                 except FileNotFoundError:
                     pass
 

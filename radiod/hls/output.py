@@ -1,25 +1,29 @@
 # -*- test-case-name: tests.hls.test_output -*-
 """
-A mount as HLS: one L{Rendition} for the mount and one for each rung of
-its ladder, all cut at the same moments, and the multivariant playlist
-that lists them.
+A mount as HLS: one L{Rendition} for the mount, one for each rung of its
+ladder, and one for each AAC bitrate it asks for (an ffmpeg encoder fed
+the mount's audio, like a rung without listeners of its own), all cut at
+the same moments, and the multivariant playlist that lists them.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from functools import partial
 
+from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
 
 from radiod.broadcast.mount import Mount
-from radiod.ffmpeg.ladder import RungSource
+from radiod.ffmpeg.ladder import AAC_RUNG, RungSource
 from radiod.hls.folder import HlsFolder
-from radiod.hls.playlist import Variant, multivariant_playlist
+from radiod.hls.playlist import AAC_CODECS, Variant, multivariant_playlist
 from radiod.hls.rendition import Rendition
 from radiod.hls.sessions import HlsSessions
 from radiod.hls.timing import Timing
-from radiod.interfaces import Deliver, Frames, Runner
+from radiod.interfaces import Deliver, Frames, MakeConverter, Runner
 
 __all__ = ["HlsOutput", "rendition_name"]
 
@@ -41,12 +45,41 @@ class HlsOutput:
     @ivar timing: the parts and segments, once the first audio came.
     @ivar renditions: by name, once the first audio came.
     @ivar on_rendition: called with each rendition as it is made.
+    @ivar aac: the AAC encoders' sources, by rendition name.
     """
 
-    def __init__(self, mount: Mount, rungs: Sequence[Mount], clock: IReactorTime) -> None:
+    _log = Logger()
+
+    def __init__(
+        self,
+        mount: Mount,
+        rungs: Sequence[Mount],
+        clock: IReactorTime,
+        encoders: MakeConverter | None = None,
+    ) -> None:
+        """
+        @param mount: the mount.
+        @param rungs: the rungs of its ladder, in order.
+        @param clock: the reactor's time.
+        @param encoders: start AAC encoders, for the mount's C{hls_aac};
+            without them there are no AAC renditions.
+        """
         self.mount = mount
         self.rungs = [mount, *rungs]
         self._clock = clock
+        self.aac: dict[str, RungSource] = {}
+        self._asked = mount.config.hls_aac
+        if mount.config.hls_aac and encoders is None:
+            self._log.warn(
+                "No ffmpeg: the AAC renditions of {mount} are not served", mount=mount.name
+            )
+        for kbps in mount.config.hls_aac:
+            if encoders is None:
+                break
+            name = f"{rendition_name(mount)}-aac{kbps}"
+            source = RungSource(mount, kbps, clock, encoders, f"/{name}", AAC_RUNG)
+            source.attach(partial(self._encoded, name, source))
+            self.aac[name] = source
         self.timing: Timing | None = None
         self.renditions: dict[str, Rendition] = {}
         self.on_rendition: list[Callable[[Rendition], None]] = []
@@ -59,6 +92,13 @@ class HlsOutput:
         """
         return rendition_name(self.mount)
 
+    @property
+    def aac_bitrates(self) -> tuple[int, ...]:
+        """
+        The AAC bitrates it was made for (its mount's C{hls_aac} then).
+        """
+        return self._asked
+
     def start(self) -> None:
         """
         Follow the mount and its rungs from now on.
@@ -67,6 +107,8 @@ class HlsOutput:
             observer = self._observer(rung)
             rung.on_air.append(observer)
             self._observers.append((rung, observer))
+        for source in self.aac.values():
+            source.start()
 
     def stop(self) -> None:
         """
@@ -76,8 +118,16 @@ class HlsOutput:
             if observer in rung.on_air:
                 rung.on_air.remove(observer)
         self._observers = []
+        for source in self.aac.values():
+            source.stop()
         for rendition in self.renditions.values():
             rendition.stop()
+
+    def ended(self) -> Deferred[list[None]]:
+        """
+        Fires once every AAC encoder is gone (after L{stop}).
+        """
+        return gatherResults([source.ended() for source in self.aac.values()])
 
     def _observer(self, rung: Mount) -> Deliver:
         if rung is self.mount:
@@ -113,15 +163,28 @@ class HlsOutput:
         self.timing.note(position, now)
         self._take(self.mount, frames, positions)
 
+    def _encoded(self, name: str, source: RungSource, frames: Frames) -> None:
+        """
+        AAC frames from an encoder, at the positions of the audio they
+        were encoded from.
+        """
+        if len(source.positions) == len(frames):
+            self._take_as(name, frames, source.positions, "aac")
+
     def _take(self, rung: Mount, frames: Frames, positions: Sequence[float]) -> None:
+        self._take_as(rendition_name(rung), frames, positions, "mp3")
+
+    def _take_as(
+        self, name: str, frames: Frames, positions: Sequence[float], extension: str
+    ) -> None:
         timing = self.timing
         if timing is None:
             return
-        name = rendition_name(rung)
         rendition = self.renditions.get(name)
         if rendition is None:
             window = self.mount.config.hls_window
-            rendition = self.renditions[name] = Rendition(name, timing, self._clock, window)
+            rendition = Rendition(name, timing, self._clock, window, extension)
+            self.renditions[name] = rendition
             for observer in self.on_rendition:
                 observer(rendition)
         rendition.take(frames, positions)
@@ -142,6 +205,13 @@ class HlsOutput:
             peak, average = rates if rates is not None else (round(nominal * 1.05), nominal)
             query = f"?sid={token}" if token else ""
             variants.append(Variant(f"{name}/media.m3u8{query}", peak, average))
+        for name, source in self.aac.items():
+            rendition = self.renditions.get(name)
+            rates = rendition.bitrates() if rendition is not None else None
+            nominal = source.kbps * 1000
+            peak, average = rates if rates is not None else (round(nominal * 1.05), nominal)
+            query = f"?sid={token}" if token else ""
+            variants.append(Variant(f"{name}/media.m3u8{query}", peak, average, AAC_CODECS))
         return variants
 
     def multivariant(self, token: str = "") -> str:
@@ -162,7 +232,8 @@ class HlsOutput:
         for rung in self.rungs:
             if rendition_name(rung) == name:
                 return (rung.audio.bitrate or rung.config.bitrate or 128) * 1000
-        return 0
+        source = self.aac.get(name)
+        return source.kbps * 1000 if source is not None else 0
 
     def reports(self, excluding: str) -> list[tuple[str, int, int]]:
         """
@@ -188,19 +259,28 @@ class HlsOutputs:
         (with a C{folder}).
     """
 
-    def __init__(self, clock: IReactorTime, runner: Runner | None = None, folder: str = "") -> None:
+    def __init__(
+        self,
+        clock: IReactorTime,
+        runner: Runner | None = None,
+        folder: str = "",
+        encoders: MakeConverter | None = None,
+    ) -> None:
         """
         @param clock: the reactor's time.
         @param runner: runs file operations off the reactor thread.
         @param folder: where every output is also written as files (see
             L{radiod.hls.folder}); empty for nowhere.
+        @param encoders: start AAC encoders (see L{HlsOutput}).
         """
         self._clock = clock
+        self._encoders = encoders
         self._runner = runner
         self._folder = folder
         self.outputs: dict[str, HlsOutput] = {}
         self.sessions = HlsSessions(clock)
         self.folders: dict[str, HlsFolder] = {}
+        self._retired: list[HlsOutput] = []
 
     def update(self, mains: Sequence[Mount], rungs: Sequence[Mount]) -> None:
         """
@@ -216,12 +296,18 @@ class HlsOutputs:
                 wanted[rendition_name(main)] = (main, own)
         for name, output in list(self.outputs.items()):
             entry = wanted.get(name)
-            if entry is None or output.rungs != [entry[0], *entry[1]]:
+            if (
+                entry is None
+                or output.rungs != [entry[0], *entry[1]]
+                or output.aac_bitrates != entry[0].config.hls_aac
+            ):
                 output.stop()
+                self._retired.append(output)
                 del self.outputs[name]
         for name, (main, own) in wanted.items():
             if name not in self.outputs:
-                output = self.outputs[name] = HlsOutput(main, own, self._clock)
+                output = HlsOutput(main, own, self._clock, self._encoders)
+                self.outputs[name] = output
                 if self._folder and self._runner is not None:
                     folder = HlsFolder(
                         os.path.join(self._folder, name), self._runner, output.multivariant
@@ -236,5 +322,14 @@ class HlsOutputs:
         """
         for output in self.outputs.values():
             output.stop()
+            self._retired.append(output)
         self.outputs = {}
         self.sessions.stop()
+
+    def ended(self) -> Deferred[list[list[None]]]:
+        """
+        Fires once the AAC encoders of every output stopped so far are
+        gone.
+        """
+        retired, self._retired = self._retired, []
+        return gatherResults([output.ended() for output in retired])

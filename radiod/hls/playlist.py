@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "AAC_CODECS",
     "MP3_CODECS",
     "MediaPlaylist",
     "PartEntry",
@@ -27,6 +28,11 @@ __all__ = [
 MP3_CODECS = "mp4a.40.34"
 """
 The C{CODECS} value of MPEG-1/2 Layer III audio.
+"""
+
+AAC_CODECS = "mp4a.40.2"
+"""
+The C{CODECS} value of AAC-LC audio.
 """
 
 VERSION = 6

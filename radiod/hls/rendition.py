@@ -51,18 +51,18 @@ How many of the newest segments a playlist lists the parts of.
 """
 
 
-def segment_name(sequence: int) -> str:
+def segment_name(sequence: int, extension: str = "mp3") -> str:
     """
     The file name of segment C{sequence}.
     """
-    return f"{sequence}.mp3"
+    return f"{sequence}.{extension}"
 
 
-def part_name(sequence: int, index: int) -> str:
+def part_name(sequence: int, index: int, extension: str = "mp3") -> str:
     """
     The file name of part C{index} of segment C{sequence}.
     """
-    return f"{sequence}.{index}.mp3"
+    return f"{sequence}.{index}.{extension}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +130,26 @@ class Rendition:
     @ivar on_segment: called with each segment as it is closed.
     """
 
-    def __init__(self, name: str, timing: Timing, clock: IReactorTime, window: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        timing: Timing,
+        clock: IReactorTime,
+        window: float,
+        extension: str = "mp3",
+    ) -> None:
+        """
+        @param name: the rung's name in URLs.
+        @param timing: the mount's parts and segments.
+        @param clock: for parked requests' timeouts.
+        @param window: seconds of segments listed.
+        @param extension: C{"mp3"} for MP3 frames, C{"aac"} for AAC frames
+            in ADTS (which borrow nothing from each other and need no
+            padding).
+        """
         self.name = name
+        self.extension = extension
+        self._mp3 = extension == "mp3"
         self.timing = timing
         self.window = window
         self._clock = clock
@@ -213,7 +231,7 @@ class Rendition:
         sequence, index = self._key
         track = self._track
         start = self._snap(self._start, sequence, index)
-        first = self_contained(frames[0], self._recent)
+        first = self_contained(frames[0], self._recent) if self._mp3 else frames[0]
         tag = segment_tag(self.timing.ticks(start), track.title, track.artist, track.album)
         body = b"".join([first.data, *(frame.data for frame in frames[1:])])
         duration = sum(frame.header.duration for frame in frames)
@@ -246,7 +264,8 @@ class Rendition:
             self.timing.ticks(first.start), first.track.title, first.track.artist, first.track.album
         )
         audio = b"".join(part.data[part.tag_length :] for part in parts)
-        data = b"".join([tag, bytes(-len(audio) % BLOCK), audio])
+        padding = bytes(-len(audio) % BLOCK) if self._mp3 else b""
+        data = b"".join([tag, padding, audio])
         segment = Segment(
             sequence=first.sequence,
             duration=sum(part.duration for part in parts),
@@ -358,12 +377,12 @@ class Rendition:
         newest = {segment.sequence for segment in listed[-_LISTED_PARTS:]} if parts else set()
         entries = [
             SegmentEntry(
-                uri=segment_name(segment.sequence),
+                uri=segment_name(segment.sequence, self.extension),
                 duration=segment.duration,
                 started=segment.started,
                 discontinuous=segment.discontinuous,
                 parts=tuple(
-                    PartEntry(part_name(part.sequence, part.index), part.duration)
+                    PartEntry(part_name(part.sequence, part.index, self.extension), part.duration)
                     for part in segment.parts
                 )
                 if segment.sequence in newest
@@ -372,7 +391,10 @@ class Rendition:
             for segment in listed
         ]
         pending = (
-            [PartEntry(part_name(part.sequence, part.index), part.duration) for part in self._parts]
+            [
+                PartEntry(part_name(part.sequence, part.index, self.extension), part.duration)
+                for part in self._parts
+            ]
             if parts
             else []
         )
@@ -386,7 +408,7 @@ class Rendition:
             pending=pending,
             pending_discontinuous=self._pending_discontinuous and bool(self._parts),
             pending_started=self.timing.wall(self._parts[0].start) if self._parts else 0.0,
-            hint=part_name(*upcoming) if upcoming is not None else "",
+            hint=part_name(*upcoming, self.extension) if upcoming is not None else "",
             reports=reports,
         )
 

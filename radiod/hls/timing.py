@@ -25,15 +25,17 @@ class Timing:
     A part is a whole number of frames (L{part_frames}) and a segment a
     whole number of parts (L{parts_per_segment}), both as close to the
     configured lengths as whole numbers allow.  Segments are numbered from
-    the wall-clock time HLS began, divided by the segment length, so that
-    numbers keep rising across restarts and a cache never confuses an old
-    segment with a new one of the same number.
+    the wall-clock time HLS began, divided by the segment length, plus one,
+    so that numbers keep rising across restarts (audio never runs ahead of
+    the clock) and a cache never confuses an old segment with a new one of
+    the same number.
 
     @ivar part_frames: frames in a part.
     @ivar part_length: seconds in a part.
     @ivar parts_per_segment: parts in a segment.
     @ivar segment_length: seconds in a segment.
-    @ivar first: the number of the segment at position 0.
+    @ivar first: the number of the segment at position 0: the one after
+        the wall clock's when HLS began.
     """
 
     def __init__(self, frame: float, part: float, segment: float, began: float) -> None:
@@ -47,7 +49,10 @@ class Timing:
         self.part_length = self.part_frames * frame
         self.parts_per_segment = max(1, round(segment / self.part_length))
         self.segment_length = self.parts_per_segment * self.part_length
-        self.first = int(began // self.segment_length)
+        # The next number after the one the wall clock is in: a process
+        # that ran until now cannot have got to it, so a restart never
+        # reuses a number a cache may hold.
+        self.first = int(began // self.segment_length) + 1
         self._anchor = (0.0, began)
 
     def part_of(self, position: float) -> tuple[int, int]:

@@ -33,7 +33,7 @@ from radiod.broadcast.switch import Switch
 from radiod.config import MountConfig, StationConfig, is_tls_url, parse_push_url
 from radiod.ffmpeg.binary import find_ffmpeg
 from radiod.ffmpeg.cache import ConversionCache
-from radiod.ffmpeg.converter import ffmpeg_converters
+from radiod.ffmpeg.converter import ffmpeg_aac_encoders, ffmpeg_converters
 from radiod.ffmpeg.ladder import ffmpeg_ladders
 from radiod.ffmpeg.transcoder import Transcoder
 from radiod.hls.output import HlsOutputs
@@ -180,7 +180,12 @@ class StationService(MultiService):
             converters=ffmpeg_converters(reactor, reactor, find_ffmpeg()),  # type: ignore[arg-type]
         )
         self.site = station_site(self.factory, reactor)
-        self.hls = HlsOutputs(reactor, runner, config.hls_dir)
+        self.hls = HlsOutputs(
+            reactor,
+            runner,
+            config.hls_dir,
+            ffmpeg_aac_encoders(reactor, reactor, find_ffmpeg()),  # type: ignore[arg-type]
+        )
         attach(self.site, "/hls", HlsResource(self.factory, self.hls))
         self.page = StationPage(reactor, self.factory)
         self.access_log: AccessLog | None = None
@@ -406,11 +411,12 @@ class StationService(MultiService):
         self.page.close()
         self.files.close()
         self.hls.stop()
+        encoded = self.hls.ended()
         if self.factory.sources is not None:
             self.factory.sources.stop()
         for mount in self.mounts.values():
             mount.stop()
-        converted = self.ladders.ended()
+        converted = gatherResults([self.ladders.ended(), encoded.addCallback(lambda _: None)])
         return stopped.addCallback(lambda _: converted)  # type: ignore[no-any-return]
 
     # Reloading

@@ -37,7 +37,8 @@ _log = Logger()
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 SEGMENT_TYPE = "audio/mpeg"
 _IMMUTABLE = "public, max-age=86400, immutable"
-_FILE = re.compile(r"^(\d{1,18})(?:\.(\d{1,4}))?\.mp3$")
+_FILE = re.compile(r"^(\d{1,18})(?:\.(\d{1,4}))?\.(mp3|aac)$")
+_TYPES = {"mp3": SEGMENT_TYPE, "aac": "audio/aac"}
 _NUMBER = re.compile(r"^\d{1,18}$")
 LINGER = 3
 """
@@ -102,14 +103,14 @@ class HlsResource(StationResource):
         if path[2] == "media.m3u8":
             return self._media(request, output, rendition)
         found = _FILE.match(path[2])
-        if found is None:
+        if found is None or found.group(3) != rendition.extension:
             return refuse(request, self.factory, 404, "File Not Found")
         sequence = int(found.group(1))
         if found.group(2) is None:
             segment = rendition.segment(sequence)
             if segment is None:
                 return refuse(request, self.factory, 404, "Segment not available")
-            return self._send(request, segment.data, SEGMENT_TYPE, _IMMUTABLE)
+            return self._send(request, segment.data, _TYPES[rendition.extension], _IMMUTABLE)
         return self._part(request, rendition, sequence, int(found.group(2)))
 
     def _send(self, request: StationRequest, body: bytes, kind: str, cache: str) -> bytes:
@@ -175,7 +176,7 @@ class HlsResource(StationResource):
     ) -> bytes | int:
         found = rendition.part(sequence, index)
         if found is not None:
-            return self._send(request, found.data, SEGMENT_TYPE, _IMMUTABLE)
+            return self._send(request, found.data, _TYPES[rendition.extension], _IMMUTABLE)
         upcoming = rendition.next_part()
         if upcoming is None or (sequence, index) != upcoming:
             return refuse(request, self.factory, 404, "Part not available")
@@ -185,7 +186,7 @@ class HlsResource(StationResource):
             ready = rendition.part(sequence, index)
             if ready is None:
                 return refuse(request, self.factory, 404, "Part not available")
-            return self._send(request, ready.data, SEGMENT_TYPE, _IMMUTABLE)
+            return self._send(request, ready.data, _TYPES[rendition.extension], _IMMUTABLE)
 
         return self._park(request, waiting, send)
 

@@ -534,6 +534,18 @@ class LoadConfigErrorTests(SynchronousTestCase):
             "radiod.toml line 10: mount[1].hls: needs workers = 1 "
             "(one process cuts and serves the segments)",
         )
+        self.assert_error(
+            TWO_MOUNTS.format(extra="hls_aac = [96]"),
+            "radiod.toml line 9: mount[1].hls_aac: needs hls = true (AAC renditions are HLS only)",
+        )
+        self.assert_error(
+            TWO_MOUNTS.format(extra="hls = true\nhls_aac = [96, 8]"),
+            "radiod.toml line 10: mount[1].hls_aac: must be between 16 and 320 kbit/s, not 8",
+        )
+        self.assert_error(
+            TWO_MOUNTS.format(extra="hls = true\nhls_aac = [96, 96]"),
+            "radiod.toml line 10: mount[1].hls_aac: lists 96 twice",
+        )
         config = load_config(TWO_MOUNTS.format(extra="hls = true\nhls_segment = 4\nhls_part = 0.5"))
         mount = config.mounts[1]
         self.assertEqual((mount.hls, mount.hls_segment, mount.hls_part), (True, 4.0, 0.5))

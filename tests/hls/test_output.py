@@ -9,15 +9,17 @@ from dataclasses import replace
 from functools import partial
 
 from twisted.internet.task import Clock
+from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
+from radiod.audio.adts import AdtsFrame, parse_adts_header
 from radiod.audio.id3 import read_tag
 from radiod.audio.track import TrackInfo
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig
 from radiod.ffmpeg.ladder import Ladders
 from radiod.hls.output import HlsOutput, HlsOutputs
-from radiod.hls.playlist import MP3_CODECS
+from radiod.hls.playlist import MP3_CODECS, media_playlist
 from radiod.hls.rendition import Segment
 from radiod.testing import Cues, FakeConverter, FakeConverters, FakeFrameSource, silent_frame
 
@@ -159,6 +161,104 @@ class InStepTests(SynchronousTestCase):
             rung = station.segments["stream-32"].get(number)
             if rung is not None:
                 self.assertEqual(read_tag(rung.data)[1], read_tag(segment.data)[1])
+
+
+def adts_frame(length: int = 300) -> AdtsFrame:
+    """
+    An ADTS frame of AAC-LC at 44.1 kHz stereo, C{length} bytes long (its
+    payload zeros), as an encoder would hand it out.
+    """
+    head = bytes(
+        (
+            0xFF,
+            0xF1,
+            0x50,
+            0x80 | (length >> 11),
+            (length >> 3) & 0xFF,
+            ((length & 7) << 5) | 0x1F,
+            0xFC,
+        )
+    )
+    header = parse_adts_header(head)
+    assert header is not None
+    return AdtsFrame(header, head + bytes(length - len(head)))
+
+
+class AacTests(SynchronousTestCase):
+    """
+    AAC renditions: an encoder per bitrate fed the mount's audio, its
+    frames cut at the same moments as the mount's.
+    """
+
+    def test_aac_rendition(self) -> None:
+        """
+        The encoder gets the mount's frames; what it hands back is cut into
+        C{.aac} segments (no padding, frames as encoded) whose timestamps
+        are the mount's for the same numbers, to within an AAC frame, and
+        the multivariant playlist lists it with the AAC codec.
+        """
+        clock = Clock()
+        clock.advance(1_800_000_000.0)
+        config = MountConfig(name="/stream", bitrate=128, hls=True, hls_aac=(96,))
+        main = Mount(config, FakeFrameSource([]), clock)
+        encoders = FakeConverters()
+        outputs = HlsOutputs(clock, encoders=encoders)
+        outputs.update([main], [])
+        output = outputs.outputs["stream"]
+        cues = Cues()
+        frame = adts_frame()
+        made = 0.0
+        collected: dict[str, dict[int, Segment]] = {"stream": {}, "stream-aac96": {}}
+        for _ in range(600):
+            main.broadcast(cues([(MAIN, TrackInfo("a.mp3", "A"))] * 4))
+            clock.advance(4 * FRAME)
+            encoder = encoders.made[-1]
+            self.assertEqual(encoder.target.bitrate, 96)
+            due = len(encoder.fed) * FRAME - 1024 / 44100 - LAG * FRAME
+            batch = []
+            while made + frame.duration <= due:
+                batch.append(frame)
+                made += frame.duration
+            if batch:
+                encoder.emit(batch)  # type: ignore[arg-type]
+            for name, rendition in output.renditions.items():
+                if not rendition.on_segment:
+                    rendition.on_segment.append(partial(_collect, collected[name]))
+        aac = output.renditions["stream-aac96"]
+        self.assertEqual(aac.extension, "aac")
+        main_segments, aac_segments = collected["stream"], collected["stream-aac96"]
+        common = sorted(set(main_segments) & set(aac_segments))[1:]
+        self.assertGreater(len(common), 5)
+        for number in common:
+            segment = aac_segments[number]
+            ticks, _, length = read_tag(segment.data)
+            assert ticks is not None
+            self.assertEqual(segment.data[length : length + 2], b"\xff\xf1")
+            self.assertEqual((len(segment.data) - length) % len(frame.data), 0)
+            main_ticks = read_tag(main_segments[number].data)[0]
+            assert main_ticks is not None
+            self.assertLess(abs(ticks - main_ticks), 90_000 * frame.duration)
+        playlist = media_playlist(aac.playlist())
+        self.assertIn(f"{common[-1]}.aac", playlist)
+        self.assertIn('CODECS="mp4a.40.2"', output.multivariant())
+        self.assertIn("stream-aac96/media.m3u8", output.multivariant())
+
+    def test_without_ffmpeg(self) -> None:
+        """
+        Without encoders, no AAC rendition is made and the log says so
+        once.
+        """
+        clock = Clock()
+        main = Mount(
+            MountConfig(name="/stream", hls=True, hls_aac=(96,)), FakeFrameSource([]), clock
+        )
+        with capturedLogs() as events:
+            outputs = HlsOutputs(clock)
+            outputs.update([main], [])
+            outputs.update([main], [])
+        self.assertEqual(outputs.outputs["stream"].aac, {})
+        warned = [e for e in events if "AAC renditions" in e.get("log_format", "")]
+        self.assertEqual(len(warned), 1)
 
 
 class MultivariantTests(SynchronousTestCase):

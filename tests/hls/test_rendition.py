@@ -94,7 +94,7 @@ class CuttingTests(SynchronousTestCase):
         cutter = Cutter()
         frames = demo_frames()[:700]
         cutter.air(frames, Play(1, FIRST))
-        first = int(BEGAN // (228 * FRAME))
+        first = int(BEGAN // (228 * FRAME)) + 1
         self.assertEqual([s.sequence for s in cutter.segments], [first, first + 1, first + 2])
         for segment in cutter.segments:
             self.assertEqual([len(p.data) > 0 for p in segment.parts], [True] * 6)

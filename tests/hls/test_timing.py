@@ -33,10 +33,11 @@ BEGAN = 1796634000.25
 A wall-clock time HLS might begin at: 2026-12-07 09:00:00.25 UTC.
 """
 
-FIRST = 301655242
+FIRST = 301655243
 """
 The segment number at L{BEGAN}: 1796634000.25 / 5.95591836... =
-301655242.64..., rounded down.
+301655242.64..., rounded down, plus one (the next number after the one the
+wall clock is in).
 """
 
 
@@ -130,17 +131,18 @@ class FirstTests(SynchronousTestCase):
     def test_epoch(self) -> None:
         """
         Beginning at the epoch, or within the first segment length of it,
-        the first segment is number 0; just after, number 1.
+        the first segment is number 1 (the next after the clock's); just
+        after, number 2.
         """
-        self.assertEqual(Timing(FRAME, 1.0, 6.0, 0.0).first, 0)
-        self.assertEqual(Timing(FRAME, 1.0, 6.0, 5.9).first, 0)
-        self.assertEqual(Timing(FRAME, 1.0, 6.0, 5.96).first, 1)
-        self.assertEqual(Timing(FRAME, 1.0, 6.0, 11.95).first, 2)
+        self.assertEqual(Timing(FRAME, 1.0, 6.0, 0.0).first, 1)
+        self.assertEqual(Timing(FRAME, 1.0, 6.0, 5.9).first, 1)
+        self.assertEqual(Timing(FRAME, 1.0, 6.0, 5.96).first, 2)
+        self.assertEqual(Timing(FRAME, 1.0, 6.0, 11.95).first, 3)
 
     def test_now(self) -> None:
         """
         The first segment number is the wall-clock time divided by the
-        segment length, rounded down.
+        segment length, rounded down, plus one.
         """
         timing = Timing(FRAME, 1.0, 6.0, BEGAN)
         self.assertEqual(timing.first, FIRST)
@@ -256,10 +258,12 @@ class TicksTests(SynchronousTestCase):
 
     def test_from_epoch(self) -> None:
         """
-        With the first segment at the epoch, ticks count from position 0:
-        a frame is 2351 ticks (2351.02), a part 89339 (89338.78).
+        With the first segment at the epoch (beginning in the segment
+        before it), ticks count from position 0: a frame is 2351 ticks
+        (2351.02), a part 89339 (89338.78).
         """
-        timing = Timing(FRAME, 1.0, 6.0, 0.0)
+        timing = Timing(FRAME, 1.0, 6.0, -SEGMENT / 2)
+        self.assertEqual(timing.first, 0)
         self.assertEqual(timing.ticks(0.0), 0)
         self.assertEqual(timing.ticks(FRAME), 2351)
         self.assertEqual(timing.ticks(PART), 89339)
@@ -269,18 +273,18 @@ class TicksTests(SynchronousTestCase):
     def test_now(self) -> None:
         """
         Position 0 is the start of segment L{FIRST}: FIRST * 262656 /
-        44100 s after the epoch, 161697059679085.7 ticks, which modulo
-        2**33 is 130919278.
+        44100 s after the epoch, 161697060215118.4 ticks, which modulo
+        2**33 is 131455310.
         """
         timing = Timing(FRAME, 1.0, 6.0, BEGAN)
-        self.assertEqual(timing.ticks(0.0), 130_919_278)
-        self.assertEqual(timing.ticks(1.0), 130_919_278 + 90_000)
+        self.assertEqual(timing.ticks(0.0), 131_455_310)
+        self.assertEqual(timing.ticks(1.0), 131_455_310 + 90_000)
 
     def test_wrap(self) -> None:
         """
         Ticks wrap at 2**33 (95443.7 s, 26.5 hours).
         """
-        timing = Timing(FRAME, 1.0, 6.0, 0.0)
+        timing = Timing(FRAME, 1.0, 6.0, -SEGMENT / 2)
         self.assertEqual(timing.ticks(2**33 / 90_000), 0)
         self.assertEqual(timing.ticks(2**33 / 90_000 + 1.0), 90_000)
         self.assertEqual(timing.ticks(2**33 / 90_000 - 1.0), 2**33 - 90_000)

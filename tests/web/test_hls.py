@@ -58,6 +58,7 @@ class HlsEndToEndTests(TestCase):
             hls_segment=2.0,
             hls_part=0.5,
             hls_window=10.0,
+            hls_aac=(48,),
         )
         config = StationConfig(port=0, interface="127.0.0.1", mounts=(mount,), hls_dir=hls_dir)
         core: IReactorCore = reactor
@@ -68,7 +69,7 @@ class HlsEndToEndTests(TestCase):
 
         def segments_on_every_rung() -> bool:
             output = service.hls.outputs.get("stream")
-            if output is None or len(output.renditions) < 2:
+            if output is None or len(output.renditions) < 3:
                 return False
             return all(r.oldest is not None for r in output.renditions.values())
 
@@ -104,9 +105,12 @@ class HlsEndToEndTests(TestCase):
         self.assertEqual(headers["access-control-allow-origin"], "*")
         text = body.decode()
         listed = re.findall(r"^(\S+\.m3u8)\?sid=[0-9a-f]{16}$", text, re.M)
-        self.assertEqual(listed, ["stream/media.m3u8", "stream-64/media.m3u8"])
+        self.assertEqual(
+            listed, ["stream/media.m3u8", "stream-64/media.m3u8", "stream-aac48/media.m3u8"]
+        )
         self.assertEqual(text.count('CODECS="mp4a.40.34"'), 2)
-        for rung in ("stream", "stream-64"):
+        self.assertEqual(text.count('CODECS="mp4a.40.2"'), 1)
+        for rung, kind in (("stream", "mp3"), ("stream-64", "mp3"), ("stream-aac48", "aac")):
             code, headers, body = await self.get(port, f"/hls/stream/{rung}/media.m3u8")
             self.assertEqual(code, 200)
             self.assertEqual(headers["cache-control"], "max-age=1")
@@ -114,12 +118,14 @@ class HlsEndToEndTests(TestCase):
             self.assertIn("#EXT-X-PROGRAM-DATE-TIME:", media)
             self.assertIn("#EXT-X-PART-INF:PART-TARGET=0.49", media)
             self.assertIn("#EXT-X-PRELOAD-HINT:TYPE=PART", media)
-            segment = re.findall(r"^(\d+\.mp3)$", media, re.M)[-1]
-            part = re.findall(r'URI="(\d+\.\d+\.mp3)"', media)[-1]
+            segment = re.findall(rf"^(\d+\.{kind})$", media, re.M)[-1]
+            part = re.findall(rf'URI="(\d+\.\d+\.{kind})"', media)[-1]
             for name in (segment, part):
                 code, headers, data = await self.get(port, f"/hls/stream/{rung}/{name}")
                 self.assertEqual(code, 200)
-                self.assertEqual(headers["content-type"], "audio/mpeg")
+                self.assertEqual(
+                    headers["content-type"], "audio/mpeg" if kind == "mp3" else "audio/aac"
+                )
                 self.assertEqual(headers["cache-control"], "public, max-age=86400, immutable")
                 self.assertEqual(headers["access-control-allow-origin"], "*")
                 self.assertEqual(int(headers["content-length"]), len(data))
@@ -263,33 +269,16 @@ class HlsEndToEndTests(TestCase):
     @asynchronous
     async def test_ffmpeg_plays_every_rung(self) -> None:
         """
-        ffmpeg plays the multivariant playlist and each rung's media
-        playlist for 30 seconds without an error.
+        ffmpeg plays the multivariant playlist and each rendition's media
+        playlist (MP3 and AAC) for 30 seconds without an error.
         """
         _, port = await self.start()
         base = f"http://127.0.0.1:{port}/hls/stream"
-        players = [
-            run(
-                [
-                    "-hide_banner",
-                    "-nostdin",
-                    "-v",
-                    "error",
-                    "-i",
-                    url,
-                    "-t",
-                    "30",
-                    "-f",
-                    "null",
-                    "-",
-                ]
-            )
-            for url in (
-                f"{base}/index.m3u8",
-                f"{base}/stream/media.m3u8",
-                f"{base}/stream-64/media.m3u8",
-            )
+        urls = [f"{base}/index.m3u8"] + [
+            f"{base}/{rung}/media.m3u8" for rung in ("stream", "stream-64", "stream-aac48")
         ]
+        quiet = ["-hide_banner", "-nostdin", "-v", "error"]
+        players = [run([*quiet, "-i", url, "-t", "30", "-f", "null", "-"]) for url in urls]
         for player in players:
             code, log = await player
             self.assertEqual((code, log), (0, ""))
