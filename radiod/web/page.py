@@ -8,16 +8,19 @@ L{ASSET_PREFIX}, and the event streams that keep it up to date
 The page is static: its script reads the mount from the address, opens
 the mount's event stream and fills the page in from the events.  The files
 are read once, when the page is set up, and revalidated by browsers with
-their C{ETag}.
+their C{ETag}.  The script plays the mount's HLS stream where the station
+serves one (L{HLS_LIST} says which), through the vendored hls.js
+(L{HLS_SCRIPT}) in browsers that need it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.web.http import CACHED
@@ -25,6 +28,7 @@ from twisted.web.resource import IResource
 from twisted.web.server import NOT_DONE_YET
 
 from radiod.web.events import EVENTS_PATH, MAX_STREAMS, EventStreams
+from radiod.web.hls import HlsResource
 from radiod.web.site import (
     Branch,
     Refusal,
@@ -39,9 +43,14 @@ from radiod.wire.server import RadioFactory
 __all__ = [
     "ASSETS",
     "ASSET_PREFIX",
+    "HLS_LIST",
+    "HLS_SCRIPT",
+    "HLS_SCRIPT_SHA256",
+    "HLS_SCRIPT_VERSION",
     "PAGE_PATHS",
     "Asset",
     "Document",
+    "HlsList",
     "StationPage",
     "etag_matches",
     "load_asset",
@@ -67,6 +76,33 @@ ASSETS = {
 The page's files besides the page itself, with their content types.
 """
 
+HLS_SCRIPT = "hls.min.js"
+"""
+hls.js, which plays HLS through Media Source Extensions: served under
+L{ASSET_PREFIX} as L{ASSETS} are, and loaded by the page's script only
+for a mount served as HLS in a browser that has those extensions.  It is
+the light build (C{dist/hls.light.min.js}) of the npm package C{hls.js}
+at L{HLS_SCRIPT_VERSION}, unchanged (L{HLS_SCRIPT_SHA256}); its licence,
+Apache 2.0, is C{hls.js.LICENSE} beside it.
+"""
+
+HLS_SCRIPT_VERSION = "1.7.4"
+"""
+The version of hls.js vendored as L{HLS_SCRIPT}.
+"""
+
+HLS_SCRIPT_SHA256 = "482cccb3a224554f64d8c2cf0d335dba4a3819bdb726afbfddfe15de4c277d82"
+"""
+The SHA-256 of L{HLS_SCRIPT}, as published in the npm package.
+"""
+
+HLS_LIST = "hls.json"
+"""
+Where, under L{ASSET_PREFIX}, the page's script finds which mounts are
+served as HLS: a JSON object from each such mount's name to the path of
+its multivariant playlist (see L{HlsList}).
+"""
+
 _PAGE = ("index.html", "text/html; charset=utf-8")
 
 _ALWAYS = [
@@ -75,10 +111,12 @@ _ALWAYS = [
     ("Referrer-Policy", "same-origin"),
 ]
 
+# hls.js plays from a MediaSource (a blob: address) and keeps the ID3 tags
+# it reads in a metadata <track> whose address is an empty data: WebVTT.
 _PAGE_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "media-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-    "form-action 'none'"
+    "media-src 'self' blob: data:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'none'"
 )
 
 
@@ -197,6 +235,49 @@ class Document(StationResource):
         return self.asset.body
 
 
+class HlsList(StationResource):
+    """
+    Which mounts are served as HLS (L{HLS_LIST}), asked of the C{/hls}
+    resource of the station's site on every request, so that the list
+    follows the mounts as they come and go.  On a site without that
+    resource, the list is empty.
+    """
+
+    def __init__(self, factory: RadioFactory, root: StationRoot) -> None:
+        """
+        @param factory: the station's server factory.
+        @param root: the root of the station's site, where C{/hls} is.
+        """
+        super().__init__(factory)
+        self.root = root
+
+    def getChild(self, path: bytes, request: StationRequest) -> IResource:
+        """
+        Nothing is below it.
+        """
+        return Refusal(self.factory)
+
+    def playlists(self) -> dict[str, str]:
+        """
+        The path of the multivariant playlist of each mount served as HLS,
+        by the mount's name.
+        """
+        hls = self.root.getStaticEntity(b"hls")
+        if not isinstance(hls, HlsResource):
+            return {}
+        names = sorted(hls.outputs.outputs)
+        return {f"/{name}": f"/hls/{quote(name, safe='')}/index.m3u8" for name in names}
+
+    def render_GET(self, request: StationRequest) -> bytes:
+        """
+        The list, as JSON, never cached without asking.
+        """
+        for name, value in _ALWAYS:
+            request.setHeader(name, value)
+        request.setHeader("Content-Type", "application/json")
+        return json.dumps(self.playlists(), separators=(",", ":")).encode()
+
+
 class StationPage:
     """
     The station page, its files and its event streams on the station's
@@ -204,8 +285,9 @@ class StationPage:
 
     Constructing it puts them on the site's resource tree (the factory
     has its site already): the page at L{PAGE_PATHS} and, through the
-    root's lookups, at each mount's C{/<mount>/}; L{ASSETS} under
-    L{ASSET_PREFIX}; the event streams at L{EVENTS_PATH}.
+    root's lookups, at each mount's C{/<mount>/}; L{ASSETS}, L{HLS_SCRIPT}
+    and L{HLS_LIST} under L{ASSET_PREFIX}; the event streams at
+    L{EVENTS_PATH}.
 
     @ivar events: the event streams.
     """
@@ -239,8 +321,10 @@ class StationPage:
         # has not, the root's lookups find.
         web = Branch(root)
         root.putChild(ASSET_PREFIX.strip("/").encode("ascii"), web)
-        for name, content_type in ASSETS.items():
+        files = {**ASSETS, HLS_SCRIPT: "text/javascript; charset=utf-8"}
+        for name, content_type in files.items():
             web.putChild(name.encode("ascii"), Document(factory, load_asset(name, content_type)))
+        web.putChild(HLS_LIST.encode("ascii"), HlsList(factory, root))
         self.events = EventStreams(clock, factory, max_streams)
         attach(site, EVENTS_PATH, self.events)
 

@@ -9,19 +9,26 @@ test waits for the session's Deferred, then checks what it saw.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
 import shutil
+import time
 from collections.abc import Callable
+from importlib import resources
 from importlib.util import find_spec
 from typing import Any
 
 from twisted.internet.interfaces import IReactorCore
 from twisted.internet.threads import deferToThreadPool
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from radiod.config import MountConfig, StationConfig
 from radiod.runner import thread_runner
 from radiod.station.service import StationService
+from radiod.web.events import EVENTS_PATH
+from radiod.web.page import HLS_SCRIPT, HLS_SCRIPT_SHA256, HLS_SCRIPT_VERSION
 from tests.support.loopback import FIRST, FIXTURES, SECOND, asynchronous, reactor, wait_for
 from tests.support.tools import require_tool
 
@@ -42,6 +49,18 @@ NOW_PLAYING = (
     " document.getElementById('now-artist').textContent]"
 )
 TITLES = {FIRST.split(" - ")[1], SECOND.split(" - ")[1]}
+ARTISTS = {FIRST.split(" - ")[0], SECOND.split(" - ")[0]}
+
+HLS_SCRIPT_PATH = "/web/" + HLS_SCRIPT
+SEGMENT = re.compile(r"/hls/stream/stream/\d+(\.\d+)?\.mp3$")
+PLAYER = "document.getElementById('player')"
+CUE_TITLES = (
+    "() => Array.from(document.getElementById('player').textTracks)"
+    " .filter(track => track.kind === 'metadata')"
+    " .flatMap(track => Array.from(track.cues || []))"
+    " .filter(cue => cue.value && cue.value.key === 'TIT2')"
+    " .map(cue => cue.value.data)"
+)
 
 
 def find_chromium() -> str:
@@ -87,11 +106,39 @@ def browse(chromium: str, session: Callable[[Any, list[str]], dict[str, Any]]) -
             browser.close()
 
 
+def record_requests(page: Any) -> list[str]:
+    """
+    The paths of the requests C{page} makes from now on, as they go.
+    """
+    paths: list[str] = []
+    page.on("request", lambda request: paths.append(re.sub(r"^\w+://[^/]*", "", request.url)))
+    return paths
+
+
+def play_for(page: Any, seconds: float) -> dict[str, Any]:
+    """
+    Start the player and wait until it has played C{seconds} of audio.
+
+    @return: where it started, where it is, and its source.
+    """
+    page.eval_on_selector("#player", "audio => audio.play()")
+    page.wait_for_function(f"() => !{PLAYER}.paused && {PLAYER}.readyState >= 3")
+    start = page.evaluate(f"() => {PLAYER}.currentTime")
+    page.wait_for_function(f"start => {PLAYER}.currentTime > start + {seconds}", arg=start)
+    return {
+        "start": start,
+        "current_time": page.evaluate(f"() => {PLAYER}.currentTime"),
+        "paused": page.evaluate(f"() => {PLAYER}.paused"),
+        "current_src": page.evaluate(f"() => {PLAYER}.currentSrc"),
+    }
+
+
 def listen_and_follow(page: Any, errors: list[str], base: str) -> dict[str, Any]:
     """
     Load the page, start the player, and wait for the audio to advance
     and for the title to change.
     """
+    requests = record_requests(page)
     page.goto(base + "/")
     page.wait_for_function(f"() => {TITLE} !== 'Connecting…'")
     first_title, first_artist = page.evaluate(NOW_PLAYING)
@@ -120,6 +167,112 @@ def listen_and_follow(page: Any, errors: list[str], base: str) -> dict[str, Any]
     result["overflow"] = page.evaluate(
         "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
+    result["hls_list"] = page.evaluate("() => fetch('/web/hls.json').then(r => r.json())")
+    result["requests"] = list(requests)
+    return result
+
+
+def listen_to_hls(page: Any, errors: list[str], base: str) -> dict[str, Any]:
+    """
+    Load the page of a mount served as HLS, play it for a few seconds, and
+    wait for the title to change.
+    """
+    requests = record_requests(page)
+    page.goto(base + "/")
+    page.wait_for_function(f"() => {TITLE} !== 'Connecting…'")
+    result = play_for(page, 4)
+    result["hls_version"] = page.evaluate("() => window.Hls && window.Hls.version")
+    page.wait_for_function(f"() => ({CUE_TITLES})().length > 0")
+    result["cue_titles"] = page.evaluate(CUE_TITLES)
+    result["title"], result["artist"] = page.evaluate(NOW_PLAYING)
+    page.wait_for_function(f"title => {TITLE} !== title", arg=result["title"])
+    result["next_title"], result["next_artist"] = page.evaluate(NOW_PLAYING)
+    result["listeners"] = page.text_content("#listener-count")
+    result["hls_list"] = page.evaluate("() => fetch('/web/hls.json').then(r => r.json())")
+    result["requests"] = list(requests)
+    return result
+
+
+def snapshot(title: str) -> str:
+    """
+    An event stream that sends one C{snapshot} of mount C{/stream} playing
+    C{title}, and asks to be reconnected only after a minute.
+    """
+    track = {
+        "title": title,
+        "artist": "Not An Artist",
+        "album": "",
+        "duration": 0,
+        "stream_title": title,
+        "live": False,
+        "started": time.time(),
+    }
+    data = {
+        "mount": "/stream",
+        "station": {"name": "Web FM", "description": "", "genre": "", "url": ""},
+        "now_playing": track,
+        "listeners": 0,
+        "recent": [],
+        "mounts": [{"name": "/stream", "station": "Web FM"}],
+        "stream": "/stream",
+        "m3u": "/stream.m3u",
+        "pls": "/stream.pls",
+        "time": time.time(),
+    }
+    return f"retry: 60000\nevent: snapshot\ndata: {json.dumps(data)}\n\n"
+
+
+def title_from_tags(page: Any, errors: list[str], base: str) -> dict[str, Any]:
+    """
+    Load the page of a mount served as HLS with its event stream replaced
+    by one that names another title, play it, and see the title of the
+    ID3 tags replace that one.
+    """
+    page.route(
+        f"**{EVENTS_PATH}*",
+        lambda route: route.fulfill(
+            status=200, content_type="text/event-stream", body=snapshot("Not From The Audio")
+        ),
+    )
+    page.goto(base + "/")
+    page.wait_for_function(f"() => {TITLE} !== 'Connecting…'")
+    result: dict[str, Any] = {"first_title": page.text_content("#now-title")}
+    page.eval_on_selector("#player", "audio => audio.play()")
+    page.wait_for_function(f"() => {TITLE} !== 'Not From The Audio'")
+    result["title"], result["artist"] = page.evaluate(NOW_PLAYING)
+    result["document_title"] = page.title()
+    return result
+
+
+def fall_back(page: Any, errors: list[str], base: str) -> dict[str, Any]:
+    """
+    Load the page of a mount served as HLS twice, hls.js failing each time
+    (its script empty, then its playlist not found), and play what the
+    page falls back to.
+    """
+    requests = record_requests(page)
+    page.route(
+        f"**{HLS_SCRIPT_PATH}",
+        lambda route: route.fulfill(status=200, content_type="text/javascript", body=""),
+    )
+    with page.expect_response(f"**{HLS_SCRIPT_PATH}"):
+        page.goto(base + "/")
+    page.wait_for_function(f"() => {TITLE} !== 'Connecting…'")
+    result: dict[str, Any] = {"empty_script": play_for(page, 1.5)}
+    result["empty_script"]["hls"] = page.evaluate("() => typeof window.Hls")
+    page.unroute(f"**{HLS_SCRIPT_PATH}")
+    page.route(
+        "**/hls/stream/index.m3u8",
+        lambda route: route.fulfill(status=404, content_type="text/plain", body="Not found"),
+    )
+    # hls.js, attached to the player (its source a blob:), asks for the
+    # playlist before any play; once that has failed, the page falls back.
+    with page.expect_response("**/hls/stream/index.m3u8"):
+        page.goto(base + "/")
+    page.wait_for_function(f"() => {PLAYER}.src.endsWith('/stream')")
+    result["no_playlist"] = play_for(page, 1.5)
+    result["no_playlist"]["hls"] = page.evaluate("() => typeof window.Hls")
+    result["requests"] = list(requests)
     return result
 
 
@@ -161,11 +314,13 @@ class WebPageTests(TestCase):
     def setUp(self) -> None:
         self.chromium = find_chromium()
 
-    async def start_station(self, *names: str) -> tuple[StationService, str]:
+    async def start_station(self, *names: str, hls: bool = False) -> tuple[StationService, str]:
         """
         Start a station whose mounts play the two fixture songs (about
         three seconds each) in turn, on a free loopback port.
 
+        @param hls: whether the mounts are served as HLS too (in segments
+            of 2 seconds, parts of half a second).
         @return: the service and the station's base URL.
         """
         music = self.mktemp()
@@ -173,7 +328,14 @@ class WebPageTests(TestCase):
         for name in ("alpha-artist-first-song.mp3", "beta-artist-second-song.mp3"):
             shutil.copy(os.path.join(FIXTURES, name), music)
         mounts = tuple(
-            MountConfig(name=name, music=music, station_name=station)
+            MountConfig(
+                name=name,
+                music=music,
+                station_name=station,
+                hls=hls,
+                hls_segment=2.0,
+                hls_part=0.5,
+            )
             for name, station in zip(names, ("Web FM", "Other FM"), strict=False)
         )
         config = StationConfig(port=0, interface="127.0.0.1", mounts=mounts)
@@ -241,6 +403,74 @@ class WebPageTests(TestCase):
         self.assertEqual(seen["listeners"], "1")
         self.assertIn("Web FM", seen["document_title"])
         self.assertLessEqual(seen["overflow"], 0)
+        # Not served as HLS: hls.js is not even loaded.
+        self.assertEqual(seen["hls_list"], {})
+        self.assertIn("/web/hls.json", seen["requests"])
+        self.assertNotIn(HLS_SCRIPT_PATH, seen["requests"])
+        self.assertFalse([path for path in seen["requests"] if path.startswith("/hls/")])
+
+    @asynchronous
+    async def test_plays_hls(self) -> None:
+        """
+        A mount served as HLS is played as HLS: Chromium loads hls.js,
+        which plays the mount's segments through Media Source Extensions
+        (a C{blob:} source), never the ICY stream; the ID3 tags of the
+        segments become cues of a metadata track; and the title changes
+        with the tracks, as without HLS.
+        """
+        service, base = await self.start_station("/stream", hls=True)
+        seen = await self.in_browser(service, listen_to_hls, base)
+        self.assertEqual(seen["errors"], [])
+        self.assertEqual(seen["hls_list"], {"/stream": "/hls/stream/index.m3u8"})
+        self.assertEqual(seen["hls_version"], HLS_SCRIPT_VERSION)
+        self.assertIn(HLS_SCRIPT_PATH, seen["requests"])
+        self.assertIn("/hls/stream/index.m3u8", seen["requests"])
+        self.assertTrue([path for path in seen["requests"] if SEGMENT.search(path)])
+        self.assertNotIn("/stream", seen["requests"])
+        self.assertTrue(seen["current_src"].startswith("blob:"), seen["current_src"])
+        self.assertGreater(seen["current_time"], seen["start"] + 4)
+        self.assertFalse(seen["paused"])
+        self.assertTrue(set(seen["cue_titles"]) <= TITLES, seen["cue_titles"])
+        self.assertIn(seen["title"], TITLES)
+        self.assertIn(seen["artist"], ARTISTS)
+        self.assertIn(seen["next_title"], TITLES)
+        self.assertNotEqual(seen["next_title"], seen["title"])
+
+    @asynchronous
+    async def test_title_from_tags(self) -> None:
+        """
+        While HLS plays, the title shown is the one the ID3 tags of the
+        audio name, whatever the event stream says.
+        """
+        service, base = await self.start_station("/stream", hls=True)
+        seen = await self.in_browser(service, title_from_tags, base)
+        self.assertEqual(seen["errors"], [])
+        self.assertEqual(seen["first_title"], "Not From The Audio")
+        self.assertIn(seen["title"], TITLES)
+        self.assertIn(seen["artist"], ARTISTS)
+        self.assertIn(seen["title"], seen["document_title"])
+
+    @asynchronous
+    async def test_falls_back_to_icy(self) -> None:
+        """
+        Where hls.js cannot play (its script does nothing, or the playlist
+        is not found), the page plays the ICY stream instead.
+        """
+        service, base = await self.start_station("/stream", hls=True)
+        seen = await self.in_browser(service, fall_back, base)
+        for attempt in ("empty_script", "no_playlist"):
+            played = seen[attempt]
+            self.assertEqual(played["current_src"], base + "/stream", attempt)
+            self.assertGreater(played["current_time"], played["start"] + 1.5, attempt)
+            self.assertFalse(played["paused"], attempt)
+        self.assertEqual(seen["empty_script"]["hls"], "undefined")
+        self.assertEqual(seen["no_playlist"]["hls"], "function")
+        self.assertEqual(seen["requests"].count(HLS_SCRIPT_PATH), 2)
+        self.assertFalse([path for path in seen["requests"] if SEGMENT.search(path)])
+        # The errors are the playlist's 404, which Chromium reports.
+        self.assertTrue(seen["errors"])
+        for error in seen["errors"]:
+            self.assertIn("404", error)
 
     @asynchronous
     async def test_pick_another_mount(self) -> None:
@@ -261,3 +491,19 @@ class WebPageTests(TestCase):
         self.assertEqual(seen["other_m3u"], "/other.m3u")
         self.assertEqual(seen["other_audio"], base + "/other")
         self.assertEqual(seen["selected"], "/other")
+
+
+class VendoredHlsTests(SynchronousTestCase):
+    """
+    The vendored hls.js is the published file, shipped with its licence.
+    """
+
+    def test_published_file(self) -> None:
+        """
+        L{HLS_SCRIPT} is the file whose SHA-256 L{HLS_SCRIPT_SHA256} records,
+        and its licence is beside it.
+        """
+        static = resources.files("radiod.web.static")
+        body = (static / HLS_SCRIPT).read_bytes()
+        self.assertEqual(hashlib.sha256(body).hexdigest(), HLS_SCRIPT_SHA256)
+        self.assertIn("Apache License", (static / "hls.js.LICENSE").read_text("utf-8"))

@@ -1,10 +1,15 @@
 // The station page: follows one mount's event stream and shows what it
-// says.  Every text from the server goes in through textContent.
+// says, and plays the mount: its HLS stream where the station serves one
+// and the browser can play it, else its ICY stream.  Every text from the
+// server goes in through textContent.
 (function () {
   "use strict";
 
   var EVENTS = "/api/v1/events";
   var RECONNECT_MS = 15000;
+  var HLS_LIST = "/web/hls.json";
+  var HLS_SCRIPT = "/web/hls.min.js";
+  var HLS_TYPE = "application/vnd.apple.mpegurl";
 
   var page = {
     stationName: byId("station-name"),
@@ -35,6 +40,10 @@
   var offset = 0; // server clock minus our clock, in seconds
   var source = null;
   var pausedAt = null;
+  var playlists = null; // mount name -> HLS playlist, once known
+  var mode = null; // how the player plays: "icy", "hls.js" or "native"
+  var hls = null; // the hls.js player, in mode "hls.js"
+  var heard = null; // the title, artist and album the audio's ID3 tags name
 
   function byId(id) {
     return document.getElementById(id);
@@ -87,10 +96,26 @@
     showText(page.description, station.description);
     showText(page.genre, station.genre);
     renderMounts(next.mounts || [], next.mount);
-    renderNowPlaying(next.now_playing, station.name || next.mount);
     renderListeners(next.listeners);
     renderRecent(next.recent || []);
     setLinks(next);
+    showNowPlaying();
+  }
+
+  // What the listener hears: over HLS, the track its ID3 tags name (the
+  // events follow the head of the stream, some seconds ahead); else the
+  // events' track.
+  function showNowPlaying() {
+    var track = state.now_playing;
+    if (heard) {
+      track = {
+        title: heard.title,
+        artist: heard.artist,
+        album: heard.album,
+        live: Boolean(track && track.live)
+      };
+    }
+    renderNowPlaying(track, state.station && state.station.name || state.mount);
     tick();
   }
 
@@ -156,20 +181,25 @@
     page.m3u.href = next.m3u;
     page.pls.href = next.pls;
     page.stream.href = next.stream;
-    var url = new URL(next.stream, window.location.href).href;
-    if (page.player.getAttribute("src") === null) {
-      page.player.src = url;
+    if (mode === null && page.player.getAttribute("src") === null) {
+      // Until the choice of player, the ICY stream (nothing is loaded
+      // before play).
+      page.player.src = absolute(next.stream);
     }
+    choosePlayer();
   }
 
-  // The elapsed time of the track, counted here between events.
+  // The elapsed time of the track, counted here between events (over HLS,
+  // less how far behind live the audio is; nothing while the audio has
+  // not reached the events' track yet).
   function tick() {
     var track = state && state.now_playing;
-    if (!track) {
+    if (!track || (heard && heard.title !== track.title)) {
       setText(page.elapsed, "");
       return;
     }
-    var elapsed = Math.max(0, serverNow() - track.started);
+    var behind = hls && hls.latency > 0 ? hls.latency : 0;
+    var elapsed = Math.max(0, serverNow() - track.started - behind);
     if (track.duration > 0) {
       elapsed = Math.min(elapsed, track.duration);
       setText(page.elapsed, clockTime(elapsed) + " / " + clockTime(track.duration));
@@ -227,6 +257,136 @@
     }
   }
 
+  function absolute(path) {
+    return new URL(path, window.location.href).href;
+  }
+
+  function play() {
+    var playing = page.player.play();
+    if (playing && playing.catch) {
+      playing.catch(function () {});
+    }
+  }
+
+  // Once both the mount and the list of HLS playlists are known: HLS
+  // through hls.js where the browser has Media Source Extensions (it
+  // reads the ID3 titles; the script is loaded only then), natively where
+  // it has not but plays HLS itself (iOS before 17.1), else ICY.
+  function choosePlayer() {
+    if (mode !== null || playlists === null || !state) {
+      return;
+    }
+    var playlist = playlists[state.mount];
+    if (!playlist) {
+      playIcy();
+    } else if (window.MediaSource || window.ManagedMediaSource) {
+      mode = "loading";
+      loadScript(HLS_SCRIPT, function () {
+        if (window.Hls && window.Hls.isSupported()) {
+          playHlsJs(absolute(playlist), false);
+        } else {
+          playIcy();
+        }
+      }, playIcy);
+    } else if (page.player.canPlayType(HLS_TYPE)) {
+      playNative(absolute(playlist));
+    } else {
+      playIcy();
+    }
+  }
+
+  function loadScript(src, loaded, failed) {
+    var script = document.createElement("script");
+    script.src = src;
+    script.addEventListener("load", loaded);
+    script.addEventListener("error", failed);
+    document.head.appendChild(script);
+  }
+
+  // Each switch keeps the player playing if it was.
+  function playIcy() {
+    var url = absolute(state.stream);
+    var playing = !page.player.paused;
+    if (hls) {
+      hls.destroy();
+      hls = null;
+    }
+    mode = "icy";
+    heard = null;
+    if (page.player.src !== url) {
+      page.player.src = url;
+      if (playing) {
+        play();
+      }
+    }
+    showNowPlaying();
+  }
+
+  function playNative(url) {
+    var playing = !page.player.paused;
+    mode = "native";
+    page.player.src = url;
+    if (playing) {
+      play();
+    }
+  }
+
+  // hls.js loads no audio before the first play.  Whole segments, not
+  // low-latency parts: hls.js 1.7 misplaces the later parts of packed MP3
+  // segments in time, so that only the first part of each plays.  Without
+  // a worker: the page's policy allows no scripts from blob: addresses.
+  function playHlsJs(url, start) {
+    var Hls = window.Hls;
+    var playing = start || !page.player.paused;
+    mode = "hls.js";
+    hls = new Hls({ enableWorker: false, lowLatencyMode: false, autoStartLoad: playing });
+    hls.on(Hls.Events.ERROR, function (event, data) {
+      if (data.fatal) {
+        playIcy();
+      }
+    });
+    hls.loadSource(url);
+    hls.attachMedia(page.player);
+    if (playing) {
+      play();
+    }
+  }
+
+  // hls.js keeps the ID3 tags of what it plays as cues of a metadata
+  // track (Safari does too, natively), active while their audio plays:
+  // the title changes as it is heard.
+  page.player.textTracks.addEventListener("addtrack", function (event) {
+    var track = event.track;
+    if (track.kind === "metadata") {
+      track.mode = "hidden";
+      track.addEventListener("cuechange", function () {
+        onTags(track.activeCues);
+      });
+    }
+  });
+
+  function onTags(cues) {
+    var newest = -Infinity;
+    var frames = {};
+    Array.prototype.forEach.call(cues || [], function (cue) {
+      var frame = cue.value;
+      if (!frame || typeof frame.key !== "string" || cue.startTime < newest) {
+        return;
+      }
+      if (cue.startTime > newest) {
+        newest = cue.startTime;
+        frames = {};
+      }
+      frames[frame.key] = frame.data;
+    });
+    if (frames.TIT2 && mode !== "icy") {
+      heard = { title: frames.TIT2, artist: frames.TPE1 || "", album: frames.TALB || "" };
+      if (state) {
+        showNowPlaying();
+      }
+    }
+  }
+
   page.picker.addEventListener("change", function () {
     var name = page.picker.value;
     if (name && (!state || name !== state.mount)) {
@@ -242,23 +402,37 @@
   page.player.addEventListener("play", function () {
     var resumeAfter = pausedAt;
     pausedAt = null;
-    if (resumeAfter !== null && now() - resumeAfter > 5 && state) {
-      page.player.src = new URL(state.stream, window.location.href).href;
-      var playing = page.player.play();
-      if (playing && playing.catch) {
-        playing.catch(function () {});
-      }
+    var stale = resumeAfter !== null && now() - resumeAfter > 5;
+    if (mode === "hls.js" && stale) {
+      var url = hls.url;
+      hls.destroy();
+      playHlsJs(url, true);
+    } else if (mode === "hls.js" && !hls.loadingEnabled) {
+      hls.startLoad();
+    } else if (stale && mode !== "hls.js") {
+      page.player.src = page.player.currentSrc;
+      play();
     }
   });
   page.player.addEventListener("playing", function () {
     setText(page.status, "");
   });
   page.player.addEventListener("error", function () {
-    if (page.player.getAttribute("src") !== null) {
+    if (mode === "native") {
+      playIcy();
+    } else if (page.player.getAttribute("src") !== null) {
       setText(page.status, "The stream cannot be played right now.");
     }
   });
 
+  fetch(HLS_LIST).then(function (response) {
+    return response.ok ? response.json() : {};
+  }).catch(function () {
+    return {};
+  }).then(function (list) {
+    playlists = list || {};
+    choosePlayer();
+  });
   window.setInterval(tick, 1000);
   connect();
 })();
