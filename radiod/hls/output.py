@@ -241,10 +241,11 @@ class HlsOutput:
         C{EXT-X-RENDITION-REPORT}.
         """
         reports = []
+        up = "../" * (excluding.count("/") + 1)
         for name, rendition in self.renditions.items():
             last = rendition.last
             if name != excluding and last is not None:
-                reports.append((f"../{name}/media.m3u8", last[0], last[1]))
+                reports.append((f"{up}{name}/media.m3u8", last[0], last[1]))
         return reports
 
 

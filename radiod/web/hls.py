@@ -87,22 +87,20 @@ class HlsResource(StationResource):
         return self.render_GET(request)
 
     def render_GET(self, request: StationRequest) -> bytes | int:
-        path = [segment.decode("latin-1") for segment in request.postpath or []]
-        output = self.outputs.outputs.get(path[0]) if path else None
-        if output is None or len(path) not in (2, 3):
+        found_output = self._find(request.postpath or [])
+        if found_output is None:
             return refuse(request, self.factory, 404, "File Not Found")
-        if len(path) == 2:
-            if path[1] != "index.m3u8":
-                return refuse(request, self.factory, 404, "File Not Found")
+        output, rest = found_output
+        if rest == ["index.m3u8"]:
             # Each answer names a new session, so no cache may share it.
             text = output.multivariant(new_token())
             return self._send(request, text.encode(), PLAYLIST_TYPE, "no-store")
-        rendition = output.renditions.get(path[1])
+        rendition = output.renditions.get("/".join(rest[:-1]))
         if rendition is None:
             return refuse(request, self.factory, 404, "File Not Found")
-        if path[2] == "media.m3u8":
+        if rest[-1] == "media.m3u8":
             return self._media(request, output, rendition)
-        found = _FILE.match(path[2])
+        found = _FILE.match(rest[-1])
         if found is None or found.group(3) != rendition.extension:
             return refuse(request, self.factory, 404, "File Not Found")
         sequence = int(found.group(1))
@@ -112,6 +110,19 @@ class HlsResource(StationResource):
                 return refuse(request, self.factory, 404, "Segment not available")
             return self._send(request, segment.data, _TYPES[rendition.extension], _IMMUTABLE)
         return self._part(request, rendition, sequence, int(found.group(2)))
+
+    def _find(self, segments: list[bytes]) -> tuple[HlsOutput, list[str]] | None:
+        """
+        The output the path below C{/hls/} names, and what is left of the
+        path below it (a mount's name may hold slashes: C{/live/main} is
+        C{/hls/live/main/}, and its rungs' names too).
+        """
+        path = [segment.decode("latin-1") for segment in segments]
+        for cut in range(len(path) - 1, 0, -1):
+            output = self.outputs.outputs.get("/".join(path[:cut]))
+            if output is not None:
+                return output, path[cut:]
+        return None
 
     def _send(self, request: StationRequest, body: bytes, kind: str, cache: str) -> bytes:
         # A session's line in the access log stands for its requests.

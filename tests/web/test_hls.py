@@ -43,13 +43,13 @@ class HlsEndToEndTests(TestCase):
         require_ffmpeg()
         self.agent = Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False))
 
-    async def start(self, hls_dir: str = "") -> tuple[StationService, int]:
+    async def start(self, hls_dir: str = "", name: str = "/stream") -> tuple[StationService, int]:
         folder = str(self.mktemp())
         os.makedirs(folder)
-        for name in ("alpha-artist-first-song.mp3", "beta-artist-second-song.mp3"):
-            shutil.copy(os.path.join(FIXTURES, name), folder)
+        for track in ("alpha-artist-first-song.mp3", "beta-artist-second-song.mp3"):
+            shutil.copy(os.path.join(FIXTURES, track), folder)
         mount = MountConfig(
-            name="/stream",
+            name=name,
             music=folder,
             station_name="HLS FM",
             bitrate=128,
@@ -68,7 +68,7 @@ class HlsEndToEndTests(TestCase):
         port = (await service.listener.listening).getHost().port  # type: ignore[attr-defined]
 
         def segments_on_every_rung() -> bool:
-            output = service.hls.outputs.get("stream")
+            output = service.hls.outputs.get(name.lstrip("/"))
             if output is None or len(output.renditions) < 3:
                 return False
             return all(r.oldest is not None for r in output.renditions.values())
@@ -245,6 +245,28 @@ class HlsEndToEndTests(TestCase):
         self.assertEqual(len(sessions), 2)
         self.assertTrue(all(a.status == 200 and a.duration > 0 for a in sessions))
         self.assertEqual([a.target for a in accesses if a.target and "sid=" in a.target], [])
+
+    @asynchronous
+    async def test_mount_name_with_slashes(self) -> None:
+        """
+        A mount named C{/radio/main} is served under C{/hls/radio/main/},
+        its rungs beside it, and the playlists' relative addresses lead
+        there.
+        """
+        _, port = await self.start(name="/radio/main")
+        _, _, body = await self.get(port, "/hls/radio/main/index.m3u8")
+        variants = re.findall(r"^(\S+)\?sid=\S+$", body.decode(), re.M)
+        self.assertEqual(variants[:2], ["radio/main/media.m3u8", "radio/main-64/media.m3u8"])
+        code, _, media = await self.get(port, "/hls/radio/main/radio/main/media.m3u8")
+        self.assertEqual(code, 200)
+        segment = re.findall(r"^(\d+\.mp3)$", media.decode(), re.M)[-1]
+        code, _, _ = await self.get(port, f"/hls/radio/main/radio/main/{segment}")
+        self.assertEqual(code, 200)
+        report = re.search(r'RENDITION-REPORT:URI="([^"]+)"', media.decode())
+        assert report is not None
+        self.assertEqual(report.group(1)[:6], "../../")
+        code, _, _ = await self.get(port, f"/hls/radio/main/{report.group(1)[6:]}")
+        self.assertEqual(code, 200)
 
     @asynchronous
     async def test_folder(self) -> None:
