@@ -66,9 +66,10 @@ HLS_SEGMENT_RANGE = (1.0, 30.0)
 """
 The shortest and longest C{hls_segment}, in seconds.
 """
-HLS_WINDOW_MAX = 3600.0
+HLS_WINDOW_MAX = 86400.0
 """
-The longest C{hls_window}, in seconds (segments are kept in memory).
+The longest C{hls_window}, in seconds (beyond two minutes, segments are
+kept on disk: see L{radiod.hls.store}).
 """
 HEADER_TIMEOUT_MAX = 3600.0
 """

@@ -22,6 +22,7 @@ from radiod.hls.folder import HlsFolder
 from radiod.hls.playlist import AAC_CODECS, Variant, multivariant_playlist
 from radiod.hls.rendition import Rendition
 from radiod.hls.sessions import HlsSessions
+from radiod.hls.store import MEMORY, SegmentStore
 from radiod.hls.timing import Timing
 from radiod.interfaces import Deliver, Frames, MakeConverter, Runner
 
@@ -46,6 +47,8 @@ class HlsOutput:
     @ivar renditions: by name, once the first audio came.
     @ivar on_rendition: called with each rendition as it is made.
     @ivar aac: the AAC encoders' sources, by rendition name.
+    @ivar memory: seconds of segments its renditions keep in memory, or
+        C{None} for their whole window (see L{Rendition}).
     """
 
     _log = Logger()
@@ -68,6 +71,7 @@ class HlsOutput:
         self.rungs = [mount, *rungs]
         self._clock = clock
         self.aac: dict[str, RungSource] = {}
+        self.memory: float | None = None
         self._asked = mount.config.hls_aac
         if mount.config.hls_aac and encoders is None:
             self._log.warn(
@@ -183,13 +187,13 @@ class HlsOutput:
         rendition = self.renditions.get(name)
         if rendition is None:
             window = self.mount.config.hls_window
-            rendition = Rendition(name, timing, self._clock, window, extension)
+            rendition = Rendition(name, timing, self._clock, window, extension, self.memory)
             self.renditions[name] = rendition
             for observer in self.on_rendition:
                 observer(rendition)
         rendition.take(frames, positions)
 
-    def variants(self, token: str = "") -> list[Variant]:
+    def variants(self, token: str = "", start: str = "") -> list[Variant]:
         """
         The renditions as the multivariant playlist lists them, in the
         order of the rungs: bandwidths measured on the segments kept, or
@@ -203,22 +207,23 @@ class HlsOutput:
             nominal = (rung.audio.bitrate or rung.config.bitrate or 128) * 1000
             rates = rendition.bitrates() if rendition is not None else None
             peak, average = rates if rates is not None else (round(nominal * 1.05), nominal)
-            query = f"?sid={token}" if token else ""
+            query = _query(token, start)
             variants.append(Variant(f"{name}/media.m3u8{query}", peak, average))
         for name, source in self.aac.items():
             rendition = self.renditions.get(name)
             rates = rendition.bitrates() if rendition is not None else None
             nominal = source.kbps * 1000
             peak, average = rates if rates is not None else (round(nominal * 1.05), nominal)
-            query = f"?sid={token}" if token else ""
+            query = _query(token, start)
             variants.append(Variant(f"{name}/media.m3u8{query}", peak, average, AAC_CODECS))
         return variants
 
-    def multivariant(self, token: str = "") -> str:
+    def multivariant(self, token: str = "", start: str = "") -> str:
         """
-        The text of the multivariant playlist (for the session C{token}).
+        The text of the multivariant playlist (for the session C{token},
+        starting at the time C{start} names).
         """
-        return multivariant_playlist(self.variants(token))
+        return multivariant_playlist(self.variants(token, start))
 
     def bitrate(self, name: str) -> int:
         """
@@ -249,6 +254,16 @@ class HlsOutput:
         return reports
 
 
+def _query(token: str, start: str) -> str:
+    """
+    The query of a media playlist's URL: its session and where to start.
+    """
+    items = [f"sid={token}"] if token else []
+    if start:
+        items.append(f"start={start}")
+    return "?" + "&".join(items) if items else ""
+
+
 class HlsOutputs:
     """
     The HLS outputs of a station: one per mount with C{hls} set, made,
@@ -266,6 +281,7 @@ class HlsOutputs:
         runner: Runner | None = None,
         folder: str = "",
         encoders: MakeConverter | None = None,
+        store: str = "",
     ) -> None:
         """
         @param clock: the reactor's time.
@@ -273,8 +289,13 @@ class HlsOutputs:
         @param folder: where every output is also written as files (see
             L{radiod.hls.folder}); empty for nowhere.
         @param encoders: start AAC encoders (see L{HlsOutput}).
+        @param store: where outputs whose window is longer than
+            L{MEMORY} keep their segments (see L{radiod.hls.store});
+            empty to keep every window in memory.
         """
         self._clock = clock
+        self._store = store
+        self.stores: dict[str, SegmentStore] = {}
         self._encoders = encoders
         self._runner = runner
         self._folder = folder
@@ -309,6 +330,11 @@ class HlsOutputs:
             if name not in self.outputs:
                 output = HlsOutput(main, own, self._clock, self._encoders)
                 self.outputs[name] = output
+                if self._store and self._runner is not None and main.config.hls_window > MEMORY:
+                    store = SegmentStore(os.path.join(self._store, name), self._runner)
+                    self.stores[name] = store
+                    output.memory = MEMORY
+                    output.on_rendition.append(store.follow)
                 if self._folder and self._runner is not None:
                     folder = HlsFolder(
                         os.path.join(self._folder, name), self._runner, output.multivariant

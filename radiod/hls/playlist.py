@@ -110,6 +110,9 @@ class MediaPlaylist:
     @ivar hint: the URI of the next part, for C{EXT-X-PRELOAD-HINT}.
     @ivar reports: other rungs' playlists, each with its last segment and
         part, for C{EXT-X-RENDITION-REPORT}.
+    @ivar start: where a player should start, in seconds from the start
+        of the first segment listed (C{EXT-X-START}), or C{None} for the
+        player's own choice (near live).
     """
 
     target: float
@@ -122,6 +125,7 @@ class MediaPlaylist:
     pending_started: float = 0.0
     hint: str = ""
     reports: Sequence[tuple[str, int, int]] = ()
+    start: float | None = None
 
 
 def program_date_time(seconds: float) -> str:
@@ -174,6 +178,8 @@ def media_playlist(playlist: MediaPlaylist) -> str:
         f"#EXT-X-VERSION:{VERSION}",
         f"#EXT-X-TARGETDURATION:{target}",
     ]
+    if playlist.start is not None:
+        lines.append(f"#EXT-X-START:TIME-OFFSET={_seconds(playlist.start) or 0},PRECISE=YES")
     if playlist.part_target:
         lines.append(
             "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,"

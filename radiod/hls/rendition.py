@@ -89,6 +89,24 @@ class Part:
 
 
 @dataclass(frozen=True, slots=True)
+class Entry:
+    """
+    A segment as a playlist lists it, kept for the whole window whether
+    its bytes are in memory or only in a store on disk.
+
+    @ivar sequence: its media sequence number.
+    @ivar duration: its seconds of audio.
+    @ivar started: the wall-clock time of its first sample.
+    @ivar discontinuous: whether a discontinuity comes before it.
+    """
+
+    sequence: int
+    duration: float
+    started: float
+    discontinuous: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Segment:
     """
     One complete segment.
@@ -108,6 +126,13 @@ class Segment:
     discontinuous: bool
     data: bytes
     parts: tuple[Part, ...]
+
+    @property
+    def entry(self) -> Entry:
+        """
+        What a playlist needs to know of it.
+        """
+        return Entry(self.sequence, self.duration, self.started, self.discontinuous)
 
     @property
     def bits_per_second(self) -> int:
@@ -137,6 +162,7 @@ class Rendition:
         clock: IReactorTime,
         window: float,
         extension: str = "mp3",
+        memory: float | None = None,
     ) -> None:
         """
         @param name: the rung's name in URLs.
@@ -146,6 +172,9 @@ class Rendition:
         @param extension: C{"mp3"} for MP3 frames, C{"aac"} for AAC frames
             in ADTS (which borrow nothing from each other and need no
             padding).
+        @param memory: seconds of segments kept in memory, when less than
+            the window (the rest is read from a store on disk: see
+            L{radiod.hls.store}); C{None} to keep the whole window.
         """
         self.name = name
         self.extension = extension
@@ -154,6 +183,8 @@ class Rendition:
         self.window = window
         self._clock = clock
         self._segments: deque[Segment] = deque()
+        self._index: deque[Entry] = deque()
+        self._memory = memory
         self._parts: list[Part] = []
         self._frames: list[Frame] = []
         self._key: tuple[int, int] | None = None
@@ -276,6 +307,7 @@ class Rendition:
         )
         self._pending_discontinuous = False
         self._segments.append(segment)
+        self._index.append(segment.entry)
         self._prune()
         for observer in self.on_segment:
             observer(segment)
@@ -287,7 +319,15 @@ class Rendition:
         read the playlist just before may still ask for them).
         """
         kept = self.listed + 2
-        while len(self._segments) > kept:
+        while len(self._index) > kept:
+            if self._index.popleft().discontinuous:
+                self.discontinuity_sequence += 1
+        held = kept
+        if self._memory is not None:
+            held = min(
+                kept, max(_LISTED_PARTS + 2, round(self._memory / self.timing.segment_length))
+            )
+        while len(self._segments) > held:
             self._segments.popleft()
 
     # Reading
@@ -301,7 +341,7 @@ class Rendition:
 
     def segment(self, sequence: int) -> Segment | None:
         """
-        Complete segment C{sequence}, while it is kept.
+        Complete segment C{sequence}, while it is kept in memory.
         """
         for segment in reversed(self._segments):
             if segment.sequence == sequence:
@@ -337,9 +377,36 @@ class Rendition:
     @property
     def oldest(self) -> int | None:
         """
-        The number of the oldest segment kept, if any.
+        The number of the oldest segment kept (in memory or on disk), if
+        any.
         """
-        return self._segments[0].sequence if self._segments else None
+        return self._index[0].sequence if self._index else None
+
+    def kept(self, sequence: int) -> bool:
+        """
+        Whether segment C{sequence} is kept, in memory or on disk.
+        """
+        return bool(self._index) and self._index[0].sequence <= sequence <= self._index[-1].sequence
+
+    def entries(self) -> list[Entry]:
+        """
+        The segments a playlist lists, oldest first.
+        """
+        return list(self._index)[-self.listed :]
+
+    def offset_of(self, moment: float) -> float | None:
+        """
+        Where wall-clock time C{moment} is in the playlist: seconds from
+        the start of the first segment listed, or C{None} when the listed
+        segments did not play it.
+        """
+        listed = self.entries()
+        for entry in listed:
+            if entry.started <= moment < entry.started + entry.duration:
+                return sum(e.duration for e in listed if e.sequence < entry.sequence) + (
+                    moment - entry.started
+                )
+        return None
 
     def has(self, sequence: int, index: int | None) -> bool:
         """
@@ -364,31 +431,36 @@ class Rendition:
         return sequence, index + 1
 
     def playlist(
-        self, parts: bool = True, reports: Sequence[tuple[str, int, int]] = ()
+        self,
+        parts: bool = True,
+        reports: Sequence[tuple[str, int, int]] = (),
+        start: float | None = None,
     ) -> MediaPlaylist:
         """
         The media playlist as it stands: the listed segments, and with
         C{parts}, the parts of the newest ones and of the segment in
         progress, and the hint at the next.
         """
-        listed = list(self._segments)[-self.listed :]
+        listed = self.entries()
         first = listed[0].sequence if listed else self.timing.first
-        dropped = [s for s in self._segments if s.sequence < first and s.discontinuous]
-        newest = {segment.sequence for segment in listed[-_LISTED_PARTS:]} if parts else set()
+        dropped = [s for s in self._index if s.sequence < first and s.discontinuous]
+        newest = {
+            segment.sequence: segment for segment in list(self._segments)[-_LISTED_PARTS:] if parts
+        }
         entries = [
             SegmentEntry(
-                uri=segment_name(segment.sequence, self.extension),
-                duration=segment.duration,
-                started=segment.started,
-                discontinuous=segment.discontinuous,
+                uri=segment_name(entry.sequence, self.extension),
+                duration=entry.duration,
+                started=entry.started,
+                discontinuous=entry.discontinuous,
                 parts=tuple(
                     PartEntry(part_name(part.sequence, part.index, self.extension), part.duration)
-                    for part in segment.parts
+                    for part in newest[entry.sequence].parts
                 )
-                if segment.sequence in newest
+                if entry.sequence in newest
                 else (),
             )
-            for segment in listed
+            for entry in listed
         ]
         pending = (
             [
@@ -410,6 +482,7 @@ class Rendition:
             pending_started=self.timing.wall(self._parts[0].start) if self._parts else 0.0,
             hint=part_name(*upcoming, self.extension) if upcoming is not None else "",
             reports=reports,
+            start=start,
         )
 
     # Waiting

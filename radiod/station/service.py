@@ -6,6 +6,7 @@ listening port.
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from typing import TypeVar
 
@@ -185,6 +186,7 @@ class StationService(MultiService):
             runner,
             config.hls_dir,
             ffmpeg_aac_encoders(reactor, reactor, find_ffmpeg()),  # type: ignore[arg-type]
+            os.path.join(config.cache_path, "hls"),
         )
         attach(self.site, "/hls", HlsResource(self.factory, self.hls))
         self.page = StationPage(reactor, self.factory)

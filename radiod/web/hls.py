@@ -14,6 +14,7 @@ blocks, and a client that leaves is forgotten.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 
@@ -25,6 +26,7 @@ from radiod.hls.output import HlsOutput, HlsOutputs, rendition_name
 from radiod.hls.playlist import media_playlist
 from radiod.hls.rendition import Rendition
 from radiod.hls.sessions import HlsSession, new_token
+from radiod.hls.store import SegmentStore
 from radiod.web.site import StationRequest, StationResource, refuse
 from radiod.wire.accesslog import Access
 from radiod.wire.server import RadioFactory
@@ -92,8 +94,11 @@ class HlsResource(StationResource):
             return refuse(request, self.factory, 404, "File Not Found")
         output, rest = found_output
         if rest == ["index.m3u8"]:
+            start = request.text_args().get("start", [""])[0]
+            if start and self._start(output.renditions.get(output.name), start) is None:
+                return refuse(request, self.factory, 400, "start= is not a time in the window")
             # Each answer names a new session, so no cache may share it.
-            text = output.multivariant(new_token())
+            text = output.multivariant(new_token(), start)
             return self._send(request, text.encode(), PLAYLIST_TYPE, "no-store")
         rendition = output.renditions.get("/".join(rest[:-1]))
         if rendition is None:
@@ -106,6 +111,9 @@ class HlsResource(StationResource):
         sequence = int(found.group(1))
         if found.group(2) is None:
             segment = rendition.segment(sequence)
+            store = self.outputs.stores.get(output.name)
+            if segment is None and store is not None and rendition.kept(sequence):
+                return self._stored(request, store, rendition, sequence)
             if segment is None:
                 return refuse(request, self.factory, 404, "Segment not available")
             return self._send(request, segment.data, _TYPES[rendition.extension], _IMMUTABLE)
@@ -153,10 +161,14 @@ class HlsResource(StationResource):
             LINGER * rendition.timing.segment_length,
             output.bitrate(rendition.name),
         )
+        start = args.get("start", [""])[0]
+        offset = self._start(rendition, start) if start else None
+        if start and offset is None:
+            return refuse(request, self.factory, 400, "start= is not a time in the window")
         msn = args.get("_HLS_msn", [None])[0]
         part = args.get("_HLS_part", [None])[0]
         if msn is None and part is None:
-            return self._send_media(request, output, rendition)
+            return self._send_media(request, output, rendition, start=offset)
         if msn is None or not _NUMBER.match(msn) or (part is not None and not _NUMBER.match(part)):
             return refuse(request, self.factory, 400, "Bad _HLS_msn or _HLS_part")
         sequence = int(msn)
@@ -175,10 +187,51 @@ class HlsResource(StationResource):
             request, waiting, lambda: self._send_media(request, output, rendition, blocking)
         )
 
+    def _start(self, rendition: Rendition | None, start: str) -> float | None:
+        """
+        Where the time C{start} (Unix seconds) is in C{rendition}'s
+        playlist, or C{None} when it is not a time the playlist holds.
+        """
+        try:
+            moment = float(start)
+        except ValueError:
+            return None
+        if rendition is None or not math.isfinite(moment):
+            return None
+        return rendition.offset_of(moment)
+
+    def _stored(
+        self, request: StationRequest, store: SegmentStore, rendition: Rendition, sequence: int
+    ) -> int:
+        """
+        Answer with a segment read from the time-shift store.
+        """
+        reading = store.read(rendition, sequence)
+
+        def send(data: bytes | None) -> None:
+            if request.finished or request._disconnected:
+                return
+            if data is None:
+                body = refuse(request, self.factory, 404, "Segment not available")
+            else:
+                body = self._send(request, data, _TYPES[rendition.extension], _IMMUTABLE)
+            request.write(body)
+            request.finish()
+
+        reading.addCallback(send)
+        return NOT_DONE_YET
+
     def _send_media(
-        self, request: StationRequest, output: HlsOutput, rendition: Rendition, cache: str = ""
+        self,
+        request: StationRequest,
+        output: HlsOutput,
+        rendition: Rendition,
+        cache: str = "",
+        start: float | None = None,
     ) -> bytes:
-        text = media_playlist(rendition.playlist(reports=output.reports(rendition.name)))
+        text = media_playlist(
+            rendition.playlist(reports=output.reports(rendition.name), start=start)
+        )
         cache = cache or self._playlist_cache(rendition)
         return self._send(request, text.encode(), PLAYLIST_TYPE, cache)
 

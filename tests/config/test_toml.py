@@ -521,7 +521,7 @@ class LoadConfigErrorTests(SynchronousTestCase):
                 "hls_segment = 1.5\nhls_part = 2",
                 "hls_segment: must be at least hls_part (2 seconds), not 1.5",
             ),
-            ("hls_window = 12", "hls_window: must be between 18.0 and 3600.0 seconds, not 12.0"),
+            ("hls_window = 12", "hls_window: must be between 18.0 and 86400.0 seconds, not 12.0"),
         ]
         for line, message in cases:
             self.assert_error(

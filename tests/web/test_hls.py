@@ -21,6 +21,7 @@ from twisted.web.http_headers import Headers
 
 from radiod.audio.id3 import read_tag
 from radiod.config import MountConfig, StationConfig
+from radiod.hls import output as hls_output
 from radiod.runner import thread_runner
 from radiod.station.service import StationService
 from radiod.wire.accesslog import Access
@@ -267,6 +268,45 @@ class HlsEndToEndTests(TestCase):
         self.assertEqual(report.group(1)[:6], "../../")
         code, _, _ = await self.get(port, f"/hls/radio/main/{report.group(1)[6:]}")
         self.assertEqual(code, 200)
+
+    @asynchronous
+    async def test_time_shift(self) -> None:
+        """
+        With a window longer than memory, segments that left memory are
+        read from the store on disk, the same bytes; C{start=} in the
+        window makes the playlists say where to start, and a time outside
+        it is refused.
+        """
+        self.patch(hls_output, "MEMORY", 4.0)
+        service, port = await self.start()
+        output = service.hls.outputs["stream"]
+        rendition = output.renditions["stream"]
+
+        def on_disk_only() -> bool:
+            oldest = rendition.oldest
+            return oldest is not None and rendition.segment(oldest) is None
+
+        await wait_for(on_disk_only, 40, reactor)
+        sequence = rendition.oldest
+        code, headers, data = await self.get(port, f"/hls/stream/stream/{sequence}.mp3")
+        self.assertEqual(code, 200)
+        self.assertEqual(headers["cache-control"], "public, max-age=86400, immutable")
+        self.assertEqual(read_tag(data)[0] is not None, True)
+        path = os.path.join(service.hls.stores["stream"].path, "stream", f"{sequence}.mp3")
+        with open(path, "rb") as file:
+            self.assertTrue(file.read() == data)
+        oldest = rendition.entries()[0]
+        moment = oldest.started + 1.0
+        _, _, body = await self.get(port, f"/hls/stream/index.m3u8?start={moment}")
+        variant = re.findall(r"^(stream/media\.m3u8\?\S+)$", body.decode(), re.M)[0]
+        self.assertIn(f"&start={moment}", variant)
+        _, _, media = await self.get(port, f"/hls/stream/{variant}")
+        found = re.search(r"#EXT-X-START:TIME-OFFSET=([\d.]+),PRECISE=YES", media.decode())
+        assert found is not None
+        self.assertLess(abs(float(found.group(1)) - 1.0), 0.01)
+        for moment in (oldest.started - 60, 4e9, float("nan")):
+            code, _, _ = await self.get(port, f"/hls/stream/index.m3u8?start={moment}")
+            self.assertEqual(code, 400, moment)
 
     @asynchronous
     async def test_folder(self) -> None:
