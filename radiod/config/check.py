@@ -423,6 +423,7 @@ def check(config: StationConfig, path_exists: Callable[[str], bool] | None) -> N
         first_index[mount.name] = index
     _check_fallbacks(config.mounts)
     _check_rung_names(config.mounts)
+    _check_edge(config)
     for index, mount in enumerate(config.mounts):
         if mount.live_only and config.workers > 1:
             raise Invalid(
@@ -434,6 +435,28 @@ def check(config: StationConfig, path_exists: Callable[[str], bool] | None) -> N
                 ("mount", index, "hls"),
                 "needs workers = 1 (one process cuts and serves the segments)",
             )
+
+
+def _check_edge(config: StationConfig) -> None:
+    """
+    Check the keys of an edge and of redirects: URLs, a linger of at most
+    an hour, one process for an edge.
+    """
+    if config.origin:
+        try:
+            parse_http_url(config.origin)
+        except ValueError as e:
+            raise Invalid(("server", "origin"), str(e)) from None
+        if config.workers > 1:
+            raise Invalid(
+                ("server", "origin"), "needs workers = 1 (one process pulls from the origin)"
+            )
+    _check_range(("server", "origin_linger"), config.origin_linger, 0.0, 3600.0, " seconds")
+    for position, url in enumerate(config.redirect_when_full):
+        try:
+            parse_http_url(url)
+        except ValueError as e:
+            raise Invalid(("server", "redirect_when_full"), f"entry {position}: {e}") from None
 
 
 def validate(config: StationConfig, path_exists: Callable[[str], bool] | None = None) -> None:

@@ -360,6 +360,23 @@ class StationConfig:
     """
     The size, in bytes, the conversion cache is kept to.
     """
+    origin: str = _setting("", values.string)
+    """
+    The C{http://} URL of another radiod this one mirrors as an edge (see
+    L{radiod.station.edge}): every mount the origin lists, pulled while
+    listeners want it; empty for none.
+    """
+    origin_linger: float = _setting(30.0, values.number)
+    """
+    Seconds an edge keeps pulling a mount from its origin after its last
+    listener left.
+    """
+    redirect_when_full: tuple[str, ...] = _setting((), values.string_list("URLs"))
+    """
+    C{http://host:port} URLs of other servers of the same programme that a
+    listener is sent to (C{302}, in turn) when the listener limits are
+    reached, instead of C{503}; empty for none.
+    """
     hls_dir: str = _setting("", values.string)
     """
     A folder where every HLS mount's segments and playlists are also
@@ -371,6 +388,7 @@ class StationConfig:
         # Kept a tuple (hashable, equal after a JSON round trip) whatever
         # sequence the caller gives.
         object.__setattr__(self, "trusted_proxies", tuple(self.trusted_proxies))
+        object.__setattr__(self, "redirect_when_full", tuple(self.redirect_when_full))
 
     @property
     def state_path(self) -> str:

@@ -44,6 +44,7 @@ from radiod.library.library import Library, scan_location
 from radiod.library.programme import Programme
 from radiod.library.tags import info_from_name
 from radiod.outbound.relay import RelayOut
+from radiod.station.edge import Edge
 from radiod.station.listen import (
     ListenService,
     ReusePortEndpoint,
@@ -239,6 +240,20 @@ class StationService(MultiService):
         for mount_config in config.mounts:
             if mount_config.relay:
                 self._add_relay(mount_config.name, mount_config.relay)
+        self.edge: Edge | None = None
+        if config.origin:
+            self.edge = Edge(
+                reactor,  # type: ignore[arg-type]
+                reactor,
+                config.origin,
+                config.origin_linger,
+                self.mounts,
+                self._add_mount,
+                self.trust,
+                lambda name: self._remove_mount(name, {}),
+            )
+            self.edge.setServiceParent(self)
+            self.factory.demand = self.edge.demand
         self.relays_out: list[RelayOut] = []
         for mount_config in config.mounts:
             self._add_relays_out(mount_config)
@@ -454,7 +469,10 @@ class StationService(MultiService):
         for name in [name for name in self._configured() if name not in wanted]:
             self._remove_mount(name, wanted)
         live = self._live()
+        mirrored = self.edge.mirrored if self.edge is not None else set()
         for mount_config in config.mounts:
+            if mount_config.name in mirrored:
+                continue
             mount = self.mounts.get(mount_config.name)
             if mount is None or mount_config.name in live:
                 self._add_mount(mount_config)
@@ -496,7 +514,12 @@ class StationService(MultiService):
         """
         rungs = self.ladders.mounts
         live = self._live()
-        return [name for name in self.mounts if name not in rungs and name not in live]
+        mirrored = self.edge.mirrored if self.edge is not None else set()
+        return [
+            name
+            for name in self.mounts
+            if name not in rungs and name not in live and name not in mirrored
+        ]
 
     def _reload_ladders(self) -> None:
         """

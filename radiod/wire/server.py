@@ -133,6 +133,10 @@ class RadioFactory(Factory):
         with the reply to write; C{None} to answer admin requests here.
     @ivar site: answers every request that is not a stream or a source
         (and no route here takes); without one, those get C{404}.
+    @ivar demand: in an edge, starts pulling a mount that has no audio
+        here from the origin, and gives a Deferred that fires once its
+        audio is on air (C{None} for a mount that is not the origin's);
+        C{None} elsewhere.
     """
 
     def __init__(
@@ -170,6 +174,8 @@ class RadioFactory(Factory):
             self.per_address, self.throttle, lambda: self.config.max_per_address
         )
         self.forward: Callable[[bytes, str], Deferred[bytes]] | None = None
+        self.demand: Callable[[str], Deferred[None] | None] | None = None
+        self._peers = 0
         self.site: WebSide | None = None
         self.keepalive = Keepalive()
         self.admin_access = AdminAccess.for_config(lambda: self.config)
@@ -185,6 +191,17 @@ class RadioFactory(Factory):
         if proxies != self._trusted[0]:
             self._trusted = (proxies, parse_networks(proxies))
         return self._trusted[1]
+
+    def next_peer(self) -> str | None:
+        """
+        The server to send the next listener turned away to, in turn
+        (L{StationConfig.redirect_when_full}), or C{None} for none.
+        """
+        peers = self.config.redirect_when_full
+        if not peers:
+            return None
+        self._peers += 1
+        return peers[(self._peers - 1) % len(peers)]
 
     @property
     def default_mount(self) -> Mount:
@@ -820,6 +837,13 @@ class RadioProtocol(Protocol):
 
     def _stream(self, request: Request, name: str, waited: bool = False) -> None:
         mount = self.radio.fallbacks.resolve(name)
+        if mount is None and not waited and self.radio.demand is not None:
+            # An edge's mount is pulled from its origin when asked for.
+            coming = self.radio.demand(name)
+            if coming is not None:
+                self._move(Phase.ANSWERING)
+                self._await_audio(request, name, coming)
+                return
         refusal = None
         limit = self.radio.config.max_listeners
         if mount is None:
@@ -830,12 +854,16 @@ class RadioProtocol(Protocol):
             refusal = 503, f"Mount {mount.name} is full: too many listeners"
         if refusal is not None:
             self._move(Phase.ANSWERING)
+            peer = self.radio.next_peer() if refusal[0] == 503 else None
+            if peer is not None:
+                self._redirect(request, peer, refusal[1])
+                return
             self.refuse(refusal[0], refusal[1], request)
             return
         assert mount is not None and self.transport is not None
         if not mount.audio.bitrate and not waited:
             self._move(Phase.ANSWERING)
-            self._await_audio(request, name, mount)
+            self._await_audio(request, name, mount.audio_known())
             return
         metadata = request.wants_metadata
         sources = self.radio.sources
@@ -862,15 +890,37 @@ class RadioProtocol(Protocol):
             user_agent=request.header("User-Agent") or "",
         )
 
-    def _await_audio(self, request: Request, name: str, mount: Mount) -> None:
+    def _redirect(self, request: Request, peer: str, reason: str) -> None:
         """
-        Hold the reply to a listener of a mount whose format is not known
-        yet (the station has just started, or a rung's encoder has not
-        reported) until its first audio, so that the reply carries
-        C{icy-br} and C{ice-audio-info}; after L{AUDIO_WAIT} seconds it
-        goes without them.
+        Send a listener the limits turned away to another server of the
+        same programme: C{302} to the same path there, logged with the
+        reason.
         """
-        waiting = mount.audio_known()
+        location = peer.rstrip("/") + request.target
+        self.radio.refused += 1
+        self._log.info(
+            "Redirected {path} from {peer} to {location}: {reason}",
+            path=mask_target(request.target),
+            peer=self.peer,
+            location=mask_target(location),
+            reason=reason,
+        )
+        self.reply(
+            302,
+            [("Location", location), ("Content-Type", "text/plain; charset=utf-8"), *CORS],
+            f"302 Found: {location}\n".encode(),
+            head_only=request.method == "HEAD",
+        )
+
+    def _await_audio(self, request: Request, name: str, waiting: Deferred[None]) -> None:
+        """
+        Hold the reply to a listener until C{waiting} fires: the first
+        audio of a mount whose format is not known yet (the station has
+        just started, or a rung's encoder has not reported), so that the
+        reply carries C{icy-br} and C{ice-audio-info}, or the audio of a
+        mount an edge pulls from its origin.  After L{AUDIO_WAIT} seconds
+        it goes on without.
+        """
         self._audio_wait = waiting
         timer = self._clock.callLater(AUDIO_WAIT, waiting.cancel)
 

@@ -107,6 +107,36 @@ class ServerTests(SynchronousTestCase):
         self.assertFalse(conn.closed)
         self.assertEqual(len(mount.listeners), 1)
 
+    def test_redirect_when_full(self) -> None:
+        """
+        With C{redirect_when_full}, a listener the limits turn away is sent
+        (C{302}) to the same path on each peer in turn, and the log says
+        so; without it, the answer is C{503}.
+        """
+        peers = ("http://edge2.example:8000", "http://edge3.example:8000/")
+        clock, factory, mount = self.build(max_listeners=1, redirect_when_full=peers)
+        Connection(factory).send(b"GET /stream HTTP/1.0\r\n\r\n")
+        locations = []
+        with capturedLogs() as events:
+            for _ in range(3):
+                reply = Connection(factory).send(b"GET /other?x=1 HTTP/1.0\r\n\r\n")
+                self.assertEqual(reply.status_line, "HTTP/1.0 302 Found")
+                locations.append(reply.headers["location"])
+        self.assertEqual(
+            locations,
+            [
+                "http://edge2.example:8000/other?x=1",
+                "http://edge3.example:8000/other?x=1",
+                "http://edge2.example:8000/other?x=1",
+            ],
+        )
+        lines = [e for e in events if e.get("log_format", "").startswith("Redirected")]
+        self.assertEqual(len(lines), 3)
+        self.assertEqual(lines[0]["peer"], "192.0.2.7:40000")
+        factory.config = replace(factory.config, redirect_when_full=())
+        reply = Connection(factory).send(b"GET /other HTTP/1.0\r\n\r\n")
+        self.assertEqual(reply.status_line, "HTTP/1.0 503 Service Unavailable")
+
     def early(self) -> tuple[Clock, RadioFactory, Mount]:
         """
         A factory whose mount C{/stream} has not broadcast yet (it is not
