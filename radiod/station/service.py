@@ -38,6 +38,7 @@ from radiod.ffmpeg.converter import ffmpeg_aac_encoders, ffmpeg_converters
 from radiod.ffmpeg.ladder import ffmpeg_ladders
 from radiod.ffmpeg.transcoder import Transcoder
 from radiod.hls.output import HlsOutputs
+from radiod.hls.shift import TimeShift
 from radiod.ingest.relay import Relay
 from radiod.interfaces import IFrameSource, Runner
 from radiod.library.library import Library, scan_location
@@ -190,6 +191,7 @@ class StationService(MultiService):
             os.path.join(config.cache_path, "hls"),
         )
         attach(self.site, "/hls", HlsResource(self.factory, self.hls))
+        self.factory.time_shift = self._time_shift
         self.page = StationPage(reactor, self.factory)
         self.access_log: AccessLog | None = None
         if config.access_log:
@@ -535,6 +537,24 @@ class StationService(MultiService):
             self.mounts.add(rung)
             rung.start()
         self._update_hls()
+
+    def _time_shift(self, mount: Mount, offset: float) -> Mount | None:
+        """
+        A mount of its own for a listener of C{mount} joining C{offset}
+        seconds in the past: the mount's HLS rendition played from then on
+        (see L{radiod.hls.shift}), or C{None} when it keeps no such past.
+        """
+        output = self.hls.outputs.get(mount.name.lstrip("/"))
+        rendition = output.renditions.get(output.name) if output is not None else None
+        if output is None or rendition is None:
+            return None
+        moment = self._reactor.seconds() - offset
+        if rendition.offset_of(moment) is None:
+            return None
+        source = TimeShift(rendition, self.hls.stores.get(output.name), moment)
+        shifted = Mount(mount.config, source, self._reactor)
+        shifted.start()
+        return shifted
 
     def _update_hls(self) -> None:
         """

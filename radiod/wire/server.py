@@ -133,6 +133,10 @@ class RadioFactory(Factory):
         with the reply to write; C{None} to answer admin requests here.
     @ivar site: answers every request that is not a stream or a source
         (and no route here takes); without one, those get C{404}.
+    @ivar time_shift: makes a mount of its own for a listener joining a
+        mount C{offset} seconds in the past (C{?offset=}), playing the
+        mount's time-shift store, or C{None} when the mount keeps no such
+        past; C{None} when no mount does.
     @ivar demand: in an edge, starts pulling a mount that has no audio
         here from the origin, and gives a Deferred that fires once its
         audio is on air (C{None} for a mount that is not the origin's);
@@ -175,6 +179,7 @@ class RadioFactory(Factory):
         )
         self.forward: Callable[[bytes, str], Deferred[bytes]] | None = None
         self.demand: Callable[[str], Deferred[None] | None] | None = None
+        self.time_shift: Callable[[Mount, float], Mount | None] | None = None
         self._peers = 0
         self.site: WebSide | None = None
         self.keepalive = Keepalive()
@@ -342,6 +347,7 @@ class RadioProtocol(Protocol):
         self._throttled = False
         self._delayed: IDelayedCall | None = None
         self._audio_wait: Deferred[None] | None = None
+        self._shifted: Mount | None = None
         self.request: Request | None = None
         self.response_status: int | None = None
         self.response_sent = 0
@@ -621,6 +627,10 @@ class RadioProtocol(Protocol):
         if self.listener is not None:
             self.listener.stopProducing()
             self.listener = None
+        if self._shifted is not None:
+            # A listener in the past had a mount of its own.
+            self._shifted.stop()
+            self._shifted = None
         if self.source is not None:
             self.source.connection_lost()
 
@@ -861,6 +871,17 @@ class RadioProtocol(Protocol):
             self.refuse(refusal[0], refusal[1], request)
             return
         assert mount is not None and self.transport is not None
+        offset = request.query.get("offset")
+        if offset and self._shifted is None:
+            shifted = self._shift(mount, offset[0])
+            if shifted is None:
+                self._move(Phase.ANSWERING)
+                self.refuse(400, "offset= is not a time in the mount's time-shift window", request)
+                return
+            self._shifted = shifted
+            waited = False
+        if self._shifted is not None:
+            mount = self._shifted
         if not mount.audio.bitrate and not waited:
             self._move(Phase.ANSWERING)
             self._await_audio(request, name, mount.audio_known())
@@ -889,6 +910,19 @@ class RadioProtocol(Protocol):
             home=name,
             user_agent=request.header("User-Agent") or "",
         )
+
+    def _shift(self, mount: Mount, offset: str) -> Mount | None:
+        """
+        A mount of its own for a listener that joins C{offset} seconds in
+        the past, or C{None} when the mount keeps no such past.
+        """
+        try:
+            seconds = float(offset)
+        except ValueError:
+            return None
+        if self.radio.time_shift is None or not 0 < seconds < 1e9:
+            return None
+        return self.radio.time_shift(mount, seconds)
 
     def _redirect(self, request: Request, peer: str, reason: str) -> None:
         """

@@ -26,7 +26,15 @@ from radiod.runner import thread_runner
 from radiod.station.service import StationService
 from radiod.wire.accesslog import Access
 from tests.ingest.test_live_e2e import run
-from tests.support.loopback import FIXTURES, Reader, asynchronous, reactor, wait_for
+from tests.support.loopback import (
+    FIRST,
+    FIXTURES,
+    SECOND,
+    Reader,
+    asynchronous,
+    reactor,
+    wait_for,
+)
 from tests.support.tools import require_ffmpeg
 
 Reply = tuple[int, dict[str, str], bytes]
@@ -307,6 +315,42 @@ class HlsEndToEndTests(TestCase):
         for moment in (oldest.started - 60, 4e9, float("nan")):
             code, _, _ = await self.get(port, f"/hls/stream/index.m3u8?start={moment}")
             self.assertEqual(code, 400, moment)
+
+    @asynchronous
+    async def test_icy_listener_in_the_past(self) -> None:
+        """
+        C{?offset=} on the stream URL starts an ICY listener that many
+        seconds in the past, from the time-shift store: the audio is the
+        mount's, with its titles, and decodes; a listener without it is
+        at the live point as always; an offset outside the window gets
+        C{400}.
+        """
+        self.patch(hls_output, "MEMORY", 4.0)
+        service, port = await self.start()
+        rendition = service.hls.outputs["stream"].renditions["stream"]
+        await wait_for(lambda: len(rendition.entries()) >= 4, 40, reactor)
+        request = b"GET /stream?offset=5 HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n"
+        past = Reader(request, reactor)
+        await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), past)
+        self.addCleanup(lambda: past.transport.loseConnection() if past.transport else None)
+        await wait_for(
+            lambda: len(past.capture.audio) > 40000 and bool(past.capture.titles), 30, reactor
+        )
+        self.assertIn(" 200 ", past.capture.status_line)
+        self.assertIn(past.capture.titles[0][1], (FIRST, SECOND))
+        self.assertEqual(len(service.mounts["/stream"].listeners), 0)
+        heard = self.mktemp() + ".mp3"
+        with open(heard, "wb") as file:
+            file.write(bytes(past.capture.audio))
+        code, log = await run(
+            ["-hide_banner", "-nostdin", "-v", "error", "-i", heard, "-f", "null", "-"]
+        )
+        self.assertEqual((code, log), (0, ""))
+        for offset in ("3600", "x", "-5"):
+            reply = Reader(f"GET /stream?offset={offset} HTTP/1.0\r\n\r\n".encode(), reactor)
+            await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), reply)
+            await reply.gone
+            self.assertIn(" 400 ", reply.capture.status_line, offset)
 
     @asynchronous
     async def test_folder(self) -> None:
