@@ -121,8 +121,13 @@ def play_for(page: Any, seconds: float) -> dict[str, Any]:
 
     @return: where it started, where it is, and its source.
     """
-    page.eval_on_selector("#player", "audio => audio.play()")
-    page.wait_for_function(f"() => !{PLAYER}.paused && {PLAYER}.readyState >= 3")
+    # play() is asked again while the player is paused: a request made as
+    # hls.js attaches its media source is interrupted by that load.
+    page.wait_for_function(
+        f"() => {{ if ({PLAYER}.paused) {PLAYER}.play().catch(() => null);"
+        f" return !{PLAYER}.paused && {PLAYER}.readyState >= 3; }}",
+        polling=200,
+    )
     start = page.evaluate(f"() => {PLAYER}.currentTime")
     page.wait_for_function(f"start => {PLAYER}.currentTime > start + {seconds}", arg=start)
     return {
