@@ -17,6 +17,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from radiod.broadcast.mount import Mount
+from radiod.config import MountConfig
 from radiod.ffmpeg.ladder import AAC_RUNG, RungSource
 from radiod.hls.folder import HlsFolder
 from radiod.hls.playlist import AAC_CODECS, Variant, multivariant_playlist
@@ -27,6 +28,14 @@ from radiod.hls.timing import Timing
 from radiod.interfaces import Deliver, Frames, MakeConverter, Runner
 
 __all__ = ["HlsOutput", "rendition_name"]
+
+
+def hls_settings(config: MountConfig) -> tuple[float, float, float, tuple[int, ...]]:
+    """
+    The settings an output is made with: changing any of them on a reload
+    makes a new output (segment numbers go on rising).
+    """
+    return (config.hls_segment, config.hls_part, config.hls_window, config.hls_aac)
 
 
 def rendition_name(mount: Mount) -> str:
@@ -47,6 +56,8 @@ class HlsOutput:
     @ivar renditions: by name, once the first audio came.
     @ivar on_rendition: called with each rendition as it is made.
     @ivar aac: the AAC encoders' sources, by rendition name.
+    @ivar settings: its mount's HLS settings when it was made (see
+        L{hls_settings}).
     @ivar memory: seconds of segments its renditions keep in memory, or
         C{None} for their whole window (see L{Rendition}).
     """
@@ -72,7 +83,7 @@ class HlsOutput:
         self._clock = clock
         self.aac: dict[str, RungSource] = {}
         self.memory: float | None = None
-        self._asked = mount.config.hls_aac
+        self.settings = hls_settings(mount.config)
         if mount.config.hls_aac and encoders is None:
             self._log.warn(
                 "No ffmpeg: the AAC renditions of {mount} are not served", mount=mount.name
@@ -95,13 +106,6 @@ class HlsOutput:
         The mount's name in HLS URLs.
         """
         return rendition_name(self.mount)
-
-    @property
-    def aac_bitrates(self) -> tuple[int, ...]:
-        """
-        The AAC bitrates it was made for (its mount's C{hls_aac} then).
-        """
-        return self._asked
 
     def start(self) -> None:
         """
@@ -321,7 +325,7 @@ class HlsOutputs:
             if (
                 entry is None
                 or output.rungs != [entry[0], *entry[1]]
-                or output.aac_bitrates != entry[0].config.hls_aac
+                or output.settings != hls_settings(entry[0].config)
             ):
                 output.stop()
                 self._retired.append(output)
