@@ -37,6 +37,7 @@ __all__ = [
     "PORT_RANGE",
     "QUEUE_SIZE_RANGE",
     "SEND_BUFFER_RANGE",
+    "SEPARATION_MAX",
     "WORKERS_MAX",
     "check",
     "validate",
@@ -53,6 +54,10 @@ The fewest and most audio bytes between ICY metadata blocks.
 QUEUE_SIZE_RANGE = (4 * KIB, 16 * KIB * KIB)
 """
 The smallest and largest C{queue_size}, in bytes.
+"""
+SEPARATION_MAX = 7 * 86400.0
+"""
+The longest C{artist_separation} or C{title_separation}, in seconds.
 """
 AAC_BITRATE_RANGE = (16, 320)
 """
@@ -175,6 +180,8 @@ def _check_mount(index: int, mount: MountConfig, path_exists: Callable[[str], bo
     _check_ladder(at("ladder"), at("ladder_names"), mount)
     _check_format(at, mount)
     _check_hls(at, mount)
+    for key in ("artist_separation", "title_separation"):
+        _check_range(at(key), getattr(mount, key), 0.0, SEPARATION_MAX, " seconds")
 
 
 def _check_hls(at: Callable[[str], KeyPath], mount: MountConfig) -> None:

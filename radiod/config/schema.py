@@ -202,6 +202,16 @@ class MountConfig:
     Whether every track is brought to the same loudness (see
     L{radiod.audio.loudness}).
     """
+    artist_separation: float = _setting(0.0, values.duration)
+    """
+    The least time, in seconds (or a duration such as C{"30m"}), between
+    two tracks of the same artist; 0 for no rule (see
+    L{radiod.library.rotation}).
+    """
+    title_separation: float = _setting(0.0, values.duration)
+    """
+    The least time between two plays of the same song; 0 for no rule.
+    """
     hls: bool = _setting(False, values.boolean)
     """
     Whether the mount is also served as HLS under C{/hls/<name>/} (see

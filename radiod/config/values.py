@@ -22,9 +22,11 @@ __all__ = [
     "bitrate_list",
     "boolean",
     "charset",
+    "duration",
     "integer",
     "normalize_charset",
     "number",
+    "parse_duration",
     "parse_size",
     "size",
     "status_line",
@@ -135,6 +137,34 @@ def number(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"must be a number, not {_type_name(value)}")
     return float(value)
+
+
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
+
+
+def parse_duration(text: str) -> float:
+    """
+    Read a duration such as C{"30m"}, C{"3h"}, C{"1h30m"}, C{"90s"} or
+    C{"45"} (seconds).
+
+    @return: seconds.
+    @raise ValueError: with a short reason, if C{text} is not one.
+    """
+    found = _DURATION.match(text.strip().lower())
+    if not text.strip() or found is None or not any(found.groups()):
+        raise ValueError(f'must be a duration such as "30m", "3h" or "1h30m", not {text!r}')
+    hours, minutes, seconds = (float(part) if part else 0.0 for part in found.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def duration(value: object) -> float:
+    """
+    A duration in seconds: a number, or a string that L{parse_duration}
+    reads.
+    """
+    if isinstance(value, str):
+        return parse_duration(value)
+    return number(value)
 
 
 def size(value: object) -> int:

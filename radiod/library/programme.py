@@ -21,6 +21,7 @@ L{radiod.audio.loudness}).
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -42,8 +43,14 @@ from radiod.audio.track import Cue, TrackInfo
 from radiod.ffmpeg.transcoder import ConversionError, Transcoder
 from radiod.interfaces import IFrameSource, Runner
 from radiod.library.library import Library, LibraryChange
+from radiod.library.rotation import Aired, Candidate, Rules, choose
 
-__all__ = ["Inspection", "Programme", "inspect", "load_frames"]
+__all__ = ["AIRED_KEPT", "Inspection", "Programme", "inspect", "load_frames"]
+
+AIRED_KEPT = 1000
+"""
+How many past plays the programme keeps for its rotation rules.
+"""
 
 
 def load_frames(path: str) -> FrameBlock:
@@ -281,6 +288,7 @@ class Programme:
         normalize: bool = False,
         transcoder: Transcoder | None = None,
         keep_format: AudioFormat | None = None,
+        rules: Rules | None = None,
     ) -> None:
         """
         @param library: the tracks to play.
@@ -300,6 +308,8 @@ class Programme:
             skipped.
         @param keep_format: a format fixed before (by the programme this
             one replaces), played rather than settling one.
+        @param rules: the rotation rules the next track is chosen by (see
+            L{radiod.library.rotation}); none by default.
         """
         self.library = library
         self._clock = clock
@@ -316,6 +326,8 @@ class Programme:
         self._index = 0
         self._ahead: _Ahead = None
         self.upcoming: list[str] = []
+        self.rules = rules if rules is not None else Rules()
+        self.aired: deque[Aired] = deque(maxlen=AIRED_KEPT)
         self._queued: list[str] = []
         self.broken: set[str] = set()
         self.skipped = 0
@@ -418,6 +430,8 @@ class Programme:
         """
         self._ahead = None
         self.playing = ready.track
+        track = ready.track
+        self.aired.append(Aired(track.path, track.artist, track.title, self._clock.seconds()))
         self._frames = ready.frames
         self._index = 0
         self._to_turn(_Turn.PLAYING)
@@ -520,12 +534,37 @@ class Programme:
         playable = [t.path for t in self.library.tracks if t.path not in self.broken]
         if not playable:
             return None
-        while True:
-            if not self.upcoming:
-                self.upcoming = self._new_round()
-            path = self.upcoming.pop(0)
-            if path not in self.broken:
-                return path
+        self.upcoming = [path for path in self.upcoming if path not in self.broken]
+        if not self.upcoming:
+            self.upcoming = [path for path in self._new_round() if path not in self.broken]
+        rules = self.rules
+        if not (rules.artist_separation or rules.title_separation):
+            return self.upcoming.pop(0)
+        # The rest of the round first, then the rest of the library, in
+        # case nothing left in the round keeps the rules.
+        rest = [path for path in playable if path not in self.upcoming]
+        order = [
+            Candidate.from_track(track)
+            for track in (self._track(path) for path in [*self.upcoming, *rest])
+            if track is not None
+        ]
+        choice = choose(order, list(self.aired), rules, self._starts_at())
+        if choice is None:
+            return self.upcoming.pop(0)
+        if choice.relaxed:
+            self._log.info(
+                "Rotation rules on {mount}: {reason}", mount=self.name, reason=choice.reason
+            )
+        if choice.path in self.upcoming:
+            self.upcoming.remove(choice.path)
+        return choice.path
+
+    def _starts_at(self) -> float:
+        """
+        When the track read next will start: when the one playing ends.
+        """
+        left = self._frames[self._index :] if self._turn is _Turn.PLAYING else ()
+        return self._clock.seconds() + sum(frame.header.duration for frame in left)
 
     def _next_queued(self) -> str | None:
         """

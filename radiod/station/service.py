@@ -43,6 +43,7 @@ from radiod.ingest.relay import Relay
 from radiod.interfaces import IFrameSource, Runner
 from radiod.library.library import Library, scan_location
 from radiod.library.programme import Programme
+from radiod.library.rotation import Rules
 from radiod.library.tags import info_from_name
 from radiod.outbound.relay import RelayOut
 from radiod.station.edge import Edge
@@ -364,6 +365,7 @@ class StationService(MultiService):
             normalize=config.normalize,
             transcoder=self.transcoder,
             keep_format=kept,
+            rules=Rules(config.artist_separation, config.title_separation),
         )
 
     def _add_relays_out(self, config: MountConfig) -> list[RelayOut]:
@@ -632,6 +634,7 @@ class StationService(MultiService):
         playing: object = switch.playlist if switch is not None else None
         if isinstance(playing, Programme):
             playing.normalize = config.normalize
+            playing.rules = Rules(config.artist_separation, config.title_separation)
         if any(getattr(old, key) != getattr(config, key) for key in FORMAT_KEYS):
             self._log.warn(
                 "The format of {mount} (bitrate, sample_rate, channels) changes only on restart",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.config import KIB, normalize_charset, parse_size
+from radiod.config import KIB, normalize_charset, parse_size, values
 
 
 class ParseSizeTests(SynchronousTestCase):
@@ -75,3 +75,30 @@ class NormalizeCharsetTests(SynchronousTestCase):
         with self.assertRaises(ValueError) as caught:
             normalize_charset("koi8-r")
         self.assertEqual(str(caught.exception), 'must be "utf-8" or "latin-1", not \'koi8-r\'')
+
+
+class DurationTests(SynchronousTestCase):
+    """
+    L{values.duration} reads numbers of seconds and durations such as
+    C{"30m"}.
+    """
+
+    def test_durations(self) -> None:
+        """
+        Hours, minutes and seconds add up; a bare number is seconds.
+        """
+        cases = {"30m": 1800.0, "3h": 10800.0, "1h30m": 5400.0, "90s": 90.0, "45": 45.0}
+        for text, seconds in cases.items():
+            self.assertEqual(values.duration(text), seconds, text)
+        self.assertEqual(values.duration(120), 120.0)
+        self.assertEqual(values.duration(" 2H "), 7200.0)
+
+    def test_refused(self) -> None:
+        """
+        Anything else is refused with a reason naming the text.
+        """
+        for bad in ("", "m", "3 hours", "-5m", "1d"):
+            with self.assertRaises(ValueError) as caught:
+                values.duration(bad)
+            self.assertIn("must be a duration", str(caught.exception))
+        self.assertRaises(ValueError, values.duration, True)

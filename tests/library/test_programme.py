@@ -28,6 +28,7 @@ from radiod.ffmpeg.transcoder import Transcoder
 from radiod.interfaces import IFrameSource, Runner
 from radiod.library.library import Library
 from radiod.library.programme import Programme
+from radiod.library.rotation import Rules
 from radiod.station.service import StationService
 from radiod.testing import FakeProcess, FakeProcessReactor, silent_frame, synchronous_runner
 from radiod.testing import LaterRunner as LaterRunner  # tests.station.test_faults imports it here
@@ -440,6 +441,19 @@ def build_programme(
     return folder, clock, programme
 
 
+def track_names(programme: Programme, count: int) -> list[str]:
+    """
+    The file names of the next C{count} tracks, as their first frames come.
+    """
+    names: list[str] = []
+    while len(names) < count:
+        cue = programme.next_frame()
+        assert cue is not None
+        if cue.starts:
+            names.append(os.path.basename(cue.track.path))
+    return names
+
+
 def frame_names(programme: Programme, count: int) -> list[str]:
     """
     The file names of the next C{count} frames (C{"-"} for no frame).
@@ -449,6 +463,36 @@ def frame_names(programme: Programme, count: int) -> list[str]:
         item = programme.next_frame()
         names.append(os.path.basename(item[1].path) if item is not None else "-")
     return names
+
+
+class RulesTests(SynchronousTestCase):
+    """
+    The next track obeys the rotation rules, and the best one is taken
+    when none can.
+    """
+
+    def test_artist_separation(self) -> None:
+        """
+        With an artist separation, a track of the artist just played
+        waits while another artist's can play; when every track left
+        breaks the rule, the one whose artist aired longest ago plays, and
+        the log says why.
+        """
+        files = {"A - one.mp3": 3, "A - two.mp3": 3, "B - three.mp3": 3, "B - four.mp3": 3}
+        _, _, plain = build_programme(self, files)
+        self.assertEqual(
+            track_names(plain, 4), ["A - one.mp3", "A - two.mp3", "B - four.mp3", "B - three.mp3"]
+        )
+        _, _, programme = build_programme(self, files)
+        programme.rules = Rules(artist_separation=3600.0)
+        with capturedLogs() as events:
+            names = track_names(programme, 4)
+        self.assertEqual(names, ["A - one.mp3", "B - four.mp3", "A - two.mp3", "B - three.mp3"])
+        self.assertEqual(sorted(names), sorted(files))
+        relaxed = [e for e in events if e.get("log_format", "").startswith("Rotation rules")]
+        self.assertEqual([e["mount"] for e in relaxed], ["/t"] * len(relaxed))
+        self.assertTrue(relaxed)
+        self.assertEqual([a.artist for a in programme.aired][:2], ["A", "B"])
 
 
 class SkipTests(SynchronousTestCase):
