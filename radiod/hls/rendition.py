@@ -25,7 +25,7 @@ from radiod.audio.frames import Frame
 from radiod.audio.id3 import segment_tag
 from radiod.audio.reservoir import self_contained
 from radiod.audio.track import Play, TrackInfo
-from radiod.hls.playlist import MediaPlaylist, PartEntry, SegmentEntry
+from radiod.hls.playlist import MediaPlaylist, PartEntry, SegmentEntry, media_playlist
 from radiod.hls.timing import Timing
 
 __all__ = ["BLOCK", "Part", "Rendition", "Segment", "part_name", "segment_name"]
@@ -200,6 +200,8 @@ class Rendition:
         self._waiting: list[tuple[int, int | None, Deferred[bool], IDelayedCall]] = []
         self.on_part: list[Callable[[Part], None]] = []
         self.on_segment: list[Callable[[Segment], None]] = []
+        self._version = 0
+        self._rendered: tuple[object, bytes] | None = None
 
     # Cutting
 
@@ -271,6 +273,7 @@ class Rendition:
         self._recent.extend(frames)
         self._frames = []
         self._key = None
+        self._version += 1
         for observer in self.on_part:
             observer(part)
         self._fire()
@@ -309,6 +312,7 @@ class Rendition:
         self._segments.append(segment)
         self._index.append(segment.entry)
         self._prune()
+        self._version += 1
         for observer in self.on_segment:
             observer(segment)
         self._fire()
@@ -393,6 +397,22 @@ class Rendition:
         The segments a playlist lists, oldest first.
         """
         return list(self._index)[-self.listed :]
+
+    def rendered(
+        self, reports: Sequence[tuple[str, int, int]] = (), start: float | None = None
+    ) -> bytes:
+        """
+        The media playlist with parts as text, rendered once per change:
+        every player reloading it between two parts gets the same bytes
+        (low-latency players reload it for every part).
+        """
+        key = (self._version, tuple(reports), start)
+        cached = self._rendered
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        text = media_playlist(self.playlist(reports=reports, start=start)).encode()
+        self._rendered = (key, text)
+        return text
 
     def offset_of(self, moment: float) -> float | None:
         """

@@ -23,7 +23,6 @@ from twisted.logger import Logger
 from twisted.web.server import NOT_DONE_YET
 
 from radiod.hls.output import HlsOutput, HlsOutputs, rendition_name
-from radiod.hls.playlist import media_playlist
 from radiod.hls.rendition import Rendition
 from radiod.hls.sessions import HlsSession, new_token
 from radiod.hls.store import SegmentStore
@@ -229,11 +228,9 @@ class HlsResource(StationResource):
         cache: str = "",
         start: float | None = None,
     ) -> bytes:
-        text = media_playlist(
-            rendition.playlist(reports=output.reports(rendition.name), start=start)
-        )
+        text = rendition.rendered(output.reports(rendition.name), start)
         cache = cache or self._playlist_cache(rendition)
-        return self._send(request, text.encode(), PLAYLIST_TYPE, cache)
+        return self._send(request, text, PLAYLIST_TYPE, cache)
 
     def _part(
         self, request: StationRequest, rendition: Rendition, sequence: int, index: int

@@ -242,6 +242,31 @@ class ChangeTests(SynchronousTestCase):
         self.assertEqual(playlist.hint, part_name(*rendition.next_part()))  # type: ignore[misc]
 
 
+class RenderedTests(SynchronousTestCase):
+    """
+    The playlist's text is rendered once per part.
+    """
+
+    def test_once_per_part(self) -> None:
+        """
+        Between two parts every reload gets the very same bytes; a part
+        closing, other rungs' reports or a start change them.
+        """
+        cutter = Cutter()
+        frames = demo_frames()
+        cutter.air(frames[:40], Play(1, FIRST))
+        rendition = cutter.rendition
+        first = rendition.rendered()
+        self.assertIs(rendition.rendered(), first)
+        self.assertEqual(first, media_playlist(rendition.playlist()).encode())
+        self.assertIsNot(rendition.rendered([("../x/media.m3u8", 1, 0)]), first)
+        self.assertIn(b"EXT-X-START", rendition.rendered(start=1.0))
+        cutter.air(frames[40:80], Play(1, FIRST))
+        again = rendition.rendered()
+        self.assertNotEqual(again, first)
+        self.assertEqual(again, media_playlist(rendition.playlist()).encode())
+
+
 class WaitTests(SynchronousTestCase):
     """
     Requests for parts and segments still to come wait for them.
