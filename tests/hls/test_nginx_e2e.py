@@ -76,6 +76,12 @@ http {{
     proxy_cache_path {folder}/cache levels=1:2 keys_zone=radiod_hls:4m
                      max_size=256m inactive=10m use_temp_path=off;
 
+    map "$uri $arg_sid" $radiod_per_player {{
+        "~/index\\.m3u8 "   1;
+        "~ [0-9a-f]+$"     1;
+        default            "";
+    }}
+
     upstream radiod {{
         server 127.0.0.1:{upstream};
     }}
@@ -91,7 +97,8 @@ http {{
             proxy_buffering on;
             proxy_cache radiod_hls;
             proxy_cache_key $proxy_host$uri$is_args$args;
-            proxy_no_cache $arg_sid;
+            proxy_cache_bypass $radiod_per_player;
+            proxy_no_cache $radiod_per_player;
             proxy_cache_valid 200 1s;
             proxy_cache_use_stale updating;
             proxy_cache_lock on;
