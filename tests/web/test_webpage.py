@@ -115,19 +115,27 @@ def record_requests(page: Any) -> list[str]:
     return paths
 
 
+def start_playing(page: Any) -> None:
+    """
+    Press play once the page has chosen its player (C{data-player}), and
+    again until it plays: a C{play()} made while hls.js attaches its media
+    source is interrupted by that load.
+    """
+    page.wait_for_function(f"() => Boolean({PLAYER}.dataset.player)")
+    page.wait_for_function(
+        f"() => {{ if ({PLAYER}.paused) {PLAYER}.play().catch(() => null);"
+        f" return !{PLAYER}.paused && {PLAYER}.readyState >= 3; }}",
+        polling=200,
+    )
+
+
 def play_for(page: Any, seconds: float) -> dict[str, Any]:
     """
     Start the player and wait until it has played C{seconds} of audio.
 
     @return: where it started, where it is, and its source.
     """
-    # play() is asked again while the player is paused: a request made as
-    # hls.js attaches its media source is interrupted by that load.
-    page.wait_for_function(
-        f"() => {{ if ({PLAYER}.paused) {PLAYER}.play().catch(() => null);"
-        f" return !{PLAYER}.paused && {PLAYER}.readyState >= 3; }}",
-        polling=200,
-    )
+    start_playing(page)
     start = page.evaluate(f"() => {PLAYER}.currentTime")
     page.wait_for_function(f"start => {PLAYER}.currentTime > start + {seconds}", arg=start)
     return {
@@ -156,7 +164,7 @@ def listen_and_follow(page: Any, errors: list[str], base: str) -> dict[str, Any]
         "audio_src": page.eval_on_selector("#player", "audio => audio.src"),
         "picker_hidden": page.eval_on_selector("#mounts", "nav => nav.hidden"),
     }
-    page.eval_on_selector("#player", "audio => audio.play()")
+    start_playing(page)
     page.wait_for_function("() => document.getElementById('player').currentTime > 1.5")
     result["current_time"] = page.eval_on_selector("#player", "audio => audio.currentTime")
     result["paused"] = page.eval_on_selector("#player", "audio => audio.paused")
@@ -242,7 +250,7 @@ def title_from_tags(page: Any, errors: list[str], base: str) -> dict[str, Any]:
     page.goto(base + "/")
     page.wait_for_function(f"() => {TITLE} !== 'Connecting…'")
     result: dict[str, Any] = {"first_title": page.text_content("#now-title")}
-    page.eval_on_selector("#player", "audio => audio.play()")
+    start_playing(page)
     page.wait_for_function(f"() => {TITLE} !== 'Not From The Audio'")
     result["title"], result["artist"] = page.evaluate(NOW_PLAYING)
     result["document_title"] = page.title()

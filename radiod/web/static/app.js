@@ -303,6 +303,13 @@
     document.head.appendChild(script);
   }
 
+  // The player chosen, also shown on the element (data-player) for
+  // styles and for tools driving the page.
+  function setMode(chosen) {
+    mode = chosen;
+    page.player.dataset.player = chosen;
+  }
+
   // Each switch keeps the player playing if it was.
   function playIcy() {
     var url = absolute(state.stream);
@@ -311,7 +318,7 @@
       hls.destroy();
       hls = null;
     }
-    mode = "icy";
+    setMode("icy");
     heard = null;
     if (page.player.src !== url) {
       page.player.src = url;
@@ -324,7 +331,7 @@
 
   function playNative(url) {
     var playing = !page.player.paused;
-    mode = "native";
+    setMode("native");
     page.player.src = url;
     if (playing) {
       play();
@@ -338,7 +345,7 @@
   function playHlsJs(url, start) {
     var Hls = window.Hls;
     var playing = start || !page.player.paused;
-    mode = "hls.js";
+    setMode("hls.js");
     hls = new Hls({ enableWorker: false, lowLatencyMode: false, autoStartLoad: playing });
     hls.on(Hls.Events.ERROR, function (event, data) {
       if (data.fatal) {
