@@ -77,11 +77,10 @@ def format_output(target: AudioFormat) -> list[str]:
     ]
 
 
-def live_arguments(ffmpeg: str, target: AudioFormat) -> list[str]:
+def _piped(ffmpeg: str, output: list[str]) -> list[str]:
     """
-    The ffmpeg command line of live conversion: read MP3 from standard
-    input with no probing delay, write MP3 frames in C{target}'s format
-    (no tags, no Xing header) to standard output as soon as each is
+    A command line reading MP3 from standard input with no probing delay
+    and writing C{output}'s frames to standard output as soon as each is
     encoded.
     """
     return [
@@ -102,11 +101,21 @@ def live_arguments(ffmpeg: str, target: AudioFormat) -> list[str]:
         "pipe:0",
         "-map",
         "0:a:0",
-        *format_output(target),
+        *output,
         "-flush_packets",
         "1",
         "pipe:1",
     ]
+
+
+def live_arguments(ffmpeg: str, target: AudioFormat) -> list[str]:
+    """
+    The ffmpeg command line of live conversion: read MP3 from standard
+    input with no probing delay, write MP3 frames in C{target}'s format
+    (no tags, no Xing header) to standard output as soon as each is
+    encoded.
+    """
+    return _piped(ffmpeg, format_output(target))
 
 
 def aac_arguments(ffmpeg: str, target: AudioFormat) -> list[str]:
@@ -116,38 +125,8 @@ def aac_arguments(ffmpeg: str, target: AudioFormat) -> list[str]:
     sample rate, channels and bitrate to standard output as soon as each
     frame is encoded.
     """
-    return [
-        ffmpeg,
-        "-hide_banner",
-        "-nostdin",
-        "-loglevel",
-        "error",
-        "-fflags",
-        "nobuffer",
-        "-probesize",
-        "32",
-        "-analyzeduration",
-        "0",
-        "-f",
-        "mp3",
-        "-i",
-        "pipe:0",
-        "-map",
-        "0:a:0",
-        "-ar",
-        str(target.sample_rate),
-        "-ac",
-        str(target.channels),
-        "-c:a",
-        "aac",
-        "-b:a",
-        f"{target.bitrate}k",
-        "-f",
-        "adts",
-        "-flush_packets",
-        "1",
-        "pipe:1",
-    ]
+    output = ["-ar", str(target.sample_rate), "-ac", str(target.channels)]
+    return _piped(ffmpeg, [*output, "-c:a", "aac", "-b:a", f"{target.bitrate}k", "-f", "adts"])
 
 
 def convert_arguments(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
+from typing import TypeVar
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
@@ -27,9 +28,10 @@ from radiod.hls.playlist import media_playlist
 from radiod.hls.rendition import Rendition, Segment, segment_name
 from radiod.interfaces import Runner
 
-__all__ = ["HlsFolder", "write_atomically"]
+__all__ = ["FileQueue", "HlsFolder", "write_atomically"]
 
 _log = Logger()
+_T = TypeVar("_T")
 
 
 def write_atomically(path: str, data: bytes) -> None:
@@ -44,12 +46,95 @@ def write_atomically(path: str, data: bytes) -> None:
     os.replace(temporary, path)
 
 
+class FileQueue:
+    """
+    File operations on a folder of HLS files, run through a L{Runner} one
+    after another (never on the reactor thread); a failure is logged once,
+    with the folder, until an operation works again.  The folder is
+    emptied first.
+
+    @ivar path: the folder.
+    @ivar failed: whether the last operation failed.
+    """
+
+    def __init__(self, path: str, runner: Runner, failing: str, working: str) -> None:
+        """
+        @param path: the folder.
+        @param runner: runs the operations.
+        @param failing: the log line of a failure (with C{path} and
+            C{error} fields).
+        @param working: the log line once operations work again (with a
+            C{path} field).
+        """
+        self.path = path
+        self._runner = runner
+        self._failing = failing
+        self._working = working
+        self.failed = False
+        self._queue: Deferred[None] = succeed(None)
+        self.do(self._clean)
+
+    def _clean(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        os.makedirs(self.path, exist_ok=True)
+
+    def do(self, work: Callable[[], None]) -> None:
+        """
+        Run C{work} after every operation asked for before.
+        """
+
+        def run(_: object) -> Deferred[None]:
+            return self._runner(work)
+
+        def worked(_: object) -> None:
+            if self.failed:
+                _log.info(self._working, path=self.path)
+            self.failed = False
+
+        def failed(failure: Failure) -> None:
+            if not self.failed:
+                _log.error(self._failing, path=self.path, error=failure.getErrorMessage())
+            self.failed = True
+
+        self._queue = self._queue.addCallback(run).addCallbacks(worked, failed)
+
+    def ask(self, work: Callable[[], _T | None]) -> Deferred[_T | None]:
+        """
+        Run C{work} after every operation asked for before, and fire with
+        its result, or with C{None} when it failed (which is logged).
+        """
+        answer: Deferred[_T | None] = Deferred()
+
+        def run(_: object) -> Deferred[None]:
+            return self._runner(work).addCallbacks(answer.callback, _logged, errbackArgs=(answer,))
+
+        self._queue = self._queue.addCallback(run)
+        return answer
+
+    def done(self) -> Deferred[None]:
+        """
+        Fires once every operation asked for so far is done.
+        """
+        finished: Deferred[None] = Deferred()
+
+        def fire(result: object) -> object:
+            finished.callback(None)
+            return result
+
+        self._queue.addBoth(fire)
+        return finished
+
+
+def _logged(failure: Failure, answer: Deferred[_T | None]) -> None:
+    _log.failure("An HLS file operation failed", failure)
+    answer.callback(None)
+
+
 class HlsFolder:
     """
     Writes one mount's renditions to its folder.
 
     @ivar path: the mount's folder.
-    @ivar failed: whether a write failed (logged once, until one works).
     """
 
     def __init__(self, path: str, runner: Runner, variants: Callable[[], str]) -> None:
@@ -59,16 +144,21 @@ class HlsFolder:
         @param variants: the multivariant playlist's text, as it stands.
         """
         self.path = path
-        self._runner = runner
         self._variants = variants
-        self.failed = False
-        self._queue: Deferred[None] = succeed(None)
+        self._files = FileQueue(
+            path,
+            runner,
+            "Cannot write HLS files to {path}: {error}",
+            "HLS files are written to {path} again",
+        )
         self._written: dict[str, list[int]] = {}
-        self._do(lambda: self._clean())
 
-    def _clean(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
-        os.makedirs(self.path, exist_ok=True)
+    @property
+    def failed(self) -> bool:
+        """
+        Whether the last write failed (logged once, until one works).
+        """
+        return self._files.failed
 
     def follow(self, rendition: Rendition) -> None:
         """
@@ -100,37 +190,10 @@ class HlsFolder:
                 except FileNotFoundError:
                     pass
 
-        self._do(write)
-
-    def _do(self, work: Callable[[], None]) -> None:
-        def run(_: object) -> Deferred[None]:
-            return self._runner(work)
-
-        def worked(_: object) -> None:
-            if self.failed:
-                _log.info("HLS files are written to {path} again", path=self.path)
-            self.failed = False
-
-        def failed(failure: Failure) -> None:
-            if not self.failed:
-                _log.error(
-                    "Cannot write HLS files to {path}: {error}",
-                    path=self.path,
-                    error=failure.getErrorMessage(),
-                )
-            self.failed = True
-
-        self._queue = self._queue.addCallback(run).addCallbacks(worked, failed)
+        self._files.do(write)
 
     def done(self) -> Deferred[None]:
         """
         Fires once every write asked for so far is done.
         """
-        finished: Deferred[None] = Deferred()
-
-        def fire(result: object) -> object:
-            finished.callback(None)
-            return result
-
-        self._queue.addBoth(fire)
-        return finished
+        return self._files.done()

@@ -14,14 +14,10 @@ reactor thread.
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Callable
 
-from twisted.internet.defer import Deferred, succeed
-from twisted.logger import Logger
-from twisted.python.failure import Failure
+from twisted.internet.defer import Deferred
 
-from radiod.hls.folder import write_atomically
+from radiod.hls.folder import FileQueue, write_atomically
 from radiod.hls.rendition import Rendition, Segment, segment_name
 from radiod.interfaces import Runner
 
@@ -33,28 +29,30 @@ Seconds of segments a rendition keeps in memory when its window is longer
 and a store keeps the rest.
 """
 
-_log = Logger()
-
 
 class SegmentStore:
     """
     One mount's segments on disk.
 
     @ivar path: the mount's folder.
-    @ivar failed: whether the last write failed (logged once).
     """
 
     def __init__(self, path: str, runner: Runner) -> None:
         self.path = path
-        self._runner = runner
-        self.failed = False
-        self._queue: Deferred[None] = succeed(None)
+        self._files = FileQueue(
+            path,
+            runner,
+            "Cannot keep HLS segments in {path}: {error}",
+            "HLS segments are kept in {path} again",
+        )
         self._written: dict[str, list[int]] = {}
-        self._do(self._clean)
 
-    def _clean(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
-        os.makedirs(self.path, exist_ok=True)
+    @property
+    def failed(self) -> bool:
+        """
+        Whether the last write failed (logged once, until one works).
+        """
+        return self._files.failed
 
     def follow(self, rendition: Rendition) -> None:
         """
@@ -82,7 +80,7 @@ class SegmentStore:
                 except FileNotFoundError:
                     pass
 
-        self._do(write)
+        self._files.do(write)
 
     def read(self, rendition: Rendition, sequence: int) -> Deferred[bytes | None]:
         """
@@ -98,42 +96,4 @@ class SegmentStore:
             except FileNotFoundError:
                 return None
 
-        done: Deferred[bytes | None] = Deferred()
-
-        def run(_: object) -> Deferred[None]:
-            return self._runner(load).addBoth(_pass_to, done)
-
-        self._queue = self._queue.addCallback(run)
-        return done
-
-    def _do(self, work: Callable[[], None]) -> None:
-        def run(_: object) -> Deferred[None]:
-            return self._runner(work)
-
-        def worked(_: object) -> None:
-            if self.failed:
-                _log.info("HLS segments are kept in {path} again", path=self.path)
-            self.failed = False
-
-        def failed(failure: Failure) -> None:
-            if not self.failed:
-                _log.error(
-                    "Cannot keep HLS segments in {path}: {error}",
-                    path=self.path,
-                    error=failure.getErrorMessage(),
-                )
-            self.failed = True
-
-        self._queue = self._queue.addCallback(run).addCallbacks(worked, failed)
-
-
-def _pass_to(result: object, done: Deferred[bytes | None]) -> None:
-    """
-    Fire C{done} with a read's result (C{None} after a failure, which is
-    logged), and let the queue go on.
-    """
-    if isinstance(result, Failure):
-        _log.failure("Reading an HLS segment failed", result)
-        done.callback(None)
-    else:
-        done.callback(result)  # type: ignore[arg-type]
+        return self._files.ask(load)
