@@ -8,7 +8,9 @@ Files are read and split into frames in a thread, one track ahead of the
 one playing, so the pacer always finds the next frame ready.  The library
 is rescanned on a timer: new files join the rotation, removed ones leave
 it, and a file replaced on disk is read afresh.  A file that cannot be
-read or holds no usable audio is skipped with a log line.
+read or holds no usable audio is skipped with a log line.  Which track
+comes next under the rotation rules is decided by
+L{radiod.library.rotation}; the programme only keeps the plays it needs.
 
 A programme plays one format (L{Programme.format}) from start to end: the
 one configured, with what is left open taken from the first track that
