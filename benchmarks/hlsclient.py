@@ -21,8 +21,9 @@ Each player behaves as a player does:
     playlist after the last segment's duration when the playlist had a
     new segment, after half the target duration when it had not, and
     fetches every new segment once, one at a time;
-  - C{--mode llhls}: it fetches the last three parts listed (a player
-    starts C{PART-HOLD-BACK}, three parts, behind the end), then asks for
+  - C{--mode llhls}: it fetches the last parts listed that cover
+    C{PART-HOLD-BACK} (a player starts that far behind the end; radiod
+    says two and a half parts, so three parts), then asks for
     the part the preload hint names at once (the server holds it until
     it exists) and at the same time for the playlist that will list it,
     a blocking reload (C{?_HLS_msn=N&_HLS_part=P}); each answer to the
@@ -680,7 +681,8 @@ class Shard:
     def _low_latency(self, client: Client, media: Media, request: Request, now: float) -> None:
         parts = media.parts
         if client.cursor is None:
-            for number, index, _ in parts[-3:]:
+            held = max(1, math.ceil(media.part_hold_back / (media.part_target or 1.0) - 0.01))
+            for number, index, _ in parts[-held:]:
                 client.queue.append((PART, number, index, True))
         else:
             cursor = client.cursor

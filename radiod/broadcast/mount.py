@@ -99,6 +99,8 @@ class Mount:
         included).
     @ivar hls_listeners: the HLS sessions of the mount now (players
         fetching its playlists; see L{radiod.hls.sessions}).
+    @ivar shifted_listeners: the listeners who joined the mount in the
+        past (C{?offset=}) and are listening now.
     @ivar dropped: listeners disconnected for falling behind.
     @ivar track_started: clock time the current track reached the head.
     @ivar history: the tracks played, newest first, each with the clock
@@ -148,6 +150,7 @@ class Mount:
         self._awaiting_audio: list[Deferred[None]] = []
         self.peak_listeners = 0
         self.hls_listeners = 0
+        self.shifted_listeners = 0
         self.dropped = 0
         self.fanouts = 0
         self._slots: list[set[Listener]] = [set() for _ in range(FANOUT_SLOTS)]
@@ -397,10 +400,25 @@ class Mount:
     @property
     def audience(self) -> int:
         """
-        Everyone listening: the listeners connected here, and the HLS
-        sessions of the mount (see L{hls_listeners}).
+        Everyone listening: the listeners connected here, the HLS
+        sessions of the mount (see L{hls_listeners}) and its listeners in
+        the past (see L{shifted_listeners}).
         """
-        return len(self.listeners) + self.hls_listeners
+        return len(self.listeners) + self.hls_listeners + self.shifted_listeners
+
+    def shifted_listener_joined(self) -> None:
+        """
+        A listener joined this mount in the past (C{?offset=}), on a mount
+        of its own that plays this one's kept audio.
+        """
+        self.shifted_listeners += 1
+        self.peak_listeners = max(self.peak_listeners, self.audience)
+
+    def shifted_listener_left(self) -> None:
+        """
+        A listener in this mount's past left.
+        """
+        self.shifted_listeners = max(0, self.shifted_listeners - 1)
 
     def hls_listener_joined(self) -> None:
         """

@@ -40,6 +40,16 @@ VERSION = 6
 The playlists' C{EXT-X-VERSION}.
 """
 
+PART_HOLD_BACK = 2.5
+"""
+How many part targets behind live a low-latency player stays
+(C{PART-HOLD-BACK}).  RFC 8216bis requires at least two and recommends
+three; audio parts are small (16 KiB at 128 kbps) and a blocking reload
+answers as a part completes, so two and a half leave a player more than a
+part of slack while keeping it within 3 seconds of the ICY stream's head
+with 1-second parts.
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Variant:
@@ -167,8 +177,8 @@ def media_playlist(playlist: MediaPlaylist) -> str:
     The text of a media playlist.
 
     With parts, the playlist says that it may be reloaded blocking and how
-    far behind live a player should stay (three parts, and three target
-    durations without parts), lists the parts of its newest segments
+    far behind live a player should stay (L{PART_HOLD_BACK} parts, and
+    three target durations without parts), lists the parts of its newest segments
     before each, the parts of the segment in progress after the last, and
     hints at the next part.
     """
@@ -183,7 +193,7 @@ def media_playlist(playlist: MediaPlaylist) -> str:
     if playlist.part_target:
         lines.append(
             "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,"
-            f"PART-HOLD-BACK={_seconds(3 * playlist.part_target)},"
+            f"PART-HOLD-BACK={_seconds(PART_HOLD_BACK * playlist.part_target)},"
             f"HOLD-BACK={_seconds(3 * target)}"
         )
         lines.append(f"#EXT-X-PART-INF:PART-TARGET={_seconds(playlist.part_target)}")

@@ -220,7 +220,9 @@ class RadioFactory(Factory):
         """
         Listeners on all mounts together.
         """
-        return sum(len(mount.listeners) for mount in self.mounts.values())
+        return sum(
+            len(mount.listeners) + mount.shifted_listeners for mount in self.mounts.values()
+        )
 
     def buildProtocol(self, addr: IAddress | None) -> RadioProtocol:
         """
@@ -348,6 +350,7 @@ class RadioProtocol(Protocol):
         self._delayed: IDelayedCall | None = None
         self._audio_wait: Deferred[None] | None = None
         self._shifted: Mount | None = None
+        self._shifted_from: Mount | None = None
         self.request: Request | None = None
         self.response_status: int | None = None
         self.response_sent = 0
@@ -631,6 +634,9 @@ class RadioProtocol(Protocol):
             # A listener in the past had a mount of its own.
             self._shifted.stop()
             self._shifted = None
+        if self._shifted_from is not None:
+            self._shifted_from.shifted_listener_left()
+            self._shifted_from = None
         if self.source is not None:
             self.source.connection_lost()
 
@@ -880,6 +886,7 @@ class RadioProtocol(Protocol):
                 return
             self._shifted = shifted
             waited = False
+        home = mount
         if self._shifted is not None:
             mount = self._shifted
         if not mount.audio.bitrate and not waited:
@@ -903,6 +910,10 @@ class RadioProtocol(Protocol):
         self._move(Phase.STREAMING)
         limit_send_buffer(self.transport, self.radio.config.send_buffer, self.peer)
         self.transport.write(head)
+        if self._shifted is not None:
+            # Heard in the past, counted with the mount it was heard on.
+            self._shifted_from = home
+            home.shifted_listener_joined()
         self.listener = mount.add_listener(
             cast(ListenerTransport, self.transport),
             self.peer,

@@ -502,7 +502,7 @@ class MediaPlaylistWithPartsTests(SynchronousTestCase):
             "#EXTM3U\n"
             "#EXT-X-VERSION:6\n"
             "#EXT-X-TARGETDURATION:6\n"
-            "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=2.97796,HOLD-BACK=18\n"
+            "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=2.48163,HOLD-BACK=18\n"
             "#EXT-X-PART-INF:PART-TARGET=0.99265\n"
             "#EXT-X-MEDIA-SEQUENCE:301\n"
             "#EXT-X-DISCONTINUITY-SEQUENCE:0\n"
@@ -535,14 +535,14 @@ class MediaPlaylistWithPartsTests(SynchronousTestCase):
 
     def test_server_control(self) -> None:
         """
-        Players may block on reloads and stay three part targets behind
-        live with parts, three (whole) target durations without.
+        Players may block on reloads and stay two and a half part targets
+        behind live with parts, three (whole) target durations without.
         """
         for target, part_target, expected in [
-            (SEGMENT, PART, {"PART-HOLD-BACK": "2.97796", "HOLD-BACK": "18"}),
-            (4.0, 1.0, {"PART-HOLD-BACK": "3", "HOLD-BACK": "12"}),
-            (2.0, 0.5, {"PART-HOLD-BACK": "1.5", "HOLD-BACK": "6"}),
-            (6.01, 0.2, {"PART-HOLD-BACK": "0.6", "HOLD-BACK": "21"}),
+            (SEGMENT, PART, {"PART-HOLD-BACK": "2.48163", "HOLD-BACK": "18"}),
+            (4.0, 1.0, {"PART-HOLD-BACK": "2.5", "HOLD-BACK": "12"}),
+            (2.0, 0.5, {"PART-HOLD-BACK": "1.25", "HOLD-BACK": "6"}),
+            (6.01, 0.2, {"PART-HOLD-BACK": "0.5", "HOLD-BACK": "21"}),
         ]:
             text = media_playlist(MediaPlaylist(target, 0, 0, [], part_target=part_target))
             controls = [value for tag, value in parse(text) if tag == "#EXT-X-SERVER-CONTROL"]

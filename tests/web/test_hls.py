@@ -338,7 +338,11 @@ class HlsEndToEndTests(TestCase):
         )
         self.assertIn(" 200 ", past.capture.status_line)
         self.assertIn(past.capture.titles[0][1], (FIRST, SECOND))
-        self.assertEqual(len(service.mounts["/stream"].listeners), 0)
+        live = service.mounts["/stream"]
+        self.assertEqual(len(live.listeners), 0)
+        # Counted with the mount, as one of its listeners.
+        self.assertEqual((live.shifted_listeners, live.audience), (1, 1))
+        self.assertEqual(service.factory.listener_count, 1)
         heard = self.mktemp() + ".mp3"
         with open(heard, "wb") as file:
             file.write(bytes(past.capture.audio))
@@ -346,6 +350,10 @@ class HlsEndToEndTests(TestCase):
             ["-hide_banner", "-nostdin", "-v", "error", "-i", heard, "-f", "null", "-"]
         )
         self.assertEqual((code, log), (0, ""))
+        assert past.transport is not None
+        past.transport.loseConnection()
+        await wait_for(lambda: live.audience == 0, 10, reactor)
+        self.assertEqual(service.factory.listener_count, 0)
         for offset in ("3600", "x", "-5"):
             reply = Reader(f"GET /stream?offset={offset} HTTP/1.0\r\n\r\n".encode(), reactor)
             await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), reply)
