@@ -13,7 +13,23 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from radiod.config import MountConfig, StationConfig, load_config, mount_keys, server_keys
+from radiod.config import (
+    MountConfig,
+    PlaylistConfig,
+    StationConfig,
+    WebhookConfig,
+    load_config,
+    mount_keys,
+    playlist_keys,
+    server_keys,
+    webhook_keys,
+)
+
+REQUIRED_PLAYLIST_KEYS = {"name", "music", "every_songs"}
+"""
+The sample playlist's keys that must differ from the default for it to
+load: a playlist needs a name, music and a way to take its turn.
+"""
 
 USER_GUIDE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "docs", "user-guide.md")
 
@@ -70,25 +86,64 @@ class SampleConfigTests(SynchronousTestCase):
         assert isinstance(table, dict)
         return table
 
-    def mount(self) -> dict[str, Any]:
-        """
-        The sample's one C{[[mount]]} table.
-        """
-        tables = self.document["mount"]
+    def _one(self, tables: object) -> dict[str, Any]:
         assert isinstance(tables, list)
         self.assertEqual(len(tables), 1)
         table = tables[0]
         assert isinstance(table, dict)
         return table
 
+    def mount(self) -> dict[str, Any]:
+        """
+        The sample's one C{[[mount]]} table, without its playlist.
+        """
+        table = self._one(self.document["mount"])
+        return {key: value for key, value in table.items() if key != "playlist"}
+
+    def playlist(self) -> dict[str, Any]:
+        """
+        The sample mount's one C{[[mount.playlist]]} table.
+        """
+        return self._one(self._one(self.document["mount"])["playlist"])
+
+    def webhook(self) -> dict[str, Any]:
+        """
+        The sample's one C{[[webhook]]} table.
+        """
+        return self._one(self.document["webhook"])
+
     def test_tables(self) -> None:
         """
-        The sample has a C{[server]} table and one C{[[mount]]} table, and
+        The sample has a C{[server]} table, one C{[[mount]]} table with one
+        C{[[mount.playlist]]} table, and one C{[[webhook]]} table, and
         nothing else.
         """
-        self.assertEqual(sorted(self.document), ["mount", "server"])
+        self.assertEqual(sorted(self.document), ["mount", "server", "webhook"])
         self.server()
         self.mount()
+        self.playlist()
+        self.webhook()
+
+    def test_playlist_keys(self) -> None:
+        """
+        Every playlist key radiod reads is in the sample's playlist, and no
+        other; those it need not set have their defaults.
+        """
+        self.assertEqual(sorted(self.playlist()), sorted(playlist_keys()))
+        loaded = load_config(self.text, "radiod.toml").mounts[0].playlists[0]
+        default = PlaylistConfig()
+        for key in set(self.playlist()) - REQUIRED_PLAYLIST_KEYS:
+            self.assertEqual(getattr(loaded, key), getattr(default, key), key)
+
+    def test_webhook_keys(self) -> None:
+        """
+        Every webhook key radiod reads is in the sample's webhook, and no
+        other; all but its URL have their defaults.
+        """
+        self.assertEqual(sorted(self.webhook()), sorted(webhook_keys()))
+        loaded = load_config(self.text, "radiod.toml").webhooks[0]
+        for key in set(self.webhook()) - {"url"}:
+            self.assertEqual(getattr(loaded, key), getattr(WebhookConfig(), key), key)
 
     def test_server_keys(self) -> None:
         """
@@ -110,12 +165,13 @@ class SampleConfigTests(SynchronousTestCase):
 
     def test_every_field_has_a_key(self) -> None:
         """
-        Every setting of L{StationConfig} (besides its mounts) and of
-        L{MountConfig} is read from some key, so the key tables the other
+        Every setting of L{StationConfig} (besides its mounts and
+        webhooks) and of L{MountConfig} (besides its playlists) is read
+        from some key, so the key tables the other
         tests check the sample against are the whole schema.
         """
-        station = {f.name for f in fields(StationConfig) if f.name != "mounts"}
-        mount = {f.name for f in fields(MountConfig)}
+        station = {f.name for f in fields(StationConfig) if f.name not in ("mounts", "webhooks")}
+        mount = {f.name for f in fields(MountConfig) if f.name != "playlists"}
         self.assertEqual(station - {s.field_name for s in server_keys().values()}, set())
         self.assertEqual(mount - {s.field_name for s in mount_keys().values()}, set())
 

@@ -12,6 +12,8 @@ them:
   - L{radiod.config.values}: sizes, charset names and the converters from
     TOML values;
   - L{radiod.config.urls}: the relay and push URLs a mount names;
+  - L{radiod.config.windows}: the time windows of playlists' schedules,
+    and the station's time zone;
   - L{radiod.config.check}: L{validate}, the ranges and the rules between
     values, shared by files, the command line and code;
   - L{radiod.config.toml}: L{load_config} and L{read_config}, and
@@ -25,18 +27,28 @@ need) and L{radiod.forwarded} (the proxy networks), and nothing else of
 radiod.  Other modules import these names from C{radiod.config} itself.
 """
 
-from radiod.config.check import METAINT_RANGE, PLAYLIST_SUFFIXES, QUEUE_SIZE_RANGE, validate
+from radiod.config.check import (
+    METAINT_RANGE,
+    PLAYLIST_SUFFIXES,
+    QUEUE_SIZE_RANGE,
+    WEBHOOK_EVENTS,
+    validate,
+)
 from radiod.config.errors import ConfigError, KeyPath, format_key_path
 from radiod.config.schema import (
     DEFAULT_CACHE_DIR,
     DEFAULT_STATE_DIR,
     MountConfig,
+    PlaylistConfig,
     Setting,
     StationConfig,
+    WebhookConfig,
     default_folders,
     mount_keys,
+    playlist_keys,
     server_keys,
     source_password,
+    webhook_keys,
     with_default_folders,
 )
 from radiod.config.toml import find_key_line, load_config, read_config
@@ -50,11 +62,14 @@ __all__ = [
     "METAINT_RANGE",
     "PLAYLIST_SUFFIXES",
     "QUEUE_SIZE_RANGE",
+    "WEBHOOK_EVENTS",
     "ConfigError",
     "KeyPath",
     "MountConfig",
+    "PlaylistConfig",
     "Setting",
     "StationConfig",
+    "WebhookConfig",
     "default_folders",
     "find_key_line",
     "format_key_path",
@@ -65,9 +80,11 @@ __all__ = [
     "parse_http_url",
     "parse_push_url",
     "parse_size",
+    "playlist_keys",
     "read_config",
     "server_keys",
     "source_password",
     "validate",
+    "webhook_keys",
     "with_default_folders",
 ]

@@ -14,30 +14,38 @@ line as well.
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Callable, Sequence
 
 from radiod.audio.format import MP3_SAMPLE_RATES, ladder_sample_rate, mp3_bitrates
 from radiod.config.errors import ConfigError, Invalid, KeyPath, format_key_path
-from radiod.config.schema import MountConfig, StationConfig, mount_keys
+from radiod.config.schema import MountConfig, PlaylistConfig, StationConfig, mount_keys
 from radiod.config.urls import parse_http_url, parse_push_url
 from radiod.config.values import KIB
+from radiod.config.windows import ScheduleError, load_zone, parse_schedule
 from radiod.forwarded import parse_networks
 
 __all__ = [
     "AAC_BITRATE_RANGE",
     "CACHE_SIZE_MIN",
     "CHARSETS",
+    "CROSSFADE_MAX",
     "HEADER_TIMEOUT_MAX",
     "HLS_PART_RANGE",
     "HLS_SEGMENT_RANGE",
     "HLS_WINDOW_MAX",
     "LOG_FORMATS",
     "METAINT_RANGE",
+    "PLAYLIST_ORDERS",
     "PLAYLIST_SUFFIXES",
+    "PLAYLIST_TURNS",
     "PORT_RANGE",
     "QUEUE_SIZE_RANGE",
+    "REQUEST_QUEUE_MAX",
     "SEND_BUFFER_RANGE",
     "SEPARATION_MAX",
+    "WEBHOOK_EVENTS",
+    "WEIGHT_MAX",
     "WORKERS_MAX",
     "check",
     "validate",
@@ -99,6 +107,38 @@ The ICY title charsets, as radiod spells them.
 LOG_FORMATS = ("text", "json")
 """
 The values of C{log_format}.
+"""
+CROSSFADE_MAX = 15.0
+"""
+The longest C{crossfade}, in seconds.
+"""
+WEIGHT_MAX = 1000.0
+"""
+The largest C{weight} and C{default_weight}.
+"""
+REQUEST_QUEUE_MAX = 1000
+"""
+The most requests that may wait on a mount (and per address).
+"""
+PLAYLIST_ORDERS = ("shuffle", "sequential")
+"""
+The values of a playlist's C{order}.
+"""
+PLAYLIST_TURNS = ("weight", "every_songs", "every_minutes", "schedule")
+"""
+The keys, one of which says how a playlist takes its turn.
+"""
+WEBHOOK_EVENTS = (
+    "track",
+    "live_start",
+    "live_end",
+    "silence",
+    "station_up",
+    "station_down",
+    "listener_peak",
+)
+"""
+The events a webhook may be sent.
 """
 PLAYLIST_SUFFIXES = (".m3u", ".pls", ".xspf")
 """
@@ -180,8 +220,94 @@ def _check_mount(index: int, mount: MountConfig, path_exists: Callable[[str], bo
     _check_ladder(at("ladder"), at("ladder_names"), mount)
     _check_format(at, mount)
     _check_hls(at, mount)
-    for key in ("artist_separation", "title_separation"):
+    for key in ("artist_separation", "title_separation", "request_threshold"):
         _check_range(at(key), getattr(mount, key), 0.0, SEPARATION_MAX, " seconds")
+    _check_range(at("default_weight"), mount.default_weight, 0.0, WEIGHT_MAX)
+    _check_range(at("crossfade"), mount.crossfade, 0.0, CROSSFADE_MAX, " seconds")
+    _check_range(at("request_limit"), mount.request_limit, 1, REQUEST_QUEUE_MAX)
+    _check_range(at("request_queue"), mount.request_queue, 1, REQUEST_QUEUE_MAX)
+    _check_range(at("silence_timeout"), mount.silence_timeout, 0.0, 3600.0, " seconds")
+    _check_range(at("silence_threshold"), mount.silence_threshold, -90.0, -10.0, " dBFS")
+    names: dict[str, int] = {}
+    for number, playlist in enumerate(mount.playlists):
+        _check_playlist(("mount", index, "playlist", number), playlist, path_exists)
+        if playlist.name in names:
+            raise Invalid(
+                ("mount", index, "playlist", number, "name"),
+                f"{playlist.name!r} is already the name of playlist[{names[playlist.name]}]",
+            )
+        names[playlist.name] = number
+
+
+def _check_playlist(
+    where: KeyPath, playlist: PlaylistConfig, path_exists: Callable[[str], bool] | None
+) -> None:
+    """
+    Check one C{[[mount.playlist]]} table: a name and music, an order, one
+    way of taking its turn, in range, and schedules that read.
+    """
+
+    def at(key: str) -> KeyPath:
+        return (*where, key)
+
+    if not playlist.name.strip():
+        raise Invalid(at("name"), 'missing (every playlist needs one, like "jingles")')
+    _one_line(at("name"), playlist.name)
+    _one_line(at("title"), playlist.title)
+    if not playlist.music:
+        raise Invalid(at("music"), "missing (a folder or playlist file)")
+    _one_line(at("music"), playlist.music)
+    if path_exists is not None and not path_exists(playlist.music):
+        raise Invalid(at("music"), f"no such file or folder: {playlist.music}")
+    if playlist.order not in PLAYLIST_ORDERS:
+        raise Invalid(at("order"), f'must be "shuffle" or "sequential", not {playlist.order!r}')
+    _check_range(at("weight"), playlist.weight, 0.0, WEIGHT_MAX)
+    _check_range(at("every_songs"), playlist.every_songs, 0, 1000)
+    _check_range(at("every_minutes"), playlist.every_minutes, 0.0, 10080.0, " minutes")
+    turns = [key for key in PLAYLIST_TURNS if getattr(playlist, key)]
+    if not turns:
+        raise Invalid(
+            where,
+            "needs one way to take its turn: weight, every_songs, every_minutes or schedule",
+        )
+    if len(turns) > 1:
+        raise Invalid(at(turns[1]), f"a playlist takes its turn one way; it already has {turns[0]}")
+    if playlist.at_minute != -1:
+        if not playlist.every_minutes:
+            raise Invalid(at("at_minute"), "needs every_minutes")
+        if not 0 <= playlist.at_minute < playlist.every_minutes:
+            raise Invalid(
+                at("at_minute"),
+                f"must be -1 or between 0 and every_minutes ({playlist.every_minutes:g}) - 1, "
+                f"not {playlist.at_minute}",
+            )
+    if playlist.schedule:
+        try:
+            parse_schedule(playlist.schedule)
+        except ScheduleError as e:
+            raise Invalid(at("schedule"), str(e)) from None
+    if playlist.crossfade != -1:
+        _check_range(at("crossfade"), playlist.crossfade, 0.0, CROSSFADE_MAX, " seconds")
+
+
+def _check_webhooks(config: StationConfig) -> None:
+    """
+    Check the C{[[webhook]]} tables: http(s) URLs, known events.
+    """
+    for index, hook in enumerate(config.webhooks):
+        if not hook.url:
+            raise Invalid(("webhook", index, "url"), "missing (an http:// or https:// URL)")
+        try:
+            parse_http_url(hook.url)
+        except ValueError as e:
+            raise Invalid(("webhook", index, "url"), str(e)) from None
+        for event in hook.events:
+            if event not in WEBHOOK_EVENTS:
+                raise Invalid(
+                    ("webhook", index, "events"),
+                    f"unknown event {event!r} (known: {', '.join(WEBHOOK_EVENTS)})",
+                )
+        _one_line(("webhook", index, "secret"), hook.secret)
 
 
 def _check_hls(at: Callable[[str], KeyPath], mount: MountConfig) -> None:
@@ -431,6 +557,16 @@ def check(config: StationConfig, path_exists: Callable[[str], bool] | None) -> N
     _check_fallbacks(config.mounts)
     _check_rung_names(config.mounts)
     _check_edge(config)
+    _check_webhooks(config)
+    try:
+        load_zone(config.timezone)
+    except ScheduleError as e:
+        raise Invalid(("server", "timezone"), str(e)) from None
+    _one_line(("server", "on_track"), config.on_track)
+    try:
+        shlex.split(config.on_track)
+    except ValueError as e:
+        raise Invalid(("server", "on_track"), f"cannot be split into words: {e}") from None
     for index, mount in enumerate(config.mounts):
         if mount.live_only and config.workers > 1:
             raise Invalid(

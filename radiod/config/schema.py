@@ -25,12 +25,16 @@ __all__ = [
     "DEFAULT_CACHE_DIR",
     "DEFAULT_STATE_DIR",
     "MountConfig",
+    "PlaylistConfig",
     "Setting",
     "StationConfig",
+    "WebhookConfig",
     "default_folders",
     "mount_keys",
+    "playlist_keys",
     "server_keys",
     "source_password",
+    "webhook_keys",
     "with_default_folders",
 ]
 
@@ -58,6 +62,117 @@ def _setting(default: _T, convert: Converter, key: str = "") -> _T:
     @param key: the TOML key, when it is not the field's name.
     """
     return field(default=default, metadata={_SETTING: (key, convert)})
+
+
+@dataclass(frozen=True)
+class PlaylistConfig:
+    """
+    One of a mount's extra playlists (a C{[[mount.playlist]]} table): what
+    it plays and how it takes its turn on the air beside the mount's own
+    C{music}, the default rotation (see L{radiod.library.programme}).
+
+    A playlist takes its turn in exactly one way: L{weight},
+    L{every_songs}, L{every_minutes} or L{schedule}.
+    """
+
+    name: str = _setting("", values.string)
+    """
+    The playlist's name, unique on its mount (for logs, now-playing and
+    history).
+    """
+    music: str = _setting("", values.string)
+    """
+    A folder or playlist file.
+    """
+    order: str = _setting("shuffle", values.string)
+    """
+    C{"shuffle"} (every item once, in random order, before any repeats)
+    or C{"sequential"}.
+    """
+    weight: float = _setting(0.0, values.number)
+    """
+    Shares the default rotation's slots: a playlist of weight 2 beside the
+    default rotation's 1 plays two songs for each one of the rotation's
+    (see L{default_weight}).
+    """
+    every_songs: int = _setting(0, values.integer)
+    """
+    One item after every N songs (station IDs, jingles).
+    """
+    every_minutes: float = _setting(0.0, values.number)
+    """
+    One item as soon as the song playing ends once this many minutes have
+    passed since the last one.
+    """
+    at_minute: int = _setting(-1, values.integer)
+    """
+    With L{every_minutes}, the item is due at this minute of each period
+    of the wall clock instead (C{every_minutes = 60}, C{at_minute = 0}:
+    the top of the hour); -1 to count from the last one.
+    """
+    schedule: tuple[str, ...] = _setting((), values.string_list("time windows"))
+    """
+    Time windows, such as C{"Mon-Fri 06:00-10:00"}, in the station's
+    L{StationConfig.timezone}, during which the playlist replaces the
+    default rotation (see L{radiod.library.schedule}).
+    """
+    jingle: bool = _setting(False, values.boolean)
+    """
+    Whether the items are jingles or station IDs: left out of the recently
+    played history and of the rotation rules, and shown under L{title}.
+    """
+    title: str = _setting("", values.string)
+    """
+    The title shown while an item plays instead of its own tags; empty
+    for the item's own, or, for a jingle, the title already on the air.
+    """
+    crossfade: float = _setting(-1.0, values.number)
+    """
+    Seconds this playlist's items overlap their neighbours; -1 for the
+    mount's L{MountConfig.crossfade}, 0 for none.
+    """
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "schedule", tuple(self.schedule))
+
+    @property
+    def turn(self) -> str:
+        """
+        How the playlist takes its turn: C{"weight"}, C{"every_songs"},
+        C{"every_minutes"} or C{"schedule"} (the first set, in that order),
+        or C{""} when none is set.
+        """
+        for key in ("weight", "every_songs", "every_minutes", "schedule"):
+            if getattr(self, key):
+                return key
+        return ""
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """
+    One C{[[webhook]]} table: a URL that station events are POSTed to
+    (see L{radiod.outbound.webhooks}).
+    """
+
+    url: str = _setting("", values.string)
+    """
+    The C{http://} or C{https://} URL.
+    """
+    events: tuple[str, ...] = _setting((), values.string_list("event names"))
+    """
+    The events sent: any of C{track}, C{live_start}, C{live_end},
+    C{silence}, C{station_up}, C{station_down}, C{listener_peak}; empty
+    for all of them.
+    """
+    secret: str = _setting("", values.string)
+    """
+    When set, each body is signed with HMAC-SHA256 under this secret, in
+    the C{X-Radiod-Signature} header (C{sha256=<hex>}).
+    """
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "events", tuple(self.events))
 
 
 @dataclass(frozen=True)
@@ -236,10 +351,52 @@ class MountConfig:
     """
     Seconds of HLS segments kept and listed in the media playlists.
     """
+    default_weight: float = _setting(1.0, values.number)
+    """
+    The default rotation's (L{music}'s) weight beside playlists that share
+    its slots by L{PlaylistConfig.weight}.
+    """
+    crossfade: float = _setting(0.0, values.number)
+    """
+    Seconds the end of one track overlaps the start of the next; 0 for
+    none (see L{radiod.ffmpeg.crossfade}).
+    """
+    requests: bool = _setting(False, values.boolean)
+    """
+    Whether listeners may request songs through C{/api/v1/requests/} (see
+    L{radiod.library.requests}).
+    """
+    request_threshold: float = _setting(3600.0, values.duration)
+    """
+    How long after a track played, or was requested, it may be requested
+    again (a duration such as C{"60m"}).
+    """
+    request_limit: int = _setting(2, values.integer)
+    """
+    Requests one client address may have waiting at once.
+    """
+    request_queue: int = _setting(20, values.integer)
+    """
+    Requests that may wait at once on the mount.
+    """
+    silence_timeout: float = _setting(15.0, values.number)
+    """
+    Seconds of silence after which a live source or relay is taken off
+    the air (see L{radiod.ingest.silence}); 0 to never take it off.
+    """
+    silence_threshold: float = _setting(-50.0, values.number)
+    """
+    The level, in dBFS, below which live audio counts as silence.
+    """
+    playlists: tuple[PlaylistConfig, ...] = ()
+    """
+    The mount's extra playlists, one C{[[mount.playlist]]} table each.
+    """
 
     def __post_init__(self) -> None:
         # Kept a tuple (hashable, equal after a JSON round trip) whatever
         # sequence the caller gives.
+        object.__setattr__(self, "playlists", tuple(self.playlists))
         object.__setattr__(self, "push_to", tuple(self.push_to))
         object.__setattr__(self, "ladder", tuple(self.ladder))
         object.__setattr__(self, "ladder_names", tuple(self.ladder_names))
@@ -393,12 +550,28 @@ class StationConfig:
     written, in C{<mount>/} folders laid out as their URLs (see
     L{radiod.hls.folder}), for a web server to serve; empty for none.
     """
+    timezone: str = _setting("UTC", values.string)
+    """
+    The station's time zone, an IANA name such as C{"Europe/Paris"}: the
+    one playlists' schedules and C{at_minute} are read in.
+    """
+    on_track: str = _setting("", values.string)
+    """
+    A command run at each new track, with the track as JSON on its
+    standard input (see L{radiod.outbound.hooks}); empty for none.  Split
+    into words as a shell would, but run without a shell.
+    """
+    webhooks: tuple[WebhookConfig, ...] = ()
+    """
+    The URLs station events are POSTed to, one C{[[webhook]]} table each.
+    """
 
     def __post_init__(self) -> None:
         # Kept a tuple (hashable, equal after a JSON round trip) whatever
         # sequence the caller gives.
         object.__setattr__(self, "trusted_proxies", tuple(self.trusted_proxies))
         object.__setattr__(self, "redirect_when_full", tuple(self.redirect_when_full))
+        object.__setattr__(self, "webhooks", tuple(self.webhooks))
 
     @property
     def state_path(self) -> str:
@@ -451,7 +624,9 @@ class Setting:
     """
 
 
-def _settings(schema: type[StationConfig] | type[MountConfig]) -> dict[str, Setting]:
+def _settings(
+    schema: type[StationConfig | MountConfig | PlaylistConfig | WebhookConfig],
+) -> dict[str, Setting]:
     """
     The keys of a table, from the metadata of C{schema}'s fields.
     """
@@ -481,6 +656,22 @@ def mount_keys() -> dict[str, Setting]:
     @return: each key's L{Setting}, by key, in the order of the fields.
     """
     return _settings(MountConfig)
+
+
+def playlist_keys() -> dict[str, Setting]:
+    """
+    The keys of a C{[[mount.playlist]]} table, which set
+    L{PlaylistConfig}'s fields.
+    """
+    return _settings(PlaylistConfig)
+
+
+def webhook_keys() -> dict[str, Setting]:
+    """
+    The keys of a C{[[webhook]]} table, which set L{WebhookConfig}'s
+    fields.
+    """
+    return _settings(WebhookConfig)
 
 
 def default_folders(environ: Mapping[str, str]) -> tuple[str, str]:

@@ -5,17 +5,19 @@ out, or a L{ConfigError} whose text is one line naming the file, the line
 and the key, such as C{radiod.toml line 12: mount[1].burst_size: must be
 smaller than queue_size (524288)}.  Mounts are counted from 0.
 
-The file has a C{[server]} table, whose keys are L{server_keys}, and one
-C{[[mount]]} table per mount, whose keys are L{mount_keys}; the first
-mount is the default mount.  Every key is optional except each mount's
+The file has a C{[server]} table, whose keys are L{server_keys}, one
+C{[[mount]]} table per mount, whose keys are L{mount_keys} (the first
+mount is the default mount), within it one C{[[mount.playlist]]} table
+per extra playlist (L{playlist_keys}), and one C{[[webhook]]} table per
+webhook (L{webhook_keys}).  Every key is optional except each mount's
 C{name}.  The user guide's sample file lists every key with its default.
 Sizes are integers (bytes) or strings with a unit: C{"64KiB"},
 C{"512 KiB"}, C{"1MiB"} (units B, K/KiB, M/MiB, G/GiB, all powers of
 1024).  Unknown keys are errors, so a misspelt key is not silently
 ignored.
 
-A relative C{music} or C{record_dir} path set in the file is taken from
-the file's folder; the default C{record_dir}, C{"recordings"}, and a
+A relative C{music} (a mount's or a playlist's) or C{record_dir} path
+set in the file is taken from the file's folder; the default C{record_dir}, C{"recordings"}, and a
 relative C{record_dir} set otherwise are taken from the working
 directory.  So is C{state_dir}: relative to the file's folder when the file
 sets it, else to the working directory (its default is C{"state"}).  So is
@@ -39,12 +41,25 @@ from typing import Any
 
 from radiod.config.check import check
 from radiod.config.errors import ConfigError, Invalid, KeyPath, format_key_path
-from radiod.config.schema import MountConfig, Setting, StationConfig, mount_keys, server_keys
+from radiod.config.schema import (
+    MountConfig,
+    PlaylistConfig,
+    Setting,
+    StationConfig,
+    WebhookConfig,
+    mount_keys,
+    playlist_keys,
+    server_keys,
+    webhook_keys,
+)
 
 __all__ = ["find_key_line", "load_config", "read_config"]
 
 _SERVER = server_keys()
 _MOUNT = mount_keys()
+_PLAYLIST = playlist_keys()
+_WEBHOOK = webhook_keys()
+_TABLES = ["server", "mount", "webhook"]
 
 
 def _unknown(key: str, known: Sequence[str]) -> str:
@@ -80,25 +95,56 @@ def _build(document: Mapping[str, object], base: StationConfig) -> StationConfig
     Turn a parsed TOML document into a (not yet checked) configuration.
     """
     for key in document:
-        if key not in ("server", "mount"):
-            raise Invalid((key,), _unknown(key, ["server", "mount"]))
+        if key not in _TABLES:
+            raise Invalid((key,), _unknown(key, _TABLES))
     server = document.get("server", {})
     if not isinstance(server, dict):
         raise Invalid(("server",), "must be a table ([server])")
     config = replace(base, **_convert(server, _SERVER, ("server",)))
+    if "webhook" in document:
+        hooks = _array(document, "webhook", "[[webhook]]")
+        config = replace(
+            config,
+            webhooks=tuple(
+                WebhookConfig(**_convert(table, _WEBHOOK, ("webhook", index)))
+                for index, table in enumerate(hooks)
+            ),
+        )
     if "mount" not in document:
         return config
-    tables = document["mount"]
-    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
-        raise Invalid(("mount",), "must be an array of tables, each one starting [[mount]]")
+    tables = _array(document, "mount", "[[mount]]")
     mounts = []
     for index, table in enumerate(tables):
         if "name" not in table:
             raise Invalid(
                 ("mount", index, "name"), 'missing (every mount needs one, like "/stream")'
             )
-        mounts.append(MountConfig(**_convert(table, _MOUNT, ("mount", index))))
+        keys = {key: value for key, value in table.items() if key != "playlist"}
+        mount = MountConfig(**_convert(keys, _MOUNT, ("mount", index)))
+        if "playlist" in table:
+            where = ("mount", index)
+            playlists = _array(table, "playlist", "[[mount.playlist]]", where)
+            mount = replace(
+                mount,
+                playlists=tuple(
+                    PlaylistConfig(**_convert(each, _PLAYLIST, (*where, "playlist", number)))
+                    for number, each in enumerate(playlists)
+                ),
+            )
+        mounts.append(mount)
     return replace(config, mounts=tuple(mounts))
+
+
+def _array(
+    table: Mapping[str, object], key: str, header: str, where: KeyPath = ()
+) -> list[dict[str, object]]:
+    """
+    An array of tables of C{table}, each one a C{header} block.
+    """
+    found = table[key]
+    if not isinstance(found, list) or not all(isinstance(t, dict) for t in found):
+        raise Invalid((*where, key), f"must be an array of tables, each one starting {header}")
+    return found
 
 
 # Finding the line a key is on.
@@ -131,7 +177,7 @@ def _key_lines(text: str) -> dict[KeyPath, int]:
     declares it.  The Nth C{[[name]]} block is C{(name, N - 1)}.
     """
     lines: dict[KeyPath, int] = {}
-    counts: dict[tuple[str, ...], int] = {}
+    counts: dict[KeyPath, int] = {}
     table: KeyPath = ()
     open_quote = ""
     for number, line in enumerate(text.splitlines(), start=1):
@@ -141,8 +187,15 @@ def _key_lines(text: str) -> dict[KeyPath, int]:
             continue
         if match := _ARRAY_HEADER.match(line):
             name = _key_parts(match.group(1))
-            counts[name] = counts.get(name, -1) + 1
-            table = (*name, counts[name])
+            # [[mount.playlist]] belongs to the [[mount]] block above it:
+            # ("mount", 1, "playlist", 0), counted within that mount.
+            parent: KeyPath = ()
+            if len(name) > 1 and table[: len(name) - 1] == name[:-1] and len(table) >= len(name):
+                parent = table[: len(name)]
+                name = name[-1:]
+            counted = (*parent, *name)
+            counts[counted] = counts.get(counted, -1) + 1
+            table = (*counted, counts[counted])
         elif match := _TABLE_HEADER.match(line):
             table = _key_parts(match.group(1))
         elif match := _KEY_LINE.match(line):
@@ -243,6 +296,12 @@ def load_config(
                         os.path.join(folder, m.record_dir)
                         if m.record_dir and "record_dir" in table
                         else m.record_dir
+                    ),
+                    playlists=tuple(
+                        replace(playlist, music=os.path.join(folder, playlist.music))
+                        if playlist.music
+                        else playlist
+                        for playlist in m.playlists
                     ),
                 )
                 for m, table in zip(config.mounts, tables, strict=True)

@@ -220,9 +220,7 @@ class RadioFactory(Factory):
         """
         Listeners on all mounts together.
         """
-        return sum(
-            len(mount.listeners) + mount.shifted_listeners for mount in self.mounts.values()
-        )
+        return sum(len(mount.listeners) + mount.shifted_listeners for mount in self.mounts.values())
 
     def buildProtocol(self, addr: IAddress | None) -> RadioProtocol:
         """

@@ -352,7 +352,8 @@ class LoadConfigErrorTests(SynchronousTestCase):
             "[servers]\n", 'radiod.toml line 1: servers: unknown key (did you mean "server"?)'
         )
         self.assert_error(
-            "[listen]\n", "radiod.toml line 1: listen: unknown key (known keys: server, mount)"
+            "[listen]\n",
+            "radiod.toml line 1: listen: unknown key (known keys: server, mount, webhook)",
         )
 
     def test_table_shapes(self) -> None:
@@ -873,4 +874,141 @@ class ReadConfigTests(SynchronousTestCase):
             read_config(path)
         self.assertEqual(
             str(caught.exception), f"cannot read config {path}: not UTF-8 text (byte 22)"
+        )
+
+
+PROGRAMMED = """\
+[server]
+timezone = "Europe/Paris"
+
+[[mount]]
+name = "/a"
+music = "music"
+
+[[mount]]
+name = "/b"
+music = "more"
+crossfade = 2.5
+
+[[mount.playlist]]
+name = "ids"
+music = "ids"
+every_songs = 2
+jingle = true
+
+[[mount.playlist]]
+name = "morning"
+music = "morning.m3u"
+schedule = ["Mon-Fri 06:00-10:00", "Sat 08:00-09:00"]
+order = "sequential"
+{extra}
+
+[[webhook]]
+url = "https://example.org/hook"
+events = ["track", "live_start"]
+secret = "s3cret"
+"""
+
+
+class ProgrammingConfigTests(SynchronousTestCase):
+    """
+    The keys that program a station: C{[[mount.playlist]]} tables under
+    their mount, the station's time zone, C{[[webhook]]} tables, and their
+    errors, each naming the file, the line and the key.
+    """
+
+    def assert_error(self, text: str, message: str) -> None:
+        with self.assertRaises(ConfigError) as caught:
+            load_config(text, "etc/radiod.toml")
+        self.assertEqual(str(caught.exception), message)
+
+    def test_read(self) -> None:
+        """
+        Playlists belong to the mount whose table they follow; relative
+        music paths are taken from the file's folder.
+        """
+        config = load_config(PROGRAMMED.format(extra=""), "etc/radiod.toml")
+        self.assertEqual(config.timezone, "Europe/Paris")
+        first, second = config.mounts
+        self.assertEqual(first.playlists, ())
+        ids, morning = second.playlists
+        self.assertEqual(
+            (ids.name, ids.music, ids.every_songs, ids.jingle, ids.turn),
+            ("ids", "etc/ids", 2, True, "every_songs"),
+        )
+        self.assertEqual(
+            (morning.music, morning.order, morning.turn, morning.crossfade),
+            ("etc/morning.m3u", "sequential", "schedule", -1.0),
+        )
+        self.assertEqual(morning.schedule, ("Mon-Fri 06:00-10:00", "Sat 08:00-09:00"))
+        (hook,) = config.webhooks
+        self.assertEqual(
+            (hook.url, hook.events, hook.secret),
+            ("https://example.org/hook", ("track", "live_start"), "s3cret"),
+        )
+
+    def test_playlist_errors(self) -> None:
+        """
+        A malformed schedule, a second way of taking turns, an unknown key,
+        a bad order or at_minute are errors on the playlist's own line.
+        """
+        text = PROGRAMMED.replace("Mon-Fri 06:00-10:00", "Mon-Fri 25:00-10:00").format(extra="")
+        self.assert_error(
+            text,
+            "etc/radiod.toml line 22: mount[1].playlist[1].schedule: hour 25 is not a time of "
+            'day in "Mon-Fri 25:00-10:00"',
+        )
+        self.assert_error(
+            PROGRAMMED.format(extra="weight = 2"),
+            "etc/radiod.toml line 22: mount[1].playlist[1].schedule: a playlist takes its turn "
+            "one way; it already has weight",
+        )
+        self.assert_error(
+            PROGRAMMED.format(extra="shuffle = true"),
+            "etc/radiod.toml line 24: mount[1].playlist[1].shuffle: unknown key (did you mean "
+            '"schedule"?)',
+        )
+        self.assert_error(
+            PROGRAMMED.format(extra="").replace('order = "sequential"', 'order = "random"'),
+            'etc/radiod.toml line 23: mount[1].playlist[1].order: must be "shuffle" or '
+            "\"sequential\", not 'random'",
+        )
+        self.assert_error(
+            PROGRAMMED.format(extra="").replace("every_songs = 2", "every_songs = 2\nat_minute = 0"),
+            "etc/radiod.toml line 17: mount[1].playlist[0].at_minute: needs every_minutes",
+        )
+        self.assert_error(
+            PROGRAMMED.format(extra="").replace("every_songs = 2\n", ""),
+            "etc/radiod.toml line 13: mount[1].playlist[0]: needs one way to take its turn: "
+            "weight, every_songs, every_minutes or schedule",
+        )
+        self.assert_error(
+            PROGRAMMED.format(extra="").replace('name = "morning"', 'name = "ids"'),
+            "etc/radiod.toml line 20: mount[1].playlist[1].name: 'ids' is already the name "
+            "of playlist[0]",
+        )
+
+    def test_station_errors(self) -> None:
+        """
+        An unknown time zone, a webhook URL that is not http(s), an unknown
+        event and a crossfade out of range are errors on their lines.
+        """
+        self.assert_error(
+            PROGRAMMED.format(extra="").replace("Europe/Paris", "Europe/Atlantis"),
+            "etc/radiod.toml line 2: server.timezone: unknown time zone 'Europe/Atlantis'",
+        )
+        self.assert_error(
+            PROGRAMMED.format(extra="").replace("https://example.org/hook", "ftp://x/hook"),
+            "etc/radiod.toml line 27: webhook[0].url: must be an http:// or https:// URL, "
+            "not 'ftp://x/hook'",
+        )
+        self.assert_error(
+            PROGRAMMED.format(extra="").replace('"live_start"', '"song"'),
+            "etc/radiod.toml line 28: webhook[0].events: unknown event 'song' (known: track, "
+            "live_start, live_end, silence, station_up, station_down, listener_peak)",
+        )
+        self.assert_error(
+            PROGRAMMED.format(extra="").replace("crossfade = 2.5", "crossfade = 20"),
+            "etc/radiod.toml line 11: mount[1].crossfade: must be between 0.0 and 15.0 "
+            "seconds, not 20.0",
         )
