@@ -15,6 +15,8 @@ I/O, without Twisted and without reading a clock:
     a station ID) is due: after every N songs, or M minutes after the last
     one, or at fixed minutes of the wall clock.
   - L{weighted} shares slots among several playlists by weight.
+  - L{take_turn} puts these together: which of a mount's playlists gives
+    the next item, and L{after_turn} keeps the little it must remember.
 
 Times are plain floats: seconds on the station clock, which reads seconds
 since the Unix epoch (as C{reactor.seconds()} does).  Randomness comes
@@ -25,22 +27,30 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, tzinfo
 from fractions import Fraction
 
 from radiod.audio.track import TrackInfo
+from radiod.config.windows import Window
+from radiod.library.schedule import pick
 
 __all__ = [
+    "DEFAULT",
     "Aired",
     "Candidate",
     "Choice",
     "Rules",
     "ShuffleBag",
+    "Slot",
+    "TurnState",
+    "after_turn",
     "choose",
     "every_minutes_due",
     "every_songs_due",
     "fixed_offset",
+    "take_turn",
     "weighted",
 ]
 
@@ -382,7 +392,10 @@ def every_minutes_due(
     at 13:00:00, and one that played late, at 12:04, is due at 13:00 too.
     Periods are counted from midnight of the local epoch day, so a period
     that divides a day (15, 20, 30, 60, 120 minutes...) falls at the same
-    wall-clock times every day.
+    wall-clock times every day.  Slots follow the wall clock through
+    daylight-saving changes: slots in the hour the clocks skip never come
+    (the next is the first after the jump), and when the clocks go back,
+    the repeated hour's slots come again.
 
     @param now: the station clock time, at a song end.
     @param last: when the item last played (station clock); C{None} if it
@@ -409,9 +422,27 @@ def every_minutes_due(
     if not 0 <= at_minute < minutes:
         raise ValueError(f"at_minute {at_minute} is not within a period of {minutes:g} minutes")
     offset = at_minute * 60.0
-    then = local(since)
-    slot = offset + (math.floor((then - offset) / period) + 1) * period
-    return local(now) >= slot
+
+    def crossed(before: float, after: float) -> bool:
+        # A slot lies in (before, after], both on one stretch of the wall
+        # clock.
+        return math.floor((after - offset) / period) > math.floor((before - offset) / period)
+
+    shift_then, shift_now = local(since) - since, local(now) - now
+    if shift_then == shift_now or now <= since:
+        return crossed(since + shift_then, now + shift_now)
+    # The clock changed in between: find when, to the second, and look for
+    # a slot on each side of the change.
+    low, high = since, now
+    while high - low > 0.5:
+        middle = (low + high) / 2
+        if local(middle) - middle == shift_now:
+            high = middle
+        else:
+            low = middle
+    return crossed(since + shift_then, low + shift_then) or crossed(
+        high + shift_now - 0.5, now + shift_now
+    )
 
 
 def weighted(playlists: Sequence[tuple[str, float]], counts: Mapping[str, int]) -> str | None:
@@ -468,3 +499,175 @@ def weighted(playlists: Sequence[tuple[str, float]], counts: Mapping[str, int]) 
     chosen = best if best is not None else most
     assert chosen is not None
     return chosen[1]
+
+
+DEFAULT = ""
+"""
+The name L{take_turn} gives the mount's default rotation (its C{music}).
+"""
+
+
+@dataclass(frozen=True)
+class Slot:
+    """
+    How one of a mount's extra playlists takes its turn: by L{weight}
+    beside the default rotation, one item after L{every_songs} songs, one
+    item every L{every_minutes} minutes (at L{at_minute} of each period
+    of the wall clock when set), or in place of the music during its
+    L{windows}.
+
+    @ivar name: the playlist's name.
+    @ivar weight: its share of the default rotation's slots.
+    @ivar every_songs: songs between two of its items; 0 for never.
+    @ivar every_minutes: minutes between two of its items; 0 for never.
+    @ivar at_minute: with C{every_minutes}, the minute of each period its
+        item is due at, or C{None} to count from the last one.
+    @ivar windows: when it replaces the music (L{radiod.library.schedule}).
+    """
+
+    name: str
+    weight: float = 0.0
+    every_songs: int = 0
+    every_minutes: float = 0.0
+    at_minute: int | None = None
+    windows: tuple[Window, ...] = ()
+
+    @property
+    def interstitial(self) -> bool:
+        """
+        Whether its items come between songs (jingles, station IDs)
+        rather than being songs themselves.
+        """
+        return bool(self.every_songs or self.every_minutes)
+
+
+@dataclass(frozen=True)
+class TurnState:
+    """
+    What L{take_turn} needs to know of the past, kept by the programme
+    and moved on by L{after_turn} as each item starts.
+
+    @ivar start: when the rotation started (station clock).
+    @ivar songs_since: songs started since each interstitial playlist's
+        last item (or since the start).
+    @ivar last: when each interstitial playlist's last item started.
+    @ivar counts: slots each weighted playlist (and L{DEFAULT}) has had.
+    @ivar interstitial: whether the item that started last was an
+        interstitial.
+    """
+
+    start: float
+    songs_since: Mapping[str, int] = field(default_factory=dict)
+    last: Mapping[str, float] = field(default_factory=dict)
+    counts: Mapping[str, int] = field(default_factory=dict)
+    interstitial: bool = False
+
+
+def _local_time(zone: tzinfo) -> Callable[[float], float]:
+    """
+    Station clock time to the zone's local wall-clock time, as
+    L{every_minutes_due} takes it.
+    """
+
+    def local(t: float) -> float:
+        offset = datetime.fromtimestamp(t, zone).utcoffset()
+        return t + (offset.total_seconds() if offset is not None else 0.0)
+
+    return local
+
+
+def take_turn(
+    slots: Sequence[Slot],
+    state: TurnState,
+    at: float,
+    zone: tzinfo,
+    default_weight: float = 1.0,
+    unavailable: Collection[str] = (),
+) -> str:
+    """
+    Which playlist gives the item that starts at C{at}.
+
+    In order:
+
+      1. An interstitial that is due: an C{every_minutes} playlist first
+         (the clock does not wait), then an C{every_songs} one, the first
+         listed of each kind.  At most one interstitial plays between two
+         songs: after one, a due C{every_songs} item waits for the next
+         song end, and a due C{every_minutes} item plays right after only
+         if it is clock-bound (C{at_minute}), as the top-of-the-hour ID is.
+      2. A scheduled playlist whose window is open (the one that came on
+         the air most recently: L{radiod.library.schedule.pick}): it
+         replaces the music, weighted playlists included.
+      3. The default rotation and the weighted playlists, sharing slots
+         by weight (L{weighted}).
+
+    @param slots: the mount's extra playlists, in the order configured.
+    @param state: the past, as L{after_turn} keeps it.
+    @param at: when the item will start (station clock, Unix seconds): the
+        end of the item playing.
+    @param zone: the station's time zone.
+    @param default_weight: the default rotation's weight.
+    @param unavailable: playlists with nothing playable now, passed over.
+    @return: the playlist's name, or L{DEFAULT}.
+    """
+    live = [slot for slot in slots if slot.name not in unavailable]
+    local = _local_time(zone)
+    for slot in live:
+        if not slot.every_minutes:
+            continue
+        if state.interstitial and slot.at_minute is None:
+            continue
+        if every_minutes_due(
+            at,
+            state.last.get(slot.name),
+            slot.every_minutes,
+            slot.at_minute,
+            start=state.start,
+            local=local,
+        ):
+            return slot.name
+    if not state.interstitial:
+        for slot in live:
+            if slot.every_songs and every_songs_due(
+                state.songs_since.get(slot.name, 0), slot.every_songs
+            ):
+                return slot.name
+    scheduled = [(slot.name, slot.windows) for slot in live if slot.windows]
+    if scheduled:
+        on_air = pick(scheduled, datetime.fromtimestamp(at, UTC), zone)
+        if on_air is not None:
+            return on_air
+    shares = [(DEFAULT, default_weight)]
+    shares.extend((slot.name, slot.weight) for slot in live if slot.weight > 0)
+    chosen = weighted(shares, state.counts)
+    return DEFAULT if chosen is None else chosen
+
+
+def after_turn(slots: Sequence[Slot], state: TurnState, name: str, at: float) -> TurnState:
+    """
+    The state once an item of playlist C{name} started at C{at}: a song
+    counts towards every C{every_songs} playlist; an interstitial resets
+    its own count and time; a default or weighted item takes a slot.
+
+    @param slots: the mount's extra playlists.
+    @param state: the state before.
+    @param name: the playlist (or L{DEFAULT}) the item came from; an item
+        from no listed playlist (queued by hand, requested) counts as a
+        song and takes no slot.
+    @param at: when it started.
+    """
+    by_name = {slot.name: slot for slot in slots}
+    slot = by_name.get(name)
+    if slot is not None and slot.interstitial:
+        songs = dict(state.songs_since)
+        songs[name] = 0
+        last = dict(state.last)
+        last[name] = at
+        return replace(state, songs_since=songs, last=last, interstitial=True)
+    songs = {
+        other.name: state.songs_since.get(other.name, 0) + 1 for other in slots if other.every_songs
+    }
+    counts = dict(state.counts)
+    if name == DEFAULT or (slot is not None and slot.weight > 0):
+        counts[name] = counts.get(name, 0) + 1
+    return replace(state, songs_since=songs, counts=counts, interstitial=False)

@@ -974,7 +974,7 @@ class ProgrammingConfigTests(SynchronousTestCase):
             "\"sequential\", not 'random'",
         )
         self.assert_error(
-            PROGRAMMED.format(extra="").replace("every_songs = 2", "every_songs = 2\nat_minute = 0"),
+            PROGRAMMED.format(extra="").replace("songs = 2", "songs = 2\nat_minute = 0"),
             "etc/radiod.toml line 17: mount[1].playlist[0].at_minute: needs every_minutes",
         )
         self.assert_error(

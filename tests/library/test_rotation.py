@@ -5,23 +5,30 @@ Tests for L{radiod.library.rotation}: the pure decisions of a rotation.
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from fractions import Fraction
 from itertools import pairwise
+from zoneinfo import ZoneInfo
 
 from twisted.trial.unittest import SynchronousTestCase
 
 from radiod.audio.track import TrackInfo
+from radiod.config.windows import parse_schedule
 from radiod.library.rotation import (
+    DEFAULT,
     Aired,
     Candidate,
     Choice,
     Rules,
     ShuffleBag,
+    Slot,
+    TurnState,
+    after_turn,
     choose,
     every_minutes_due,
     every_songs_due,
     fixed_offset,
+    take_turn,
     weighted,
 )
 
@@ -589,3 +596,196 @@ class WeightedTests(SynchronousTestCase):
             assert name is not None
             counts[name] = counts.get(name, 0) + 1
         self.assertEqual(counts, {"A": 10, "B": 10})
+
+
+SONG = 210.0
+JINGLE = 10.0
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def air(
+    slots: list[Slot],
+    start: datetime,
+    hours: float,
+    zone: tzinfo = UTC,
+    default_weight: float = 1.0,
+    unavailable: tuple[str, ...] = (),
+) -> list[tuple[float, str]]:
+    """
+    Play a mount's playlists for C{hours} from C{start}: songs of
+    L{SONG} seconds, interstitials of L{JINGLE}, each item chosen by
+    L{take_turn} at the end of the one before.
+
+    @return: each item's start (station clock) and playlist.
+    """
+    slot_of = {slot.name: slot for slot in slots}
+    at = start.timestamp()
+    end = at + hours * 3600
+    state = TurnState(start=at)
+    played = []
+    while at < end:
+        name = take_turn(slots, state, at, zone, default_weight, unavailable)
+        played.append((at, name))
+        state = after_turn(slots, state, name, at)
+        slot = slot_of.get(name)
+        at += JINGLE if slot is not None and slot.interstitial else SONG
+    return played
+
+
+def local(at: float, zone: tzinfo) -> datetime:
+    return datetime.fromtimestamp(at, zone)
+
+
+class TakeTurnTests(SynchronousTestCase):
+    """
+    L{take_turn} and L{after_turn}, played over simulated hours and days:
+    which of a mount's playlists gives each item.
+    """
+
+    def test_default_alone(self) -> None:
+        """
+        Without extra playlists every item is the default rotation's.
+        """
+        played = air([], datetime(2026, 3, 2, tzinfo=UTC), 2)
+        self.assertEqual({name for _, name in played}, {DEFAULT})
+
+    def test_every_songs(self) -> None:
+        """
+        C{every_songs = 2}: a jingle after every two songs, all day.
+        """
+        played = air([Slot("ids", every_songs=2)], datetime(2026, 3, 2, tzinfo=UTC), 24)
+        names = [name for _, name in played]
+        self.assertEqual(names[:7], ["", "", "ids", "", "", "ids", ""])
+        for position, name in enumerate(names):
+            if name == "ids":
+                self.assertEqual(names[position - 2 : position], ["", ""])
+
+    def test_top_of_the_hour_across_midnight(self) -> None:
+        """
+        C{every_minutes = 60, at_minute = 0}: one ID at the first song end
+        after each hour starts, however the songs fall, through midnight.
+        """
+        played = air(
+            [Slot("top", every_minutes=60, at_minute=0)],
+            datetime(2026, 3, 2, 22, 10, tzinfo=UTC),
+            4,
+        )
+        tops = [at for at, name in played if name == "top"]
+        hours = [local(at, UTC).strftime("%d %H") for at in tops]
+        self.assertEqual(hours, ["02 23", "03 00", "03 01", "03 02"])
+        for at in tops:
+            # Late by less than a song, never early.
+            self.assertLess(local(at, UTC).minute * 60 + local(at, UTC).second, SONG)
+
+    def test_every_minutes_from_the_last(self) -> None:
+        """
+        Without C{at_minute}, an item once 20 minutes have passed since
+        the last one (first 20 minutes after the start).
+        """
+        played = air([Slot("promo", every_minutes=20)], datetime(2026, 3, 2, tzinfo=UTC), 3)
+        promos = [at for at, name in played if name == "promo"]
+        start = datetime(2026, 3, 2, tzinfo=UTC).timestamp()
+        self.assertGreaterEqual(promos[0] - start, 1200)
+        for before, after in pairwise(promos):
+            self.assertGreaterEqual(after - before, 1200)
+            self.assertLess(after - before, 1200 + SONG + JINGLE)
+
+    def test_daylight_saving(self) -> None:
+        """
+        The top-of-the-hour ID follows the station's wall clock: 23 on the
+        day Paris springs forward, 25 on the day it falls back, and always
+        within a song of a local hour.
+        """
+        slots = [Slot("top", every_minutes=60, at_minute=0)]
+        for day, expected in (
+            (datetime(2026, 3, 29, tzinfo=PARIS), 23),
+            (datetime(2026, 10, 25, tzinfo=PARIS), 25),
+        ):
+            start = day.replace(hour=0, minute=5)
+            end = (day + timedelta(days=1)).replace(hour=0, minute=0)
+            hours = (end.timestamp() - start.timestamp()) / 3600
+            played = air(slots, start, hours, PARIS)
+            tops = [at for at, name in played if name == "top"]
+            # The 00:00 one of the next day falls outside; the day's first is at 01:00.
+            self.assertEqual(len(tops), expected - 1, day)
+            for at in tops:
+                minute = local(at, PARIS)
+                self.assertLess(minute.minute * 60 + minute.second, SONG, day)
+
+    def test_interplay(self) -> None:
+        """
+        With an ID every 3 songs and one at the top of the hour, there is
+        never more than one interstitial between two songs, except the
+        top-of-the-hour one right after a jingle (the clock does not wait);
+        a due C{every_songs} item waits for the next song end, and no
+        item is lost: every 3 songs bring one ID, every hour one top.
+        """
+        slots = [Slot("top", every_minutes=60, at_minute=0), Slot("ids", every_songs=3)]
+        played = air(slots, datetime(2026, 3, 2, tzinfo=UTC), 24 * 7)
+        names = [name for _, name in played]
+        for first, second in pairwise(names):
+            if first and second:
+                self.assertEqual((first, second), ("ids", "top"))
+        self.assertEqual(names.count("top"), 24 * 7 - 1)
+        songs = 0
+        for name in names:
+            if name == DEFAULT:
+                songs += 1
+            elif name == "ids":
+                self.assertGreaterEqual(songs, 3)
+                self.assertLessEqual(songs, 4)
+                songs = 0
+
+    def test_week_of_weekday_windows(self) -> None:
+        """
+        A C{"Mon-Fri 06:00-10:00"} show in Paris replaces the music from
+        the first song end at or after 06:00 to the last before 10:00,
+        Monday to Friday, and never at the weekend; the weighted playlist
+        sits out the show with the music.
+        """
+        slots = [
+            Slot("morning", windows=parse_schedule("Mon-Fri 06:00-10:00")),
+            Slot("new", weight=1),
+        ]
+        played = air(slots, datetime(2026, 3, 2, tzinfo=PARIS), 24 * 7, PARIS)
+        for at, name in played:
+            when = local(at, PARIS)
+            inside = when.weekday() < 5 and 6 <= when.hour < 10
+            self.assertEqual(name == "morning", inside, when)
+            if not inside:
+                self.assertIn(name, (DEFAULT, "new"))
+        days = {local(at, PARIS).date() for at, name in played if name == "morning"}
+        self.assertEqual(len(days), 5)
+        outside = [name for at, name in played if name != "morning"]
+        self.assertLessEqual(abs(outside.count("new") - outside.count(DEFAULT)), 1)
+
+    def test_window_starts_when_the_song_ends(self) -> None:
+        """
+        A window that opens mid-song takes the air at the song's end.
+        """
+        slots = [Slot("show", windows=parse_schedule("daily 12:00-13:00"))]
+        start = datetime(2026, 3, 2, 11, 58, tzinfo=UTC)
+        played = air(slots, start, 0.5)
+        self.assertEqual(played[0][1], DEFAULT)
+        self.assertEqual(played[1], (start.timestamp() + SONG, "show"))
+
+    def test_weights(self) -> None:
+        """
+        C{weight = 2} beside the default's 1: two of its songs for each of
+        the default's, spread out.
+        """
+        played = air([Slot("new", weight=2)], datetime(2026, 3, 2, tzinfo=UTC), 3)
+        names = [name for _, name in played]
+        self.assertEqual(names[:6], ["new", "", "new", "new", "", "new"])
+
+    def test_unavailable(self) -> None:
+        """
+        A playlist with nothing to play is passed over: the show's window
+        falls back to the music, an empty jingle list plays nothing.
+        """
+        slots = [
+            Slot("show", windows=parse_schedule("daily 00:00-00:00")),
+            Slot("ids", every_songs=1),
+        ]
+        played = air(slots, datetime(2026, 3, 2, tzinfo=UTC), 2, unavailable=("show", "ids"))
+        self.assertEqual({name for _, name in played}, {DEFAULT})
