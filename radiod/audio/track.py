@@ -23,6 +23,9 @@ class TrackInfo:
     @ivar artist: the artist, or an empty string when unknown.
     @ivar album: the album, or an empty string when unknown.
     @ivar duration: playing time in seconds, or 0.0 when unknown.
+    @ivar jingle: whether it is a jingle or station ID, kept out of the
+        history of tracks played.
+    @ivar requested: whether a listener asked for it.
     """
 
     path: str
@@ -30,6 +33,8 @@ class TrackInfo:
     artist: str = ""
     album: str = ""
     duration: float = 0.0
+    jingle: bool = False
+    requested: bool = False
 
     @property
     def stream_title(self) -> str:

@@ -103,8 +103,8 @@ class Mount:
         past (C{?offset=}) and are listening now.
     @ivar dropped: listeners disconnected for falling behind.
     @ivar track_started: clock time the current track reached the head.
-    @ivar history: the tracks played, newest first, each with the clock
-        time it reached the head (at most L{HISTORY_SIZE}).
+    @ivar history: the tracks played (jingles left out), newest first,
+        each with the clock time it reached the head (at most L{HISTORY_SIZE}).
     @ivar left_sent: audio bytes sent to listeners who have left.
     @ivar switch: for a paced source, what the pacer pulls from: the
         source, or a live source that takes it over (L{radiod.broadcast.live}).
@@ -329,7 +329,8 @@ class Mount:
             self.playing = play
             self.now_playing = track
             self.track_started = self._clock.seconds()
-            self.history.appendleft((track, self.track_started))
+            if not track.jingle:
+                self.history.appendleft((track, self.track_started))
             self._log.info(
                 "Now playing on {mount}: {title}", mount=self.name, title=track.stream_title
             )

@@ -26,11 +26,12 @@ import random
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, tzinfo
 from enum import Enum
 from itertools import chain
-from typing import Final, TypeAlias
+from typing import Final, Protocol, TypeAlias
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -42,17 +43,128 @@ from radiod.audio.format import ANY_FORMAT, AudioFormat, Probe, mount_format, pl
 from radiod.audio.frames import Frame
 from radiod.audio.loudness import GAIN_TOLERANCE, read_replaygain
 from radiod.audio.track import Cue, TrackInfo
+from radiod.config import PlaylistConfig
+from radiod.config.windows import parse_schedule
 from radiod.ffmpeg.transcoder import ConversionError, Transcoder
 from radiod.interfaces import IFrameSource, Runner
 from radiod.library.library import Library, LibraryChange
-from radiod.library.rotation import Aired, Candidate, Rules, choose
+from radiod.library.rotation import (
+    DEFAULT,
+    Aired,
+    Candidate,
+    InOrder,
+    Rules,
+    ShuffleBag,
+    Slot,
+    TurnState,
+    after_turn,
+    choose,
+    take_turn,
+)
 
-__all__ = ["AIRED_KEPT", "Inspection", "Programme", "inspect", "load_frames"]
+__all__ = [
+    "AIRED_KEPT",
+    "QUEUED",
+    "Inspection",
+    "Programme",
+    "RequestSource",
+    "Requested",
+    "inspect",
+    "load_frames",
+]
 
 AIRED_KEPT = 1000
 """
 How many past plays the programme keeps for its rotation rules.
 """
+
+
+QUEUED = "(queued)"
+"""
+Where a track asked for with L{Programme.queue} comes from, in place of a
+playlist's name.
+"""
+
+REQUESTED = "(requested)"
+"""
+Where a listener's request comes from, in place of a playlist's name.
+"""
+
+
+class Requested(Protocol):
+    """
+    A listener's request, as the programme sees it.
+    """
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def path(self) -> str: ...
+
+
+class RequestSource(Protocol):
+    """
+    Listeners' requests waiting to play (L{radiod.library.requests}).
+    """
+
+    def next_playable(
+        self, aired: Sequence[Aired], rules: Rules, starts_at: float
+    ) -> Requested | None:
+        """
+        The oldest request whose track keeps the rules if it starts at
+        C{starts_at}, or C{None}.
+        """
+
+    def started(self, request_id: str, now: float) -> None:
+        """
+        The request's track began to play.
+        """
+
+
+class Playlist:
+    """
+    One of a mount's extra playlists at run time: its library, where it
+    is in its order, and how it takes its turn.
+
+    @ivar config: its configuration.
+    @ivar library: its tracks.
+    @ivar slot: how it takes its turn (see L{radiod.library.rotation}).
+    @ivar order: what it deals next.
+    """
+
+    def __init__(self, config: PlaylistConfig, library: Library, rng: random.Random) -> None:
+        self.config = config
+        self.library = library
+        self.order: ShuffleBag | InOrder = (
+            ShuffleBag([], rng) if config.order == "shuffle" else InOrder([])
+        )
+        self.slot = Slot(
+            config.name,
+            config.weight,
+            config.every_songs,
+            config.every_minutes,
+            None if config.at_minute < 0 else config.at_minute,
+            parse_schedule(config.schedule) if config.schedule else (),
+        )
+
+    def track(self, path: str) -> TrackInfo | None:
+        """
+        The track of C{path} in this playlist, or C{None}.
+        """
+        for track in self.library.tracks:
+            if track.path == path:
+                return track
+        return None
+
+    def shown(self, track: TrackInfo) -> TrackInfo:
+        """
+        C{track} as listeners see it: under the playlist's title when it
+        has one, marked a jingle when the playlist holds jingles.
+        """
+        if self.config.title:
+            track = replace(track, title=self.config.title, artist="", album="")
+        return replace(track, jingle=self.config.jingle)
 
 
 def load_frames(path: str) -> FrameBlock:
@@ -172,10 +284,15 @@ class _Reading:
     @ivar path: the file.
     @ivar queued: whether it was asked for with L{Programme.queue}, rather
         than being the next of the round.
+    @ivar source: the playlist it comes from (L{DEFAULT} for the music),
+        or L{QUEUED} or L{REQUESTED}.
+    @ivar request: the id of the listener's request it answers, or C{""}.
     """
 
     path: str
     queued: bool
+    source: str = DEFAULT
+    request: str = ""
 
 
 @dataclass(frozen=True)
@@ -188,10 +305,14 @@ class _Stale:
 
     @ivar path: the file.
     @ivar queued: whether it was asked for with L{Programme.queue}.
+    @ivar source: as L{_Reading.source}.
+    @ivar request: as L{_Reading.request}.
     """
 
     path: str
     queued: bool
+    source: str = DEFAULT
+    request: str = ""
 
 
 @dataclass(frozen=True)
@@ -203,11 +324,15 @@ class _Ready:
     @ivar track: the track.
     @ivar frames: its frames, in the format played.
     @ivar queued: whether it was asked for with L{Programme.queue}.
+    @ivar source: as L{_Reading.source}.
+    @ivar request: as L{_Reading.request}.
     """
 
     track: TrackInfo
     frames: Sequence[Frame]
     queued: bool
+    source: str = DEFAULT
+    request: str = ""
 
     @property
     def path(self) -> str:
@@ -291,6 +416,10 @@ class Programme:
         transcoder: Transcoder | None = None,
         keep_format: AudioFormat | None = None,
         rules: Rules | None = None,
+        playlists: Sequence[Playlist] = (),
+        zone: tzinfo = UTC,
+        default_weight: float = 1.0,
+        requests: RequestSource | None = None,
     ) -> None:
         """
         @param library: the tracks to play.
@@ -312,6 +441,14 @@ class Programme:
             one replaces), played rather than settling one.
         @param rules: the rotation rules the next track is chosen by (see
             L{radiod.library.rotation}); none by default.
+        @param playlists: the mount's extra playlists, beside C{library}
+            (the default rotation), in the order configured.
+        @param zone: the station's time zone, for schedules and clock
+            times.
+        @param default_weight: the default rotation's weight beside
+            weighted playlists.
+        @param requests: listeners' requests, played as soon as the rules
+            allow; none by default.
         """
         self.library = library
         self._clock = clock
@@ -330,6 +467,16 @@ class Programme:
         self.upcoming: list[str] = []
         self.rules = rules if rules is not None else Rules()
         self.aired: deque[Aired] = deque(maxlen=AIRED_KEPT)
+        self.playlists: list[Playlist] = list(playlists)
+        self.zone = zone
+        self.default_weight = default_weight
+        self.requests = requests
+        self.turns = TurnState(start=clock.seconds())
+        self._unavailable: set[str] = set()
+        # What the listeners are shown for the frames handed out, and
+        # whether the track playing started a play of its own.
+        self._shown: TrackInfo | None = None
+        self._new_play = True
         self._queued: list[str] = []
         self.broken: set[str] = set()
         self.skipped = 0
@@ -385,6 +532,7 @@ class Programme:
         if self._run is not _Run.STARTING:
             return
         self._to_run(_Run.RUNNING)
+        self._prefetch()
         if self.rescan_interval > 0:
             loop = LoopingCall(self._scan)
             loop.clock = self._clock
@@ -423,17 +571,34 @@ class Programme:
         self._index = index + 1
         if self._index >= len(self._frames):
             self._to_turn(_Turn.WAITING)
-        assert self.playing is not None
-        return Cue(frame, self.playing, index == 0)
+        shown = self._shown
+        assert shown is not None
+        return Cue(frame, shown, index == 0 and self._new_play)
 
     def _begin(self, ready: _Ready) -> None:
         """
         The track read ahead starts, and the one after it is read.
         """
         self._ahead = None
-        self.playing = ready.track
+        now = self._clock.seconds()
         track = ready.track
-        self.aired.append(Aired(track.path, track.artist, track.title, self._clock.seconds()))
+        playlist = self._playlist(ready.source)
+        shown = playlist.shown(track) if playlist is not None else track
+        if ready.request:
+            shown = replace(shown, requested=True)
+            if self.requests is not None:
+                self.requests.started(ready.request, now)
+        if shown.jingle and playlist is not None and not playlist.config.title and self._shown:
+            # A jingle without a title of its own goes out under the title
+            # on the air, as part of the same play.
+            self._new_play = False
+        else:
+            self._shown = shown
+            self._new_play = True
+        self.playing = track
+        if not shown.jingle:
+            self.aired.append(Aired(track.path, track.artist, track.title, now))
+        self.turns = after_turn(self._slots(), self.turns, ready.source, now)
         self._frames = ready.frames
         self._index = 0
         self._to_turn(_Turn.PLAYING)
@@ -450,7 +615,15 @@ class Programme:
         """
         ahead = self._ahead
         if isinstance(ahead, _Ready):
-            return ahead.track
+            playlist = self._playlist(ahead.source)
+            if playlist is None:
+                return replace(ahead.track, requested=bool(ahead.request))
+            if playlist.config.jingle and not playlist.config.title:
+                # Goes out under the title on the air: nothing new to show.
+                return None
+            return playlist.shown(ahead.track)
+        if ahead is not None and ahead.source not in (DEFAULT, QUEUED):
+            return None
         pending = [ahead.path] if ahead is not None else []
         for path in chain(pending, self._queued, self.upcoming):
             if path not in self.broken:
@@ -458,6 +631,48 @@ class Programme:
                 if track is not None:
                     return track
         return None
+
+    def _playlist(self, name: str) -> Playlist | None:
+        """
+        The extra playlist called C{name}, or C{None} (for the default
+        rotation, a queued track or a request).
+        """
+        for playlist in self.playlists:
+            if playlist.config.name == name:
+                return playlist
+        return None
+
+    def _slots(self) -> list[Slot]:
+        return [playlist.slot for playlist in self.playlists]
+
+    def set_playlists(
+        self, configs: Sequence[PlaylistConfig], make_library: Callable[[str], Library]
+    ) -> None:
+        """
+        Take new extra playlists (a reload): a playlist whose name, music
+        and order are unchanged keeps its library and its place in its
+        order; the others are read afresh.  The item read ahead stays.
+
+        @param configs: the playlists, in the order configured.
+        @param make_library: a library for a C{music} location.
+        """
+        kept = {(p.config.name, p.config.music, p.config.order): p for p in self.playlists}
+        playlists = []
+        fresh = []
+        for config in configs:
+            found = kept.get((config.name, config.music, config.order))
+            if found is None:
+                found = Playlist(config, make_library(config.music), self._rng)
+                fresh.append(found)
+            else:
+                slot = Playlist(config, found.library, self._rng).slot
+                found.config, found.slot = config, slot
+            playlists.append(found)
+        self.playlists = playlists
+        self._unavailable &= {p.config.name for p in playlists}
+        if fresh and self._run is not _Run.STOPPED:
+            for playlist in fresh:
+                self._scan_playlist(playlist)
 
     @property
     def queued(self) -> list[str]:
@@ -510,11 +725,11 @@ class Programme:
         place = len(self.queued)
         if ahead is not None and not ahead.queued:
             if isinstance(ahead, _Ready):
-                self.upcoming.insert(0, ahead.path)
+                self._put_back(ahead)
                 self._ahead = None
             else:
                 # Put back in the round when its read ends.
-                self._ahead = _Stale(ahead.path, queued=False)
+                self._ahead = _Stale(ahead.path, False, ahead.source, ahead.request)
         self._prefetch()
         return place
 
@@ -561,6 +776,75 @@ class Programme:
             self.upcoming.remove(choice.path)
         return choice.path
 
+    def _pick(self) -> _Reading | None:
+        """
+        What plays next, as the playlists take their turns (see
+        L{radiod.library.rotation.take_turn}): a due jingle, a listener's
+        request that keeps the rules, a scheduled or weighted playlist's
+        item, or the music; C{None} when nothing is playable.
+        """
+        at = self._starts_at()
+        slots = self._slots()
+        unavailable: set[str] = set()
+        for each in self.playlists:
+            if not self._playable(each.library):
+                unavailable.add(each.config.name)
+        for name in sorted(unavailable - self._unavailable):
+            self._log.warn(
+                "Playlist {playlist} on {mount} has nothing to play; it is passed over",
+                playlist=name,
+                mount=self.name,
+            )
+        self._unavailable = unavailable
+        name = take_turn(slots, self.turns, at, self.zone, self.default_weight, unavailable)
+        playlist = self._playlist(name)
+        if (playlist is None or not playlist.slot.interstitial) and self.requests is not None:
+            request = self.requests.next_playable(list(self.aired), self.rules, at)
+            if request is not None and self._track(request.path) is not None:
+                # The round goes on without it, as with a queued track.
+                self.upcoming = [path for path in self.upcoming if path != request.path]
+                return _Reading(request.path, False, REQUESTED, request.id)
+        if playlist is None:
+            path = self._next_path()
+            return None if path is None else _Reading(path, False)
+        path = self._playlist_path(playlist, at)
+        if path is None:
+            return None
+        return _Reading(path, False, playlist.config.name)
+
+    def _playable(self, library: Library) -> bool:
+        return any(track.path not in self.broken for track in library.tracks)
+
+    def _playlist_path(self, playlist: Playlist, at: float) -> str | None:
+        """
+        The next path of an extra playlist: the next of its order, or for
+        music (not jingles), the first of its order that keeps the rules.
+        """
+        order = playlist.order
+        upcoming = [path for path in order.upcoming() if path not in self.broken]
+        if not upcoming:
+            return None
+        rules = self.rules
+        if playlist.config.jingle or not (rules.artist_separation or rules.title_separation):
+            order.take(upcoming[0])
+            return upcoming[0]
+        candidates = [
+            Candidate.from_track(track)
+            for track in (playlist.track(path) for path in upcoming)
+            if track is not None
+        ]
+        choice = choose(candidates, list(self.aired), rules, at)
+        path = upcoming[0] if choice is None else choice.path
+        if choice is not None and choice.relaxed:
+            self._log.info(
+                "Rotation rules on {mount}, playlist {playlist}: {reason}",
+                mount=self.name,
+                playlist=playlist.config.name,
+                reason=choice.reason,
+            )
+        order.take(path)
+        return path
+
     def _starts_at(self) -> float:
         """
         When the track read next will start: when the one playing ends.
@@ -585,11 +869,15 @@ class Programme:
         """
         if self._ahead is not None or self._run is _Run.STOPPED:
             return
-        queued = self._next_queued()
-        path = queued if queued is not None else self._next_path()
-        if path is None:
+        if self._run is _Run.STARTING and self.playlists:
+            # The first choice waits for every playlist's first scan.
             return
-        self._ahead = _Reading(path, queued=queued is not None)
+        queued = self._next_queued()
+        reading = _Reading(queued, True, QUEUED) if queued is not None else self._pick()
+        if reading is None:
+            return
+        self._ahead = reading
+        path = reading.path
         loaded = self._read(path)
         loaded.addCallbacks(
             self._loaded, self._load_failed, callbackArgs=(path,), errbackArgs=(path,)
@@ -609,7 +897,8 @@ class Programme:
                 "No ffmpeg: tracks on {mount} play without loudness normalization",
                 mount=self.name,
             )
-        track = self._track(path)
+        ahead = self._ahead
+        track = self._track(path, ahead.source if ahead is not None else DEFAULT)
         duration = track.duration if track is not None else 0.0
         found = self._runner(lambda: inspect(path, loader, measure))
 
@@ -640,7 +929,14 @@ class Programme:
 
         return found.addCallback(lambda found: gain(found).addCallback(choose, found))
 
-    def _track(self, path: str) -> TrackInfo | None:
+    def _track(self, path: str, source: str = DEFAULT) -> TrackInfo | None:
+        """
+        The track of C{path} in the library of C{source}: an extra
+        playlist's, or the music's.
+        """
+        playlist = self._playlist(source)
+        if playlist is not None:
+            return playlist.track(path)
         for track in self.library.tracks:
             if track.path == path:
                 return track
@@ -660,11 +956,11 @@ class Programme:
     def _loaded(self, result: tuple[Sequence[Frame], AudioFormat], path: str) -> None:
         frames, played_in = result
         read = self._read_ended(path)
-        track = self._track(path)
+        track = self._track(path, read.source)
         if isinstance(read, _Stale) or track is None:
             # Replaced or removed while we were reading it.
             if track is not None:
-                self._put_back(path, read.queued)
+                self._put_back(read)
             self._prefetch()
             return
         if not frames:
@@ -677,14 +973,19 @@ class Programme:
                 mount=self.name,
                 played=played_in.describe(),
             )
-        self._ahead = _Ready(track, frames, read.queued)
+        self._ahead = _Ready(track, frames, read.queued, read.source, read.request)
 
-    def _put_back(self, path: str, queued: bool) -> None:
+    def _put_back(self, ahead: _Reading | _Stale | _Ready) -> None:
         """
         Make a path read ahead (or being read) the next to read again, in
-        the queue (C{queued}) or the round it came from.
+        the queue or the round it came from.  An extra playlist's item or
+        a request is not put back: the playlist's order has moved on, and
+        a request waits in its queue until it plays.
         """
-        (self._queued if queued else self.upcoming).insert(0, path)
+        if ahead.queued:
+            self._queued.insert(0, ahead.path)
+        elif ahead.source == DEFAULT:
+            self.upcoming.insert(0, ahead.path)
 
     def _load_failed(self, failure: Failure, path: str) -> None:
         self._read_ended(path)
@@ -738,6 +1039,13 @@ class Programme:
         return self._scan()
 
     def _scan(self) -> Deferred[None]:
+        """
+        Scan the music and every extra playlist; fires when all are done.
+        """
+        scans = [self._scan_music(), *(self._scan_playlist(p) for p in self.playlists)]
+        return gatherResults(scans).addCallback(lambda _: None)
+
+    def _scan_music(self) -> Deferred[None]:
         if self._scanning is not None:
             return succeed(None)
         scanned = self._scanning = self.library.scan()
@@ -787,12 +1095,59 @@ class Programme:
                 self.upcoming = order[order.index(anchor) + 1 :]
             else:
                 self.upcoming.extend(added)
-        if ahead is not None and (ahead.path not in present or ahead.path in change.changed):
-            if isinstance(ahead, _Ready):
-                self._ahead = None
-                if ahead.path in present:
-                    self._put_back(ahead.path, ahead.queued)
-            else:
-                self._ahead = _Stale(ahead.path, ahead.queued)
+        if ahead is not None and self._playlist(ahead.source) is None:
+            self._supersede(ahead, present, change)
         self.broken -= {*change.changed, *change.added, *change.removed}
         self._prefetch()
+
+    def _supersede(
+        self, ahead: _Reading | _Stale | _Ready, present: set[str], change: LibraryChange
+    ) -> None:
+        """
+        Drop the track read ahead (or make its read stale) when a rescan of
+        its library found it changed or gone.
+        """
+        if ahead.path in present and ahead.path not in change.changed:
+            return
+        if isinstance(ahead, _Ready):
+            self._ahead = None
+            if ahead.path in present:
+                self._put_back(ahead)
+        else:
+            self._ahead = _Stale(ahead.path, ahead.queued, ahead.source, ahead.request)
+
+    def _scan_playlist(self, playlist: Playlist) -> Deferred[None]:
+        """
+        Scan an extra playlist's library and deal its tracks from then on.
+        """
+        scanned = playlist.library.scan()
+
+        def done(change: LibraryChange) -> None:
+            paths = [track.path for track in playlist.library.tracks]
+            if change.added or change.removed or change.changed:
+                self._log.info(
+                    "Playlist {playlist} of {mount} changed: {added} added, {removed} removed, "
+                    "{changed} replaced",
+                    playlist=playlist.config.name,
+                    mount=self.name,
+                    added=len(change.added),
+                    removed=len(change.removed),
+                    changed=len(change.changed),
+                )
+            playlist.order.update(paths)
+            ahead = self._ahead
+            if ahead is not None and ahead.source == playlist.config.name:
+                self._supersede(ahead, set(paths), change)
+            self.broken -= {*change.changed, *change.added, *change.removed}
+            self._prefetch()
+
+        def failed(failure: Failure) -> None:
+            self._log.error(
+                "Cannot scan playlist {playlist} of {mount}: {reason}",
+                playlist=playlist.config.name,
+                mount=self.name,
+                reason=failure.getErrorMessage(),
+            )
+
+        scanned.addCallbacks(done, failed)
+        return scanned.addCallback(lambda _: None)

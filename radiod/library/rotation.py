@@ -6,7 +6,7 @@ A station's air is programmed from a few parts, each decided here without
 I/O, without Twisted and without reading a clock:
 
   - L{ShuffleBag} deals a playlist in a real shuffle: every item once, in
-    random order, before any repeats.
+    random order, before any repeats; L{InOrder} deals one in its order.
   - L{choose} takes the first track of a preferred order that keeps the
     L{Rules} of separation (no artist, no song again too soon), and never
     stalls: when none keeps them all it takes the one that breaks them
@@ -41,6 +41,7 @@ __all__ = [
     "Aired",
     "Candidate",
     "Choice",
+    "InOrder",
     "Rules",
     "ShuffleBag",
     "Slot",
@@ -671,3 +672,53 @@ def after_turn(slots: Sequence[Slot], state: TurnState, name: str, at: float) ->
     if name == DEFAULT or (slot is not None and slot.weight > 0):
         counts[name] = counts.get(name, 0) + 1
     return replace(state, songs_since=songs, counts=counts, interstitial=False)
+
+
+class InOrder:
+    """
+    A playlist dealt in its own order, round after round; the same
+    interface as L{ShuffleBag}.
+    """
+
+    def __init__(self, items: Sequence[str]) -> None:
+        """
+        @param items: the items, in order; duplicates count once.
+        """
+        self._items: list[str] = list(dict.fromkeys(items))
+        self._last: str | None = None
+
+    def update(self, items: Sequence[str]) -> None:
+        """
+        Replace the items; the order goes on after the item given out last
+        if it is still there, else from the top.
+        """
+        self._items = list(dict.fromkeys(items))
+        if self._last not in self._items:
+            self._last = None
+
+    def upcoming(self) -> list[str]:
+        """
+        Every item, the one after the item given out last first.
+        """
+        if self._last is None:
+            return list(self._items)
+        after = self._items.index(self._last) + 1
+        return self._items[after:] + self._items[:after]
+
+    def take(self, path: str) -> None:
+        """
+        C{path} was given out (picked out of order): the order goes on
+        after it.
+        """
+        if path in self._items:
+            self._last = path
+
+    def next(self) -> str | None:
+        """
+        The next item, or C{None} when there are none.
+        """
+        upcoming = self.upcoming()
+        if not upcoming:
+            return None
+        self._last = upcoming[0]
+        return upcoming[0]

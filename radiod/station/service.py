@@ -7,6 +7,7 @@ listening port.
 from __future__ import annotations
 
 import os
+import random
 from dataclasses import replace
 from typing import TypeVar
 
@@ -32,6 +33,7 @@ from radiod.broadcast.mount import Mount
 from radiod.broadcast.registry import Mounts
 from radiod.broadcast.switch import Switch
 from radiod.config import MountConfig, StationConfig, is_tls_url, parse_push_url
+from radiod.config.windows import load_zone
 from radiod.ffmpeg.binary import find_ffmpeg
 from radiod.ffmpeg.cache import ConversionCache
 from radiod.ffmpeg.converter import ffmpeg_aac_encoders, ffmpeg_converters
@@ -42,7 +44,7 @@ from radiod.hls.shift import TimeShift
 from radiod.ingest.relay import Relay
 from radiod.interfaces import IFrameSource, Runner
 from radiod.library.library import Library, scan_location
-from radiod.library.programme import Programme
+from radiod.library.programme import Playlist, Programme
 from radiod.library.rotation import Rules
 from radiod.library.tags import info_from_name
 from radiod.outbound.relay import RelayOut
@@ -366,7 +368,19 @@ class StationService(MultiService):
             transcoder=self.transcoder,
             keep_format=kept,
             rules=Rules(config.artist_separation, config.title_separation),
+            playlists=[
+                Playlist(playlist, self._library(playlist.music), random.Random())
+                for playlist in config.playlists
+            ],
+            zone=load_zone(self.config.timezone),
+            default_weight=config.default_weight,
         )
+
+    def _library(self, location: str) -> Library:
+        """
+        A library of the music at C{location}, read off the reactor thread.
+        """
+        return Library(location, self._runner)
 
     def _add_relays_out(self, config: MountConfig) -> list[RelayOut]:
         """
@@ -497,6 +511,7 @@ class StationService(MultiService):
         for mount in self.mounts.values():
             playlist: object = mount.switch.playlist if mount.switch is not None else None
             if isinstance(playlist, Programme):
+                playlist.zone = load_zone(config.timezone)
                 playlist.rescan()
         live = self._live()
         self._log.info(
@@ -635,6 +650,9 @@ class StationService(MultiService):
         if isinstance(playing, Programme):
             playing.normalize = config.normalize
             playing.rules = Rules(config.artist_separation, config.title_separation)
+            playing.default_weight = config.default_weight
+            if old.playlists != config.playlists:
+                playing.set_playlists(config.playlists, self._library)
         if any(getattr(old, key) != getattr(config, key) for key in FORMAT_KEYS):
             self._log.warn(
                 "The format of {mount} (bitrate, sample_rate, channels) changes only on restart",

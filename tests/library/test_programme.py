@@ -7,8 +7,11 @@ from __future__ import annotations
 import itertools
 import os
 import random
+from collections.abc import Sequence
 from dataclasses import replace
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from mutagen.id3 import ID3, TXXX
 from twisted.internet.error import ProcessTerminated
@@ -20,15 +23,16 @@ from zope.interface.verify import verifyObject
 
 from radiod.audio.format import AudioFormat
 from radiod.audio.frames import Frame
+from radiod.audio.track import Cue
 from radiod.broadcast.fallback import Fallbacks
 from radiod.broadcast.mount import Mount
-from radiod.config import MountConfig, StationConfig
+from radiod.config import MountConfig, PlaylistConfig, StationConfig
 from radiod.ffmpeg.cache import ConversionCache
 from radiod.ffmpeg.transcoder import Transcoder
 from radiod.interfaces import IFrameSource, Runner
 from radiod.library.library import Library
-from radiod.library.programme import Programme
-from radiod.library.rotation import Rules
+from radiod.library.programme import Playlist, Programme
+from radiod.library.rotation import Aired, Rules
 from radiod.station.service import StationService
 from radiod.testing import FakeProcess, FakeProcessReactor, silent_frame, synchronous_runner
 from radiod.testing import LaterRunner as LaterRunner  # tests.station.test_faults imports it here
@@ -1031,3 +1035,224 @@ class ReloadFormatTests(SynchronousTestCase):
         self.assertEqual(new.requested, AudioFormat(0, 0, 0))
         self.assertTrue(new.normalize)
         self.assertTrue(any("only on restart" in e.get("log_format", "") for e in events))
+
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+class FakeRequest:
+    """
+    A listener's request as L{RequestSource} hands it out.
+    """
+
+    def __init__(self, request_id: str, path: str) -> None:
+        self.id = request_id
+        self.path = path
+
+
+class FakeRequests:
+    """
+    A L{RequestSource} holding requests in order, recording what started.
+    """
+
+    def __init__(self) -> None:
+        self.pending: list[FakeRequest] = []
+        self.started_ids: list[str] = []
+
+    def next_playable(
+        self, aired: Sequence[Aired], rules: Rules, starts_at: float
+    ) -> FakeRequest | None:
+        return self.pending[0] if self.pending else None
+
+    def started(self, request_id: str, now: float) -> None:
+        self.started_ids.append(request_id)
+        self.pending = [r for r in self.pending if r.id != request_id]
+
+
+class PlaylistsTests(SynchronousTestCase):
+    """
+    A programme with extra playlists beside its music: jingles after so
+    many songs or at the top of the hour, scheduled shows, weighted
+    playlists, listeners' requests, as the clock runs.
+    """
+
+    def folder(self, files: dict[str, int]) -> str:
+        folder = os.path.abspath(self.mktemp())
+        os.makedirs(folder)
+        for name, count in files.items():
+            write_track(folder, name, count)
+        return folder
+
+    def build(
+        self,
+        music: dict[str, int],
+        playlists: list[tuple[PlaylistConfig, dict[str, int]]],
+        start: datetime = datetime(2026, 3, 2, 12, 0, tzinfo=UTC),
+        zone: tzinfo = UTC,
+        requests: FakeRequests | None = None,
+    ) -> tuple[Clock, Programme]:
+        clock = Clock()
+        clock.advance(start.timestamp())
+        extra = []
+        for config, files in playlists:
+            location = self.folder(files)
+            extra.append(
+                Playlist(
+                    replace(config, music=location),
+                    Library(location, synchronous_runner),
+                    random.Random(1),
+                )
+            )
+        programme = Programme(
+            Library(self.folder(music), synchronous_runner),
+            clock,
+            synchronous_runner,
+            rescan_interval=0,
+            name="/t",
+            playlists=extra,
+            zone=zone,
+            requests=requests,
+        )
+        programme.start()
+        self.addCleanup(programme.stop)
+        return clock, programme
+
+    def air(self, clock: Clock, programme: Programme, count: int) -> list[tuple[float, Cue]]:
+        """
+        Hand out frames as the pacer would, the clock moving on by each
+        frame's length, until C{count} items have started (a jingle
+        without a title of its own shows as a frame that starts nothing
+        on a new file).
+
+        @return: the first cue of each item, with its clock time.
+        """
+        items: list[tuple[float, Cue]] = []
+        path = self.path
+        while len(items) < count:
+            cue = programme.next_frame()
+            assert cue is not None
+            current = programme.playing
+            assert current is not None
+            if cue.starts or current.path != path:
+                items.append((clock.seconds(), cue))
+                path = current.path
+                self.sources.append(os.path.basename(current.path))
+            clock.advance(cue.frame.header.duration)
+        self.path = path
+        return items
+
+    def setUp(self) -> None:
+        self.sources: list[str] = []
+        self.path: str | None = None
+
+    def test_jingle_every_two_songs(self) -> None:
+        """
+        C{every_songs = 2}: a jingle after every two songs.  A jingle with
+        a title of its own goes out under it, as a play of its own, marked
+        a jingle and kept out of the rules' memory; one without keeps the
+        title on the air and starts no play.
+        """
+        ids = PlaylistConfig(name="ids", music="", every_songs=2, jingle=True, title="Radio X")
+        clock, programme = self.build(
+            {"a.mp3": 40, "b.mp3": 40, "c.mp3": 40}, [(ids, {"id1.mp3": 10})]
+        )
+        items = self.air(clock, programme, 7)
+        self.assertEqual(
+            self.sources, ["a.mp3", "b.mp3", "id1.mp3", "c.mp3", "a.mp3", "id1.mp3", "b.mp3"]
+        )
+        jingle = items[2][1]
+        self.assertTrue(jingle.starts)
+        self.assertEqual((jingle.track.title, jingle.track.jingle), ("Radio X", True))
+        self.assertNotIn("id1.mp3", [os.path.basename(a.path) for a in programme.aired])
+
+        self.sources, self.path = [], None
+        quiet = PlaylistConfig(name="ids", music="", every_songs=2, jingle=True)
+        clock, programme = self.build({"a.mp3": 40, "b.mp3": 40}, [(quiet, {"id1.mp3": 10})])
+        items = self.air(clock, programme, 4)
+        self.assertEqual(self.sources, ["a.mp3", "b.mp3", "id1.mp3", "a.mp3"])
+        under = items[2][1]
+        self.assertFalse(under.starts)
+        self.assertEqual(os.path.basename(under.track.path), "b.mp3")
+
+    def test_top_of_the_hour(self) -> None:
+        """
+        C{every_minutes = 60, at_minute = 0}: the ID plays at the first
+        song end after the hour, once.
+        """
+        top = PlaylistConfig(name="top", music="", every_minutes=60, at_minute=0, jingle=True)
+        start = datetime(2026, 3, 2, 11, 59, 57, tzinfo=UTC)
+        clock, programme = self.build({"a.mp3": 40, "b.mp3": 40}, [(top, {"top.mp3": 10})], start)
+        items = self.air(clock, programme, 8)
+        tops = [at for (at, _), name in zip(items, self.sources, strict=True) if name == "top.mp3"]
+        self.assertEqual(len(tops), 1)
+        noon = datetime(2026, 3, 2, 12, tzinfo=UTC).timestamp()
+        self.assertGreaterEqual(tops[0], noon)
+        self.assertLess(tops[0], noon + 1.1)
+
+    def test_scheduled_show(self) -> None:
+        """
+        A show scheduled from 06:00 in Paris replaces the music from the
+        first song end at or after 06:00.
+        """
+        show = PlaylistConfig(name="morning", music="", schedule=("Mon-Fri 06:00-10:00",))
+        start = datetime(2026, 3, 2, 5, 59, 57, tzinfo=PARIS)
+        clock, programme = self.build(
+            {"a.mp3": 40, "b.mp3": 40}, [(show, {"m1.mp3": 40, "m2.mp3": 40})], start, PARIS
+        )
+        items = self.air(clock, programme, 7)
+        six = datetime(2026, 3, 2, 6, tzinfo=PARIS).timestamp()
+        for (at, _), name in zip(items, self.sources, strict=True):
+            self.assertEqual(name.startswith("m"), at >= six, (name, at - six))
+        self.assertIn("m1.mp3", self.sources)
+
+    def test_weighted(self) -> None:
+        """
+        A playlist of weight 2 beside the music's 1 gives two songs for
+        each of the music's.
+        """
+        new = PlaylistConfig(name="new", music="", weight=2, order="sequential")
+        clock, programme = self.build({"a.mp3": 4, "b.mp3": 4}, [(new, {"x.mp3": 4, "y.mp3": 4})])
+        self.air(clock, programme, 6)
+        self.assertEqual(self.sources, ["x.mp3", "a.mp3", "y.mp3", "x.mp3", "b.mp3", "y.mp3"])
+
+    def test_request(self) -> None:
+        """
+        A listener's request plays as soon as a song's turn comes, marked
+        as requested, and its queue hears that it started; the round goes
+        on without it.
+        """
+        requests = FakeRequests()
+        clock, programme = self.build({"a.mp3": 4, "b.mp3": 4, "c.mp3": 4}, [], requests=requests)
+        self.air(clock, programme, 1)
+        # The second item was read ahead when the first began.
+        requests.pending.append(FakeRequest("r1", programme.library.tracks[2].path))
+        items = self.air(clock, programme, 3)
+        self.assertEqual(self.sources, ["a.mp3", "b.mp3", "c.mp3", "a.mp3"])
+        self.assertTrue(items[1][1].track.requested)
+        self.assertEqual(requests.started_ids, ["r1"])
+
+    def test_empty_playlist(self) -> None:
+        """
+        A scheduled playlist with nothing to play is passed over with one
+        warning, and the music goes on.
+        """
+        show = PlaylistConfig(name="empty", music="", schedule=("daily 00:00-00:00",))
+        with capturedLogs() as events:
+            clock, programme = self.build({"a.mp3": 4, "b.mp3": 4}, [(show, {})])
+            self.air(clock, programme, 4)
+        self.assertEqual(self.sources, ["a.mp3", "b.mp3", "a.mp3", "b.mp3"])
+        warned = [e for e in events if "nothing to play" in e.get("log_format", "")]
+        self.assertEqual([e["playlist"] for e in warned], ["empty"])
+
+    def test_set_playlists(self) -> None:
+        """
+        A reload that adds a jingle playlist brings jingles from the next
+        choice on.
+        """
+        clock, programme = self.build({"a.mp3": 4, "b.mp3": 4}, [])
+        self.air(clock, programme, 2)
+        folder = self.folder({"id.mp3": 2})
+        ids = PlaylistConfig(name="ids", music=folder, every_songs=1, jingle=True, title="ID")
+        programme.set_playlists([ids], lambda music: Library(music, synchronous_runner))
+        self.air(clock, programme, 4)
+        self.assertIn("id.mp3", self.sources[3:])
