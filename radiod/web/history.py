@@ -83,7 +83,7 @@ def encode_history(mounts: Mapping[str, Iterable[Played]]) -> bytes:
     @param mounts: each mount's tracks, newest first.
     @return: JSON: C{{"format": 1, "mounts": {"/stream": [{"title": ...,
         "artist": ..., "album": ..., "path": ..., "duration": ...,
-        "started": ...}, ...]}}}.
+        "started": ..., "requested": ...}, ...]}}}.
     """
     document = {
         "format": FORMAT,
@@ -96,6 +96,7 @@ def encode_history(mounts: Mapping[str, Iterable[Played]]) -> bytes:
                     "path": track.path,
                     "duration": track.duration if math.isfinite(track.duration) else 0.0,
                     "started": started,
+                    "requested": track.requested,
                 }
                 for track, started in played
             ]
@@ -153,6 +154,7 @@ def decode_history(data: bytes) -> dict[str, list[Played]]:
                 artist=_text(entry, "artist"),
                 album=_text(entry, "album"),
                 duration=_number(entry, "duration"),
+                requested=entry.get("requested") is True,
             )
             played.append((track, _number(entry, "started")))
         result[name] = played

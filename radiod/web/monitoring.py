@@ -332,6 +332,7 @@ class Monitoring(Service):
                 artist=track.artist,
                 title=track.title,
                 started=mount.track_started,
+                requested=track.requested,
                 duration=duration or None,
                 elapsed=max(0.0, now - mount.track_started),
             )
@@ -340,7 +341,9 @@ class Monitoring(Service):
         if kind == "playlist" and isinstance(programme, Programme):
             upcoming = programme.next_track()
             if upcoming is not None:
-                following = PlayedTrack(upcoming.artist, upcoming.title)
+                following = PlayedTrack(
+                    upcoming.artist, upcoming.title, requested=upcoming.requested
+                )
         live = kind == "live" and connected is not None
         return MountStatus(
             name=mount.name,
@@ -371,6 +374,7 @@ class Monitoring(Service):
             now_playing=playing,
             next_up=following,
             history=tuple(
-                PlayedTrack(track.artist, track.title, started) for track, started in mount.history
+                PlayedTrack(track.artist, track.title, started, track.requested)
+                for track, started in mount.history
             ),
         )

@@ -77,11 +77,13 @@ class PlayedTrack:
     @ivar artist: the artist, or C{""} when unknown.
     @ivar title: the title (for a live source, its whole stream title).
     @ivar started: when it started, or C{0.0} for a track still to come.
+    @ivar requested: whether a listener asked for it.
     """
 
     artist: str
     title: str
     started: float = 0.0
+    requested: bool = False
 
     @property
     def stream_title(self) -> str:
@@ -528,7 +530,11 @@ def render_shoutcast_json(
 
 
 def _track(track: PlayedTrack) -> dict[str, Any]:
-    return {"artist": _json_text(track.artist) or None, "title": _json_text(track.title)}
+    return {
+        "artist": _json_text(track.artist) or None,
+        "title": _json_text(track.title),
+        "requested": track.requested,
+    }
 
 
 def _api_mount(mount: MountStatus) -> dict[str, Any]:

@@ -507,7 +507,7 @@ class MonitoringTests(SynchronousTestCase):
         clock.pump([0.1] * 3)
         stream = json.loads(self.get(factory, "/api/v1/status").body)["mounts"][0]
         self.assertEqual(stream["now_playing"]["title"], "a")
-        self.assertEqual(stream["next_up"], {"artist": None, "title": "b"})
+        self.assertEqual(stream["next_up"], {"artist": None, "title": "b", "requested": False})
         self.assertIn(b"<NEXTTITLE>b</NEXTTITLE>", self.get(factory, "/stats").body)
 
     def test_metrics_follow_events(self) -> None:

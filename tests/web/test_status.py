@@ -66,7 +66,7 @@ STREAM = MountStatus(
     source="playlist",
     stream_start=START,
     now_playing=PLAYING,
-    next_up=PlayedTrack("Beta Artist", "Second Song"),
+    next_up=PlayedTrack("Beta Artist", "Second Song", requested=True),
     history=(
         PlayedTrack("Alpha Artist", "First Song", START + 100),
         PlayedTrack("", "Old Title", START + 10),
@@ -480,11 +480,12 @@ class ApiStatusTests(SynchronousTestCase):
                 "now_playing": {
                     "artist": "Alpha Artist",
                     "title": "First Song",
+                    "requested": False,
                     "started_at": "2026-11-21T04:28:21Z",
                     "duration": 187.5,
                     "elapsed": 12.2,
                 },
-                "next_up": {"artist": "Beta Artist", "title": "Second Song"},
+                "next_up": {"artist": "Beta Artist", "title": "Second Song", "requested": True},
                 "listeners": 3,
                 "peak_listeners": 7,
                 "max_listeners": 100,
@@ -494,9 +495,15 @@ class ApiStatusTests(SynchronousTestCase):
                     {
                         "artist": "Alpha Artist",
                         "title": "First Song",
+                        "requested": False,
                         "started_at": "2026-11-21T04:28:21Z",
                     },
-                    {"artist": None, "title": "Old Title", "started_at": "2026-11-21T04:26:51Z"},
+                    {
+                        "artist": None,
+                        "title": "Old Title",
+                        "requested": False,
+                        "started_at": "2026-11-21T04:26:51Z",
+                    },
                 ],
             },
         )
