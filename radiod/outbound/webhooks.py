@@ -402,6 +402,14 @@ class Webhook:
         """
         return len(self._queue)
 
+    @property
+    def idle(self) -> bool:
+        """
+        Whether it has nothing to deliver: no event being tried, none
+        waiting.
+        """
+        return not self._busy and not self._queue
+
     def enqueue(self, event: str, body: bytes) -> None:
         """
         Deliver an event after those already waiting, dropping the oldest

@@ -47,7 +47,10 @@ from radiod.library.library import Library, scan_location
 from radiod.library.programme import Playlist, Programme
 from radiod.library.rotation import Rules
 from radiod.library.tags import info_from_name
+from radiod.outbound.hooks import TrackHook
 from radiod.outbound.relay import RelayOut
+from radiod.outbound.webhooks import Webhooks
+from radiod.station.announce import DRAIN_TIMEOUT, Announcer
 from radiod.station.edge import Edge
 from radiod.station.listen import (
     ListenService,
@@ -259,6 +262,11 @@ class StationService(MultiService):
             )
             self.edge.setServiceParent(self)
             self.factory.demand = self.edge.demand
+        self.announcer = Announcer(reactor, *self._outbound(config))
+        for name in self._configured():
+            self.announcer.watch(self.mounts[name])
+        if self.factory.sources is not None:
+            self.factory.sources.on_connect.append(self.announcer.live)
         self.relays_out: list[RelayOut] = []
         for mount_config in config.mounts:
             self._add_relays_out(mount_config)
@@ -376,6 +384,37 @@ class StationService(MultiService):
             default_weight=config.default_weight,
         )
 
+    def _replace_outbound(self, config: StationConfig) -> None:
+        """
+        Send events to the webhooks and command of a reloaded
+        configuration; what the old ones still hold is delivered.
+        """
+        announcer = self.announcer
+        previous = (announcer.webhooks, announcer.hook)
+        announcer.webhooks, announcer.hook = self._outbound(config)
+        webhooks, hook = previous
+        if webhooks is not None:
+            self._reactor.callLater(DRAIN_TIMEOUT, webhooks.stop)
+        if hook is not None:
+            hook.stop()
+
+    def _outbound(self, config: StationConfig) -> tuple[Webhooks | None, TrackHook | None]:
+        """
+        The webhooks and the C{on_track} command C{config} asks for.
+        """
+        webhooks = None
+        if config.webhooks:
+            webhooks = Webhooks(
+                config.webhooks,
+                self._reactor,
+                station=config.default_mount.station_name,
+                trust=self.trust,
+            )
+        hook = None
+        if config.on_track:
+            hook = TrackHook(self._reactor, config.on_track, self._reactor)  # type: ignore[arg-type]
+        return webhooks, hook
+
     def _library(self, location: str) -> Library:
         """
         A library of the music at C{location}, read off the reactor thread.
@@ -433,6 +472,7 @@ class StationService(MultiService):
         self._update_hls()
         super().startService()
         self._listen()
+        self.announcer.up(list(self._configured()))
 
     def stopService(self) -> Deferred[None]:
         """
@@ -451,7 +491,10 @@ class StationService(MultiService):
             self.factory.sources.stop()
         for mount in self.mounts.values():
             mount.stop()
-        converted = gatherResults([self.ladders.ended(), encoded.addCallback(lambda _: None)])
+        announced = self.announcer.down()
+        converted = gatherResults(
+            [self.ladders.ended(), encoded.addCallback(lambda _: None), announced]
+        )
         return stopped.addCallback(lambda _: converted)  # type: ignore[no-any-return]
 
     # Reloading
@@ -498,6 +541,9 @@ class StationService(MultiService):
                 self._update_mount(mount, mount_config)
         self.mounts.reorder(c.name for c in config.mounts)
         self._reload_ladders()
+        outbound = ("webhooks", "on_track", "tls_ca")
+        if any(getattr(old, key) != getattr(config, key) for key in outbound):
+            self._replace_outbound(config)
         self.config = config
         self.factory.config = share_limits(config)
         if self.factory.sources is not None:
@@ -595,6 +641,7 @@ class StationService(MultiService):
         mount = Mount(config, self._programme(config), self._reactor)
         self.mounts.add(mount)
         self.factory.fallbacks.watch(mount)
+        self.announcer.watch(mount)
         mount.start()
         started: list[Relay | RelayOut] = list(self._add_relays_out(config))
         if config.relay:
@@ -607,6 +654,7 @@ class StationService(MultiService):
 
     def _remove_mount(self, name: str, wanted: dict[str, MountConfig]) -> None:
         mount = self.mounts.pop(name)
+        self.announcer.forget(name)
         self._stop_relays(name)
         fallback = mount.config.fallback if mount.config.fallback in wanted else ""
         target = self.factory.fallbacks.resolve(fallback) if fallback else None
