@@ -236,3 +236,36 @@ class SampleConfigFinderTests(SynchronousTestCase):
         A guide without the sample is an error, not an empty sample.
         """
         self.assertRaises(ValueError, sample_config, "```toml\nport = 1\n```\n")
+
+
+PROGRAMMING = os.path.join(os.path.dirname(USER_GUIDE), "programming.md")
+
+
+class ProgrammingPageTests(SynchronousTestCase):
+    """
+    The example station of C{docs/programming.md} is a configuration radiod
+    reads, and its error lines are the ones radiod writes.
+    """
+
+    def setUp(self) -> None:
+        with open(PROGRAMMING, encoding="utf-8") as f:
+            self.page = f.read()
+
+    def test_example_loads(self) -> None:
+        """
+        The first TOML block is a whole configuration, with playlists that
+        take their turns each way and a webhook.
+        """
+        block = next(
+            match.group("body")
+            for match in _FENCE.finditer(self.page)
+            if match.group("lang").strip() == "toml"
+        )
+        config = load_config(block, "radiod.toml")
+        (mount,) = config.mounts
+        self.assertEqual(
+            sorted(playlist.turn for playlist in mount.playlists),
+            ["every_minutes", "every_songs", "schedule", "schedule", "weight"],
+        )
+        self.assertEqual(config.timezone, "Europe/Paris")
+        self.assertEqual(len(config.webhooks), 1)
