@@ -1,12 +1,15 @@
 # -*- test-case-name: tests.ffmpeg.test_cache -*-
 """
-The disk cache of library conversions and loudness measurements.
+The disk cache of library conversions and of measurements: loudness and
+cue points.
 
 A converted file is kept in a L{ConversionCache} folder, keyed by the
 source file (path, size and modification time), the format and the gain,
-so a track converts once however often it plays; a loudness measurement
-is kept beside it, keyed by the source file alone.  The least recently
-used files go when the folder outgrows its size.
+so a track converts once however often it plays; a track's loudness and
+its cue points are kept beside it, each in a small JSON file keyed by the
+source file alone (and, for cue points, the silence threshold they were
+measured at).  The least recently used files go when the folder outgrows
+its size.
 
 Nothing here blocks the reactor: every file operation (looking up,
 renaming, evicting, reading and writing measurements) runs through a
@@ -18,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -29,6 +33,7 @@ from twisted.logger import Logger
 
 from radiod.audio.format import AudioFormat
 from radiod.audio.loudness import Loudness
+from radiod.audio.splice import SILENCE_THRESHOLD, CuePoints
 from radiod.interfaces import Runner
 
 __all__ = [
@@ -273,10 +278,49 @@ class ConversionCache:
         @return: (via the Deferred) the key to store a measurement under,
             and the measurement, or C{None} when there is none.
         """
+        return self._load(["loudness"], source, _loudness_from_json)
+
+    def save_loudness(self, key: str, source: str, loudness: Loudness) -> Deferred[None]:
+        """
+        Keep a measurement of C{source} under C{key} (from
+        L{load_loudness}).
+        """
+        data = {"source": source, "integrated": loudness.integrated, "peak": loudness.peak}
+        return self._save(key, data)
+
+    def load_cues(self, source: str) -> Deferred[tuple[str, CuePoints | None]]:
+        """
+        The cue points measured before for C{source} as it is now, at
+        today's silence threshold, marking them used.
+
+        @return: (via the Deferred) the key to store a measurement under,
+            and the measurement, or C{None} when there is none.
+        """
+        return self._load(["cues", SILENCE_THRESHOLD], source, _cues_from_json)
+
+    def save_cues(self, key: str, source: str, cues: CuePoints) -> Deferred[None]:
+        """
+        Keep the cue points of C{source} under C{key} (from L{load_cues}).
+        """
+        return self._save(key, {"source": source, "start": cues.start, "end": cues.end})
+
+    def _load(
+        self, kind: list[object], source: str, decode: Callable[[Any], _T | None]
+    ) -> Deferred[tuple[str, _T | None]]:
+        """
+        A measurement of C{source} read back, marking it used.
+
+        @param kind: what sets this kind of measurement apart, put in the
+            key before the source file's parts.
+        @param decode: makes the measurement of the file's JSON, or
+            returns C{None} when it does not hold one.
+        @return: (via the Deferred) the key, and the measurement or
+            C{None}.
+        """
         directory = self.directory
 
-        def look() -> tuple[str, Loudness | None]:
-            key = cache_key(["loudness", *_source_parts(source)])
+        def look() -> tuple[str, _T | None]:
+            key = cache_key([*kind, *_source_parts(source)])
             path = os.path.join(directory, key + ".json")
             try:
                 with open(path, "rb") as f:
@@ -284,18 +328,17 @@ class ConversionCache:
                 os.utime(path)
             except (OSError, ValueError):
                 return key, None
-            return key, _loudness_from_json(data)
+            return key, decode(data)
 
         return self._serial(look)
 
-    def save_loudness(self, key: str, source: str, loudness: Loudness) -> Deferred[None]:
+    def _save(self, key: str, data: dict[str, object]) -> Deferred[None]:
         """
-        Keep a measurement of C{source} under C{key} (from
-        L{load_loudness}).
+        Write a measurement's JSON under C{key}, whole or not at all; then
+        evict what the size limit asks for.
         """
         directory = self.directory
         number = next(self._parts)
-        data = {"source": source, "integrated": loudness.integrated, "peak": loudness.peak}
 
         def write() -> None:
             os.makedirs(directory, exist_ok=True)
@@ -321,3 +364,25 @@ def _loudness_from_json(data: Any) -> Loudness | None:
     if peak is not None and (isinstance(peak, bool) or not isinstance(peak, int | float)):
         return None
     return Loudness(float(integrated), None if peak is None else float(peak))
+
+
+def _number(value: object) -> float | None:
+    """
+    A finite number read back from JSON, or C{None}.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _cues_from_json(data: Any) -> CuePoints | None:
+    """
+    Cue points read back from their cache file, or C{None} if the file
+    does not hold them.
+    """
+    if not isinstance(data, dict):
+        return None
+    start, end = _number(data.get("start")), _number(data.get("end"))
+    if start is None or end is None:
+        return None
+    return CuePoints(start, end)

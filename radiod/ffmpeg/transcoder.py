@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.ffmpeg.test_transcoder -*-
 """
-Converting library files to a mount's format, ahead of their turn, and
-measuring their loudness.
+Converting library files to a mount's format, ahead of their turn,
+measuring their loudness and their cue points, and rendering crossfades.
 
 A mount plays one format from start to end (see
 L{radiod.ffmpeg.converter}).  An MP3 file already in that format plays
@@ -17,6 +17,12 @@ Nothing here blocks the reactor: ffmpeg runs as a child process writing
 straight to disk, and every file operation (the cache's, and reading the
 converted frames) runs through a L{radiod.interfaces.Runner}, in a
 thread.
+
+A track's cue points (where its sound starts and where its trailing
+silence begins, see L{radiod.audio.splice}) are measured once by ffmpeg
+and cached beside its loudness.  A crossfade's overlap is rendered by
+ffmpeg in the same turns and time limits as conversions (see
+L{radiod.ffmpeg.crossfade}).
 """
 
 from __future__ import annotations
@@ -35,9 +41,11 @@ from twisted.python.failure import Failure
 
 from radiod.audio.block import FrameBlock, read_block
 from radiod.audio.format import AudioFormat
-from radiod.audio.frames import Frame
+from radiod.audio.frames import Frame, UnsupportedAudio
 from radiod.audio.loudness import Loudness, measure_arguments, parse_ebur128
-from radiod.ffmpeg.arguments import convert_arguments, run_timeout
+from radiod.audio.splice import CuePoints, Join, no_overlap, parse_cues
+from radiod.ffmpeg import crossfade as _crossfade
+from radiod.ffmpeg.arguments import convert_arguments, cue_arguments, run_timeout
 from radiod.ffmpeg.cache import CacheEntry, ConversionCache
 from radiod.ffmpeg.process import FfmpegProcess
 from radiod.interfaces import Runner
@@ -152,8 +160,9 @@ def load_converted(path: str, target: AudioFormat) -> FrameBlock:
 
 class Transcoder(Service):
     """
-    Converts library files into a mount's format, and measures their
-    loudness, with ffmpeg child processes and a L{ConversionCache}.
+    Converts library files into a mount's format, measures their
+    loudness and cue points, and renders crossfades, with ffmpeg child
+    processes and a L{ConversionCache}.
 
     One transcoder serves every mount of a station, so a file two mounts
     play in the same format converts once.  When stopped, it kills the
@@ -165,6 +174,9 @@ class Transcoder(Service):
     @ivar runs: the ffmpeg processes running now.
     @ivar conversions: ffmpeg conversions started so far.
     @ivar measurements: ffmpeg loudness measurements started so far.
+    @ivar cue_measurements: ffmpeg measurements of cue points started so
+        far.
+    @ivar crossfades: ffmpeg renderings of crossfades started so far.
     """
 
     _log = Logger()
@@ -192,6 +204,8 @@ class Transcoder(Service):
         self.runs: set[FfmpegRun] = set()
         self.conversions = 0
         self.measurements = 0
+        self.cue_measurements = 0
+        self.crossfades = 0
         self._turns = DeferredSemaphore(CONCURRENT_RUNS)
         self._converting: dict[str, list[Deferred[None]]] = {}
         self._stopping = False
@@ -335,6 +349,114 @@ class Transcoder(Service):
         if loudness is None:
             raise ConversionError("ffmpeg measured no loudness")
         return self.cache.save_loudness(key, source, loudness).addCallback(lambda _: loudness)
+
+    def cue_points(self, source: str, duration: float, name: str = "") -> Deferred[CuePoints]:
+        """
+        The cue points of C{source}: where its sound starts and where its
+        trailing silence begins (see L{radiod.audio.splice}), measured
+        before (and cached), or measured now by ffmpeg.
+
+        @param source: the library file.
+        @param duration: its length in seconds (0 when unknown): the end
+            reported when it has no trailing silence, and the time ffmpeg
+            is allowed.
+        @param name: the mount's name, for logs.
+        @return: a Deferred firing with the cue points, or failing with
+            L{ConversionError} or L{OSError}.
+        """
+        looked = self.cache.load_cues(source)
+
+        def measure(found: tuple[str, CuePoints | None]) -> Deferred[CuePoints]:
+            key, known = found
+            if known is not None:
+                return succeed(known)
+            if self.ffmpeg is None:
+                return fail(ConversionError("cannot measure its silence: there is no ffmpeg"))
+            self.cue_measurements += 1
+            self._log.info("Measuring the silence of {path} for {mount}", path=source, mount=name)
+            arguments = cue_arguments(self.ffmpeg, source)
+            ran = self._turns.run(self._spawn, arguments, run_timeout(duration))
+            return ran.addCallback(self._cued, key, source, duration)
+
+        return looked.addCallback(measure)
+
+    def _cued(self, log: str, key: str, source: str, duration: float) -> Deferred[CuePoints]:
+        cues = parse_cues(log, duration)
+        if cues is None:
+            raise ConversionError("ffmpeg measured no silence")
+        return self.cache.save_cues(key, source, cues).addCallback(lambda _: cues)
+
+    def crossfade(
+        self,
+        outgoing: Sequence[Frame],
+        incoming: Sequence[Frame],
+        seconds: float,
+        target: AudioFormat,
+        fade_in: bool = False,
+        name: str = "",
+    ) -> Deferred[Join]:
+        """
+        Overlap the end of one track with the start of the next for
+        C{seconds}: the outgoing track fades out while the incoming one
+        plays at its own level (or fades in too, with C{fade_in}).  The
+        overlap is rendered now by ffmpeg, into frames in C{target}'s
+        format, and spliced in at frame boundaries (see
+        L{radiod.ffmpeg.crossfade} and L{radiod.audio.splice}).
+
+        The overlap lasts C{seconds} rounded to whole frames, but when
+        either track is shorter than twice that, it is shortened to half
+        the shorter track; tracks with fewer than two frames, or
+        C{seconds} of 0, do not overlap (and need no ffmpeg).
+
+        @param outgoing: the outgoing track's frames as they will play
+            (without their trailing silence), in C{target}'s sample rate
+            and channels.
+        @param incoming: the incoming track's frames as they will play
+            (without their leading silence), likewise.
+        @param seconds: how long the overlap should last.
+        @param target: the mount's format.
+        @param fade_in: whether the incoming track fades in too.
+        @param name: the mount's name, for logs.
+        @return: a Deferred firing with the join, or failing with
+            L{ConversionError} (the frames are not in C{target}'s format,
+            there is no ffmpeg, or it failed) or L{OSError}.
+        """
+        try:
+            overlap = _crossfade.plan(outgoing, incoming, seconds, target)
+        except ValueError as error:
+            return fail(ConversionError(f"cannot crossfade: {error}"))
+        if overlap is None:
+            return succeed(no_overlap(outgoing, incoming))
+        if self.ffmpeg is None:
+            return fail(ConversionError("cannot crossfade: there is no ffmpeg"))
+        self.crossfades += 1
+        started = self._clock.seconds()
+        length = overlap.fade / target.sample_rate
+        self._log.info(
+            "Rendering a {seconds:.2f} s crossfade for {mount}", seconds=length, mount=name
+        )
+
+        def run(arguments: list[str], timeout: float) -> Deferred[str]:
+            return self._turns.run(self._spawn, arguments, timeout)
+
+        rendered = _crossfade.render(
+            run, self._runner, self.ffmpeg, outgoing, incoming, overlap, target, fade_in
+        )
+
+        def done(join: Join) -> Join:
+            self._log.info(
+                "Rendered a {seconds:.2f} s crossfade for {mount} in {elapsed:.2f} s",
+                seconds=length,
+                mount=name,
+                elapsed=self._clock.seconds() - started,
+            )
+            return join
+
+        def unspliced(failure: Failure) -> Failure:
+            failure.trap(ValueError, UnsupportedAudio)
+            raise ConversionError(f"cannot crossfade: {failure.getErrorMessage()}")
+
+        return rendered.addCallbacks(done, unspliced)
 
     def _spawn(self, arguments: list[str], timeout: float) -> Deferred[str]:
         """
