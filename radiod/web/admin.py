@@ -39,6 +39,10 @@ query), and C{mount} defaults to the default mount:
 
 Their errors are C{{"error": "..."}} with 400, 404, 405 or 409.
 
+The song requests waiting on a mount are seen and taken off under
+C{/api/v1/admin/requests/<mount>}, behind the same login (see
+L{radiod.web.requests}, whose paths name the mount and the request).
+
 The documents listed are rendered by L{radiod.web.listings}.
 """
 
@@ -633,7 +637,8 @@ COMMANDS = (
 )
 """
 Every admin command radiod answers (besides C{/admin/metadata},
-L{radiod.web.titles}, and C{/admin/stats}, L{radiod.web.monitoring}).
+L{radiod.web.titles}; C{/admin/stats}, L{radiod.web.monitoring}; and
+C{/api/v1/admin/requests}, L{radiod.web.requests}).
 """
 
 ICECAST_PATHS = tuple(command.path for command in COMMANDS if command.dialect is ICECAST)

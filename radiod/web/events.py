@@ -4,10 +4,12 @@ Live updates for the station page: a Server-Sent Events stream per
 client, at L{EVENTS_PATH}C{?mount=/stream}.
 
 A stream starts with a C{snapshot} event describing the mount (station,
-now playing, listeners, recently played); then a C{track} event, with the
-same fields, whenever a new track reaches the head of the mount's stream
-(a new file, or a live source's new title); a C{listeners} event when the
-listener count has changed, checked every L{TICK} seconds; a comment at
+now playing, up next, listeners, recently played); then a C{track} event,
+with the same fields, whenever a new track reaches the head of the mount's
+stream (a new file, or a live source's new title); a C{next} event when
+the track up next has changed otherwise (a track queued, say) and a
+C{listeners} event when the listener count has changed, both checked
+every L{TICK} seconds; a comment at
 least every L{KEEPALIVE} seconds so that proxies keep the connection
 open; and a C{gone} event, after which the stream ends, when a live mount
 is removed.
@@ -23,7 +25,7 @@ chunked and runs until the connection closes.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from itertools import count
 from typing import Any
@@ -38,6 +40,7 @@ from zope.interface import implementer
 from radiod.audio.track import TrackInfo
 from radiod.broadcast.mount import Mount
 from radiod.ingest.stream import StreamInfo
+from radiod.library.programme import Programme
 from radiod.web.site import Refusal, StationRequest, StationResource, refuse
 from radiod.web.sse import CONTENT_TYPE, format_comment, format_event
 from radiod.wire.server import RadioFactory
@@ -52,7 +55,9 @@ __all__ = [
     "EventStream",
     "EventStreams",
     "describe_mount",
+    "describe_next",
     "describe_track",
+    "up_next",
 ]
 
 EVENTS_PATH = "/api/v1/events"
@@ -128,11 +133,46 @@ def describe_track(track: TrackInfo, started: float) -> dict[str, Any]:
     }
 
 
+def describe_next(track: TrackInfo | None) -> dict[str, Any] | None:
+    """
+    The track up next, as events carry it.
+
+    @param track: the track, or C{None} when it is not known.
+    @return: C{title}, C{artist}, C{album}, C{duration} (seconds, 0 when
+        unknown) and C{requested} (whether a listener asked for it); or
+        C{None}.
+    """
+    if track is None:
+        return None
+    return {
+        "title": track.title,
+        "artist": track.artist,
+        "album": track.album,
+        "duration": track.duration,
+        "requested": track.requested,
+    }
+
+
+def up_next(mount: Mount) -> TrackInfo | None:
+    """
+    The track expected to follow the one playing on C{mount}: its
+    programme's next track (L{Programme.next_track}) while the programme
+    is on air; C{None} while live audio is, or when the mount plays no
+    library.
+    """
+    switch = mount.switch
+    if switch is None or switch.on_air:
+        return None
+    programme: object = switch.playlist
+    return programme.next_track() if isinstance(programme, Programme) else None
+
+
 def describe_mount(
     mount: Mount,
     mounts: list[Mount],
     info: StreamInfo | None,
     now: float,
+    following: TrackInfo | None = None,
 ) -> dict[str, Any]:
     """
     Everything the station page shows about a mount, as a C{snapshot}
@@ -144,9 +184,12 @@ def describe_mount(
         (its name and description replace the configured ones), or
         C{None}.
     @param now: the clock's time.
+    @param following: the track up next (see L{up_next}), or C{None}
+        when it is not known.
     @return: a JSON-ready dictionary: C{mount}, C{station} (C{name},
         C{description}, C{genre}, C{url}), C{now_playing} (see
-        L{describe_track}; C{None} before the first audio), C{listeners},
+        L{describe_track}; C{None} before the first audio), C{next} (see
+        L{describe_next}; C{None} when not known), C{listeners},
         C{recent} (up to L{RECENT} tracks played before, newest first),
         C{mounts} (C{name} and C{station} of each), C{stream}, C{m3u},
         C{pls} (the paths to listen with) and C{time} (the clock's time,
@@ -169,6 +212,7 @@ def describe_mount(
             "url": info.url or config.url,
         },
         "now_playing": now_playing,
+        "next": describe_next(following),
         "listeners": mount.audience,
         "recent": [describe_track(track, started) for track, started in history[:RECENT]],
         "mounts": [{"name": each.name, "station": each.config.station_name} for each in mounts],
@@ -198,6 +242,8 @@ class EventStream:
     @ivar request: the client's request, answered with the stream.
     @ivar peer: the client, as logs name it.
     @ivar listeners: the listener count last sent.
+    @ivar next: the track up next last sent (as L{describe_next} gives
+        it).
     @ivar last_write: the clock time of the last write.
     @ivar paused: whether the connection asked us to stop writing.
     @ivar missed: whether an event was not written while paused.
@@ -223,6 +269,7 @@ class EventStream:
         self.request = request
         self.peer = request.peer_name
         self.listeners = -1
+        self.next: dict[str, Any] | None = None
         self.last_write = 0.0
         self.paused = False
         self.missed = False
@@ -237,24 +284,31 @@ class EventStream:
         self.request.write(data)
         self.last_write = self._streams.clock.seconds()
 
-    def send(self, event: bytes, listeners: int) -> None:
+    def send(self, event: bytes, state: Mapping[str, Any]) -> None:
         """
         Send a C{snapshot} or C{track} event.
 
         @param event: the framed event.
-        @param listeners: the listener count it carries.
+        @param state: what it carries (see L{describe_mount}).
         """
-        self.listeners = listeners
+        self.listeners = state["listeners"]
+        self.next = state["next"]
         self._write(event)
 
-    def tick(self, now: float, listeners: int) -> None:
+    def tick(self, now: float, listeners: int, following: dict[str, Any] | None = None) -> None:
         """
-        Send the listener count if it changed, or a keep-alive comment if
-        nothing was sent for L{EventStreams.keepalive} seconds.
+        Send the track up next if it changed, and the listener count if
+        it changed; or a keep-alive comment if nothing was sent for
+        L{EventStreams.keepalive} seconds.
 
         @param now: the clock's time.
         @param listeners: the mount's listener count now.
+        @param following: the mount's track up next now (as
+            L{describe_next} gives it).
         """
+        if following != self.next:
+            self.next = following
+            self._write(format_event(_json({"next": following}), event="next"))
         if listeners != self.listeners:
             self.listeners = listeners
             self._write(format_event(_json({"listeners": listeners}), event="listeners"))
@@ -370,16 +424,18 @@ class EventStreams(StationResource):
         sources = self.factory.sources
         info = sources.info_for(mount.name) if sources is not None else None
         mounts = list(self.factory.mounts.values())
-        return describe_mount(mount, mounts, info, self.clock.seconds())
+        return describe_mount(mount, mounts, info, self.clock.seconds(), up_next(mount))
 
-    def encode(self, mount: Mount, event: str, retry: int | None = None) -> tuple[bytes, int]:
+    def encode(
+        self, mount: Mount, event: str, retry: int | None = None
+    ) -> tuple[bytes, dict[str, Any]]:
         """
         Frame the state of C{mount} as an event.
 
-        @return: the framed event, and the listener count it carries.
+        @return: the framed event, and the state it carries.
         """
         state = self.describe(mount)
-        return format_event(_json(state), event=event, retry=retry), state["listeners"]
+        return format_event(_json(state), event=event, retry=retry), state
 
     def _choose(self, request: StationRequest) -> Mount | bytes:
         """
@@ -453,14 +509,15 @@ class EventStreams(StationResource):
         A new track reached the head of C{mount}: send its streams a
         C{track} event.
         """
-        event, listeners = self.encode(mount, "track")
+        event, state = self.encode(mount, "track")
         for stream in list(self._followers.get(mount, ())):
-            stream.send(event, listeners)
+            stream.send(event, state)
 
     def _check(self) -> None:
         """
-        Give every stream the listener count of its mount (or a
-        keep-alive); end the streams of mounts that were removed.
+        Give every stream the track up next and the listener count of its
+        mount, where they changed (or a keep-alive); end the streams of
+        mounts that were removed.
         """
         now = self.clock.seconds()
         for mount, followers in list(self._followers.items()):
@@ -470,8 +527,9 @@ class EventStreams(StationResource):
                     stream.end(gone)
                 continue
             listeners = mount.audience
+            following = describe_next(up_next(mount))
             for stream in list(followers):
-                stream.tick(now, listeners)
+                stream.tick(now, listeners, following)
 
     def forget(self, stream: EventStream) -> None:
         """

@@ -12,12 +12,14 @@ updates, event streams and the library's files.
 
 The policies every answer shares live here once: the C{Server} header,
 CORS for scripts on other sites, the plain-text refusals (C{404 File Not
-Found}, C{405} with C{Allow}) with one log line naming the client, the
-C{OPTIONS} preflight, and the access log line of each request.
+Found}, C{405} with C{Allow}) and their JSON form for the JSON APIs, each
+with one log line naming the client, the C{OPTIONS} preflight, and the
+access log line of each request.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 
 from twisted.internet.interfaces import IAddress, IReactorTime
@@ -33,6 +35,7 @@ from radiod.wire.server import RadioFactory
 from radiod.wire.stream import ALLOWED, CORS, SERVER
 
 __all__ = [
+    "JSON_CONTENT_TYPE",
     "Branch",
     "Endpoint",
     "Refusal",
@@ -43,10 +46,20 @@ __all__ = [
     "StationSite",
     "attach",
     "refuse",
+    "refuse_json",
 ]
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+"""
+The content type of the site's JSON answers.
+"""
 
 
 _log = Logger(namespace="radiod.web.site")
+
+# Reason phrases for statuses only the site sends (Twisted has none for
+# these).
+_MORE_REASONS = {429: "Too Many Requests"}
 
 
 class StationChannel(HTTPChannel):
@@ -173,7 +186,45 @@ def refuse(
     CORS headers, and one log line naming the client; the station's count
     of refusals goes up.
 
+    @param extra: more headers (an C{Allow} here replaces the one a
+        C{405} gets by default).
     @return: the body, for a C{render} method to return.
+    """
+    _refused(request, factory, status, reason, extra)
+    request.setHeader("Content-Type", "text/plain; charset=utf-8")
+    return f"{status} {reason}\n".encode()
+
+
+def refuse_json(
+    request: StationRequest,
+    factory: RadioFactory,
+    status: int,
+    reason: str,
+    extra: Sequence[tuple[str, str]] = (),
+) -> bytes:
+    """
+    Refuse a request to a JSON API as L{refuse} does, the body a JSON
+    object C{{"error": reason}}, never cached.
+
+    @return: the body, for a C{render} method to return.
+    """
+    _refused(request, factory, status, reason, extra)
+    request.setHeader("Content-Type", JSON_CONTENT_TYPE)
+    request.setHeader("Cache-Control", "no-cache, no-store")
+    text = json.dumps({"error": reason}, ensure_ascii=False)
+    return text.encode("utf-8", "backslashreplace") + b"\n"
+
+
+def _refused(
+    request: StationRequest,
+    factory: RadioFactory,
+    status: int,
+    reason: str,
+    extra: Sequence[tuple[str, str]],
+) -> None:
+    """
+    What every refusal does besides its body: count it, log it in one
+    line naming the client, and set its status and headers.
     """
     factory.refused += 1
     method = request.method.decode("latin-1")
@@ -186,13 +237,12 @@ def refuse(
         status=status,
         reason=reason,
     )
-    request.setResponseCode(status, REASONS.get(status, "").encode() or None)
-    request.setHeader("Content-Type", "text/plain; charset=utf-8")
-    for name, value in (*CORS, *extra):
-        request.setHeader(name, value)
+    phrase = REASONS.get(status) or _MORE_REASONS.get(status, "")
+    request.setResponseCode(status, phrase.encode() or None)
     if status == 405:
         request.setHeader("Allow", ALLOWED)
-    return f"{status} {reason}\n".encode()
+    for name, value in (*CORS, *extra):
+        request.setHeader(name, value)
 
 
 class StationResource(Resource):

@@ -20,10 +20,16 @@ __all__ = ["ReplyTransport", "handed_over"]
 def handed_over(path: str) -> bool:
     """
     Whether a worker hands a request for C{path} to the main process:
-    every admin request, so that every connection gets the same answer
-    from the process that owns the programme.
+    every admin request, and every song request (the queue is the
+    programme's), so that every connection gets the same answer from the
+    process that owns the programme.
     """
-    return path.startswith("/admin/") or path == ADMIN_CGI or path.startswith("/api/v1/admin/")
+    return (
+        path.startswith("/admin/")
+        or path == ADMIN_CGI
+        or path.startswith("/api/v1/admin/")
+        or path.startswith("/api/v1/requests/")
+    )
 
 
 @implementer(ITransport, IPushProducer, IConsumer)

@@ -1076,8 +1076,11 @@ class PlaylistsTests(SynchronousTestCase):
     playlists, listeners' requests, as the clock runs.
     """
 
+    sources: list[str]
+    last_path: str | None
+
     def folder(self, files: dict[str, int]) -> str:
-        folder = os.path.abspath(self.mktemp())
+        folder = os.path.abspath(str(self.mktemp()))
         os.makedirs(folder)
         for name, count in files.items():
             write_track(folder, name, count)
@@ -1127,7 +1130,7 @@ class PlaylistsTests(SynchronousTestCase):
         @return: the first cue of each item, with its clock time.
         """
         items: list[tuple[float, Cue]] = []
-        path = self.path
+        path = self.last_path
         while len(items) < count:
             cue = programme.next_frame()
             assert cue is not None
@@ -1138,12 +1141,12 @@ class PlaylistsTests(SynchronousTestCase):
                 path = current.path
                 self.sources.append(os.path.basename(current.path))
             clock.advance(cue.frame.header.duration)
-        self.path = path
+        self.last_path = path
         return items
 
     def setUp(self) -> None:
-        self.sources: list[str] = []
-        self.path: str | None = None
+        self.sources = []
+        self.last_path = None
 
     def test_jingle_every_two_songs(self) -> None:
         """
@@ -1165,7 +1168,7 @@ class PlaylistsTests(SynchronousTestCase):
         self.assertEqual((jingle.track.title, jingle.track.jingle), ("Radio X", True))
         self.assertNotIn("id1.mp3", [os.path.basename(a.path) for a in programme.aired])
 
-        self.sources, self.path = [], None
+        self.sources, self.last_path = [], None
         quiet = PlaylistConfig(name="ids", music="", every_songs=2, jingle=True)
         clock, programme = self.build({"a.mp3": 40, "b.mp3": 40}, [(quiet, {"id1.mp3": 10})])
         items = self.air(clock, programme, 4)

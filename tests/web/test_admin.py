@@ -56,6 +56,7 @@ from radiod.web.listings import (
     track_json,
 )
 from radiod.web.monitoring import Monitoring
+from radiod.web.requests import ADMIN_REQUESTS_PATH
 from radiod.web.site import StationChannel, StationSite, attach
 from radiod.web.tree import station_site
 from radiod.wire.server import RadioFactory, RadioProtocol
@@ -359,7 +360,13 @@ class AuthenticationTests(SynchronousTestCase):
         """
         station = Station(self)
         listener = station.listen()
-        paths = [*ICECAST_PATHS, *API_PATHS, "/admin/stats"]
+        paths = [
+            *ICECAST_PATHS,
+            *API_PATHS,
+            "/admin/stats",
+            f"{ADMIN_REQUESTS_PATH}/stream",
+            f"{ADMIN_REQUESTS_PATH}/stream/1",
+        ]
         attempts = [
             "",
             "Authorization: Basic\r\n",

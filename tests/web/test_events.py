@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from dataclasses import replace
 from typing import Any
 
@@ -19,7 +20,9 @@ from radiod.audio.track import TrackInfo
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
 from radiod.ingest.stream import StreamInfo
-from radiod.testing import FakeFrameSource, silent_frame
+from radiod.library.library import Library
+from radiod.library.programme import Programme
+from radiod.testing import FakeFrameSource, silent_frame, synchronous_runner
 from radiod.web.events import (
     EVENTS_PATH,
     KEEPALIVE,
@@ -28,12 +31,14 @@ from radiod.web.events import (
     TICK,
     EventStreams,
     describe_mount,
+    describe_next,
     describe_track,
 )
 from radiod.web.page import StationPage
 from radiod.web.tree import station_site
 from radiod.wire.server import RadioFactory, RadioProtocol
 from radiod.wire.stream import AUDIO_WAIT
+from tests.web.test_admin import write_track
 
 ALPHA = TrackInfo("/a.mp3", "First Song", "Alpha Artist", "Tests", 2.6)
 BETA = TrackInfo("/b.mp3", "Second Song", "Beta Artist")
@@ -177,6 +182,8 @@ class EventStreamsTests(SynchronousTestCase):
         self.assertFalse(state["now_playing"]["live"])
         self.assertEqual(state["listeners"], 0)
         self.assertEqual(state["recent"], [])
+        # The scripted source is no programme: what comes next is unknown.
+        self.assertIsNone(state["next"])
         self.assertEqual(
             state["mounts"],
             [{"name": "/stream", "station": "Test FM"}, {"name": "/other", "station": "Other FM"}],
@@ -468,6 +475,86 @@ class EventStreamsTests(SynchronousTestCase):
         self.assertEqual(state["now_playing"]["artist"], "<b>")
 
 
+class UpNextTests(SynchronousTestCase):
+    """
+    Events carry the track up next on a mount that plays its library.
+    """
+
+    def build(self) -> tuple[Clock, RadioFactory, Programme]:
+        """
+        A factory whose mount C{/stream} plays a library of three tracks
+        (C{a.mp3}, C{b.mp3}, C{c.mp3}, about half a minute each) in
+        order, its first track on air, and event streams.
+        """
+        clock = Clock()
+        folder = os.path.abspath(self.mktemp())
+        os.makedirs(folder)
+        for name in ("a.mp3", "b.mp3", "c.mp3"):
+            write_track(folder, name, 1200)
+        programme = Programme(
+            Library(folder, synchronous_runner),
+            clock,
+            synchronous_runner,
+            rescan_interval=0,
+            name="/stream",
+        )
+        config = MountConfig(name="/stream")
+        mount = Mount(config, programme, clock)
+        mount.start()
+        self.addCleanup(mount.stop)
+        factory = RadioFactory(
+            clock, StationConfig(port=8000, mounts=(config,)), {"/stream": mount}
+        )
+        station_site(factory, clock)
+        page = StationPage(clock, factory)
+        self.addCleanup(page.close)
+        clock.pump([0.1] * 5)
+        return clock, factory, programme
+
+    def open(self, factory: RadioFactory) -> Connection:
+        connection = Connection(factory)
+        connection.get(EVENTS_PATH + "?mount=/stream")
+        return connection
+
+    def test_snapshot_and_track(self) -> None:
+        """
+        The snapshot names the track up next; when it starts, the C{track}
+        event names the one after it.
+        """
+        clock, factory, programme = self.build()
+        connection = self.open(factory)
+        [(kind, state)] = connection.events()
+        self.assertEqual(state["now_playing"]["title"], "a")
+        following = state["next"]
+        self.assertEqual((following["title"], following["artist"]), ("b", ""))
+        self.assertGreater(following["duration"], 30)
+        playing = programme.playing
+        while programme.playing is playing:
+            clock.advance(0.1)
+        clock.advance(0.1)
+        kind, state = connection.events()[-1]
+        self.assertEqual(kind, "track")
+        self.assertEqual(state["now_playing"]["title"], "b")
+        self.assertEqual(state["next"]["title"], "c")
+
+    def test_next_changes(self) -> None:
+        """
+        When the track up next changes while a track plays (another is
+        queued), the streams get a C{next} event at the next check, once.
+        """
+        clock, factory, programme = self.build()
+        connection = self.open(factory)
+        clock.advance(TICK)
+        self.assertEqual([kind for kind, _ in connection.events()], ["snapshot"])
+        programme.queue(programme.library.tracks[2].path)
+        clock.advance(TICK)
+        kind, state = connection.events()[-1]
+        self.assertEqual(kind, "next")
+        self.assertEqual(state["next"]["title"], "c")
+        clock.advance(TICK)
+        self.assertEqual([kind for kind, _ in connection.events()], ["snapshot", "next"])
+
+
 class DescribeTests(SynchronousTestCase):
     """
     L{describe_mount} and L{describe_track} say what the page shows.
@@ -517,6 +604,25 @@ class DescribeTests(SynchronousTestCase):
             [f"Song {n}" for n in range(RECENT + 3, 3, -1)],
         )
         self.assertEqual(state["recent"][0]["started"], float(RECENT + 3))
+
+    def test_next(self) -> None:
+        """
+        The track up next is described by its title, artist, album,
+        duration and whether a listener requested it, or C{None} when it
+        is not known.
+        """
+        mount = self.mount()
+        state = describe_mount(mount, [mount], None, 10.0, TrackInfo("/n.mp3", "N", "A", "B", 3))
+        self.assertEqual(
+            state["next"],
+            {"title": "N", "artist": "A", "album": "B", "duration": 3, "requested": False},
+        )
+        requested = TrackInfo("/n.mp3", "N", requested=True)
+        described = describe_next(requested)
+        assert described is not None
+        self.assertTrue(described["requested"])
+        self.assertIsNone(describe_mount(mount, [mount], None, 10.0)["next"])
+        self.assertIsNone(describe_next(None))
 
     def test_live_title_split(self) -> None:
         """

@@ -48,6 +48,7 @@ NOW_PLAYING = (
     "() => [document.getElementById('now-title').textContent,"
     " document.getElementById('now-artist').textContent]"
 )
+NEXT_UP = "document.getElementById('next-up')"
 TITLES = {FIRST.split(" - ")[1], SECOND.split(" - ")[1]}
 ARTISTS = {FIRST.split(" - ")[0], SECOND.split(" - ")[0]}
 
@@ -148,17 +149,19 @@ def play_for(page: Any, seconds: float) -> dict[str, Any]:
 
 def listen_and_follow(page: Any, errors: list[str], base: str) -> dict[str, Any]:
     """
-    Load the page, start the player, and wait for the audio to advance
-    and for the title to change.
+    Load the page, start the player, and wait for the audio to advance,
+    for the title to change and for the track up next to follow.
     """
     requests = record_requests(page)
     page.goto(base + "/")
     page.wait_for_function(f"() => {TITLE} !== 'Connecting…'")
     first_title, first_artist = page.evaluate(NOW_PLAYING)
+    page.wait_for_function(f"() => !{NEXT_UP}.hidden")
     result: dict[str, Any] = {
         "station": page.text_content("#station-name"),
         "first_title": first_title,
         "first_artist": first_artist,
+        "first_next": page.text_content("#next-up"),
         "m3u": page.get_attribute("#link-m3u", "href"),
         "pls": page.get_attribute("#link-pls", "href"),
         "audio_src": page.eval_on_selector("#player", "audio => audio.src"),
@@ -170,6 +173,14 @@ def listen_and_follow(page: Any, errors: list[str], base: str) -> dict[str, Any]
     result["paused"] = page.eval_on_selector("#player", "audio => audio.paused")
     page.wait_for_function(f"title => {TITLE} !== title", arg=result["first_title"])
     result["second_title"], result["second_artist"] = page.evaluate(NOW_PLAYING)
+    # The track that was up next is on, and the one after it up next.
+    expected = f"Up next: {result['first_artist']} \u2013 {result['first_title']}"
+    page.wait_for_function(f"text => {NEXT_UP}.textContent === text", arg=expected)
+    result["second_next"] = page.text_content("#next-up")
+    result["next_below_title"] = page.evaluate(
+        f"() => document.getElementById('now-title').compareDocumentPosition({NEXT_UP})"
+        " & Node.DOCUMENT_POSITION_FOLLOWING"
+    )
     page.wait_for_function("() => document.querySelectorAll('#recent li').length > 0")
     result["recent"] = page.eval_on_selector_all(
         "#recent li .what", "items => items.map(item => item.textContent)"
@@ -392,10 +403,11 @@ class WebPageTests(TestCase):
     async def test_plays_and_follows_titles(self) -> None:
         """
         At phone width, with no console error: the page shows the station
-        and the current title with its artist and links to the playlists;
-        its player really plays the stream (its time advances); and the
-        title changes, without a reload, when the track changes, the
-        previous track moving to the recently played list.
+        and the current title with its artist, the track up next under
+        it, and links to the playlists; its player really plays the
+        stream (its time advances); and the title changes, without a
+        reload, when the track changes, the previous track moving to the
+        recently played list and the track up next following.
         """
         service, base = await self.start_station("/stream")
         seen = await self.in_browser(service, listen_and_follow, base)
@@ -412,6 +424,13 @@ class WebPageTests(TestCase):
         self.assertIn(seen["second_title"], TITLES)
         self.assertNotEqual(seen["second_title"], seen["first_title"])
         self.assertIn(seen["second_artist"], ("Alpha Artist", "Beta Artist"))
+        # Up next, under the title: the other song, then the first again.
+        second = f"{seen['second_artist']} \u2013 {seen['second_title']}"
+        self.assertEqual(seen["first_next"], f"Up next: {second}")
+        self.assertEqual(
+            seen["second_next"], f"Up next: {seen['first_artist']} \u2013 {seen['first_title']}"
+        )
+        self.assertTrue(seen["next_below_title"])
         self.assertIn(f"{seen['first_artist']} \u2013 {seen['first_title']}", seen["recent"])
         self.assertEqual(seen["listeners"], "1")
         self.assertIn("Web FM", seen["document_title"])

@@ -14,11 +14,12 @@ from radiod.wire.handover import ReplyTransport, handed_over
 
 class HandedOverTests(SynchronousTestCase):
     """
-    L{handed_over} picks the admin requests, and nothing else.
+    L{handed_over} picks the admin requests and song requests, and
+    nothing else.
     """
 
     def test_admin_paths(self) -> None:
-        for path in ("/admin/stats", "/admin.cgi", "/api/v1/admin/skip"):
+        for path in ("/admin/stats", "/admin.cgi", "/api/v1/admin/skip", "/api/v1/requests/s"):
             self.assertTrue(handed_over(path), path)
 
     def test_other_paths(self) -> None:

@@ -21,6 +21,8 @@
     title: byId("now-title"),
     artist: byId("now-artist"),
     album: byId("now-album"),
+    nextUp: byId("next-up"),
+    nextTitle: byId("next-title"),
     elapsed: byId("now-elapsed"),
     listeners: byId("listener-count"),
     listenerWord: byId("listener-word"),
@@ -116,7 +118,28 @@
       };
     }
     renderNowPlaying(track, state.station && state.station.name || state.mount);
+    renderNext(upNext());
     tick();
+  }
+
+  // The track after the one heard: the events' next track; over HLS,
+  // while the audio has not reached the events' track yet, that track.
+  function upNext() {
+    var current = state.now_playing;
+    if (heard && current && !current.live && heard.title !== current.title) {
+      return current;
+    }
+    return state.next;
+  }
+
+  function renderNext(track) {
+    if (!track || !track.title) {
+      setText(page.nextTitle, "");
+      page.nextUp.hidden = true;
+      return;
+    }
+    setText(page.nextTitle, displayTitle(track));
+    page.nextUp.hidden = false;
   }
 
   function renderNowPlaying(track, stationName) {
@@ -224,6 +247,13 @@
     });
     source.addEventListener("snapshot", onState);
     source.addEventListener("track", onState);
+    source.addEventListener("next", function (event) {
+      var data = parse(event);
+      if (data && state) {
+        state.next = data.next;
+        renderNext(upNext());
+      }
+    });
     source.addEventListener("listeners", function (event) {
       var data = parse(event);
       if (data && state) {
@@ -236,6 +266,7 @@
       setText(page.status, "This mount has gone off the air.");
       setText(page.title, "Off the air");
       setText(page.artist, "");
+      renderNext(null);
       window.setTimeout(connect, RECONNECT_MS);
     });
     source.addEventListener("error", function () {
