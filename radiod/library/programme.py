@@ -25,6 +25,7 @@ from __future__ import annotations
 import random
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from datetime import UTC, tzinfo
 from enum import Enum
@@ -119,6 +120,11 @@ class RequestSource(Protocol):
     def started(self, request_id: str, now: float) -> None:
         """
         The request's track began to play.
+        """
+
+    def forget(self, paths_present: AbstractSet[str]) -> None:
+        """
+        Drop the requests of tracks no longer in the library.
         """
 
 
@@ -1078,6 +1084,8 @@ class Programme:
             self._held_changed(change, present)
         self.upcoming = [path for path in self.upcoming if path in present]
         self._queued = [path for path in self._queued if path in present]
+        if self.requests is not None:
+            self.requests.forget(present)
         added = [track.path for track in self.library.tracks if track.path in change.added]
         ahead = self._ahead
         if self.shuffle:

@@ -45,6 +45,7 @@ from radiod.ingest.relay import Relay
 from radiod.interfaces import IFrameSource, Runner
 from radiod.library.library import Library, scan_location
 from radiod.library.programme import Playlist, Programme
+from radiod.library.requests import RequestQueue
 from radiod.library.rotation import Rules
 from radiod.library.tags import info_from_name
 from radiod.outbound.hooks import TrackHook
@@ -382,6 +383,9 @@ class StationService(MultiService):
             ],
             zone=load_zone(self.config.timezone),
             default_weight=config.default_weight,
+            requests=RequestQueue(
+                config.request_threshold, config.request_limit, config.request_queue
+            ),
         )
 
     def _replace_outbound(self, config: StationConfig) -> None:
@@ -699,6 +703,12 @@ class StationService(MultiService):
             playing.normalize = config.normalize
             playing.rules = Rules(config.artist_separation, config.title_separation)
             playing.default_weight = config.default_weight
+            if isinstance(playing.requests, RequestQueue):
+                playing.requests.update(
+                    config.request_threshold, config.request_limit, config.request_queue
+                )
+                if not config.requests:
+                    playing.requests.clear()
             if old.playlists != config.playlists:
                 playing.set_playlists(config.playlists, self._library)
         if any(getattr(old, key) != getattr(config, key) for key in FORMAT_KEYS):
