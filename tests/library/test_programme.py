@@ -8,6 +8,7 @@ import itertools
 import os
 import random
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -1067,6 +1068,9 @@ class FakeRequests:
     def started(self, request_id: str, now: float) -> None:
         self.started_ids.append(request_id)
         self.pending = [r for r in self.pending if r.id != request_id]
+
+    def forget(self, paths_present: AbstractSet[str]) -> None:
+        self.pending = [r for r in self.pending if r.path in paths_present]
 
 
 class PlaylistsTests(SynchronousTestCase):
