@@ -22,6 +22,7 @@ L{radiod.audio.loudness}).
 
 from __future__ import annotations
 
+import math
 import random
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -43,6 +44,8 @@ from radiod.audio.block import FrameBlock, read_block
 from radiod.audio.format import ANY_FORMAT, AudioFormat, Probe, mount_format, plays_unchanged, probe
 from radiod.audio.frames import Frame
 from radiod.audio.loudness import GAIN_TOLERANCE, read_replaygain
+from radiod.audio.reservoir import self_contained
+from radiod.audio.splice import CuePoints, Join, trim
 from radiod.audio.track import Cue, TrackInfo
 from radiod.config import PlaylistConfig
 from radiod.config.windows import parse_schedule
@@ -84,6 +87,12 @@ QUEUED = "(queued)"
 """
 Where a track asked for with L{Programme.queue} comes from, in place of a
 playlist's name.
+"""
+
+SKIP_LEAD = 1.0
+"""
+Seconds a skipped track plays on, with a crossfade, before its overlap
+into the next starts: time for ffmpeg to render the overlap.
 """
 
 REQUESTED = "(requested)"
@@ -426,6 +435,7 @@ class Programme:
         zone: tzinfo = UTC,
         default_weight: float = 1.0,
         requests: RequestSource | None = None,
+        crossfade: float = 0.0,
     ) -> None:
         """
         @param library: the tracks to play.
@@ -455,6 +465,9 @@ class Programme:
             weighted playlists.
         @param requests: listeners' requests, played as soon as the rules
             allow; none by default.
+        @param crossfade: seconds one track overlaps the next (see
+            L{radiod.audio.splice}); 0 for none.  A playlist may say
+            otherwise for its items.
         """
         self.library = library
         self._clock = clock
@@ -483,6 +496,15 @@ class Programme:
         # whether the track playing started a play of its own.
         self._shown: TrackInfo | None = None
         self._new_play = True
+        self.crossfade = crossfade
+        # Where the track playing comes from; where its frames end (before
+        # the overlap, when it crossfades into the next); the overlap
+        # rendered for the track read ahead, and the render under way.
+        self._source = DEFAULT
+        self._end = 0
+        self._join: tuple[_Ready, Join] | None = None
+        self._joins = 0
+        self._unfaded_warned = False
         self._queued: list[str] = []
         self.broken: set[str] = set()
         self.skipped = 0
@@ -555,6 +577,9 @@ class Programme:
             self._rescan.stop()
         self._rescan = None
         self._frames = []
+        self._end = 0
+        self._join = None
+        self._joins += 1
         if self._turn is not _Turn.WAITING:
             self._to_turn(_Turn.WAITING)
         if isinstance(self._ahead, _Ready):
@@ -567,6 +592,10 @@ class Programme:
         is read after L{skip}.
         """
         ahead = self._ahead
+        if self._join is not None and self._join[0] is not ahead:
+            # The next track changed (queued, rescanned): no overlap.
+            self._join = None
+            self._end = len(self._frames)
         if isinstance(ahead, _Ready) and self._turn is not _Turn.PLAYING:
             self._begin(ahead)
         elif self._turn is _Turn.WAITING:
@@ -575,7 +604,7 @@ class Programme:
         index = self._index
         frame = self._frames[index]
         self._index = index + 1
-        if self._index >= len(self._frames):
+        if self._index >= self._end:
             self._to_turn(_Turn.WAITING)
         shown = self._shown
         assert shown is not None
@@ -605,7 +634,16 @@ class Programme:
         if not shown.jingle:
             self.aired.append(Aired(track.path, track.artist, track.title, now))
         self.turns = after_turn(self._slots(), self.turns, ready.source, now)
-        self._frames = ready.frames
+        joined = self._join
+        self._join = None
+        if joined is not None and joined[0] is ready:
+            join = joined[1]
+            resume = [join.resume] if join.resume is not None else []
+            self._frames = [*join.overlap, *resume, *ready.frames[join.incoming_start + 1 :]]
+        else:
+            self._frames = ready.frames
+        self._end = len(self._frames)
+        self._source = ready.source
         self._index = 0
         self._to_turn(_Turn.PLAYING)
         self._prefetch()
@@ -703,10 +741,108 @@ class Programme:
         current = self.playing
         if current is None:
             return None
+        if self._fade_out_soon():
+            return current
         if self._turn is _Turn.PLAYING:
             self._to_turn(_Turn.SKIPPING)
         self._prefetch()
         return current
+
+    # Crossfades
+
+    def _fade_of(self, source: str) -> float:
+        """
+        Seconds the items of C{source} overlap their neighbours.
+        """
+        playlist = self._playlist(source)
+        if playlist is not None and playlist.config.crossfade >= 0:
+            return playlist.config.crossfade
+        return self.crossfade
+
+    def _can_fade(self) -> bool:
+        transcoder = self._transcoder
+        if transcoder is not None and transcoder.available:
+            return True
+        if not self._unfaded_warned:
+            self._unfaded_warned = True
+            self._log.warn("No ffmpeg: tracks on {mount} play without crossfades", mount=self.name)
+        return False
+
+    def _fade_out_soon(self) -> bool:
+        """
+        For L{skip} with a crossfade: end the track playing with an overlap
+        into the one read ahead, starting L{SKIP_LEAD} seconds from now
+        (time for ffmpeg to render it), rather than cutting it at once.
+
+        @return: whether it will; if not, the track is cut as usual.
+        """
+        ahead = self._ahead
+        if not isinstance(ahead, _Ready) or self._turn is not _Turn.PLAYING:
+            return False
+        seconds = min(self._fade_of(self._source), self._fade_of(ahead.source))
+        if seconds <= 0 or not self._can_fade():
+            return False
+        frame = self._frames[min(self._index, len(self._frames) - 1)].header.duration
+        end = self._index + math.ceil((SKIP_LEAD + seconds) / frame)
+        if end >= self._end:
+            # It ends sooner than that anyway.
+            return True
+        self._join = None
+        self._end = end
+        self._prepare_join()
+        return True
+
+    def _prepare_join(self) -> None:
+        """
+        Have the overlap from the track playing into the one read ahead
+        rendered, when both want a crossfade; it is spliced in when it
+        comes back in time.
+        """
+        ready = self._ahead
+        if not isinstance(ready, _Ready) or self._turn is not _Turn.PLAYING:
+            return
+        seconds = min(self._fade_of(self._source), self._fade_of(ready.source))
+        target = self._format
+        if seconds <= 0 or target is None or not self._can_fade():
+            return
+        transcoder = self._transcoder
+        assert transcoder is not None
+        if self._end - self._index < 2:
+            return
+        # Only the ends meet: the tail of one and the head of the other,
+        # long enough that the overlap is not shortened for them.
+        span = math.ceil((2 * seconds + 2.0) / ready.frames[0].header.duration)
+        start = max(self._index, self._end - span)
+        outgoing = self._frames[start : self._end]
+        incoming = ready.frames[:span] if len(ready.frames) > span else ready.frames
+        self._joins += 1
+        turn, frames = self._joins, self._frames
+        rendered = transcoder.crossfade(outgoing, incoming, seconds, target, name=self.name)
+
+        def done(join: Join) -> None:
+            join = replace(join, outgoing_end=join.outgoing_end + start)
+            if turn != self._joins or self._ahead is not ready or self._frames is not frames:
+                return
+            if self._turn is not _Turn.PLAYING or join.outgoing_end < self._index:
+                self._log.info(
+                    "The crossfade into {path} on {mount} came too late; it starts without",
+                    path=ready.path,
+                    mount=self.name,
+                )
+                return
+            self._join = (ready, join)
+            self._end = join.outgoing_end
+
+        def failed(failure: Failure) -> None:
+            if turn == self._joins:
+                self._log.warn(
+                    "No crossfade into {path} on {mount}: {reason}",
+                    path=ready.path,
+                    mount=self.name,
+                    reason=failure.getErrorMessage(),
+                )
+
+        rendered.addCallbacks(done, failed)
 
     def queue(self, path: str) -> int:
         """
@@ -855,7 +991,7 @@ class Programme:
         """
         When the track read next will start: when the one playing ends.
         """
-        left = self._frames[self._index :] if self._turn is _Turn.PLAYING else ()
+        left = self._frames[self._index : self._end] if self._turn is _Turn.PLAYING else ()
         return self._clock.seconds() + sum(frame.header.duration for frame in left)
 
     def _next_queued(self) -> str | None:
@@ -933,7 +1069,44 @@ class Programme:
             converted = transcoder.convert(path, target, gain, duration, self.name)
             return converted.addCallback(lambda frames: (frames, target))
 
-        return found.addCallback(lambda found: gain(found).addCallback(choose, found))
+        read = found.addCallback(lambda found: gain(found).addCallback(choose, found))
+        source = ahead.source if ahead is not None else DEFAULT
+        if self._fade_of(source) > 0 and transcoder is not None and transcoder.available:
+            read.addCallback(self._cue, path, duration)
+        return read
+
+    def _cue(
+        self, read: tuple[Sequence[Frame], AudioFormat], path: str, duration: float
+    ) -> Deferred[tuple[Sequence[Frame], AudioFormat]]:
+        """
+        Skip a track's leading and trailing silence (autocue), measured
+        once by ffmpeg (see L{radiod.audio.splice.trim}); a track that
+        cannot be measured plays whole.
+        """
+        frames, target = read
+        transcoder = self._transcoder
+        assert transcoder is not None
+        measured = transcoder.cue_points(path, duration, self.name)
+
+        def trimmed(cues: CuePoints) -> tuple[Sequence[Frame], AudioFormat]:
+            first, last = trim(frames, cues)
+            if (first, last) == (0, len(frames)):
+                return read
+            kept = list(frames[first:last])
+            if first:
+                kept[0] = self_contained(frames[first], frames[:first])
+            return kept, target
+
+        def unmeasured(failure: Failure) -> tuple[Sequence[Frame], AudioFormat]:
+            self._log.warn(
+                "Cannot measure the silence of {path} on {mount}: {reason}; it plays whole",
+                path=path,
+                mount=self.name,
+                reason=failure.getErrorMessage(),
+            )
+            return read
+
+        return measured.addCallbacks(trimmed, unmeasured)
 
     def _track(self, path: str, source: str = DEFAULT) -> TrackInfo | None:
         """
@@ -980,6 +1153,7 @@ class Programme:
                 played=played_in.describe(),
             )
         self._ahead = _Ready(track, frames, read.queued, read.source, read.request)
+        self._prepare_join()
 
     def _put_back(self, ahead: _Reading | _Stale | _Ready) -> None:
         """

@@ -386,6 +386,7 @@ class StationService(MultiService):
             requests=RequestQueue(
                 config.request_threshold, config.request_limit, config.request_queue
             ),
+            crossfade=config.crossfade,
         )
 
     def _replace_outbound(self, config: StationConfig) -> None:
@@ -703,6 +704,7 @@ class StationService(MultiService):
             playing.normalize = config.normalize
             playing.rules = Rules(config.artist_separation, config.title_separation)
             playing.default_weight = config.default_weight
+            playing.crossfade = config.crossfade
             if isinstance(playing.requests, RequestQueue):
                 playing.requests.update(
                     config.request_threshold, config.request_limit, config.request_queue

@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from mutagen.id3 import ID3, TXXX
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import ProcessTerminated
 from twisted.internet.task import Clock
 from twisted.logger import capturedLogs
@@ -24,6 +25,7 @@ from zope.interface.verify import verifyObject
 
 from radiod.audio.format import AudioFormat
 from radiod.audio.frames import Frame
+from radiod.audio.splice import CuePoints, Join
 from radiod.audio.track import Cue
 from radiod.broadcast.fallback import Fallbacks
 from radiod.broadcast.mount import Mount
@@ -1263,3 +1265,145 @@ class PlaylistsTests(SynchronousTestCase):
         programme.set_playlists([ids], lambda music: Library(music, synchronous_runner))
         self.air(clock, programme, 4)
         self.assertIn("id.mp3", self.sources[3:])
+
+
+OVERLAP = silent_frame(fill=1)
+"""
+The frame a L{FakeJoiner} renders overlaps with: told apart from the
+tracks' frames by its payload.
+"""
+
+
+class FakeJoiner:
+    """
+    Stands in for the L{Transcoder}'s autocue and crossfade: no silence to
+    skip, and an overlap of C{seconds} of L{OVERLAP} frames replacing as
+    many frames at the end of one track and the start of the next.
+    """
+
+    available = True
+
+    def __init__(self) -> None:
+        self.joins: list[tuple[int, int, float]] = []
+
+    def cue_points(self, source: str, duration: float, name: str = "") -> Deferred[CuePoints]:
+        return succeed(CuePoints(0.0, 1e9))
+
+    def crossfade(
+        self,
+        outgoing: Sequence[Frame],
+        incoming: Sequence[Frame],
+        seconds: float,
+        target: AudioFormat,
+        fade_in: bool = False,
+        name: str = "",
+    ) -> Deferred[Join]:
+        self.joins.append((len(outgoing), len(incoming), seconds))
+        count = min(round(seconds / OVERLAP.duration), len(outgoing) // 2, len(incoming) // 2)
+        return succeed(Join(len(outgoing) - count, (OVERLAP,) * count, count, incoming[count]))
+
+
+class CrossfadeTests(SynchronousTestCase):
+    """
+    With a crossfade, the end of one track and the start of the next are
+    replaced by the overlap rendered for them, frame for frame.
+    """
+
+    def build(
+        self, crossfade: float, jingle_crossfade: float = -1.0
+    ) -> tuple[Programme, FakeJoiner]:
+        folder = os.path.abspath(str(self.mktemp()))
+        os.makedirs(folder)
+        for name in ("a.mp3", "b.mp3"):
+            write_track(folder, name, 40)
+        ids = os.path.abspath(str(self.mktemp()))
+        os.makedirs(ids)
+        write_track(ids, "id.mp3", 20)
+        joiner = FakeJoiner()
+        playlists = []
+        if jingle_crossfade != -1.0:
+            config = PlaylistConfig(
+                name="ids",
+                music=ids,
+                every_songs=2,
+                jingle=True,
+                title="ID",
+                crossfade=jingle_crossfade,
+            )
+            playlists.append(Playlist(config, Library(ids, synchronous_runner), random.Random(1)))
+        programme = Programme(
+            Library(folder, synchronous_runner),
+            Clock(),
+            synchronous_runner,
+            rescan_interval=0,
+            name="/t",
+            transcoder=cast(Transcoder, joiner),
+            crossfade=crossfade,
+            playlists=playlists,
+        )
+        programme.start()
+        self.addCleanup(programme.stop)
+        return programme, joiner
+
+    def frames(self, programme: Programme, count: int) -> list[str]:
+        """
+        The next C{count} frames: the file each belongs to, C{"x"} for an
+        overlap frame, with C{"+"} before a frame that starts a play.
+        """
+        out = []
+        for _ in range(count):
+            cue = programme.next_frame()
+            assert cue is not None
+            name = "x" if cue.frame.data == OVERLAP.data else os.path.basename(cue.track.path)[0]
+            out.append(("+" if cue.starts else "") + name)
+        return out
+
+    def test_overlap_spliced(self) -> None:
+        """
+        A 10-frame crossfade: the last 10 frames of a track and the first
+        10 of the next are replaced by 10 overlap frames, which start the
+        next track's play; the next goes on from its 11th frame, and
+        fades into the one after the same way.
+        """
+        programme, joiner = self.build(crossfade=10 * OVERLAP.duration)
+        frames = self.frames(programme, 70)
+        overlap = ["+x"] + ["x"] * 9
+        self.assertEqual(frames, ["+a"] + ["a"] * 29 + overlap + ["b"] * 20 + overlap)
+        self.assertEqual(joiner.joins[0][2], 10 * OVERLAP.duration)
+
+    def test_no_crossfade(self) -> None:
+        """
+        Without a crossfade, tracks follow each other whole.
+        """
+        programme, joiner = self.build(crossfade=0.0)
+        self.assertEqual(self.frames(programme, 80), ["+a"] + ["a"] * 39 + ["+b"] + ["b"] * 39)
+        self.assertEqual(joiner.joins, [])
+
+    def test_jingles_not_faded(self) -> None:
+        """
+        A jingle playlist with C{crossfade = 0} joins its neighbours
+        without overlaps, while songs still crossfade into each other.
+        """
+        programme, joiner = self.build(crossfade=10 * OVERLAP.duration, jingle_crossfade=0.0)
+        frames = self.frames(programme, 150)
+        self.assertEqual(frames[:30], ["+a"] + ["a"] * 29)
+        self.assertEqual(frames[30:40], ["+x"] + ["x"] * 9)
+        # b then plays to its end, straight into the ID, then a whole.
+        self.assertEqual(frames[40:70], ["b"] * 30)
+        self.assertEqual(frames[70], "+i")
+        self.assertEqual(frames[90], "+a")
+
+    def test_skip_fades(self) -> None:
+        """
+        A skip with a crossfade plays on for a second, then fades into the
+        next track rather than cutting.
+        """
+        programme, joiner = self.build(crossfade=5 * OVERLAP.duration)
+        self.assertEqual(self.frames(programme, 2), ["+a", "a"])
+        programme.skip()
+        frames = self.frames(programme, 60)
+        lead = frames.index("+x")
+        self.assertGreater(lead, 20)
+        self.assertLess(lead, 40)
+        self.assertEqual(frames[lead : lead + 5], ["+x"] + ["x"] * 4)
+        self.assertEqual(frames[lead + 5], "b")
