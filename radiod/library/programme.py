@@ -505,6 +505,7 @@ class Programme:
         self._join: tuple[_Ready, Join] | None = None
         self._joins = 0
         self._unfaded_warned = False
+        self._crossfade_warned: set[tuple[str, float, str]] = set()
         self._queued: list[str] = []
         self.broken: set[str] = set()
         self.skipped = 0
@@ -1223,7 +1224,34 @@ class Programme:
         Scan the music and every extra playlist; fires when all are done.
         """
         scans = [self._scan_music(), *(self._scan_playlist(p) for p in self.playlists)]
-        return gatherResults(scans).addCallback(lambda _: None)
+        return gatherResults(scans).addCallback(lambda _: self._check_crossfades())
+
+    def _check_crossfades(self) -> None:
+        """
+        Warn, once for each finding, about a crossfade longer than half a
+        track it applies to: such a track overlaps its neighbours by half
+        its length instead.
+        """
+        libraries = [(DEFAULT, self.library), *((p.config.name, p.library) for p in self.playlists)]
+        for source, library in libraries:
+            seconds = self._fade_of(source)
+            lengths = [t for t in library.tracks if t.duration > 0]
+            if seconds <= 0 or not lengths:
+                continue
+            shortest = min(lengths, key=lambda track: track.duration)
+            finding = (source, seconds, shortest.path)
+            if shortest.duration >= 2 * seconds or finding in self._crossfade_warned:
+                continue
+            self._crossfade_warned.add(finding)
+            self._log.warn(
+                "crossfade {seconds:g} s on {mount}{playlist} is longer than half of "
+                "{path} ({duration:.1f} s): it overlaps its neighbours by half its length",
+                seconds=seconds,
+                mount=self.name,
+                playlist=f", playlist {source}" if source else "",
+                path=shortest.path,
+                duration=shortest.duration,
+            )
 
     def _scan_music(self) -> Deferred[None]:
         if self._scanning is not None:

@@ -1407,3 +1407,16 @@ class CrossfadeTests(SynchronousTestCase):
         self.assertLess(lead, 40)
         self.assertEqual(frames[lead : lead + 5], ["+x"] + ["x"] * 4)
         self.assertEqual(frames[lead + 5], "b")
+
+    def test_crossfade_longer_than_half_a_track(self) -> None:
+        """
+        A crossfade longer than half a track is warned about once, naming
+        the track; the track overlaps by what the renderer allows.
+        """
+        with capturedLogs() as events:
+            programme, joiner = self.build(crossfade=0.8)
+            programme.rescan()
+        warned = [e for e in events if "longer than half" in e.get("log_format", "")]
+        self.assertEqual(len(warned), 1)
+        self.assertEqual(warned[0]["seconds"], 0.8)
+        self.assertTrue(warned[0]["path"].endswith(".mp3"))
