@@ -23,6 +23,9 @@ class PackagesTests(SynchronousTestCase):
             listed = set(tomllib.load(f)["tool"]["setuptools"]["packages"])
         found = set()
         for folder, _, files in os.walk(os.path.join(ROOT, "radiod")):
-            if "__init__.py" in files:
+            modules = [name for name in files if name.endswith(".py") and name != "__init__.py"]
+            # A folder of data files (the page's static files) ships as
+            # its package's data.
+            if "__init__.py" in files and modules:
                 found.add(os.path.relpath(folder, ROOT).replace(os.sep, "."))
         self.assertEqual(sorted(found - listed), [])
