@@ -162,13 +162,19 @@ class LiveSource:
 
     Only the converter of C{CONVERTING} is heard: the frames and the end
     of one that was stopped are ignored.  Pausing the producer above the
-    high-water mark is flow control, apart from both (L{paused}).
+    high-water mark is flow control, apart from both (L{paused}); so is
+    being L{muted} for sending dead air, which the switch decides (see
+    L{radiod.broadcast.switch.Switch.mute}).
 
     @ivar track: what listeners are told is playing; one object per live
         session (and per title change).
     @ivar queued: seconds of audio waiting to be pulled.
     @ivar paused: whether the producer is paused because the queue grew
         past the high-water mark.
+    @ivar muted: whether the source is off the air for sending dead air:
+        it gives no frame and is not L{ready} meanwhile, while its audio
+        still comes in (its L{on_frames} observers still see it) and the
+        switch keeps its queue short.
     @ivar frames_in: frames received in all.
     @ivar on_frames: called with each batch of whole frames as it is
         split from the encoder's bytes, before it is queued (a recorder
@@ -204,6 +210,7 @@ class LiveSource:
         self._queue: deque[Frame] = deque()
         self.queued = 0.0
         self.paused = False
+        self.muted = False
         self.frames_in = 0
         self.on_frames: list[Callable[[list[Frame]], None]] = []
         self.name = ""
@@ -216,10 +223,11 @@ class LiveSource:
     @property
     def ready(self) -> bool:
         """
-        Whether the source has had enough audio to go on air: at least
-        L{PREBUFFER} seconds queued, or its end reached.
+        Whether the source has had enough audio to go on air (at least
+        L{PREBUFFER} seconds queued, or its end reached), and is not
+        L{muted}.
         """
-        return self._phase is not _Phase.COLLECTING
+        return self._phase is not _Phase.COLLECTING and not self.muted
 
     @property
     def finished(self) -> bool:
@@ -232,9 +240,10 @@ class LiveSource:
     @property
     def drained(self) -> bool:
         """
-        Whether the connection ended and every frame has been pulled.
+        Whether the connection ended and every frame has been pulled (or,
+        while L{muted}, will never be: dead air is not played out).
         """
-        return self._phase is _Phase.FINISHED and not self._queue
+        return self._phase is _Phase.FINISHED and (self.muted or not self._queue)
 
     @property
     def converting(self) -> bool:
@@ -441,11 +450,10 @@ class LiveSource:
         """
         The oldest queued frame with the current track (the first one
         since the source began or changed its title starts a play), or
-        C{None} before
-        the source is ready or when its queue is empty; resume the
-        producer once the queue is below the low-water mark.
+        C{None} while the source is not L{ready} or its queue is empty;
+        resume the producer once the queue is below the low-water mark.
         """
-        if self._phase is _Phase.COLLECTING or not self._queue:
+        if not self.ready or not self._queue:
             return None
         frame = self._queue.popleft()
         self.queued = max(0.0, self.queued - frame.header.duration)

@@ -5,8 +5,11 @@ The switch that puts live audio on a mount's air in place of the playlist.
 A L{Switch} is the frame source a mount's pacer pulls from: a live
 source's frames (L{radiod.broadcast.live.LiveSource}) while one is on
 air, the playlist's otherwise.  The playlist is simply not pulled while
-live, so it resumes exactly where it left off.  Who has the air is a
-L{SwitchState}, moved by one table; the class docstring draws it.
+live, so it resumes exactly where it left off.  A live source found to
+send dead air (see L{radiod.ingest.silence}) is I{muted}: it stays
+attached, but the air passes as if it were still collecting its first
+audio, until it is unmuted.  Who has the air is a L{SwitchState}, moved
+by one table; the class docstring draws it.
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ class SwitchState(Enum):
 
     RELAY_CUEING = "relay cueing"
     """
-    A relay's live source collects its first audio; the playlist plays
-    on meanwhile.
+    A relay's live source collects its first audio, or is muted; the
+    playlist plays on meanwhile.
     """
 
     RELAY_ON_AIR = "relay on air"
@@ -48,15 +51,15 @@ class SwitchState(Enum):
 
     PRESENTER_CUEING = "presenter cueing"
     """
-    A presenter's live source collects its first audio; the relay on
-    standby, if any, fills in, else the playlist plays on.
+    A presenter's live source collects its first audio, or is muted; the
+    relay on standby, if any, fills in, else the playlist plays on.
     """
 
     PRESENTER_ON_AIR = "presenter on air"
     """
     A presenter's audio plays (while a presenter who took over collects
-    their first audio, the relay on standby fills in); an empty queue is
-    an underrun.
+    their first audio, or is muted, the relay on standby fills in); an
+    empty queue is an underrun.
     """
 
     @property
@@ -84,6 +87,7 @@ class _Event(Enum):
     AIRED = "the first live frame was given"
     HANDED_BACK = "the presenter's show played out, with a relay on standby"
     PLAYED_OUT = "the live source left and its last frame was given"
+    SILENT = "the live audio on air was muted, with none to fill in"
     STOPPED = "the mount stopped"
 
 
@@ -126,7 +130,9 @@ class Switch:
     at once; pulling frames moves it when a live source gives its first
     frame (C{AIRED}), and when one that left has played out: back to the
     relay on standby (C{HANDED_BACK}), or else to the playlist
-    (C{PLAYED_OUT})::
+    (C{PLAYED_OUT}).  Muting the live audio on air, with no unmuted relay
+    on standby to fill in, takes it off the air (C{SILENT}); once unmuted
+    it goes on air again with its next frame (C{AIRED})::
 
         PLAYLIST --presenter--> PRESENTER_CUEING
         PLAYLIST --relay--> RELAY_CUEING
@@ -136,6 +142,8 @@ class Switch:
         PRESENTER_CUEING --AIRED--> PRESENTER_ON_AIR
         PRESENTER_CUEING --HANDED_BACK--> RELAY_CUEING
         PRESENTER_ON_AIR --HANDED_BACK--> RELAY_ON_AIR
+        RELAY_ON_AIR --SILENT--> RELAY_CUEING
+        PRESENTER_ON_AIR --SILENT--> PRESENTER_CUEING
         any but PLAYLIST --PLAYED_OUT--> PLAYLIST
         any --stop()--> PLAYLIST
 
@@ -148,6 +156,12 @@ class Switch:
     standby.  A relay on standby exists only in the presenter's states;
     detaching it forgets it without a move.
 
+    A muted live source (L{mute}) gives no frame and keeps only its
+    newest audio, like a relay on standby; one that leaves while muted
+    has played out at once.  A mount whose only live source is muted has
+    no audio (L{has_audio}), so the listeners of a live-only mount go to
+    its fallback, as when the source leaves.
+
     @ivar playlist: the source played when no live source is on air, or
         C{None} for a mount that only exists while a source is connected.
     @ivar on_drained: called when a live source that left has played out.
@@ -155,6 +169,7 @@ class Switch:
         that left has played out, after L{on_air} and L{live} changed.
     @ivar prepare: called with each live source as it is attached, before
         its first audio (to set the format it goes on air in).
+    @ivar mutes: how many times a live source was muted (L{mute}).
     """
 
     _log = Logger()
@@ -173,6 +188,7 @@ class Switch:
         self.on_drained: list[Callable[[], None]] = []
         self.on_change: list[Callable[[], None]] = []
         self.prepare: Callable[[LiveSource], None] | None = None
+        self.mutes = 0
 
     @property
     def state(self) -> SwitchState:
@@ -207,9 +223,28 @@ class Switch:
     def has_audio(self) -> bool:
         """
         Whether there is something to play: a playlist, or a live source
-        (on air, or collecting its first audio, or playing out).
+        that is not muted (on air, or collecting its first audio, or
+        playing out), or a relay on standby that is not muted.
         """
-        return self.playlist is not None or self._live is not None
+        return self.playlist is not None or self._audible
+
+    @property
+    def _audible(self) -> bool:
+        """
+        Whether live audio may fill the air: the live source's, or while
+        it is muted, that of the relay on standby.
+        """
+        live, standby = self._live, self._standby
+        if live is None:
+            return False
+        return not live.muted or (standby is not None and not standby.muted)
+
+    @property
+    def muted(self) -> int:
+        """
+        How many of the live sources attached now are muted.
+        """
+        return sum(1 for live in (self._live, self._standby) if live is not None and live.muted)
 
     def _fire(self, event: _Event) -> None:
         """
@@ -269,6 +304,33 @@ class Switch:
         live.finish()
         live.stop()
 
+    def mute(self, live: LiveSource) -> None:
+        """
+        Take C{live} off the air for sending dead air: it stays attached,
+        but gives no frame, and the air passes as if it were collecting
+        its first audio: to the relay on standby, if any is not muted,
+        else to the playlist (or, on a mount without one, to nothing, so
+        that its listeners go to its fallback).  Its newest audio is kept,
+        ready for L{unmute}.  A live source the switch does not hold, or
+        one already muted, is left alone.
+        """
+        if live.muted or live not in (self._live, self._standby):
+            return
+        had_audio = self.has_audio
+        live.muted = True
+        self.mutes += 1
+        if self._state.on_air and not self._audible:
+            self._off_air()
+        elif had_audio and not self.has_audio:
+            self._changed()
+
+    def unmute(self, live: LiveSource) -> None:
+        """
+        C{live} sends sound again: let it have the air as before it was
+        muted, from its next frame on.
+        """
+        live.muted = False
+
     def detach(self, live: LiveSource) -> None:
         """
         The connection of C{live} ended: play what it queued, then return
@@ -319,6 +381,8 @@ class Switch:
         live = self._live
         if live is None:
             return self._playlist_frame()
+        if live.muted:
+            live.trim(PREBUFFER)
         item = self._live_frame(live)
         if item is None and live.drained and self._standby is not None:
             live = self._hand_back()
@@ -330,7 +394,12 @@ class Switch:
         if live.drained:
             self._leave()
         elif self._state.on_air:
-            return None
+            if self._audible:
+                return None
+            # Muted, with nothing to fill in any more: the relay on
+            # standby that filled in left, or the air was handed back to
+            # a muted relay.
+            self._off_air()
         return self._playlist_frame()
 
     def _live_frame(self, live: LiveSource) -> Cue | None:
@@ -365,6 +434,17 @@ class Switch:
     def _go_on_air(self) -> None:
         self._fire(_Event.AIRED)
         self._log.info("Live source on air on {mount}", mount=self.name)
+        self._changed()
+
+    def _off_air(self) -> None:
+        """
+        The live audio on air was muted, and none fills in: the playlist
+        has the air back until it is unmuted.
+        """
+        self._fire(_Event.SILENT)
+        self._log.info("Live source off the air on {mount}: dead air", mount=self.name)
+        if self.playlist is not None:
+            self._log.info("Playlist resumes on {mount}", mount=self.name)
         self._changed()
 
     def _hand_back(self) -> LiveSource:
@@ -415,6 +495,7 @@ _SWITCH_MOVES: Final[Mapping[tuple[SwitchState, _Event], SwitchState]] = {
     (_RELAY_ON_AIR, _Event.PRESENTER): _PRESENTER_ON_AIR,
     (_RELAY_ON_AIR, _Event.RELAY): _RELAY_ON_AIR,
     (_RELAY_ON_AIR, _Event.PLAYED_OUT): _PLAYLIST,
+    (_RELAY_ON_AIR, _Event.SILENT): _RELAY_CUEING,
     (_RELAY_ON_AIR, _Event.STOPPED): _PLAYLIST,
     # A relay never takes the air from a presenter: it waits on standby
     # until the show has played out.  A newer presenter replaces the one
@@ -429,5 +510,6 @@ _SWITCH_MOVES: Final[Mapping[tuple[SwitchState, _Event], SwitchState]] = {
     (_PRESENTER_ON_AIR, _Event.RELAY): _PRESENTER_ON_AIR,
     (_PRESENTER_ON_AIR, _Event.HANDED_BACK): _RELAY_ON_AIR,
     (_PRESENTER_ON_AIR, _Event.PLAYED_OUT): _PLAYLIST,
+    (_PRESENTER_ON_AIR, _Event.SILENT): _PRESENTER_CUEING,
     (_PRESENTER_ON_AIR, _Event.STOPPED): _PLAYLIST,
 }

@@ -15,7 +15,9 @@ L{BACKOFF_START} and doubles up to L{BACKOFF_MAX}; it goes back to the
 start once a connection has delivered audio (the relay's
 L{radiod.reconnect.ReconnectingClient} counts a connection as accepted
 then).  Only whole MPEG frames ever go on air: anything else the upstream
-sends is dropped.
+sends is dropped.  A relay given L{radiod.ingest.silence.SilenceWatches}
+is taken off the air while the upstream sends dead air, as a live source
+is.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from radiod.audio.track import TrackInfo
 from radiod.broadcast.live import LiveSource
 from radiod.broadcast.switch import Switch
 from radiod.config import is_tls_url, parse_http_url
+from radiod.ingest.silence import SilenceWatch, SilenceWatches
 from radiod.reconnect import BACKOFF_MAX, BACKOFF_START, ReconnectingClient
 from radiod.tls import tls_failure_reason
 
@@ -160,6 +163,7 @@ class RelayProtocol(Protocol):
         """
         self.relay = relay
         self.live: LiveSource | None = None
+        self._watch: SilenceWatch | None = None
         self._head = b""
         self._demuxer: IcyDemuxer | None = None
         self._title: str | None = None
@@ -234,6 +238,9 @@ class RelayProtocol(Protocol):
         producer = cast(IPushProducer, self.transport)
         self.live = LiveSource(TrackInfo(path="", title=title), producer=producer)
         self.relay.switch.attach(self.live, relay=True)
+        silence = self.relay.silence
+        if silence is not None:
+            self._watch = silence.watch(self.relay.name, self.live, self.relay.url)
         self._log.info(
             "Relay {mount}: connected to {upstream}",
             mount=self.relay.name,
@@ -281,6 +288,9 @@ class RelayProtocol(Protocol):
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
         if self.live is not None:
             self.relay.switch.detach(self.live)
         self.relay.lost(self, reason)
@@ -310,6 +320,7 @@ class Relay:
     @ivar url: the upstream URL.
     @ivar name: the mount's name, for logs.
     @ivar switch: the mount's switch the relayed audio goes on air through.
+    @ivar silence: watches the relayed audio for dead air, or C{None}.
     @ivar protocol: the current connection, once made.
     """
 
@@ -324,6 +335,7 @@ class Relay:
         name: str = "",
         read_timeout: float = READ_TIMEOUT,
         trust: object | None = None,
+        silence: SilenceWatches | None = None,
     ) -> None:
         """
         @param reactor: makes the connections.
@@ -337,6 +349,9 @@ class Relay:
             must chain to (from L{twisted.internet.ssl.platformTrust} or
             L{twisted.internet.ssl.trustRootFromCertificates}); the
             system's by default.
+        @param silence: watches the relayed audio for dead air, with the
+            settings of the mount called C{name} (see
+            L{radiod.ingest.silence}); by default it is not watched.
         @raise ValueError: if C{url} is not such a URL.
         """
         self.reactor = reactor
@@ -345,6 +360,7 @@ class Relay:
         self.url = url
         self.name = name
         self.read_timeout = read_timeout
+        self.silence = silence
         self.host, self.port, self.path = parse_http_url(url)
         self.tls: IOpenSSLClientConnectionCreator | None = None
         if is_tls_url(url):

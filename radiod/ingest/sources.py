@@ -10,14 +10,19 @@ L{radiod.broadcast.switch.Switch}; any other mount name becomes a live mount
 for as long as the source is connected.  Each source is then a
 L{radiod.ingest.source.SourceConnection}.  On a mount configured with
 C{record}, each show's whole frames also go to a
-L{radiod.ingest.recording.Recorder}.
+L{radiod.ingest.recording.Recorder}.  On a mount with a
+C{silence_timeout}, a source that sends dead air is taken off the air
+until it sounds again (L{radiod.ingest.silence}), which L{Sources.on_silence}
+tells.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, MutableMapping
+from typing import cast
 
-from twisted.internet.interfaces import IPushProducer, IReactorTime
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IPushProducer, IReactorProcess, IReactorTime
 from twisted.logger import Logger
 
 from radiod.audio.track import TrackInfo
@@ -26,7 +31,9 @@ from radiod.broadcast.live import LiveSource
 from radiod.broadcast.mount import Mount
 from radiod.broadcast.switch import Switch
 from radiod.config import PLAYLIST_SUFFIXES, MountConfig, StationConfig, source_password
+from radiod.ffmpeg.binary import find_ffmpeg
 from radiod.ingest.recording import Recorder
+from radiod.ingest.silence import SilenceWatches
 from radiod.ingest.source import SOURCE_TIMEOUT, SourceConnection
 from radiod.ingest.stream import StreamInfo
 from radiod.request import Request
@@ -124,6 +131,12 @@ class Sources:
         the mount's settings.
     @ivar on_connect: called with each source put on a mount (its
         C{on_end} tells when it leaves).
+    @ivar silence: the dead-air detection of the sources (which relays
+        given it share), or C{None} for none.
+    @ivar on_silence: called with the mount's name, the source's peer
+        and C{True} when a live source (or a relay given L{silence}) is
+        taken off the air for sending dead air, C{False} when it is back
+        on (see L{SilenceWatches.on_silence}).
     """
 
     _log = Logger()
@@ -136,6 +149,7 @@ class Sources:
         timeout: float = SOURCE_TIMEOUT,
         stale_after: float = STALE_AFTER,
         make_recorder: Callable[[MountConfig], Recorder] | None = None,
+        silence: SilenceWatches | None = None,
     ) -> None:
         """
         @param clock: for timeouts, new mounts' pacers and recordings'
@@ -149,6 +163,10 @@ class Sources:
             replaced by one with the same credentials.
         @param make_recorder: builds a show's recorder; by default one
             writing into the mount's C{record_dir}.
+        @param silence: watches sources for dead air; by default, when
+            C{clock} can also spawn processes (it is the reactor), one
+            running the ffmpeg L{radiod.ffmpeg.binary.find_ffmpeg}
+            finds, else none.
         """
         self._clock = clock
         self._config = config
@@ -160,6 +178,12 @@ class Sources:
         self.recordings: dict[str, Recorder] = {}
         self.make_recorder = make_recorder or self._recorder
         self.on_connect: list[Callable[[SourceConnection], None]] = []
+        if silence is None and IReactorProcess.providedBy(clock):
+            silence = SilenceWatches(cast(IReactorProcess, clock), clock, mounts, find_ffmpeg())
+        self.silence = silence
+        self.on_silence: list[Callable[[str, str, bool], None]] = (
+            silence.on_silence if silence is not None else []
+        )
         if not config.source_password and not any(m.source_password for m in config.mounts):
             self._log.info("No source password is configured: live sources are refused")
 
@@ -370,6 +394,7 @@ class Sources:
         self.connected[mount.name] = source
         source.on_end.append(self._ended)
         self._record(source, mount)
+        self._watch(source)
         for observer in self.on_connect:
             observer(source)
         return source
@@ -395,6 +420,17 @@ class Sources:
                 del self.recordings[source.mount]
 
         source.on_end.insert(0, ended)
+
+    def _watch(self, source: SourceConnection) -> None:
+        """
+        Watch the source for dead air while it is connected, if its mount
+        asks for it.
+        """
+        if self.silence is None:
+            return
+        watch = self.silence.watch(source.mount, source.live, source.peer)
+        if watch is not None:
+            source.on_end.insert(0, lambda _: watch.stop())
 
     def _create(self, name: str, info: StreamInfo) -> Mount:
         config = MountConfig(
@@ -442,9 +478,20 @@ class Sources:
         if mount is not None and mount.switch is not None:
             mount.switch.detach(source.live)
 
+    def ended(self) -> Deferred[None]:
+        """
+        Fires once the dead-air detectors of the sources stopped so far
+        (and of the relays that share L{silence}) have ended: after
+        L{stop}, once no ffmpeg of theirs is left.
+        """
+        if self.silence is None:
+            return succeed(None)
+        return self.silence.ended()
+
     def stop(self) -> None:
         """
-        Disconnect every source and remove the live mounts.
+        Disconnect every source and remove the live mounts (see L{ended}
+        for their dead-air detectors).
         """
         for source in list(self.connected.values()):
             source.disconnect()

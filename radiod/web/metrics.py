@@ -1,15 +1,16 @@
-# -*- test-case-name: tests.web.test_metrics,tests.web.test_monitoring -*-
+# -*- test-case-name: tests.web.test_metrics,tests.web.test_monitoring,tests.ingest.test_silence -*-
 """
 Prometheus metrics for one station, served at L{METRICS_PATH} by
 L{MetricsPage}.
 
 Most values are read from the station when Prometheus scrapes (listeners,
-bytes sent, slow listeners dropped, what each mount plays), so the audio
-path pays nothing for them.  Events that leave no trace in the station's
-state are counted as they happen, per mount, in a L{MountTally}: listener
-connections and disconnections, source connections and disconnections,
-track changes.  How late the reactor runs (L{radiod.web.lag}) is a histogram
-observed on every tick of the lag monitor.
+bytes sent, slow listeners dropped, what each mount plays, live sources
+taken off the air for dead air), so the audio path pays nothing for them.
+Events that leave no trace in the station's state are counted as they
+happen, per mount, in a L{MountTally}: listener connections and
+disconnections, source connections and disconnections, track changes.
+How late the reactor runs (L{radiod.web.lag}) is a histogram observed on
+every tick of the lag monitor.
 
 Every station has its own L{CollectorRegistry}, never the global one, so
 that several stations (in tests) do not mix their numbers.
@@ -177,6 +178,16 @@ class StationCollector(Collector):
             "1 for what the mount plays now (playlist, live, relay or none), else 0",
             labels=["mount", "kind"],
         )
+        silences = CounterMetricFamily(
+            "radiod_silence_events",
+            "Live sources and relays taken off the air for sending dead air",
+            labels=["mount"],
+        )
+        silent = GaugeMetricFamily(
+            "radiod_sources_silent",
+            "Live sources and relays connected but off the air for dead air now",
+            labels=["mount"],
+        )
         for name, mount in list(station.mounts.items()):
             listeners.add_metric([name], mount.audience)
             hls.add_metric([name], mount.hls_listeners)
@@ -186,7 +197,10 @@ class StationCollector(Collector):
             current = station.source_kind(mount)
             for kind in SOURCE_KINDS:
                 playing.add_metric([name, kind], 1 if kind == current else 0)
-        return (listeners, hls, peak, sent, dropped, playing)
+            switch = mount.switch
+            silences.add_metric([name], switch.mutes if switch is not None else 0)
+            silent.add_metric([name], switch.muted if switch is not None else 0)
+        return (listeners, hls, peak, sent, dropped, playing, silences, silent)
 
     def _tallies(self, station: StationView) -> Iterable[Metric]:
         families = {
