@@ -268,6 +268,7 @@ class StationService(MultiService):
             self.announcer.watch(self.mounts[name])
         if self.factory.sources is not None:
             self.factory.sources.on_connect.append(self.announcer.live)
+            self.factory.sources.on_silence.append(self.announcer.silence)
         self.relays_out: list[RelayOut] = []
         for mount_config in config.mounts:
             self._add_relays_out(mount_config)
@@ -460,6 +461,7 @@ class StationService(MultiService):
             url,
             name=name,
             trust=self.trust,
+            silence=self.factory.sources.silence if self.factory.sources is not None else None,
         )
         self.relays.append(relay)
         return relay
@@ -492,13 +494,15 @@ class StationService(MultiService):
         self.files.close()
         self.hls.stop()
         encoded = self.hls.ended()
+        detected: Deferred[None] = succeed(None)
         if self.factory.sources is not None:
             self.factory.sources.stop()
+            detected = self.factory.sources.ended()
         for mount in self.mounts.values():
             mount.stop()
         announced = self.announcer.down()
         converted = gatherResults(
-            [self.ladders.ended(), encoded.addCallback(lambda _: None), announced]
+            [self.ladders.ended(), encoded.addCallback(lambda _: None), announced, detected]
         )
         return stopped.addCallback(lambda _: converted)  # type: ignore[no-any-return]
 
