@@ -22,6 +22,7 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.logger import Logger
 from twisted.web.server import NOT_DONE_YET
 
+from radiod.audience.session import ListenerSession
 from radiod.hls.output import HlsOutput, HlsOutputs, rendition_name
 from radiod.hls.rendition import Rendition
 from radiod.hls.sessions import HlsSession, new_token
@@ -67,7 +68,8 @@ class HlsResource(StationResource):
     def _ended(self, session: HlsSession) -> None:
         """
         Tell the access log about a session that ended, as one request
-        for its media playlist lasting the whole session.
+        for its media playlist lasting the whole session, and the
+        audience figures as one listener session.
         """
         access = Access(
             client=session.client,
@@ -83,6 +85,18 @@ class HlsResource(StationResource):
         )
         for observer in self.factory.on_access:
             observer(access)
+        heard = ListenerSession(
+            mount=session.mount.name,
+            kind="hls",
+            start=session.started,
+            end=max(session.started, session.seen),
+            bytes=session.sent,
+            user_agent=session.user_agent,
+            referrer=session.referer,
+            client=session.client,
+        )
+        for tell in self.factory.on_session:
+            tell(heard)
 
     def render_HEAD(self, request: StationRequest) -> bytes | int:
         return self.render_GET(request)

@@ -36,6 +36,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from radiod.audience.session import ListenerSession
 from radiod.auth import AdminAccess
 from radiod.broadcast.fallback import Fallbacks
 from radiod.broadcast.listener import Listener, ListenerTransport
@@ -118,6 +119,9 @@ class RadioFactory(Factory):
         has no audio.
     @ivar on_access: called with an L{Access} for each request when its
         connection ends (the access log).
+    @ivar on_session: called with a L{ListenerSession} for each listener
+        that heard a stream, when it leaves (the audience figures); its
+        client is the plain address.
     @ivar per_address: the open connections of each client address, and
         the limit on them (L{StationConfig.max_per_address}).
     @ivar throttle: the failed logins of each client address, which slow
@@ -172,6 +176,7 @@ class RadioFactory(Factory):
         self.refused = 0
         self.noisy = False
         self.on_access: list[Callable[[Access], None]] = []
+        self.on_session: list[Callable[[ListenerSession], None]] = []
         self.per_address = AddressLimit(config.max_per_address)
         self.throttle = LoginThrottle(clock)
         self.limits: Limits = StationLimits(
@@ -626,6 +631,7 @@ class RadioProtocol(Protocol):
             self.radio.limits.release(self._counted)
             self._counted = None
         if self.listener is not None:
+            self._tell_session(self.listener)
             self.listener.stopProducing()
             self.listener = None
         if self._shifted is not None:
@@ -637,6 +643,28 @@ class RadioProtocol(Protocol):
             self._shifted_from = None
         if self.source is not None:
             self.source.connection_lost()
+
+    def _tell_session(self, listener: Listener) -> None:
+        """
+        Tell L{RadioFactory.on_session} about the listener leaving: its
+        session on the mount it tuned in to.
+        """
+        if not self.radio.on_session or self._relayed:
+            return
+        request = self.request
+        end = self._clock.seconds()
+        session = ListenerSession(
+            mount=listener.home,
+            kind="icy",
+            start=min(self._connected_at, end),
+            end=end,
+            bytes=listener.sent,
+            user_agent=(request.header("User-Agent") or "") if request else "",
+            referrer=(request.header("Referer") or "") if request else "",
+            client=self.client,
+        )
+        for observer in self.radio.on_session:
+            observer(session)
 
     def _log_access(self) -> None:
         """
