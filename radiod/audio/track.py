@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.library.test_tags -*-
 """
-What radiod knows about a track: where it is and what it is called.
+What radiod knows about a track: where it is, what it is called, and
+which cover art it has.
 """
 
 from __future__ import annotations
@@ -10,7 +11,19 @@ from typing import NamedTuple
 
 from radiod.audio.frames import Frame
 
-__all__ = ["Cue", "Play", "Plays", "TrackInfo"]
+__all__ = ["ART_PATH", "DEFAULT_ART", "Cue", "Play", "Plays", "TrackInfo", "art_path"]
+
+ART_PATH = "/art/"
+"""
+Where the station serves cover art (see L{radiod.web.art}): the art of id
+C{i} at C{/art/i}.
+"""
+
+DEFAULT_ART = "default"
+"""
+The name under L{ART_PATH} of the station's default picture, shown for a
+track without art of its own when one is configured.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +39,8 @@ class TrackInfo:
     @ivar jingle: whether it is a jingle or station ID, kept out of the
         history of tracks played.
     @ivar requested: whether a listener asked for it.
+    @ivar art: the id of its cover art (see L{radiod.library.art}), or an
+        empty string when it has none.
     """
 
     path: str
@@ -35,6 +50,7 @@ class TrackInfo:
     duration: float = 0.0
     jingle: bool = False
     requested: bool = False
+    art: str = ""
 
     @property
     def stream_title(self) -> str:
@@ -45,6 +61,21 @@ class TrackInfo:
         if self.artist:
             return f"{self.artist} - {self.title}"
         return self.title
+
+
+def art_path(track: TrackInfo, default: bool = False) -> str:
+    """
+    The path of the cover art shown with C{track}: its own art, else the
+    station's default picture when there is one (L{DEFAULT_ART}).
+
+    @param track: the track.
+    @param default: whether the station has a default picture.
+    @return: a path such as C{/art/0123456789abcdef}, or an empty string
+        when there is nothing to show.
+    """
+    if track.art:
+        return ART_PATH + track.art
+    return ART_PATH + DEFAULT_ART if default else ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from radiod.audio.icy import encode_metadata
-from radiod.audio.track import Play, Plays, TrackInfo
+from radiod.audio.track import Play, Plays, TrackInfo, art_path
 from radiod.broadcast.buffer import StreamBuffer
 from radiod.broadcast.listener import Listener, ListenerTransport
 from radiod.broadcast.pacer import Pacer
@@ -156,7 +156,7 @@ class Mount:
         self._slots: list[set[Listener]] = [set() for _ in range(FANOUT_SLOTS)]
         self._slot_of: dict[Listener, int] = {}
         self._turn = 0
-        self._blocks: dict[str, bytes] = {}
+        self._blocks: dict[tuple[str, str | None], bytes] = {}
         self.on_track_change: list[Callable[[TrackInfo], None]] = []
         self.on_air: list[Deliver] = []
         self.on_listener_joined: list[Callable[[Listener], None]] = []
@@ -204,16 +204,33 @@ class Mount:
 
     def block_for(self, track: TrackInfo) -> bytes:
         """
-        The ICY metadata block announcing C{track}, encoded once per title.
+        The ICY metadata block announcing C{track}, encoded once per title
+        (and cover art): C{StreamTitle='<title>';}, followed, on a mount
+        configured with C{icy_art}, by C{StreamUrl='<URL>';} naming the
+        track's cover art (see L{art_url}) when it has some to show.
         """
         title = track.stream_title
-        block = self._blocks.get(title)
+        url = self.art_url(track)
+        block = self._blocks.get((title, url))
         if block is None:
             if len(self._blocks) > 64:
                 self._blocks.clear()
-            block = encode_metadata(title, self.config.charset)
-            self._blocks[title] = block
+            block = encode_metadata(title, self.config.charset, url)
+            self._blocks[(title, url)] = block
         return block
+
+    def art_url(self, track: TrackInfo) -> str | None:
+        """
+        The absolute URL of the cover art that ICY metadata names for
+        C{track}: its own art, else the station's default picture, under
+        the station's public URL; C{None} when the mount does not send art
+        (C{icy_art} off, or no C{public_url}) or there is none to show.
+        """
+        config = self.config
+        if not (config.icy_art and config.public_url):
+            return None
+        path = art_path(track, default=bool(config.default_art))
+        return config.public_url.rstrip("/") + path if path else None
 
     def broadcast(self, frames: Pulled) -> None:
         """

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import shlex
 from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
 
 from radiod.audio.format import MP3_SAMPLE_RATES, ladder_sample_rate, mp3_bitrates
 from radiod.config.errors import ConfigError, Invalid, KeyPath, format_key_path
@@ -444,6 +445,35 @@ def _check_tls(config: StationConfig, path_exists: Callable[[str], bool] | None)
         )
 
 
+def _check_art(config: StationConfig, path_exists: Callable[[str], bool] | None) -> None:
+    """
+    Check the keys of cover art: the public URL an C{http://} or
+    C{https://} URL without a query, the default picture a file that
+    exists (when paths are checked), and mounts that send their art in
+    ICY metadata only with a public URL to name it by.
+    """
+    if config.public_url:
+        try:
+            parse_http_url(config.public_url)
+        except ValueError as e:
+            raise Invalid(("server", "public_url"), str(e)) from None
+        parts = urlsplit(config.public_url)
+        if parts.query or parts.fragment or config.public_url.endswith(("?", "#")):
+            raise Invalid(
+                ("server", "public_url"),
+                f"must not have a query or a fragment: {config.public_url!r}",
+            )
+    _one_line(("server", "default_art"), config.default_art)
+    if config.default_art and path_exists is not None and not path_exists(config.default_art):
+        raise Invalid(("server", "default_art"), f"no such file: {config.default_art}")
+    for index, mount in enumerate(config.mounts):
+        if mount.icy_art and not config.public_url:
+            raise Invalid(
+                ("mount", index, "icy_art"),
+                "needs the server's public_url (players need an absolute URL)",
+            )
+
+
 def _check_fallbacks(mounts: Sequence[MountConfig]) -> None:
     by_name = {mount.name: mount for mount in mounts}
     for index, mount in enumerate(mounts):
@@ -472,8 +502,8 @@ def check(config: StationConfig, path_exists: Callable[[str], bool] | None) -> N
     Raise L{Invalid} for the first value in C{config} that cannot be used.
 
     @param config: the configuration.
-    @param path_exists: if given, C{music} and TLS file paths are checked
-        with it.
+    @param path_exists: if given, C{music}, TLS and C{default_art} file
+        paths are checked with it.
     @raise Invalid: naming the key and the reason, without a file.
     """
     _check_range(("server", "port"), config.port, *PORT_RANGE)
@@ -554,6 +584,7 @@ def check(config: StationConfig, path_exists: Callable[[str], bool] | None) -> N
                 ],
             )
         first_index[mount.name] = index
+    _check_art(config, path_exists)
     _check_fallbacks(config.mounts)
     _check_rung_names(config.mounts)
     _check_edge(config)
@@ -607,7 +638,8 @@ def validate(config: StationConfig, path_exists: Callable[[str], bool] | None = 
     Check a configuration however it was built (file, command line, code).
 
     @param config: the configuration.
-    @param path_exists: if given, C{music} paths are checked with it.
+    @param path_exists: if given, C{music} and other file paths are
+        checked with it.
     @raise ConfigError: naming the first key at fault, as in
         C{mount[0].metaint: must be between 256 and 65535, not 0}.
     """

@@ -24,6 +24,7 @@ from radiod.config.values import KIB, Converter
 __all__ = [
     "DEFAULT_CACHE_DIR",
     "DEFAULT_STATE_DIR",
+    "FROM_STATION",
     "MountConfig",
     "PlaylistConfig",
     "Setting",
@@ -47,6 +48,14 @@ DEFAULT_STATE_DIR = "state"
 """
 The state folder, relative to the working directory, when C{state_dir} is
 empty.
+"""
+
+FROM_STATION = ("public_url", "default_art")
+"""
+The fields of L{MountConfig} that no mount table sets: each is a copy of
+the station's key of the same name, which L{StationConfig} gives every one
+of its mounts (a mount's ICY metadata names its cover art by the
+station's public URL).
 """
 
 _T = TypeVar("_T")
@@ -388,9 +397,27 @@ class MountConfig:
     """
     The level, in dBFS, below which live audio counts as silence.
     """
+    icy_art: bool = _setting(False, values.boolean)
+    """
+    Whether ICY metadata blocks name the cover art of the track playing,
+    as C{StreamUrl='<URL>';} after its title (see
+    L{radiod.broadcast.mount}); needs the station's
+    L{StationConfig.public_url}.  Off by default: some players print the
+    URL.
+    """
     playlists: tuple[PlaylistConfig, ...] = ()
     """
     The mount's extra playlists, one C{[[mount.playlist]]} table each.
+    """
+    public_url: str = ""
+    """
+    The station's L{StationConfig.public_url}, copied by the station (see
+    L{FROM_STATION}).
+    """
+    default_art: str = ""
+    """
+    The station's L{StationConfig.default_art}, copied by the station (see
+    L{FROM_STATION}).
     """
 
     def __post_init__(self) -> None:
@@ -561,6 +588,18 @@ class StationConfig:
     standard input (see L{radiod.outbound.hooks}); empty for none.  Split
     into words as a shell would, but run without a shell.
     """
+    public_url: str = _setting("", values.string)
+    """
+    The station's address as listeners' players reach it, such as
+    C{"https://radio.example.org"} (behind a proxy, the proxy's): the base
+    of the absolute URLs radiod sends out (the cover art in ICY metadata,
+    see L{MountConfig.icy_art}); empty for none.
+    """
+    default_art: str = _setting("", values.string)
+    """
+    A picture file shown as the cover art of tracks that have none (see
+    L{radiod.web.art}); empty for none.
+    """
     webhooks: tuple[WebhookConfig, ...] = ()
     """
     The URLs station events are POSTed to, one C{[[webhook]]} table each.
@@ -572,6 +611,17 @@ class StationConfig:
         object.__setattr__(self, "trusted_proxies", tuple(self.trusted_proxies))
         object.__setattr__(self, "redirect_when_full", tuple(self.redirect_when_full))
         object.__setattr__(self, "webhooks", tuple(self.webhooks))
+        copies = {name: getattr(self, name) for name in FROM_STATION}
+        object.__setattr__(
+            self,
+            "mounts",
+            tuple(
+                mount
+                if all(getattr(mount, name) == value for name, value in copies.items())
+                else replace(mount, **copies)
+                for mount in self.mounts
+            ),
+        )
 
     @property
     def state_path(self) -> str:

@@ -22,7 +22,8 @@ relative C{record_dir} set otherwise are taken from the working
 directory.  So is C{state_dir}: relative to the file's folder when the file
 sets it, else to the working directory (its default is C{"state"}).  So is
 C{cache_dir}, whose default is C{"cache"} in the state folder.  A relative
-C{access_log} path, and the TLS files, are taken the same way.
+C{access_log} path, the TLS files and C{default_art} are taken the same
+way.
 
 C{tomllib} reads the values; a small reader of its own finds the line
 each key is on (L{find_key_line}), for the messages.
@@ -320,7 +321,7 @@ def load_config(
         server_keys = document.get("server", {})
         paths: dict[str, Any] = {
             key: os.path.join(folder, getattr(config, key))
-            for key in ("tls_cert", "tls_key", "tls_ca")
+            for key in ("tls_cert", "tls_key", "tls_ca", "default_art")
             if folder and getattr(config, key) and key in server_keys
         }
         config = replace(config, **paths)

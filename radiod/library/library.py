@@ -9,6 +9,10 @@ in the playlist's order.  L{scan_location} does the blocking work and
 reuses what it already knows about files that have not changed;
 L{Library} runs it in a thread through a L{Runner} and reports what each
 rescan added, removed or replaced.
+
+A library also finds its tracks' cover art (see L{radiod.library.art}): a
+file's own picture, which its tags give, else the folder image next to
+it.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from twisted.internet.defer import Deferred, DeferredLock
 
 from radiod.audio.track import TrackInfo
 from radiod.interfaces import Runner
+from radiod.library.art import FolderArt, FolderImage
 from radiod.library.playlist import parse_playlist
 from radiod.library.tags import read_track_info
 
@@ -185,6 +190,7 @@ def scan_location(
     location: str,
     known: Mapping[str, Entry],
     read: TagReader = read_track_info,
+    folders: FolderArt | None = None,
 ) -> dict[str, Entry]:
     """
     List the playable files of a folder or playlist file, with their tags.
@@ -192,12 +198,16 @@ def scan_location(
     Blocks on file I/O.  Files are keyed by absolute path and listed in
     play order (sorted folder order, or playlist order; a file a playlist
     names twice is listed once).  A file whose modification time and size
-    match its entry in C{known} keeps that entry's L{TrackInfo}; any other
-    file's tags are read with C{read}.
+    match its entry in C{known} keeps that entry's L{TrackInfo} (unless
+    its folder image changed); any other file's tags are read with
+    C{read}.
 
     @param location: a folder, or a C{.m3u}, C{.m3u8} or C{.pls} file.
     @param known: the result of the previous scan, or an empty mapping.
     @param read: reads a file's description; L{read_track_info} by default.
+    @param folders: the folder images of this scan: a file whose
+        description has no art gets the art of the folder image next to
+        it.  Without it, folder images are not looked for.
     @return: the files found, in order, as C{(mtime, size, info)}.
     @raise LibraryError: if the location does not exist, cannot be read,
         or holds no playable file.
@@ -221,11 +231,21 @@ def scan_location(
     for path, status, title in files:
         if path in found:
             continue
+        folder = os.path.dirname(path)
         previous = known.get(path)
-        if previous is not None and previous[:2] == (status.st_mtime, status.st_size):
+        if (
+            previous is not None
+            and previous[:2] == (status.st_mtime, status.st_size)
+            and (folders is None or not folders.changed(folder))
+        ):
             found[path] = previous
-        else:
-            found[path] = (status.st_mtime, status.st_size, read(path, title))
+            continue
+        info = read(path, title)
+        if folders is not None and not info.art:
+            art = folders.image(folder).art
+            if art:
+                info = replace(info, art=art)
+        found[path] = (status.st_mtime, status.st_size, info)
     if not found:
         raise LibraryError(f"no playable audio files in {location}")
     return found
@@ -274,8 +294,10 @@ class Library:
         self._runner = runner
         self._read = read
         self._entries: dict[str, Entry] = {}
+        self._folder_images: dict[str, FolderImage] = {}
         self._lock = DeferredLock()
         self._index: dict[str, TrackInfo] | None = None
+        self._art_index: dict[str, list[str]] | None = None
 
     @property
     def root(self) -> str:
@@ -334,6 +356,24 @@ class Library:
         """
         return self._entries.get(path)
 
+    def art_paths(self, art: str) -> list[str]:
+        """
+        The files of the last scan whose cover art is C{art}, in play
+        order: where that picture can be read from.
+
+        @param art: an art id.
+        @return: their paths; empty when no file of the last scan has
+            that art.
+        """
+        index = self._art_index
+        if index is None:
+            index = {}
+            for track in self.tracks:
+                if track.art:
+                    index.setdefault(track.art, []).append(track.path)
+            self._art_index = index
+        return list(index.get(art, ()))
+
     def _lookup(self) -> dict[str, TrackInfo]:
         """
         The last scan's tracks by id and by normalised absolute path.
@@ -361,12 +401,16 @@ class Library:
 
     def _scan(self) -> Deferred[LibraryChange]:
         known = dict(self._entries)
-        d = self._runner(lambda: scan_location(self.location, known, self._read))
-        return d.addCallback(self._apply)
+        folders = FolderArt(self._folder_images)
+        d = self._runner(lambda: scan_location(self.location, known, self._read, folders))
+        return d.addCallback(self._apply, folders)
 
-    def _apply(self, entries: dict[str, Entry]) -> LibraryChange:
+    def _apply(self, entries: dict[str, Entry], folders: FolderArt | None = None) -> LibraryChange:
         """
         Adopt a scan's result and describe how it differs from the last.
+
+        @param entries: the files the scan found.
+        @param folders: the folder images it found, if it looked for them.
         """
         old = self._entries
         change = LibraryChange(
@@ -381,6 +425,9 @@ class Library:
             ),
         )
         self._entries = entries
+        if folders is not None:
+            self._folder_images = folders.found
         self.tracks = [info for _, _, info in entries.values()]
         self._index = None
+        self._art_index = None
         return change

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.library.test_tags -*-
+# -*- test-case-name: tests.library.test_tags,tests.library.test_art -*-
 """
 Track metadata from tags, with the file name as the last resort.
 
@@ -10,10 +10,17 @@ tags with mutagen: Vorbis comments (FLAC, Ogg Vorbis, Opus), MP4 atoms
 file's C{LIST INFO} chunk; and the playing time from the stream.  It
 blocks, so it runs in a thread, and it never raises for a bad or missing
 file: whatever it cannot learn from tags it takes from the name.
+
+It also finds the picture embedded in the tags (an ID3 C{APIC} frame, an
+MP4 C{covr} atom, a FLAC picture block or a Vorbis comment's
+C{METADATA_BLOCK_PICTURE}), the front cover when one is marked as such,
+and gives the track its art id (see L{radiod.library.art});
+L{read_picture} reads the same picture again when it is to be served.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -22,13 +29,23 @@ from typing import IO, Any, TypeVar
 import mutagen
 from mutagen.aac import AAC
 from mutagen.apev2 import APENoHeaderError, APETextValue, APEv2
+from mutagen.flac import Picture as FlacPicture
 from mutagen.id3 import ID3, ID3NoHeaderError, ParseID3v1
+from mutagen.id3 import PictureType as _PictureType
 from mutagen.mp3 import MPEGInfo
 from mutagen.mp4 import MP4Tags
 
 from radiod.audio.track import TrackInfo
+from radiod.library.art import Picture, identify
 
-__all__ = ["clean_text", "info_from_name", "read_track_info", "riff_info_fields"]
+__all__ = [
+    "clean_text",
+    "embedded_picture",
+    "info_from_name",
+    "read_picture",
+    "read_track_info",
+    "riff_info_fields",
+]
 
 _FIELDS = ("title", "artist", "album")
 
@@ -59,6 +76,8 @@ _RIFF_INFO: Mapping[bytes, str] = {b"INAM": "title", b"IART": "artist", b"IPRD":
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _TRACK_NUMBER = re.compile(r"^\d{1,3}\s*[-.]\s+")
 _ID3V1_SIZE = 128
+_FRONT_COVER = int(_PictureType.COVER_FRONT)
+_ID3_TEXT_FRAMES = ("TIT2", "TPE1", "TPE2", "TALB")
 
 _T = TypeVar("_T")
 
@@ -67,6 +86,7 @@ _load_id3: Callable[..., Any] = ID3
 _load_ape: Callable[..., Any] = APEv2
 _parse_id3v1: Callable[[bytes], dict[str, Any] | None] = ParseID3v1
 _load_file: Callable[..., Any] = mutagen.File
+_load_flac_picture: Callable[[bytes], Any] = FlacPicture
 
 
 def clean_text(value: str) -> str:
@@ -114,16 +134,22 @@ def info_from_name(path: str, display_title: str = "") -> TrackInfo:
     return TrackInfo(path=path, title=name or clean_text(os.path.basename(path)) or path)
 
 
-def _id3v2_fields(fileobj: IO[bytes]) -> dict[str, str]:
+def _id3v2_tag(fileobj: IO[bytes]) -> Any:
     """
-    Read the ID3v2 tag at the start of the file.
+    Read the ID3v2 tag at the start of the file, or C{None} without one.
     """
     fileobj.seek(0)
     try:
-        tag = _load_id3(fileobj, load_v1=False)
+        return _load_id3(fileobj, load_v1=False)
     except ID3NoHeaderError:
-        return {}
-    return _frame_fields({key: tag.getall(key) for key in ("TIT2", "TPE1", "TPE2", "TALB")})
+        return None
+
+
+def _id3_fields(tag: Any) -> dict[str, str]:
+    """
+    The fields of an ID3 tag (or of any tag with ID3 frames).
+    """
+    return _frame_fields({key: tag.getall(key) for key in _ID3_TEXT_FRAMES})
 
 
 def _id3v1_fields(fileobj: IO[bytes]) -> dict[str, str]:
@@ -279,10 +305,64 @@ def _info_items(body: bytes) -> dict[str, str]:
     return fields
 
 
-def _other_fields(path: str, fileobj: IO[bytes]) -> tuple[dict[str, str], float]:
+def _vorbis_pictures(tags: Any) -> list[tuple[int, bytes]]:
     """
-    Read the tags and the playing time of a file in another format than
-    MP3 with mutagen.
+    The pictures of Vorbis comments, with their picture types: the FLAC
+    picture blocks of C{METADATA_BLOCK_PICTURE} (in Base64), then the
+    bare pictures of the older C{COVERART}.  A value that does not decode
+    stands for a damaged picture, as empty bytes.
+    """
+    found: list[tuple[int, bytes]] = []
+    for value in tags.get("metadata_block_picture", []):
+        try:
+            block = _load_flac_picture(base64.b64decode(str(value)))
+            found.append((int(block.type), bytes(block.data)))
+        except Exception:
+            found.append((0, b""))
+    for value in tags.get("coverart", []):
+        try:
+            found.append((0, base64.b64decode(str(value))))
+        except ValueError:
+            found.append((0, b""))
+    return found
+
+
+def embedded_picture(audio: Any) -> bytes | None:
+    """
+    The bytes of the picture embedded in what mutagen read: a file's FLAC
+    picture blocks and tags, or a tag itself (ID3 C{APIC} frames, MP4
+    C{covr} atoms, Vorbis comments' pictures).  Of several pictures, the
+    first marked as the front cover is taken, else the first.
+
+    @param audio: a mutagen file, or a mutagen tag.
+    @return: the picture's bytes as stored (not checked to be a picture),
+        or C{None} when there is none.
+    """
+    found: list[tuple[int, bytes]] = [
+        (int(picture.type), bytes(picture.data)) for picture in getattr(audio, "pictures", [])
+    ]
+    tags = audio.tags if hasattr(audio, "info") else audio
+    if tags is None:
+        pass
+    elif hasattr(tags, "getall"):
+        found += [(int(frame.type), bytes(frame.data)) for frame in tags.getall("APIC")]
+    elif isinstance(tags, MP4Tags):
+        found += [(_FRONT_COVER, bytes(cover)) for cover in tags.get("covr", [])]
+    elif hasattr(tags, "get"):
+        found += _vorbis_pictures(tags)
+    if not found:
+        return None
+    fronts = [data for kind, data in found if kind == _FRONT_COVER]
+    return fronts[0] if fronts else found[0][1]
+
+
+_Read = tuple[dict[str, str], float, bytes | None]
+
+
+def _other_fields(path: str, fileobj: IO[bytes]) -> _Read:
+    """
+    Read the tags, the playing time and the embedded picture of a file in
+    another format than MP3 with mutagen.
     """
     raw_aac = path.lower().endswith(".aac")
     fileobj.seek(0)
@@ -290,6 +370,7 @@ def _other_fields(path: str, fileobj: IO[bytes]) -> tuple[dict[str, str], float]
     audio = _load_file(fileobj, options=[AAC] if raw_aac else None)
     duration = 0.0
     fields: dict[str, str] = {}
+    picture = None
     if audio is not None:
         length = float(getattr(audio.info, "length", 0.0) or 0.0)
         duration = length if length > 0 else 0.0
@@ -297,18 +378,66 @@ def _other_fields(path: str, fileobj: IO[bytes]) -> tuple[dict[str, str], float]
         if tags is None:
             pass
         elif hasattr(tags, "getall"):
-            fields = _frame_fields(
-                {key: tags.getall(key) for key in ("TIT2", "TPE1", "TPE2", "TALB")}
-            )
+            fields = _id3_fields(tags)
         elif isinstance(tags, MP4Tags):
             fields = _mp4_fields(tags)
         else:
             fields = _comment_fields(tags)
-    if not fields and raw_aac:
-        fields = _attempt(_id3v2_fields, fileobj, {})
+        picture = _attempt(embedded_picture, audio, None)
+    if raw_aac and not (fields and picture is not None):
+        tag = _attempt(_id3v2_tag, fileobj, None)
+        if tag is not None:
+            fields = fields or _attempt(_id3_fields, tag, {})
+            picture = picture if picture is not None else _attempt(embedded_picture, tag, None)
     if not fields and path.lower().endswith(".wav"):
         fields = _attempt(riff_info_fields, fileobj, {})
-    return fields, duration
+    return fields, duration, picture
+
+
+def _mp3_fields(fileobj: IO[bytes]) -> _Read:
+    """
+    Read the tags, the playing time and the embedded picture of an MP3
+    file: each field from the first of ID3v2, APEv2 and ID3v1 that has
+    it.
+    """
+    fields: dict[str, str] = {}
+    nothing: dict[str, str] = {}
+    for reader in (_id3v1_fields, _ape_fields):
+        fields.update(_attempt(reader, fileobj, nothing))
+    picture = None
+    tag = _attempt(_id3v2_tag, fileobj, None)
+    if tag is not None:
+        fields.update(_attempt(_id3_fields, tag, nothing))
+        picture = _attempt(embedded_picture, tag, None)
+    return fields, _attempt(_duration, fileobj, 0.0), picture
+
+
+def _read_file(path: str) -> _Read:
+    """
+    Read what the tags and the stream of the file at C{path} say: its
+    fields, its playing time and its embedded picture's bytes.  Never
+    raises.
+    """
+    nothing: _Read = ({}, 0.0, None)
+    try:
+        with open(path, "rb") as fileobj:
+            if path.lower().endswith(".mp3"):
+                return _mp3_fields(fileobj)
+            return _attempt(lambda f: _other_fields(path, f), fileobj, nothing)
+    except OSError:
+        return nothing
+
+
+def read_picture(path: str) -> Picture | None:
+    """
+    The picture embedded in the tags of the file at C{path}: the one
+    L{read_track_info} takes the file's art id from.  Blocks on file I/O.
+
+    @return: the picture, or C{None} when the file has none, or none that
+        is a picture (logged), or cannot be read.
+    """
+    data = _read_file(path)[2]
+    return identify(data, path) if data is not None else None
 
 
 def read_track_info(path: str, display_title: str = "") -> TrackInfo:
@@ -323,7 +452,9 @@ def read_track_info(path: str, display_title: str = "") -> TrackInfo:
     (C{\xa9nam}; C{\xa9ART}, else C{aART}; C{\xa9alb}), ID3 in AIFF and
     WAV files and in front of raw AAC, and a WAV file's C{LIST INFO}
     chunk.  When no tag gives a title, title and artist come from
-    L{info_from_name}.  Blocks on file I/O.
+    L{info_from_name}.  The art id is that of the embedded picture (see
+    L{embedded_picture}); one that is not a picture is skipped with a log
+    line.  Blocks on file I/O.
 
     @param path: the file to read.
     @param display_title: a title to use instead of the file name when the
@@ -331,21 +462,8 @@ def read_track_info(path: str, display_title: str = "") -> TrackInfo:
     @return: the track's description; never raises for an unreadable,
         missing or damaged file.
     """
-    fields: dict[str, str] = {}
-    nothing: dict[str, str] = {}
-    duration = 0.0
-    try:
-        with open(path, "rb") as fileobj:
-            if path.lower().endswith(".mp3"):
-                for reader in (_id3v1_fields, _ape_fields, _id3v2_fields):
-                    fields.update(_attempt(reader, fileobj, nothing))
-                duration = _attempt(_duration, fileobj, 0.0)
-            else:
-                fields, duration = _attempt(
-                    lambda f: _other_fields(path, f), fileobj, (nothing, 0.0)
-                )
-    except OSError:
-        pass
+    fields, duration, data = _read_file(path)
+    picture = identify(data, path) if data is not None else None
     if "title" not in fields:
         guess = info_from_name(path, display_title)
         fields["title"] = guess.title
@@ -357,4 +475,5 @@ def read_track_info(path: str, display_title: str = "") -> TrackInfo:
         artist=fields.get("artist", ""),
         album=fields.get("album", ""),
         duration=duration,
+        art=picture.id if picture is not None else "",
     )

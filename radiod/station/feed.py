@@ -109,6 +109,9 @@ def encode_track(mount: int, play: int, track: TrackInfo) -> bytes:
             "artist": track.artist,
             "album": track.album,
             "duration": track.duration,
+            "jingle": track.jingle,
+            "requested": track.requested,
+            "art": track.art,
         },
         ensure_ascii=False,
     ).encode("utf-8", "surrogatepass")
@@ -192,6 +195,9 @@ def _track(payload: bytes) -> TrackMessage:
             artist=str(fields["artist"]),
             album=str(fields["album"]),
             duration=float(fields["duration"]),
+            jingle=fields.get("jingle") is True,
+            requested=fields.get("requested") is True,
+            art=str(fields.get("art") or ""),
         )
         return TrackMessage(int(fields["mount"]), int(fields["play"]), track)
     except (ValueError, KeyError, TypeError) as error:

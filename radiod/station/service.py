@@ -61,6 +61,7 @@ from radiod.station.listen import (
 from radiod.station.workers import WorkerPool
 from radiod.tls import load_trust, tls_endpoint_description
 from radiod.web.admin import Admin
+from radiod.web.art import CoverArt
 from radiod.web.files import OnDemand
 from radiod.web.hls import HlsResource
 from radiod.web.monitoring import Monitoring
@@ -198,6 +199,7 @@ class StationService(MultiService):
             os.path.join(config.cache_path, "hls"),
         )
         attach(self.site, "/hls", HlsResource(self.factory, self.hls))
+        attach(self.site, "/art", CoverArt(self.factory, runner, config.cache_path))
         self.factory.time_shift = self._time_shift
         self.page = StationPage(reactor, self.factory)
         self.access_log: AccessLog | None = None

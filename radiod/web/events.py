@@ -37,7 +37,7 @@ from twisted.web.resource import IResource
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 
-from radiod.audio.track import TrackInfo
+from radiod.audio.track import TrackInfo, art_path
 from radiod.broadcast.mount import Mount
 from radiod.ingest.stream import StreamInfo
 from radiod.library.programme import Programme
@@ -111,15 +111,18 @@ def _split_live_title(track: TrackInfo) -> tuple[str, str]:
     return artist, title
 
 
-def describe_track(track: TrackInfo, started: float) -> dict[str, Any]:
+def describe_track(track: TrackInfo, started: float, default_art: bool = False) -> dict[str, Any]:
     """
     A track as events carry it.
 
     @param track: the track.
     @param started: the clock time it reached the head of the stream.
+    @param default_art: whether the station has a default picture.
     @return: C{title}, C{artist}, C{album}, C{duration} (seconds, 0 when
         unknown), C{stream_title} (as ICY listeners see it), C{live}
-        (whether it is live audio rather than a file) and C{started}.
+        (whether it is live audio rather than a file), C{started} and
+        C{art} (the path of its cover art, see
+        L{radiod.audio.track.art_path}, or C{None}).
     """
     artist, title = _split_live_title(track)
     return {
@@ -130,17 +133,19 @@ def describe_track(track: TrackInfo, started: float) -> dict[str, Any]:
         "stream_title": track.stream_title,
         "live": not track.path,
         "started": started,
+        "art": art_path(track, default_art) or None,
     }
 
 
-def describe_next(track: TrackInfo | None) -> dict[str, Any] | None:
+def describe_next(track: TrackInfo | None, default_art: bool = False) -> dict[str, Any] | None:
     """
     The track up next, as events carry it.
 
     @param track: the track, or C{None} when it is not known.
+    @param default_art: whether the station has a default picture.
     @return: C{title}, C{artist}, C{album}, C{duration} (seconds, 0 when
-        unknown) and C{requested} (whether a listener asked for it); or
-        C{None}.
+        unknown), C{requested} (whether a listener asked for it) and
+        C{art} (as L{describe_track} gives it); or C{None}.
     """
     if track is None:
         return None
@@ -150,6 +155,7 @@ def describe_next(track: TrackInfo | None) -> dict[str, Any] | None:
         "album": track.album,
         "duration": track.duration,
         "requested": track.requested,
+        "art": art_path(track, default_art) or None,
     }
 
 
@@ -173,6 +179,7 @@ def describe_mount(
     info: StreamInfo | None,
     now: float,
     following: TrackInfo | None = None,
+    default_art: bool = False,
 ) -> dict[str, Any]:
     """
     Everything the station page shows about a mount, as a C{snapshot}
@@ -186,6 +193,8 @@ def describe_mount(
     @param now: the clock's time.
     @param following: the track up next (see L{up_next}), or C{None}
         when it is not known.
+    @param default_art: whether the station has a default picture, shown
+        with tracks that have no cover art of their own.
     @return: a JSON-ready dictionary: C{mount}, C{station} (C{name},
         C{description}, C{genre}, C{url}), C{now_playing} (see
         L{describe_track}; C{None} before the first audio), C{next} (see
@@ -200,7 +209,7 @@ def describe_mount(
     history = list(mount.history)
     now_playing = None
     if mount.now_playing is not None:
-        now_playing = describe_track(mount.now_playing, mount.track_started)
+        now_playing = describe_track(mount.now_playing, mount.track_started, default_art)
         if history and history[0][0] is mount.now_playing:
             history = history[1:]
     return {
@@ -212,9 +221,11 @@ def describe_mount(
             "url": info.url or config.url,
         },
         "now_playing": now_playing,
-        "next": describe_next(following),
+        "next": describe_next(following, default_art),
         "listeners": mount.audience,
-        "recent": [describe_track(track, started) for track, started in history[:RECENT]],
+        "recent": [
+            describe_track(track, started, default_art) for track, started in history[:RECENT]
+        ],
         "mounts": [{"name": each.name, "station": each.config.station_name} for each in mounts],
         "stream": mount.name,
         "m3u": mount.name + ".m3u",
@@ -424,7 +435,10 @@ class EventStreams(StationResource):
         sources = self.factory.sources
         info = sources.info_for(mount.name) if sources is not None else None
         mounts = list(self.factory.mounts.values())
-        return describe_mount(mount, mounts, info, self.clock.seconds(), up_next(mount))
+        default_art = bool(self.factory.config.default_art)
+        return describe_mount(
+            mount, mounts, info, self.clock.seconds(), up_next(mount), default_art
+        )
 
     def encode(
         self, mount: Mount, event: str, retry: int | None = None
@@ -527,7 +541,7 @@ class EventStreams(StationResource):
                     stream.end(gone)
                 continue
             listeners = mount.audience
-            following = describe_next(up_next(mount))
+            following = describe_next(up_next(mount), bool(self.factory.config.default_art))
             for stream in list(followers):
                 stream.tick(now, listeners, following)
 

@@ -97,6 +97,7 @@ def encode_history(mounts: Mapping[str, Iterable[Played]]) -> bytes:
                     "duration": track.duration if math.isfinite(track.duration) else 0.0,
                     "started": started,
                     "requested": track.requested,
+                    "art": track.art,
                 }
                 for track, started in played
             ]
@@ -155,6 +156,7 @@ def decode_history(data: bytes) -> dict[str, list[Played]]:
                 album=_text(entry, "album"),
                 duration=_number(entry, "duration"),
                 requested=entry.get("requested") is True,
+                art=entry["art"] if isinstance(entry.get("art"), str) else "",
             )
             played.append((track, _number(entry, "started")))
         result[name] = played

@@ -29,7 +29,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.web.resource import IResource
 
 from radiod import __version__
-from radiod.audio.track import TrackInfo
+from radiod.audio.track import TrackInfo, art_path
 from radiod.auth import Administrator
 from radiod.broadcast.listener import Listener
 from radiod.broadcast.mount import Mount
@@ -324,6 +324,7 @@ class Monitoring(Service):
         audio = mount.audio
         listeners = list(mount.listeners)
         times = [now - self._joined.get(listener, now) for listener in listeners]
+        default_art = bool(station.default_art)
         playing = None
         if mount.now_playing is not None and kind != "none":
             track = mount.now_playing
@@ -333,6 +334,7 @@ class Monitoring(Service):
                 title=track.title,
                 started=mount.track_started,
                 requested=track.requested,
+                art=art_path(track, default_art),
                 duration=duration or None,
                 elapsed=max(0.0, now - mount.track_started),
             )
@@ -342,7 +344,10 @@ class Monitoring(Service):
             upcoming = programme.next_track()
             if upcoming is not None:
                 following = PlayedTrack(
-                    upcoming.artist, upcoming.title, requested=upcoming.requested
+                    upcoming.artist,
+                    upcoming.title,
+                    requested=upcoming.requested,
+                    art=art_path(upcoming, default_art),
                 )
         live = kind == "live" and connected is not None
         return MountStatus(
@@ -374,7 +379,13 @@ class Monitoring(Service):
             now_playing=playing,
             next_up=following,
             history=tuple(
-                PlayedTrack(track.artist, track.title, started, track.requested)
+                PlayedTrack(
+                    track.artist,
+                    track.title,
+                    started,
+                    track.requested,
+                    art_path(track, default_art),
+                )
                 for track, started in mount.history
             ),
         )

@@ -78,12 +78,16 @@ class PlayedTrack:
     @ivar title: the title (for a live source, its whole stream title).
     @ivar started: when it started, or C{0.0} for a track still to come.
     @ivar requested: whether a listener asked for it.
+    @ivar art: the path of the cover art shown with it (its own, or the
+        station's default picture; see L{radiod.audio.track.art_path}),
+        or C{""} when there is none.
     """
 
     artist: str
     title: str
     started: float = 0.0
     requested: bool = False
+    art: str = ""
 
     @property
     def stream_title(self) -> str:
@@ -534,6 +538,7 @@ def _track(track: PlayedTrack) -> dict[str, Any]:
         "artist": _json_text(track.artist) or None,
         "title": _json_text(track.title),
         "requested": track.requested,
+        "art": track.art or None,
     }
 
 

@@ -20,8 +20,9 @@ __all__ = ["ReplyTransport", "handed_over"]
 def handed_over(path: str) -> bool:
     """
     Whether a worker hands a request for C{path} to the main process:
-    every admin request, and every song request (the queue is the
-    programme's), so that every connection gets the same answer from the
+    every admin request, every song request (the queue is the
+    programme's) and every cover (the pictures are the programme's
+    library's), so that every connection gets the same answer from the
     process that owns the programme.
     """
     return (
@@ -29,6 +30,7 @@ def handed_over(path: str) -> bool:
         or path == ADMIN_CGI
         or path.startswith("/api/v1/admin/")
         or path.startswith("/api/v1/requests/")
+        or path.startswith("/art/")
     )
 
 

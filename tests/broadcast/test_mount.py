@@ -22,7 +22,7 @@ from radiod.broadcast.buffer import StreamBuffer
 from radiod.broadcast.listener import MAX_WRITE, Listener
 from radiod.broadcast.mount import Mount
 from radiod.broadcast.switch import Switch
-from radiod.config import MountConfig
+from radiod.config import MountConfig, StationConfig
 from radiod.interfaces import Frames, IFrameSource
 from radiod.testing import FakeFrameSource, ListenerCapture, SlowTransport, silent_frame
 
@@ -410,6 +410,90 @@ class MountTests(SynchronousTestCase):
         self.assertEqual(
             mount.block_for(ALPHA), encode_metadata("Alpha Artist - First Song", "latin-1")
         )
+
+
+class IcyArtTests(SynchronousTestCase):
+    """
+    A mount configured with C{icy_art} names the cover art of each track
+    in its ICY metadata blocks, after the title.
+    """
+
+    def mount(self, public_url: str = "", default_art: str = "") -> Mount:
+        """
+        A mount with C{icy_art} of a station with the given keys.
+        """
+        station = StationConfig(
+            public_url=public_url,
+            default_art=default_art,
+            mounts=(MountConfig(name="/test", icy_art=True),),
+        )
+        return Mount(station.mounts[0], FakeFrameSource([]), Clock())
+
+    def test_block(self) -> None:
+        """
+        The block holds C{StreamUrl} with the art's absolute URL under the
+        station's public URL, after C{StreamTitle}, NUL-padded to whole
+        16-byte units counted by its first byte.
+        """
+        mount = self.mount(public_url="https://radio.example.org/")
+        block = mount.block_for(replace(ALPHA, art="0123456789abcdef"))
+        self.assertEqual(
+            block,
+            b"\x07StreamTitle='Alpha Artist - First Song';"
+            b"StreamUrl='https://radio.example.org/art/0123456789abcdef';" + b"\x00" * 13,
+        )
+
+    def test_default(self) -> None:
+        """
+        A track without art is given the station's default picture when
+        there is one, and no C{StreamUrl} otherwise.
+        """
+        mount = self.mount(public_url="http://radio.example:8000/radio")
+        self.assertEqual(mount.block_for(ALPHA), encode_metadata("Alpha Artist - First Song"))
+        mount = self.mount(public_url="http://radio.example:8000/radio", default_art="/c.png")
+        self.assertEqual(
+            mount.block_for(ALPHA),
+            encode_metadata(
+                "Alpha Artist - First Song", url="http://radio.example:8000/radio/art/default"
+            ),
+        )
+
+    def test_off(self) -> None:
+        """
+        Without C{icy_art} (the default), or without a public URL, the
+        block holds the title alone.
+        """
+        track = replace(ALPHA, art="0123456789abcdef")
+        title = encode_metadata("Alpha Artist - First Song")
+        station = StationConfig(
+            public_url="https://radio.example.org", mounts=(MountConfig(name="/test"),)
+        )
+        self.assertEqual(
+            Mount(station.mounts[0], FakeFrameSource([]), Clock()).block_for(track), title
+        )
+        self.assertEqual(self.mount().block_for(track), title)
+
+    def test_listener_hears_url(self) -> None:
+        """
+        A listener asking for metadata gets the block with the URL, and
+        the block changes when the station's public URL does.
+        """
+        track = replace(ALPHA, art="0123456789abcdef")
+        clock = Clock()
+        config = StationConfig(
+            public_url="https://radio.example.org",
+            mounts=(MountConfig(name="/test", icy_art=True, metaint=1000),),
+        ).mounts[0]
+        mount = Mount(config, FakeFrameSource([(track, FRAME, 100)]), clock)
+        mount.start()
+        self.addCleanup(mount.stop)
+        transport = SlowTransport(10**9)
+        mount.add_listener(transport, "127.0.0.1:5000", True)
+        clock.pump([0.1] * 5)
+        url = b"StreamUrl='https://radio.example.org/art/0123456789abcdef';"
+        self.assertIn(url, transport.value())
+        mount.reconfigure(replace(config, public_url="https://other.example.org"))
+        self.assertIn(b"other.example.org/art/", mount.block_for(track))
 
 
 def listener_start(mount: Mount, listener: Listener, capture: ListenerCapture) -> int:

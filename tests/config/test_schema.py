@@ -6,7 +6,7 @@ default folders, and the keys a file sets them with.
 from __future__ import annotations
 
 import os
-from dataclasses import fields
+from dataclasses import fields, replace
 
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -20,6 +20,7 @@ from radiod.config import (
     source_password,
     with_default_folders,
 )
+from radiod.config.schema import FROM_STATION
 
 
 class DefaultFolderTests(SynchronousTestCase):
@@ -108,14 +109,17 @@ class KeysTests(SynchronousTestCase):
     def test_mount(self) -> None:
         """
         Every field of L{MountConfig} but its playlists (tables of their
-        own) is a mount key; C{icy_status_line} is read from
-        C{status_line}.
+        own) and the station's keys it copies is a mount key;
+        C{icy_status_line} is read from C{status_line}.
         """
         keys = mount_keys()
         self.assertEqual(
             [setting.field_name for setting in keys.values()],
-            [f.name for f in fields(MountConfig) if f.name != "playlists"],
+            [f.name for f in fields(MountConfig) if f.name not in ("playlists", *FROM_STATION)],
         )
+        for name in FROM_STATION:
+            self.assertNotIn(name, keys)
+            self.assertIn(name, server_keys())
         status = keys["status_line"]
         self.assertEqual((status.field_name, status.default), ("icy_status_line", False))
         self.assertNotIn("icy_status_line", keys)
@@ -164,3 +168,39 @@ class SourcePasswordTests(SynchronousTestCase):
         self.assertEqual(source_password(config, "/b"), "station")
         self.assertEqual(source_password(config, "/nowhere"), "station")
         self.assertEqual(source_password(StationConfig(), "/stream"), "")
+
+
+class StationCopiesTests(SynchronousTestCase):
+    """
+    L{StationConfig} gives each of its mounts a copy of the station's
+    keys listed in L{FROM_STATION}.
+    """
+
+    def test_copied(self) -> None:
+        """
+        Every mount of a station gets its C{public_url} and
+        C{default_art}; a mount of a station without them is equal to a
+        mount built alone.
+        """
+        config = StationConfig(
+            public_url="https://radio.example.org",
+            default_art="/srv/cover.png",
+            mounts=(MountConfig(), MountConfig(name="/other")),
+        )
+        for mount in config.mounts:
+            self.assertEqual(
+                (mount.public_url, mount.default_art),
+                ("https://radio.example.org", "/srv/cover.png"),
+            )
+        self.assertEqual(StationConfig().mounts, (MountConfig(),))
+
+    def test_replaced(self) -> None:
+        """
+        A station made from another with other values, or other mounts,
+        gives its mounts its own values.
+        """
+        config = StationConfig(public_url="https://a.example", mounts=(MountConfig(),))
+        changed = replace(config, public_url="https://b.example")
+        self.assertEqual(changed.mounts[0].public_url, "https://b.example")
+        remounted = replace(changed, mounts=(MountConfig(name="/new"),))
+        self.assertEqual(remounted.mounts[0].public_url, "https://b.example")

@@ -27,7 +27,15 @@ from radiod.station.feed import (
 from radiod.station.worker import FeedSource, StationLink, config_from_json, config_to_json
 from radiod.testing import silent_frame
 
-TRACK = TrackInfo("/music/caf\u00e9.mp3", "Caf\u00e9 Song", "\u6771\u4eac Band", "Album", 201.5)
+TRACK = TrackInfo(
+    "/music/caf\u00e9.mp3",
+    "Caf\u00e9 Song",
+    "\u6771\u4eac Band",
+    "Album",
+    201.5,
+    requested=True,
+    art="0123456789abcdef",
+)
 FRAMES = [silent_frame(), silent_frame(padding=True), silent_frame(bitrate=320)]
 
 

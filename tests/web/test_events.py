@@ -198,6 +198,17 @@ class EventStreamsTests(SynchronousTestCase):
         self.assertEqual(stream.request.code, 200)
         self.assertEqual(stream.request.sentLength, len(body))
 
+    def test_default_art(self) -> None:
+        """
+        A track without cover art is shown with the station's default
+        picture when it has one, and with none otherwise.
+        """
+        for default, art in (("", None), ("/srv/default.png", "/art/default")):
+            clock, factory, streams, mount = self.build(default_art=default)
+            clock.pump([0.1] * 10)
+            [(kind, state)] = self.open(factory).events()
+            self.assertEqual(state["now_playing"]["art"], art)
+
     def test_not_a_listener(self) -> None:
         """
         An event stream is not counted as a listener of its mount.
@@ -615,7 +626,14 @@ class DescribeTests(SynchronousTestCase):
         state = describe_mount(mount, [mount], None, 10.0, TrackInfo("/n.mp3", "N", "A", "B", 3))
         self.assertEqual(
             state["next"],
-            {"title": "N", "artist": "A", "album": "B", "duration": 3, "requested": False},
+            {
+                "title": "N",
+                "artist": "A",
+                "album": "B",
+                "duration": 3,
+                "requested": False,
+                "art": None,
+            },
         )
         requested = TrackInfo("/n.mp3", "N", requested=True)
         described = describe_next(requested)
@@ -623,6 +641,26 @@ class DescribeTests(SynchronousTestCase):
         self.assertTrue(described["requested"])
         self.assertIsNone(describe_mount(mount, [mount], None, 10.0)["next"])
         self.assertIsNone(describe_next(None))
+
+    def test_art(self) -> None:
+        """
+        Each track gives the path of its cover art; one without gives the
+        station's default picture when it has one, else C{None}.
+        """
+        mount = self.mount()
+        own = TrackInfo("/a.mp3", "A", art="0123456789abcdef")
+        bare = TrackInfo("/b.mp3", "B")
+        mount.history.appendleft((bare, 1.0))
+        mount.history.appendleft((own, 2.0))
+        mount.now_playing = own
+        state = describe_mount(mount, [mount], None, 10.0, bare)
+        self.assertEqual(state["now_playing"]["art"], "/art/0123456789abcdef")
+        self.assertEqual([track["art"] for track in state["recent"]], [None])
+        self.assertIsNone(state["next"]["art"])
+        state = describe_mount(mount, [mount], None, 10.0, bare, default_art=True)
+        self.assertEqual(state["now_playing"]["art"], "/art/0123456789abcdef")
+        self.assertEqual([track["art"] for track in state["recent"]], ["/art/default"])
+        self.assertEqual(state["next"]["art"], "/art/default")
 
     def test_live_title_split(self) -> None:
         """

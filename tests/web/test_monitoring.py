@@ -9,6 +9,7 @@ import base64
 import json
 import os
 import xml.etree.ElementTree as ElementTree
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -22,6 +23,7 @@ from radiod.broadcast.live import LiveSource
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
 from radiod.ingest.relay import Relay
+from radiod.library.art import art_id
 from radiod.library.library import Library
 from radiod.library.programme import Programme
 from radiod.testing import (
@@ -36,6 +38,7 @@ from radiod.web.monitoring import Monitoring, peer_host
 from radiod.web.stats import parse_sid
 from radiod.web.tree import station_site
 from radiod.wire.server import RadioFactory, RadioProtocol
+from tests.library.test_art import make_picture
 
 START = 1_795_235_201.0
 ALPHA = TrackInfo("/a.mp3", "First Song", "Alpha Artist", duration=1.04)
@@ -507,8 +510,50 @@ class MonitoringTests(SynchronousTestCase):
         clock.pump([0.1] * 3)
         stream = json.loads(self.get(factory, "/api/v1/status").body)["mounts"][0]
         self.assertEqual(stream["now_playing"]["title"], "a")
-        self.assertEqual(stream["next_up"], {"artist": None, "title": "b", "requested": False})
+        self.assertEqual(
+            stream["next_up"], {"artist": None, "title": "b", "requested": False, "art": None}
+        )
         self.assertIn(b"<NEXTTITLE>b</NEXTTITLE>", self.get(factory, "/stats").body)
+
+    def test_art(self) -> None:
+        """
+        The track playing, the track up next and the tracks played each
+        give the path of their cover art (here a folder image), or of the
+        station's default picture for a track without art when one is
+        configured, or C{null}.
+        """
+        folder = self.mktemp()
+        for name in ("one", "two"):
+            os.makedirs(os.path.join(folder, name))
+        for name in ("one/a.mp3", "two/b.mp3"):
+            with open(os.path.join(folder, name), "wb") as f:
+                f.write(FRAME.data * 100)
+        picture = make_picture("PNG")
+        with open(os.path.join(folder, "one", "Cover.PNG"), "wb") as f:
+            f.write(picture)
+        clock = Clock()
+        config = MountConfig(name="/stream", burst_size=0)
+        programme = Programme(
+            Library(folder, synchronous_runner), clock, synchronous_runner, name="/stream"
+        )
+        mount = Mount(config, programme, clock)
+        mount.start()
+        self.addCleanup(mount.stop)
+        station = StationConfig(mounts=(config,))
+        factory = RadioFactory(clock, station, {"/stream": mount})
+        station_site(factory, clock)
+        Monitoring(clock, synchronous_runner, factory, process_metrics=False)
+        clock.pump([0.1] * 3)
+        cover = "/art/" + art_id(picture)
+        stream = json.loads(self.get(factory, "/api/v1/status").body)["mounts"][0]
+        playing, following = stream["now_playing"], stream["next_up"]
+        self.assertEqual((playing["title"], playing["art"]), ("a", cover))
+        self.assertEqual((following["title"], following["art"]), ("b", None))
+        self.assertEqual([each["art"] for each in stream["history"]], [cover])
+        factory.config = replace(station, default_art="/srv/radio/default.png")
+        stream = json.loads(self.get(factory, "/api/v1/status").body)["mounts"][0]
+        self.assertEqual(stream["now_playing"]["art"], cover)
+        self.assertEqual(stream["next_up"]["art"], "/art/default")
 
     def test_metrics_follow_events(self) -> None:
         """

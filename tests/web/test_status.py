@@ -34,10 +34,13 @@ from radiod.web.status import (
 # Sat, 21 Nov 2026 04:26:41 UTC
 START = 1795235201.0
 
+ART = "/art/0123456789abcdef"
+
 PLAYING = NowPlaying(
     artist="Alpha Artist",
     title="First Song",
     started=START + 100,
+    art=ART,
     duration=187.5,
     elapsed=12.25,
 )
@@ -66,9 +69,9 @@ STREAM = MountStatus(
     source="playlist",
     stream_start=START,
     now_playing=PLAYING,
-    next_up=PlayedTrack("Beta Artist", "Second Song", requested=True),
+    next_up=PlayedTrack("Beta Artist", "Second Song", requested=True, art="/art/default"),
     history=(
-        PlayedTrack("Alpha Artist", "First Song", START + 100),
+        PlayedTrack("Alpha Artist", "First Song", START + 100, art=ART),
         PlayedTrack("", "Old Title", START + 10),
     ),
 )
@@ -446,7 +449,8 @@ class ApiStatusTests(SynchronousTestCase):
     def test_document(self) -> None:
         """
         The station, then every mount with its format, now playing, next
-        up, counters, source kind and history.
+        up, counters, source kind and history; each track with the path of
+        its cover art, or C{null}.
         """
         document = json.loads(render_api_status(replace(STATION, mounts=(STREAM, OTHER))))
         self.assertEqual(document["api_version"], API_VERSION)
@@ -481,11 +485,17 @@ class ApiStatusTests(SynchronousTestCase):
                     "artist": "Alpha Artist",
                     "title": "First Song",
                     "requested": False,
+                    "art": ART,
                     "started_at": "2026-11-21T04:28:21Z",
                     "duration": 187.5,
                     "elapsed": 12.2,
                 },
-                "next_up": {"artist": "Beta Artist", "title": "Second Song", "requested": True},
+                "next_up": {
+                    "artist": "Beta Artist",
+                    "title": "Second Song",
+                    "requested": True,
+                    "art": "/art/default",
+                },
                 "listeners": 3,
                 "peak_listeners": 7,
                 "max_listeners": 100,
@@ -496,12 +506,14 @@ class ApiStatusTests(SynchronousTestCase):
                         "artist": "Alpha Artist",
                         "title": "First Song",
                         "requested": False,
+                        "art": ART,
                         "started_at": "2026-11-21T04:28:21Z",
                     },
                     {
                         "artist": None,
                         "title": "Old Title",
                         "requested": False,
+                        "art": None,
                         "started_at": "2026-11-21T04:26:51Z",
                     },
                 ],
@@ -509,6 +521,7 @@ class ApiStatusTests(SynchronousTestCase):
         )
         self.assertEqual(other["source"], "live")
         self.assertEqual(other["now_playing"]["artist"], None)
+        self.assertIsNone(other["now_playing"]["art"])
         self.assertIsNone(other["now_playing"]["duration"])
         self.assertIsNone(other["next_up"])
         self.assertIsNone(other["max_listeners"])

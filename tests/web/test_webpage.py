@@ -25,10 +25,12 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from radiod.config import MountConfig, StationConfig
+from radiod.library.art import art_id
 from radiod.runner import thread_runner
 from radiod.station.service import StationService
 from radiod.web.events import EVENTS_PATH
 from radiod.web.page import HLS_SCRIPT, HLS_SCRIPT_SHA256, HLS_SCRIPT_VERSION
+from tests.library.test_art import add_apic, make_picture, write
 from tests.support.loopback import FIRST, FIXTURES, SECOND, asynchronous, reactor, wait_for
 from tests.support.tools import require_tool
 
@@ -217,6 +219,38 @@ def listen_to_hls(page: Any, errors: list[str], base: str) -> dict[str, Any]:
     return result
 
 
+ART = "document.getElementById('now-art')"
+
+
+def see_covers(page: Any, errors: list[str], base: str) -> dict[str, Any]:
+    """
+    Load the page, wait for the cover of the track playing to show, then
+    for the next track's.
+    """
+    page.goto(base + "/")
+    page.wait_for_function(f"() => !{ART}.hidden && {ART}.complete && {ART}.naturalWidth > 0")
+
+    def seen() -> dict[str, Any]:
+        return {
+            "title": page.text_content("#now-title"),
+            "src": page.evaluate(f"() => {ART}.getAttribute('src')"),
+            "loaded": page.evaluate(f"() => [{ART}.currentSrc, {ART}.naturalWidth]"),
+            "beside": page.evaluate(
+                f"() => {ART}.getBoundingClientRect().right"
+                " <= document.getElementById('now-title').getBoundingClientRect().left"
+            ),
+        }
+
+    first = seen()
+    page.wait_for_function(f"title => {TITLE} !== title", arg=first["title"])
+    page.wait_for_function(
+        f"src => !{ART}.hidden && {ART}.getAttribute('src') !== src"
+        f" && {ART}.complete && {ART}.naturalWidth > 0",
+        arg=first["src"],
+    )
+    return {"first": first, "second": seen()}
+
+
 def snapshot(title: str) -> str:
     """
     An event stream that sends one C{snapshot} of mount C{/stream} playing
@@ -338,19 +372,29 @@ class WebPageTests(TestCase):
     def setUp(self) -> None:
         self.chromium = find_chromium()
 
-    async def start_station(self, *names: str, hls: bool = False) -> tuple[StationService, str]:
+    async def start_station(
+        self, *names: str, hls: bool = False, art: bool = False
+    ) -> tuple[StationService, str]:
         """
         Start a station whose mounts play the two fixture songs (about
         three seconds each) in turn, on a free loopback port.
 
         @param hls: whether the mounts are served as HLS too (in segments
             of 2 seconds, parts of half a second).
+        @param art: whether the first song has a picture of its own and
+            the second the folder's (their art ids in L{covers}, by title).
         @return: the service and the station's base URL.
         """
         music = self.mktemp()
         os.makedirs(music)
         for name in ("alpha-artist-first-song.mp3", "beta-artist-second-song.mp3"):
             shutil.copy(os.path.join(FIXTURES, name), music)
+        if art:
+            own = make_picture("PNG", (600, 600), (220, 40, 40))
+            folder = make_picture("JPEG", (600, 600), (40, 40, 220))
+            add_apic(os.path.join(music, "alpha-artist-first-song.mp3"), own)
+            write(os.path.join(music, "cover.jpg"), folder)
+            self.covers = {"First Song": art_id(own), "Second Song": art_id(folder)}
         mounts = tuple(
             MountConfig(
                 name=name,
@@ -440,6 +484,23 @@ class WebPageTests(TestCase):
         self.assertIn("/web/hls.json", seen["requests"])
         self.assertNotIn(HLS_SCRIPT_PATH, seen["requests"])
         self.assertFalse([path for path in seen["requests"] if path.startswith("/hls/")])
+
+    @asynchronous
+    async def test_cover_art(self) -> None:
+        """
+        The cover art of the track playing shows beside its title, scaled
+        by the station to the size the page asks for, and changes with the
+        track.
+        """
+        service, base = await self.start_station("/stream", art=True)
+        seen = await self.in_browser(service, see_covers, base)
+        self.assertEqual(seen["errors"], [])
+        for shown in (seen["first"], seen["second"]):
+            cover = f"/art/{self.covers[shown['title']]}?size=256"
+            self.assertEqual(shown["src"], cover)
+            self.assertEqual(shown["loaded"], [base + cover, 256])
+            self.assertTrue(shown["beside"])
+        self.assertNotEqual(seen["first"]["title"], seen["second"]["title"])
 
     @asynchronous
     async def test_plays_hls(self) -> None:

@@ -14,12 +14,18 @@ from radiod.wire.handover import ReplyTransport, handed_over
 
 class HandedOverTests(SynchronousTestCase):
     """
-    L{handed_over} picks the admin requests and song requests, and
-    nothing else.
+    L{handed_over} picks the admin requests, song requests and covers,
+    and nothing else.
     """
 
     def test_admin_paths(self) -> None:
-        for path in ("/admin/stats", "/admin.cgi", "/api/v1/admin/skip", "/api/v1/requests/s"):
+        for path in (
+            "/admin/stats",
+            "/admin.cgi",
+            "/api/v1/admin/skip",
+            "/api/v1/requests/s",
+            "/art/x",
+        ):
             self.assertTrue(handed_over(path), path)
 
     def test_other_paths(self) -> None:

@@ -1,7 +1,8 @@
 // The station page: follows one mount's event stream and shows what it
-// says, and plays the mount: its HLS stream where the station serves one
-// and the browser can play it, else its ICY stream.  Every text from the
-// server goes in through textContent.
+// says (with the cover art of the track playing), and plays the mount:
+// its HLS stream where the station serves one and the browser can play
+// it, else its ICY stream.  Every text from the server goes in through
+// textContent.
 (function () {
   "use strict";
 
@@ -10,6 +11,7 @@
   var HLS_LIST = "/web/hls.json";
   var HLS_SCRIPT = "/web/hls.min.js";
   var HLS_TYPE = "application/vnd.apple.mpegurl";
+  var ART_SIZE = 256; // the cover's size, in pixels (twice that on dense screens)
 
   var page = {
     stationName: byId("station-name"),
@@ -18,6 +20,7 @@
     mounts: byId("mounts"),
     picker: byId("mount-picker"),
     live: byId("live"),
+    art: byId("now-art"),
     title: byId("now-title"),
     artist: byId("now-artist"),
     album: byId("now-album"),
@@ -86,6 +89,38 @@
     return when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   }
 
+  // The cover art at path (as the events give it, "/art/<id>"), scaled
+  // by the server; none without a path, or when it cannot be loaded.
+  function renderArt(path) {
+    var art = page.art;
+    if (!path) {
+      art.hidden = true;
+      art.removeAttribute("src");
+      art.removeAttribute("srcset");
+      delete art.dataset.art;
+      return;
+    }
+    if (art.dataset.art !== path) {
+      art.dataset.art = path;
+      delete art.dataset.failed;
+      art.srcset = path + "?size=" + ART_SIZE + " 1x, " + path + "?size=" + 2 * ART_SIZE + " 2x";
+      art.src = path + "?size=" + ART_SIZE;
+    }
+    art.hidden = art.dataset.failed === path;
+  }
+
+  // The cover art of the track with this title among those the events
+  // name (over HLS, the track heard may not be the events' current one).
+  function artOfTitle(title) {
+    var tracks = [state.now_playing, state.next].concat(state.recent || []);
+    for (var i = 0; i < tracks.length; i += 1) {
+      if (tracks[i] && tracks[i].title === title) {
+        return tracks[i].art;
+      }
+    }
+    return null;
+  }
+
   function displayTitle(track) {
     return track.artist ? track.artist + " – " + track.title : track.title;
   }
@@ -114,7 +149,8 @@
         title: heard.title,
         artist: heard.artist,
         album: heard.album,
-        live: Boolean(track && track.live)
+        live: Boolean(track && track.live),
+        art: artOfTitle(heard.title)
       };
     }
     renderNowPlaying(track, state.station && state.station.name || state.mount);
@@ -147,6 +183,7 @@
       setText(page.title, "Nothing is playing");
       setText(page.artist, "");
       showText(page.album, "");
+      renderArt(null);
       page.live.hidden = true;
       document.title = stationName;
       return;
@@ -154,13 +191,15 @@
     setText(page.title, track.title);
     setText(page.artist, track.artist);
     showText(page.album, track.album);
+    renderArt(track.art);
     page.live.hidden = !track.live;
     document.title = displayTitle(track) + " · " + stationName;
     if ("mediaSession" in navigator && typeof window.MediaMetadata === "function") {
       navigator.mediaSession.metadata = new window.MediaMetadata({
         title: track.title,
         artist: track.artist || stationName,
-        album: track.album || stationName
+        album: track.album || stationName,
+        artwork: track.art ? [{ src: absolute(track.art + "?size=" + 2 * ART_SIZE) }] : []
       });
     }
   }
@@ -266,6 +305,7 @@
       setText(page.status, "This mount has gone off the air.");
       setText(page.title, "Off the air");
       setText(page.artist, "");
+      renderArt(null);
       renderNext(null);
       window.setTimeout(connect, RECONNECT_MS);
     });
@@ -424,6 +464,13 @@
       }
     }
   }
+
+  page.art.addEventListener("error", function () {
+    if (page.art.dataset.art) {
+      page.art.dataset.failed = page.art.dataset.art;
+    }
+    page.art.hidden = true;
+  });
 
   page.picker.addEventListener("change", function () {
     var name = page.picker.value;
