@@ -32,7 +32,9 @@ from radiod.web.history import (
 )
 
 ALPHA = TrackInfo("/music/a.mp3", "First Song", "Alpha Artist", "Album", 187.5)
-BETA = TrackInfo("/music/b.mp3", "Second Song", "Beta Artist", requested=True, art="0123456789abcdef")
+BETA = TrackInfo(
+    "/music/b.mp3", "Second Song", "Beta Artist", requested=True, art="0123456789abcdef"
+)
 LIVE = TrackInfo("", "Night Show")
 
 
