@@ -594,6 +594,21 @@ def check(config: StationConfig, path_exists: Callable[[str], bool] | None) -> N
     except ScheduleError as e:
         raise Invalid(("server", "timezone"), str(e)) from None
     _one_line(("server", "on_track"), config.on_track)
+    _one_line(("server", "stats_database"), config.stats_database)
+    database = config.stats_database
+    if database and database != "off" and "://" in database:
+        if not database.startswith(("postgresql://", "postgres://")):
+            raise Invalid(
+                ("server", "stats_database"),
+                'must be empty (SQLite in the state folder), "off", a file, '
+                "or a postgresql:// URL",
+            )
+    _check_range(("server", "stats_days"), config.stats_days, 0, 100000, " days")
+    if config.stats_addresses not in ("hashed", "plain"):
+        raise Invalid(
+            ("server", "stats_addresses"),
+            f'must be "hashed" or "plain", not {config.stats_addresses!r}',
+        )
     try:
         shlex.split(config.on_track)
     except ValueError as e:

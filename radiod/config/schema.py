@@ -600,6 +600,24 @@ class StationConfig:
     A picture file shown as the cover art of tracks that have none (see
     L{radiod.web.art}); empty for none.
     """
+    stats_database: str = _setting("", values.string)
+    """
+    Where listener sessions are stored for the audience figures (see
+    L{radiod.audience.store}): empty for an SQLite file in the state
+    folder, a C{postgresql://user:password@host/database} URL for
+    PostgreSQL (several processes or edges sharing one store), or
+    C{"off"} to store none.
+    """
+    stats_days: int = _setting(400, values.integer)
+    """
+    Days listener sessions are kept; 0 to keep them forever.
+    """
+    stats_addresses: str = _setting("hashed", values.string)
+    """
+    C{"hashed"}: client addresses are stored as a keyed hash whose key
+    changes every day (sessions link within a day only); C{"plain"}: as
+    they are.
+    """
     webhooks: tuple[WebhookConfig, ...] = ()
     """
     The URLs station events are POSTed to, one C{[[webhook]]} table each.

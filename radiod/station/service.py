@@ -17,6 +17,7 @@ from twisted.internet.defer import (
     FirstError,
     fail,
     gatherResults,
+    maybeDeferred,
     succeed,
 )
 from twisted.internet.endpoints import serverFromString
@@ -28,6 +29,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from radiod import demo
+from radiod.audience.session import AddressHasher, ListenerSession
+from radiod.audience.store import KEY_FILE, SessionStore, WriterThread, session_database
 from radiod.audio.format import AudioFormat
 from radiod.broadcast.mount import Mount
 from radiod.broadcast.registry import Mounts
@@ -62,6 +65,7 @@ from radiod.station.workers import WorkerPool
 from radiod.tls import load_trust, tls_endpoint_description
 from radiod.web.admin import Admin
 from radiod.web.art import CoverArt
+from radiod.web.audience import STATS_PATH, AudienceStats
 from radiod.web.files import OnDemand
 from radiod.web.hls import HlsResource
 from radiod.web.monitoring import Monitoring
@@ -265,6 +269,31 @@ class StationService(MultiService):
             )
             self.edge.setServiceParent(self)
             self.factory.demand = self.edge.demand
+        self.audience: SessionStore | None = None
+        self._hasher = AddressHasher(config.stats_addresses)
+        self._writer: WriterThread | None = None
+        if config.stats_database != "off":
+            self._writer = WriterThread(reactor)  # type: ignore[arg-type]
+            self.audience = SessionStore(
+                session_database(config.stats_database, config.state_path),
+                reactor,
+                self._writer,
+                days=config.stats_days,
+                hasher=self._hasher,
+                key_path=os.path.join(config.state_path, KEY_FILE),
+            )
+            self.factory.on_session.append(self._record_session)
+        attach(
+            self.site,
+            STATS_PATH,
+            AudienceStats(
+                self.factory,
+                lambda: self.audience,
+                runner,
+                lambda: load_zone(self.config.timezone),
+                lambda: self.config.default_mount.station_name,
+            ),
+        )
         self.announcer = Announcer(reactor, *self._outbound(config))
         for name in self._configured():
             self.announcer.watch(self.mounts[name])
@@ -392,6 +421,30 @@ class StationService(MultiService):
             crossfade=config.crossfade,
         )
 
+    def _stop_audience(self, store: SessionStore) -> Deferred[None]:
+        """
+        Write what the session store holds, then let its thread go.
+        """
+        stopped: Deferred[None] = maybeDeferred(store.stopService)
+        writer = self._writer
+
+        def done(_: object) -> None:
+            if writer is not None:
+                writer.stop()
+
+        stopped.addBoth(done)
+        return stopped
+
+    def _record_session(self, session: ListenerSession) -> None:
+        """
+        Keep a listener's session for the audience figures, its address
+        hashed as the configuration asks.
+        """
+        if self.audience is None:
+            return
+        client = self._hasher.client(session.client, session.end)
+        self.audience.record(replace(session, client=client))
+
     def _replace_outbound(self, config: StationConfig) -> None:
         """
         Send events to the webhooks and command of a reloaded
@@ -479,6 +532,8 @@ class StationService(MultiService):
         for relay_out in self.relays_out:
             relay_out.start()
         self._update_hls()
+        if self.audience is not None:
+            self.audience.startService()
         super().startService()
         self._listen()
         self.announcer.up(list(self._configured()))
@@ -503,8 +558,19 @@ class StationService(MultiService):
         for mount in self.mounts.values():
             mount.stop()
         announced = self.announcer.down()
+        stored: Deferred[None] = succeed(None)
+        if self.audience is not None:
+            # The listeners still here are sessions too.
+            self.factory.end_sessions()
+            stored = self._stop_audience(self.audience)
         converted = gatherResults(
-            [self.ladders.ended(), encoded.addCallback(lambda _: None), announced, detected]
+            [
+                self.ladders.ended(),
+                encoded.addCallback(lambda _: None),
+                announced,
+                detected,
+                stored,
+            ]
         )
         return stopped.addCallback(lambda _: converted)  # type: ignore[no-any-return]
 

@@ -122,6 +122,8 @@ class RadioFactory(Factory):
     @ivar on_session: called with a L{ListenerSession} for each listener
         that heard a stream, when it leaves (the audience figures); its
         client is the plain address.
+    @ivar streaming: the connections of the listeners hearing a stream
+        now.
     @ivar per_address: the open connections of each client address, and
         the limit on them (L{StationConfig.max_per_address}).
     @ivar throttle: the failed logins of each client address, which slow
@@ -177,6 +179,7 @@ class RadioFactory(Factory):
         self.noisy = False
         self.on_access: list[Callable[[Access], None]] = []
         self.on_session: list[Callable[[ListenerSession], None]] = []
+        self.streaming: set[RadioProtocol] = set()
         self.per_address = AddressLimit(config.max_per_address)
         self.throttle = LoginThrottle(clock)
         self.limits: Limits = StationLimits(
@@ -219,6 +222,16 @@ class RadioFactory(Factory):
         The mount C{/;} reaches.
         """
         return next(iter(self.mounts.values()))
+
+    def end_sessions(self) -> None:
+        """
+        Tell L{on_session} now about every listener still connected, as if
+        it had left (the station is stopping, and its session store with
+        it); each is told once.
+        """
+        for protocol in list(self.streaming):
+            if protocol.listener is not None:
+                protocol._tell_session(protocol.listener)
 
     @property
     def listener_count(self) -> int:
@@ -354,6 +367,7 @@ class RadioProtocol(Protocol):
         self._audio_wait: Deferred[None] | None = None
         self._shifted: Mount | None = None
         self._shifted_from: Mount | None = None
+        self._session_told = False
         self.request: Request | None = None
         self.response_status: int | None = None
         self.response_sent = 0
@@ -649,8 +663,10 @@ class RadioProtocol(Protocol):
         Tell L{RadioFactory.on_session} about the listener leaving: its
         session on the mount it tuned in to.
         """
-        if not self.radio.on_session or self._relayed:
+        self.radio.streaming.discard(self)
+        if not self.radio.on_session or self._relayed or self._session_told:
             return
+        self._session_told = True
         request = self.request
         end = self._clock.seconds()
         session = ListenerSession(
@@ -940,6 +956,7 @@ class RadioProtocol(Protocol):
             # Heard in the past, counted with the mount it was heard on.
             self._shifted_from = home
             home.shifted_listener_joined()
+        self.radio.streaming.add(self)
         self.listener = mount.add_listener(
             cast(ListenerTransport, self.transport),
             self.peer,
