@@ -31,6 +31,7 @@ from twisted.python.failure import Failure
 from radiod import demo
 from radiod.audience.session import AddressHasher, ListenerSession
 from radiod.audience.store import KEY_FILE, SessionStore, WriterThread, session_database
+from radiod.audience.today import DayFigures, Today
 from radiod.audio.format import AudioFormat
 from radiod.broadcast.mount import Mount
 from radiod.broadcast.registry import Mounts
@@ -65,7 +66,7 @@ from radiod.station.workers import WorkerPool
 from radiod.tls import load_trust, tls_endpoint_description
 from radiod.web.admin import Admin
 from radiod.web.art import CoverArt
-from radiod.web.audience import STATS_PATH, AudienceStats
+from radiod.web.audience import STATS_PATH, AudienceCollector, AudienceStats
 from radiod.web.files import OnDemand
 from radiod.web.hls import HlsResource
 from radiod.web.monitoring import Monitoring
@@ -282,7 +283,8 @@ class StationService(MultiService):
                 hasher=self._hasher,
                 key_path=os.path.join(config.state_path, KEY_FILE),
             )
-            self.factory.on_session.append(self._record_session)
+        self.today = Today(load_zone(config.timezone))
+        self.factory.on_session.append(self._record_session)
         attach(
             self.site,
             STATS_PATH,
@@ -305,6 +307,7 @@ class StationService(MultiService):
             self._add_relays_out(mount_config)
         self.monitoring = Monitoring(reactor, runner, self.factory, self.relays)
         self.monitoring.setServiceParent(self)
+        self.monitoring.metrics.registry.register(AudienceCollector(self._today))
         self.admin = Admin(reactor, self.factory)
         self.files = OnDemand(reactor, runner, self.factory, find_ffmpeg())  # type: ignore[arg-type]
 
@@ -440,10 +443,23 @@ class StationService(MultiService):
         Keep a listener's session for the audience figures, its address
         hashed as the configuration asks.
         """
-        if self.audience is None:
-            return
-        client = self._hasher.client(session.client, session.end)
-        self.audience.record(replace(session, client=client))
+        kept = self._hashed(session)
+        self.today.ended(kept)
+        if self.audience is not None:
+            self.audience.record(kept)
+
+    def _hashed(self, session: ListenerSession) -> ListenerSession:
+        """
+        C{session} with its client's address as the station keeps it.
+        """
+        return replace(session, client=self._hasher.client(session.client, session.end))
+
+    def _today(self) -> dict[str, DayFigures]:
+        """
+        Today's audience figures so far, per mount.
+        """
+        going_on = [self._hashed(s) for s in self.factory.current_sessions()]
+        return self.today.figures(self._reactor.seconds(), going_on)
 
     def _replace_outbound(self, config: StationConfig) -> None:
         """
@@ -636,6 +652,7 @@ class StationService(MultiService):
             if isinstance(playlist, Programme):
                 playlist.zone = load_zone(config.timezone)
                 playlist.rescan()
+        self.today.zone = load_zone(config.timezone)
         live = self._live()
         self._log.info(
             "Configuration reloaded: mounts {mounts}",

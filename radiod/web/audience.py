@@ -23,6 +23,9 @@ transmission category (C{A}, a webcast that is not a simulcast, by
 default).
 
 Every figure is computed in a thread: a month of sessions takes seconds.
+
+L{AudienceCollector} puts today's figures so far in the station's
+metrics (L{radiod.audience.today}).
 Errors are JSON C{{"error": ...}} with one log line: C{400} for a range
 that makes no sense (C{from} after C{to}, more than L{MAX_PERIODS}
 periods) or a bad parameter, C{404} for an unknown mount, C{503} when the
@@ -34,10 +37,12 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time, tzinfo
 from typing import Any, Protocol
 
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -55,6 +60,7 @@ from radiod.audience.figures import (
 )
 from radiod.audience.report import ath_csv, figures_csv, figures_json
 from radiod.audience.session import ListenerSession
+from radiod.audience.today import DayFigures
 from radiod.auth import Administrator
 from radiod.interfaces import Runner
 from radiod.web.guard import AdminLogin
@@ -62,7 +68,14 @@ from radiod.web.params import first, query
 from radiod.web.site import JSON_CONTENT_TYPE, StationRequest, StationResource, refuse_json
 from radiod.wire.server import RadioFactory
 
-__all__ = ["MAX_PERIODS", "STATS_PATH", "AudienceStats", "SessionSource", "parse_moment"]
+__all__ = [
+    "MAX_PERIODS",
+    "STATS_PATH",
+    "AudienceCollector",
+    "AudienceStats",
+    "SessionSource",
+    "parse_moment",
+]
 
 STATS_PATH = "/api/v1/stats"
 """
@@ -317,3 +330,42 @@ class _StatsPage(StationResource):
             return ath_csv(service, category, tunings).encode("utf-8")
 
         return start, following, compute, "text/csv; charset=utf-8"
+
+
+class AudienceCollector(Collector):
+    """
+    Today's audience figures so far, per mount, for Prometheus:
+    C{radiod_listeners_unique_today}, C{radiod_sessions_started_today} and
+    C{radiod_listening_hours_today}.
+    """
+
+    def __init__(self, today: Callable[[], dict[str, DayFigures]]) -> None:
+        """
+        @param today: the figures per mount now.
+        """
+        self._today = today
+
+    def collect(self) -> Iterable[Metric]:
+        """
+        Read the figures when Prometheus scrapes.
+        """
+        uniques = GaugeMetricFamily(
+            "radiod_listeners_unique_today",
+            "Distinct listeners today (sessions of a minute or more), per mount",
+            labels=["mount"],
+        )
+        started = GaugeMetricFamily(
+            "radiod_sessions_started_today",
+            "Listener sessions of a minute or more started today, per mount",
+            labels=["mount"],
+        )
+        hours = GaugeMetricFamily(
+            "radiod_listening_hours_today",
+            "Total listening hours today (TLH), per mount",
+            labels=["mount"],
+        )
+        for mount, day in sorted(self._today().items()):
+            uniques.add_metric([mount], day.uniques)
+            started.add_metric([mount], day.started)
+            hours.add_metric([mount], day.hours)
+        return [uniques, started, hours]

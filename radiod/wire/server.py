@@ -233,6 +233,17 @@ class RadioFactory(Factory):
             if protocol.listener is not None:
                 protocol._tell_session(protocol.listener)
 
+    def current_sessions(self) -> list[ListenerSession]:
+        """
+        The sessions of the listeners connected now, as far as they went.
+        """
+        now = self.clock.seconds()
+        return [
+            protocol.session(protocol.listener, now)
+            for protocol in self.streaming
+            if protocol.listener is not None
+        ]
+
     @property
     def listener_count(self) -> int:
         """
@@ -667,9 +678,17 @@ class RadioProtocol(Protocol):
         if not self.radio.on_session or self._relayed or self._session_told:
             return
         self._session_told = True
+        session = self.session(listener, self._clock.seconds())
+        for observer in self.radio.on_session:
+            observer(session)
+
+    def session(self, listener: Listener, end: float) -> ListenerSession:
+        """
+        The listener's session on the mount it tuned in to, as if it
+        ended at C{end}; its client is the plain address.
+        """
         request = self.request
-        end = self._clock.seconds()
-        session = ListenerSession(
+        return ListenerSession(
             mount=listener.home,
             kind="icy",
             start=min(self._connected_at, end),
@@ -679,8 +698,6 @@ class RadioProtocol(Protocol):
             referrer=(request.header("Referer") or "") if request else "",
             client=self.client,
         )
-        for observer in self.radio.on_session:
-            observer(session)
 
     def _log_access(self) -> None:
         """
