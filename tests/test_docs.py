@@ -5,12 +5,15 @@ guide stays complete and true to L{radiod.config}.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
 from dataclasses import fields
 from typing import Any
 
+from prometheus_client import generate_latest
+from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from radiod.config import (
@@ -25,6 +28,8 @@ from radiod.config import (
     webhook_keys,
 )
 from radiod.config.schema import FROM_STATION
+from radiod.station.service import StationService
+from radiod.testing import synchronous_runner
 
 REQUIRED_PLAYLIST_KEYS = {"name", "music", "every_songs"}
 """
@@ -270,3 +275,30 @@ class ProgrammingPageTests(SynchronousTestCase):
         )
         self.assertEqual(config.timezone, "Europe/Paris")
         self.assertEqual(len(config.webhooks), 1)
+
+
+DASHBOARD = os.path.join(os.path.dirname(USER_GUIDE), "grafana-dashboard.json")
+
+
+class DashboardTests(SynchronousTestCase):
+    """
+    The Grafana dashboard in C{docs/} queries only metrics a station
+    exports.
+    """
+
+    def test_metrics_exist(self) -> None:
+        with open(DASHBOARD, encoding="utf-8") as f:
+            dashboard = json.load(f)
+        state = self.mktemp()
+        config = StationConfig(port=0, state_dir=state, stats_database="off")
+        service = StationService(config, Clock(), synchronous_runner)
+        exported = generate_latest(service.monitoring.metrics.registry).decode()
+        names = set(re.findall(r"^# TYPE (\w+) ", exported, re.MULTILINE))
+        queried = set()
+        for panel in dashboard["panels"]:
+            for target in panel["targets"]:
+                queried.update(re.findall(r"\b(radiod_\w+)", target["expr"]))
+        self.assertTrue(queried)
+        for name in sorted(queried):
+            base = re.sub(r"_(bucket|total|count|sum)$", "", name)
+            self.assertTrue(name in names or base in names, name)
