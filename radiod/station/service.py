@@ -70,6 +70,7 @@ from radiod.web.audience import STATS_PATH, AudienceCollector, AudienceStats
 from radiod.web.files import OnDemand
 from radiod.web.hls import HlsResource
 from radiod.web.monitoring import Monitoring
+from radiod.web.nowplaying import attach_nowplaying
 from radiod.web.page import StationPage
 from radiod.web.site import attach
 from radiod.web.tree import station_site
@@ -207,6 +208,7 @@ class StationService(MultiService):
         attach(self.site, "/art", CoverArt(self.factory, runner, config.cache_path))
         self.factory.time_shift = self._time_shift
         self.page = StationPage(reactor, self.factory)
+        self.nowplaying = attach_nowplaying(self.site, self.factory, reactor)
         self.access_log: AccessLog | None = None
         if config.access_log:
             self.access_log = AccessLog(config.access_log, reactor, runner)
@@ -564,6 +566,7 @@ class StationService(MultiService):
         for relay_out in self.relays_out:
             relay_out.stop()
         self.page.close()
+        self.nowplaying.close()
         self.files.close()
         self.hls.stop()
         encoded = self.hls.ended()
