@@ -600,8 +600,7 @@ def check(config: StationConfig, path_exists: Callable[[str], bool] | None) -> N
         if not database.startswith(("postgresql://", "postgres://")):
             raise Invalid(
                 ("server", "stats_database"),
-                'must be empty (SQLite in the state folder), "off", a file, '
-                "or a postgresql:// URL",
+                'must be empty (SQLite in the state folder), "off", a file, or a postgresql:// URL',
             )
     _check_range(("server", "stats_days"), config.stats_days, 0, 100000, " days")
     if config.stats_addresses not in ("hashed", "plain"):
