@@ -70,7 +70,7 @@ from radiod.web.audience import STATS_PATH, AudienceCollector, AudienceStats
 from radiod.web.files import OnDemand
 from radiod.web.hls import HlsResource
 from radiod.web.monitoring import Monitoring
-from radiod.web.nowplaying import attach_nowplaying
+from radiod.web.nowplaying_sse import attach_nowplaying
 from radiod.web.page import StationPage
 from radiod.web.site import attach
 from radiod.web.tree import station_site

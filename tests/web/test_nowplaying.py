@@ -35,12 +35,10 @@ from radiod.web.nowplaying import (
     PING,
     STALL,
     TICK,
-    Subscription,
-    attach_nowplaying,
-    parse_connect,
     shortcode,
     song_id,
 )
+from radiod.web.nowplaying_sse import Subscription, attach_nowplaying, parse_connect
 from radiod.web.tree import station_site
 from radiod.wire.server import RadioFactory, RadioProtocol
 from tests.web.test_admin import write_track

@@ -20,12 +20,13 @@ from radiod.audio.track import TrackInfo
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
 from radiod.testing import FakeFrameSource, parse_reply, silent_frame
-from radiod.web.nowplaying import LIVE_PATH, NOWPLAYING_PATH, attach_nowplaying
+from radiod.web.nowplaying import LIVE_PATH, NOWPLAYING_PATH
+from radiod.web.nowplaying_sse import attach_nowplaying
 from radiod.web.tree import station_site
 from radiod.wire.server import RadioFactory
 from tests.support.loopback import asynchronous, reactor, wait_for
 from tests.web.test_admin_e2e import OneShot
-from tests.web.test_nowplaying import check_document, live_updates, messages
+from tests.web.test_nowplaying import check_document, messages
 
 ALPHA = TrackInfo("/music/a.mp3", "First Song", "Alpha Artist", "Tests", 1.0)
 BETA = TrackInfo("/music/b.mp3", "Second Song", "Beta Artist", "Tests", 1.0)
@@ -84,8 +85,8 @@ class NowPlayingEndToEndTests(TestCase):
         mount.start()
         self.addCleanup(mount.stop)
         factory = RadioFactory(reactor, StationConfig(port=0, mounts=(config,)), {"/stream": mount})
-        updates = attach_nowplaying(station_site(factory, reactor), factory, reactor)
-        self.addCleanup(updates.close)
+        self.updates = attach_nowplaying(station_site(factory, reactor), factory, reactor)
+        self.addCleanup(self.updates.close)
         port: IListeningPort = reactor.listenTCP(0, factory, interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         address: Any = port.getHost()
@@ -141,7 +142,7 @@ class NowPlayingEndToEndTests(TestCase):
         self.assertNotEqual(data["np"]["now_playing"]["song"]["title"], playing)
         self.assertEqual(data["np"]["song_history"][0]["song"]["title"], playing)
 
-        updates = live_updates(factory)
+        updates = self.updates
         assert stream.transport is not None
         stream.transport.loseConnection()
         # The checks stop with the last stream: trial finds no timer left.
