@@ -603,6 +603,10 @@ def check(config: StationConfig, path_exists: Callable[[str], bool] | None) -> N
                 'must be empty (SQLite in the state folder), "off", a file, or a postgresql:// URL',
             )
     _check_range(("server", "stats_days"), config.stats_days, 0, 100000, " days")
+    _one_line(("server", "geoip_database"), config.geoip_database)
+    if config.geoip_database and path_exists is not None:
+        if not path_exists(config.geoip_database):
+            raise Invalid(("server", "geoip_database"), f"no such file: {config.geoip_database}")
     if config.stats_addresses not in ("hashed", "plain"):
         raise Invalid(
             ("server", "stats_addresses"),

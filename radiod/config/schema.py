@@ -612,6 +612,12 @@ class StationConfig:
     """
     Days listener sessions are kept; 0 to keep them forever.
     """
+    geoip_database: str = _setting("", values.string)
+    """
+    A MaxMind-format country database (C{.mmdb}) the countries of
+    listener sessions are found in (see L{radiod.audience.countries});
+    empty for none.
+    """
     stats_addresses: str = _setting("hashed", values.string)
     """
     C{"hashed"}: client addresses are stored as a keyed hash whose key

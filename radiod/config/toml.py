@@ -321,7 +321,7 @@ def load_config(
         server_keys = document.get("server", {})
         paths: dict[str, Any] = {
             key: os.path.join(folder, getattr(config, key))
-            for key in ("tls_cert", "tls_key", "tls_ca", "default_art")
+            for key in ("tls_cert", "tls_key", "tls_ca", "default_art", "geoip_database")
             if folder and getattr(config, key) and key in server_keys
         }
         config = replace(config, **paths)

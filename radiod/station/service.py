@@ -29,6 +29,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from radiod import demo
+from radiod.audience.countries import open_countries
 from radiod.audience.session import AddressHasher, ListenerSession
 from radiod.audience.store import KEY_FILE, SessionStore, WriterThread, session_database
 from radiod.audience.today import DayFigures, Today
@@ -286,6 +287,7 @@ class StationService(MultiService):
                 key_path=os.path.join(config.state_path, KEY_FILE),
             )
         self.today = Today(load_zone(config.timezone))
+        self._countries = open_countries(config.geoip_database)
         self.factory.on_session.append(self._record_session)
         attach(
             self.site,
@@ -452,9 +454,14 @@ class StationService(MultiService):
 
     def _hashed(self, session: ListenerSession) -> ListenerSession:
         """
-        C{session} with its client's address as the station keeps it.
+        C{session} with its client's address as the station keeps it, and
+        its country when the station has a GeoIP database.
         """
-        return replace(session, client=self._hasher.client(session.client, session.end))
+        return replace(
+            session,
+            client=self._hasher.client(session.client, session.end),
+            country=session.country or self._countries.country(session.client),
+        )
 
     def _today(self) -> dict[str, DayFigures]:
         """

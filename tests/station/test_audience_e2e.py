@@ -19,6 +19,7 @@ from radiod.audience.store import DATABASE_FILE
 from radiod.config import MountConfig, StationConfig
 from radiod.runner import thread_runner
 from radiod.station.service import StationService
+from tests.audience.test_countries import write_countries
 from tests.support.loopback import FIXTURES, Reader, asynchronous, reactor, wait_for
 from tests.web.test_admin_e2e import OneShot
 
@@ -49,6 +50,7 @@ class AudienceEndToEndTests(TestCase):
             mounts=(MountConfig(name="/stream", music=music),),
             state_dir=state,
             admin_password=PASSWORD,
+            geoip_database=write_countries(os.path.join(folder, "countries.mmdb")),
         )
         core: IReactorCore = reactor
         service = StationService(config, reactor, thread_runner(core, reactor.getThreadPool()))
@@ -79,6 +81,8 @@ class AudienceEndToEndTests(TestCase):
         self.assertEqual(session.user_agent, "VLC/3.0.20 LibVLC/3.0.20")
         self.assertGreaterEqual(session.bytes, 20000)
         self.assertRegex(session.client, "^[0-9a-f]{32}$")
+        # 127.0.0.1 is in France in the test's database.
+        self.assertEqual(session.country, "FR")
 
         token = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
         head = f"GET /api/v1/stats?by=day HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {token}"
