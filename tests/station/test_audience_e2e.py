@@ -35,7 +35,7 @@ class AudienceEndToEndTests(TestCase):
     async def test_session_stored(self) -> None:
         """
         A listener who heard the stream and left is one session in the
-        store, with its mount, user agent, bytes and a hashed address; a
+        store, with its mount, user agent, bytes, a hashed address and its country; a
         listener still connected when the station stops is one too; the
         figures API counts them.
         """
