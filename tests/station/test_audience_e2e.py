@@ -35,9 +35,9 @@ class AudienceEndToEndTests(TestCase):
     async def test_session_stored(self) -> None:
         """
         A listener who heard the stream and left is one session in the
-        store, with its mount, user agent, bytes, a hashed address and its country; a
-        listener still connected when the station stops is one too; the
-        figures API counts them.
+        store, with its mount, user agent, bytes, a hashed address and
+        its country; a listener still connected when the station stops is
+        one too; the figures API counts them.
         """
         folder = os.path.abspath(str(self.mktemp()))
         music = os.path.join(folder, "music")
