@@ -19,7 +19,13 @@ them:
   - L{radiod.config.toml}: L{load_config} and L{read_config}, and
     L{find_key_line} for the messages;
   - L{radiod.config.errors}: L{ConfigError}, one line naming the key (and
-    the file line where known).
+    the file line where known);
+  - L{radiod.config.icecast}: an Icecast 2.4 C{icecast.xml} read into a
+    station (L{read_icecast_config}), with a warning for each element
+    radiod does not take;
+  - L{radiod.config.render}: a configuration written back out as
+    C{radiod.toml} (L{render_config});
+  - L{radiod.config.cli}: the C{radiod-config} command.
 
 It is pure: no I/O but L{read_config}'s reading of the file, and nothing
 from Twisted.  It may import L{radiod.audio} (the MP3 tables the checks
@@ -35,6 +41,14 @@ from radiod.config.check import (
     validate,
 )
 from radiod.config.errors import ConfigError, KeyPath, format_key_path
+from radiod.config.icecast import (
+    IcecastConfig,
+    IcecastExtras,
+    MountExtras,
+    load_icecast_config,
+    read_icecast_config,
+)
+from radiod.config.render import render_config
 from radiod.config.schema import (
     DEFAULT_CACHE_DIR,
     DEFAULT_STATE_DIR,
@@ -64,8 +78,11 @@ __all__ = [
     "QUEUE_SIZE_RANGE",
     "WEBHOOK_EVENTS",
     "ConfigError",
+    "IcecastConfig",
+    "IcecastExtras",
     "KeyPath",
     "MountConfig",
+    "MountExtras",
     "PlaylistConfig",
     "Setting",
     "StationConfig",
@@ -75,6 +92,7 @@ __all__ = [
     "format_key_path",
     "is_tls_url",
     "load_config",
+    "load_icecast_config",
     "mount_keys",
     "normalize_charset",
     "parse_http_url",
@@ -82,6 +100,8 @@ __all__ = [
     "parse_size",
     "playlist_keys",
     "read_config",
+    "read_icecast_config",
+    "render_config",
     "server_keys",
     "source_password",
     "validate",

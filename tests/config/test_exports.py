@@ -10,7 +10,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 import radiod.config
 
-_MODULES = ("check", "errors", "schema", "toml", "urls", "values")
+_MODULES = ("check", "errors", "icecast", "render", "schema", "toml", "urls", "values", "windows")
 
 
 class ExportsTests(SynchronousTestCase):

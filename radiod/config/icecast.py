@@ -1,0 +1,1549 @@
+# -*- test-case-name: tests.config.test_icecast -*-
+"""
+Reading Icecast's configuration: the C{icecast.xml} of an Icecast 2.4
+server in, the equivalent L{StationConfig} out, so that radiod can take
+an Icecast server's place with the file the operator already has.
+
+What the file says is applied over a base configuration (built-in
+defaults, C{radiod.toml}, C{--music}): music is not Icecast's business,
+so the base still says what plays where no source is live.  Each
+C{<mount>} becomes a live-only mount (in Icecast a mount exists for its
+source), each C{<relay>} a mount relaying its upstream, a
+C{<master-server>} the station's C{origin}; a name the base already has
+is changed in place, keeping its music.  In short:
+
+  - C{<listen-socket>}: the first plain one gives C{port}, C{interface}
+    and C{send_buffer}; one with C{<ssl>1</ssl>} gives C{tls_port} (with
+    C{<paths><ssl-certificate>} as C{tls_cert}); a C{<shoutcast-mount>},
+    or a C{<shoutcast-compat>} socket on the port after the main one, is
+    radiod's SHOUTcast v1 source port, which feeds the first mount, so
+    that mount comes first;
+  - C{<limits>}: C{<clients>} is C{max_listeners}, C{<header-timeout>}
+    C{header_timeout}, C{<queue-size>} and C{<burst-size>} every mount's
+    own;
+  - C{<authentication>}: the source password and the admin user and
+    password;
+  - C{<hostname>} with the main port: C{public_url};
+  - C{<logging><accesslog>}, in C{<paths><logdir>}: C{access_log}.
+
+Every element radiod does not support gets one warning, naming the file,
+the line and the element, such as C{icecast.xml line 17: <sources> is not
+supported by radiod: it has no limit on sources}; nothing is silently
+ignored.  Values that radiod has no key for yet (the location and admin
+contact shown on status pages, the web root, aliases, per-mount intros)
+are kept in L{IcecastExtras} for the station to use.
+
+A bad value is a L{ConfigError} of one line naming the file, the line and
+the element: C{icecast.xml line 12: <port>: must be between 0 and 65535,
+not 70000}.  So is malformed XML, with expat's reason and the column.
+The finished configuration goes through radiod's own checks, whose
+complaints are told the same way, blaming the element the value came
+from.
+
+The document is read with expat into a small tree that keeps each
+element's line.  Document type declarations are refused, so no entity
+is ever expanded or loaded.  Icecast-KH's top-level C{<include>} is
+supported: each file it names (a relative path is taken from the
+including file's folder; a pattern may match several, in order of name)
+puts its root element in the include's place.  A missing file is an
+error; a pattern that matches none is warned about.
+
+L{load_icecast_config} is pure; L{read_icecast_config} reads the files.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, cast
+from xml.parsers import expat
+
+from radiod.config.check import check
+from radiod.config.errors import ConfigError, Invalid, KeyPath, format_key_path
+from radiod.config.schema import MountConfig, StationConfig, mount_keys
+from radiod.config.urls import parse_http_url
+from radiod.config.values import normalize_charset
+
+__all__ = [
+    "EXTRAS",
+    "Alias",
+    "IcecastConfig",
+    "IcecastExtras",
+    "Includer",
+    "ListenerAuth",
+    "MountExtras",
+    "Origin",
+    "load_icecast_config",
+    "read_icecast_config",
+]
+
+EXTRAS = (
+    "location",
+    "admin",
+    "hostname",
+    "fileserve",
+    "webroot",
+    "aliases",
+    "log_dir",
+    "error_log",
+    "playlist_log",
+    "intro",
+    "dump_file",
+    "fallback_when_full",
+    "hidden",
+    "username",
+    "authentication",
+)
+"""
+The values kept in L{IcecastExtras} (and its L{MountExtras}) that radiod
+has no key for.  A caller that puts one to use names it in
+L{load_icecast_config}'s C{used}, and its element is no longer warned
+about.
+"""
+
+Includer = Callable[[str], Sequence[tuple[str, bytes]]]
+"""
+Reads the files an C{<include>} names: given the path or pattern (already
+taken from the including file's folder when relative), the matching
+files' paths and contents, in order; raises C{OSError} for a file that
+cannot be read.
+"""
+
+_MAX_INCLUDE_DEPTH = 8
+_INTEGER = re.compile(r"[+-]?\d+")
+_TRUE = frozenset({"true", "yes", "on"})
+_FALSE = frozenset({"false", "no", "off"})
+_MOUNT_KEYS = {setting.field_name: setting.key for setting in mount_keys().values()}
+
+
+@dataclass(frozen=True)
+class Origin:
+    """
+    Where a value came from: an element of a file.
+    """
+
+    file: str
+    """
+    The file's name, as given.
+    """
+    line: int
+    """
+    The line the element starts on, counting from 1.
+    """
+    element: str
+    """
+    The element's name, without brackets.
+    """
+
+    def __str__(self) -> str:
+        return f"{self.file} line {self.line}: <{self.element}>"
+
+
+@dataclass(frozen=True)
+class Alias:
+    """
+    One C{<paths><alias>}: requests for L{source} are served as if for
+    L{destination}.
+    """
+
+    source: str
+    """
+    The path asked for.
+    """
+    destination: str
+    """
+    The path served.
+    """
+    port: int | None = None
+    """
+    The only listening port it applies to, or C{None} for all.
+    """
+    bind_address: str = ""
+    """
+    The only bound address it applies to, or C{""} for all.
+    """
+
+
+@dataclass(frozen=True)
+class ListenerAuth:
+    """
+    A mount's C{<authentication type="...">} of listeners.
+    """
+
+    type: str
+    """
+    C{"htpasswd"}, C{"url"} or C{"command"}.
+    """
+    options: tuple[tuple[str, str], ...] = ()
+    """
+    Its C{<option name="..." value="..."/>} pairs, in order.
+    """
+
+
+@dataclass(frozen=True)
+class MountExtras:
+    """
+    What a C{<mount>} says that radiod has no mount key for.
+    """
+
+    name: str
+    """
+    The mount's name (C{""} for the default mount).
+    """
+    intro: str = ""
+    """
+    A file played to each new listener before the stream.
+    """
+    dump_file: str = ""
+    """
+    The file Icecast wrote the stream to (radiod's C{record} writes one
+    file per show into its folder instead).
+    """
+    fallback_when_full: bool = False
+    """
+    Whether listeners beyond C{max_listeners} go to the fallback.
+    """
+    hidden: bool = False
+    """
+    Whether the mount is left off the public status pages.
+    """
+    username: str = ""
+    """
+    The user a source logs in as, when not C{source}.
+    """
+    authentication: ListenerAuth | None = None
+    """
+    How listeners are authenticated, if they are.
+    """
+
+
+@dataclass(frozen=True)
+class IcecastExtras:
+    """
+    What an C{icecast.xml} says that radiod has no key for yet, kept for
+    the station to use (see L{EXTRAS}); empty where the file says
+    nothing.
+    """
+
+    location: str = ""
+    """
+    Shown on the status pages (C{<location>}).
+    """
+    admin: str = ""
+    """
+    The contact shown on the status pages (C{<admin>}).
+    """
+    hostname: str = ""
+    """
+    The name listeners reach the server by (also in C{public_url}).
+    """
+    fileserve: bool = True
+    """
+    Whether files are served from L{webroot}.
+    """
+    webroot: str = ""
+    """
+    The folder of static files.
+    """
+    aliases: tuple[Alias, ...] = ()
+    """
+    The C{<alias>}es, in order.
+    """
+    log_dir: str = ""
+    """
+    The folder of the logs (the access log's is in C{access_log}).
+    """
+    error_log: str = ""
+    """
+    The server log, with L{log_dir} (radiod's goes where twistd puts it).
+    """
+    playlist_log: str = ""
+    """
+    The log of titles played, with L{log_dir}.
+    """
+    default_mount: MountExtras | None = None
+    """
+    The values of C{<mount type="default">} (named C{""}), which every
+    mount without its own takes.
+    """
+    mounts: tuple[MountExtras, ...] = ()
+    """
+    The per-mount values of the named C{<mount>}s that set some, the
+    default mount's merged in.
+    """
+
+    def mount(self, name: str) -> MountExtras | None:
+        """
+        The extra values of the mount called C{name}: its own, else the
+        default mount's, else C{None}.
+        """
+        for extras in self.mounts:
+            if extras.name == name:
+                return extras
+        if self.default_mount is not None:
+            return replace(self.default_mount, name=name)
+        return None
+
+
+@dataclass(frozen=True)
+class IcecastConfig:
+    """
+    An C{icecast.xml} read: the station, and what did not carry over.
+    """
+
+    station: StationConfig
+    """
+    The checked configuration.
+    """
+    warnings: tuple[str, ...]
+    """
+    One line per element radiod does not support or supports
+    differently, in the order of the document.
+    """
+    extras: IcecastExtras
+    """
+    The values radiod has no key for yet.
+    """
+    origins: Mapping[KeyPath, Origin]
+    """
+    The element each key of L{station} was set from, by key path (such
+    as C{("mount", 1, "burst_size")}).
+    """
+    mapped: tuple[Origin, ...] = ()
+    """
+    Every element that carried over (including those whose value is
+    what radiod does anyway), in the order of the document.
+    """
+    warned: tuple[Origin, ...] = ()
+    """
+    The elements of L{warnings}, in the same order; an element inside
+    one of them is covered by its warning.
+    """
+
+    def notes(self) -> dict[KeyPath, str]:
+        """
+        For each key set from the file, a note naming its element, for
+        the comments of a rendered C{radiod.toml}.
+        """
+        return {
+            path: f"from {origin}"
+            for path, origin in self.origins.items()
+            if isinstance(path[-1], str)
+        }
+
+
+class _Element:
+    """
+    One element of the document.
+    """
+
+    __slots__ = ("attributes", "children", "file", "line", "name", "order", "parts")
+
+    def __init__(self, name: str, attributes: dict[str, str], file: str, line: int) -> None:
+        self.name = name
+        self.attributes = attributes
+        self.file = file
+        self.line = line
+        self.parts: list[str] = []
+        self.children: list[_Element] = []
+        self.order = 0
+
+    @property
+    def text(self) -> str:
+        """
+        The element's own text (not its children's), stripped.
+        """
+        return "".join(self.parts).strip()
+
+    @property
+    def origin(self) -> Origin:
+        return Origin(self.file, self.line, self.name)
+
+    def walk(self) -> Iterator[_Element]:
+        """
+        The element and everything in it, in document order.
+        """
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+class _Refused(Exception):
+    """
+    The document uses something refused (a DTD, an entity).
+    """
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.line = line
+        self.reason = reason
+
+
+def _parse_xml(data: bytes, filename: str) -> _Element:
+    """
+    Parse a document into a tree of L{_Element}s.  A document type
+    declaration is refused: without one, no entity can be declared (so
+    none expanded, or loaded from elsewhere), and one used is an error.
+
+    @raise ConfigError: for malformed XML, or a document type declaration.
+    """
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    stack: list[_Element] = []
+    roots: list[_Element] = []
+
+    def start(name: str, attributes: dict[str, str]) -> None:
+        element = _Element(name, attributes, filename, parser.CurrentLineNumber)
+        (stack[-1].children if stack else roots).append(element)
+        stack.append(element)
+
+    def end(name: str) -> None:
+        stack.pop()
+
+    def text(data: str) -> None:
+        if stack:
+            stack[-1].parts.append(data)
+
+    def doctype(*args: object) -> None:
+        raise _Refused(parser.CurrentLineNumber, "<!DOCTYPE> declarations are not allowed")
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
+    parser.StartDoctypeDeclHandler = doctype
+    try:
+        parser.Parse(data, True)
+    except expat.ExpatError as e:
+        reason = expat.ErrorString(e.code)
+        raise ConfigError(
+            f"{filename} line {e.lineno}: not valid XML: {reason} (column {e.offset + 1})"
+        ) from None
+    except _Refused as e:
+        raise ConfigError(f"{filename} line {e.line}: {e.reason}") from None
+    return roots[0]
+
+
+def _error(element: _Element, reason: str) -> ConfigError:
+    return ConfigError(f"{element.origin}: {reason}", reason=reason)
+
+
+def _integer(element: _Element, low: int | None = 0, high: int | None = None) -> int:
+    """
+    An element's text as an integer in a range.
+
+    @raise ConfigError: if it is not one.
+    """
+    text = element.text
+    if not _INTEGER.fullmatch(text):
+        raise _error(element, f"must be an integer, not {text!r}")
+    value = int(text)
+    if low is not None and high is not None and not low <= value <= high:
+        raise _error(element, f"must be between {low} and {high}, not {value}")
+    if low is not None and value < low:
+        raise _error(element, f"must be {low} or more, not {value}")
+    return value
+
+
+def _flag(element: _Element) -> bool:
+    """
+    An element's text as a boolean: an integer (true unless 0), or
+    C{true}/C{false}, C{yes}/C{no}, C{on}/C{off}.
+
+    @raise ConfigError: for anything else.
+    """
+    text = element.text.lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    if _INTEGER.fullmatch(text):
+        return int(text) != 0
+    raise _error(element, f"must be 0 or 1, not {element.text!r}")
+
+
+def _host_port(host: str, port: int) -> str:
+    """
+    C{host:port} for a URL, IPv6 addresses in brackets.
+    """
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{host}:{port}"
+
+
+@dataclass
+class _Value:
+    """
+    One field of a mount, set from one element.
+    """
+
+    field: str
+    value: object
+    element: _Element
+
+
+@dataclass
+class _Entry:
+    """
+    One C{<mount>} or C{<relay>}: the mount it names and what it sets.
+    """
+
+    name: str
+    element: _Element
+    name_element: _Element
+    values: list[_Value] = field(default_factory=list)
+
+
+@dataclass
+class _Socket:
+    """
+    One C{<listen-socket>}.
+    """
+
+    element: _Element
+    port: int = 8000
+    port_element: _Element | None = None
+    bind_element: _Element | None = None
+    ssl: bool = False
+    compat: bool = False
+    shoutcast_mount: _Element | None = None
+    sndbuf: _Element | None = None
+
+    @property
+    def bind(self) -> str:
+        return self.bind_element.text if self.bind_element is not None else ""
+
+
+@dataclass
+class _Draft:
+    """
+    A mount being put together: its base, the fields set, and the
+    elements they were set from (by TOML key).
+    """
+
+    base: MountConfig
+    values: dict[str, Any] = field(default_factory=dict)
+    elements: dict[str, _Element] = field(default_factory=dict)
+    element: _Element | None = None
+    touched: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.base.name
+
+    @property
+    def live_only(self) -> bool:
+        return bool(self.values.get("live_only", self.base.live_only))
+
+    def set(self, value: _Value) -> None:
+        self.values[value.field] = value.value
+        self.elements[_MOUNT_KEYS[value.field]] = value.element
+
+    def unset(self, name: str) -> None:
+        self.values.pop(name, None)
+        self.elements.pop(_MOUNT_KEYS[name], None)
+
+    def build(self) -> MountConfig:
+        return replace(self.base, **self.values)
+
+
+_Handlers = Mapping[str, Callable[[_Element], None]]
+
+
+class _Reading:
+    """
+    One reading of a document: what its elements set, and the fate of
+    each element (carried over, or warned about).
+    """
+
+    def __init__(
+        self,
+        root: _Element,
+        base: StationConfig,
+        used: Collection[str],
+        empty_includes: Collection[_Element] = (),
+    ) -> None:
+        self._root = root
+        self._empty_includes = {id(element) for element in empty_includes}
+        self._base = base
+        self._used = frozenset(used)
+        self._done: set[int] = set()
+        self._warned: set[int] = set()
+        self._mapped: dict[int, _Element] = {}
+        self._warnings: list[tuple[int, str, _Element]] = []
+        self._server: dict[str, tuple[object, _Element]] = {}
+        self._sockets: list[_Socket] = []
+        self._top_port: _Element | None = None
+        self._top_bind: _Element | None = None
+        self._shoutcast_mount: _Element | None = None
+        self._hostname: _Element | None = None
+        self._mount_defaults: list[_Value] = []
+        self._template: list[_Value] = []
+        self._entries: list[_Entry] = []
+        self._master: dict[str, _Element] = {}
+        self._certificate: _Element | None = None
+        self._log_dir: _Element | None = None
+        self._access_log: _Element | None = None
+        self._extras: dict[str, Any] = {}
+        self._mount_extras: dict[str, dict[str, Any]] = {}
+
+    # The fate of elements
+
+    def _map(self, element: _Element, whole: bool = False) -> None:
+        """
+        Record that C{element} carried over (with everything in it, if
+        C{whole}).
+        """
+        for each in element.walk() if whole else [element]:
+            if id(each) not in self._done:
+                self._done.add(id(each))
+                self._mapped[id(each)] = each
+
+    def _warn(self, element: _Element, text: str, dropped: bool) -> None:
+        """
+        Warn about C{element}, once; the warning covers everything in it.
+        """
+        if id(element) in self._warned:
+            return
+        self._warned.add(id(element))
+        for each in element.walk():
+            self._done.add(id(each))
+            if dropped:
+                self._mapped.pop(id(each), None)
+        self._warnings.append((element.order, f"{element.origin}{text}", element))
+
+    def _unsupported(self, element: _Element, reason: str) -> None:
+        self._warn(element, f" is not supported by radiod: {reason}", dropped=True)
+
+    def _caveat(self, element: _Element, text: str) -> None:
+        """
+        Warn that radiod does what C{element} says differently.
+        """
+        self._warn(element, f": {text}", dropped=False)
+
+    def _extra(self, element: _Element, name: str, reason: str) -> None:
+        """
+        An element kept in the extras: warn unless the caller uses it.
+        """
+        if name in self._used:
+            self._map(element, whole=True)
+        else:
+            self._unsupported(element, f"{reason} (kept for later)")
+
+    def _unknown(self, element: _Element, parent: str) -> None:
+        self._unsupported(element, f"not an Icecast 2.4 setting of <{parent}>")
+
+    def _children(self, element: _Element, handlers: _Handlers) -> None:
+        """
+        Read the elements in C{element}, each with its handler.
+        """
+        self._map(element)
+        for child in element.children:
+            handler = handlers.get(child.name)
+            if handler is None:
+                self._unknown(child, element.name)
+            else:
+                handler(child)
+
+    def _set(self, element: _Element, name: str, value: object) -> None:
+        """
+        Set a server key from C{element}.
+        """
+        self._server[name] = (value, element)
+        self._map(element)
+
+    def _off(self, element: _Element, reason: str) -> None:
+        """
+        An on/off element radiod supports only off.
+        """
+        if _flag(element):
+            self._unsupported(element, reason)
+        else:
+            self._map(element)
+
+    def _kept(self, name: str, reason: str) -> Callable[[_Element], None]:
+        """
+        A handler keeping an element's text in the extras.
+        """
+
+        def read(element: _Element) -> None:
+            self._extras[name] = element.text
+            self._extra(element, name, reason)
+
+        return read
+
+    def _unsupported_with(self, reason: str) -> Callable[[_Element], None]:
+        return lambda element: self._unsupported(element, reason)
+
+    # The document
+
+    def read(self) -> None:
+        """
+        Read every element of the root.
+        """
+        not_shown = "radiod's pages do not show it yet"
+        headers = "radiod sends its own headers (CORS included)"
+        master = self._master_element
+        self._children(
+            self._root,
+            {
+                "location": self._kept("location", not_shown),
+                "admin": self._kept("admin", not_shown),
+                "hostname": self._hostname_element,
+                "server-id": self._unsupported_with("radiod names itself in its replies"),
+                "authentication": self._authentication,
+                "source-password": lambda e: self._set(e, "source_password", e.text),
+                "icelogin": lambda e: self._off(e, "radiod takes no Icecast 1 logins"),
+                "fileserve": self._fileserve,
+                "relays-on-demand": self._on_demand,
+                "mime-types": self._unsupported_with("radiod serves MP3 and its own pages"),
+                "listen-socket": self._listen_socket,
+                "port": self._top_level_port,
+                "bind-address": self._top_level_bind,
+                "master-server": master,
+                "master-server-port": master,
+                "master-username": master,
+                "master-password": master,
+                "master-update-interval": master,
+                "shoutcast-mount": self._global_shoutcast_mount,
+                "limits": self._limits,
+                "http-headers": self._unsupported_with(headers),
+                "relay": self._relay,
+                "mount": self._mount,
+                "directory": self._unsupported_with("radiod lists itself in no directory"),
+                "paths": self._paths,
+                "logging": self._logging,
+                "security": self._security,
+                "include": self._include,
+            },
+        )
+
+    def _include(self, element: _Element) -> None:
+        if id(element) in self._empty_includes:
+            self._caveat(element, f"{element.text} matches no file")
+        else:
+            self._map(element)
+
+    def _hostname_element(self, element: _Element) -> None:
+        self._extras["hostname"] = element.text
+        self._hostname = element
+
+    def _fileserve(self, element: _Element) -> None:
+        self._extras["fileserve"] = _flag(element)
+        if self._extras["fileserve"]:
+            self._extra(element, "fileserve", "radiod serves its own pages, not <webroot>'s")
+        else:
+            self._map(element)
+
+    def _on_demand(self, element: _Element) -> None:
+        self._off(element, "radiod's relays pull their stream all the time")
+
+    def _authentication(self, element: _Element) -> None:
+        def source_password(child: _Element) -> None:
+            if "mount" in child.attributes:
+                self._unsupported(child, "a mount's password goes in its <mount>")
+            else:
+                self._set(child, "source_password", child.text)
+
+        no_login = self._unsupported_with(
+            "radiod's edges read their origin's public status, without a login"
+        )
+        self._children(
+            element,
+            {
+                "source-password": source_password,
+                "admin-user": lambda e: self._set(e, "admin_user", e.text),
+                "admin-password": lambda e: self._set(e, "admin_password", e.text),
+                "relay-user": no_login,
+                "relay-password": no_login,
+            },
+        )
+
+    # Listening
+
+    def _listen_socket(self, element: _Element) -> None:
+        socket = _Socket(element)
+
+        def port(child: _Element) -> None:
+            socket.port = _integer(child, 0, 65535)
+            socket.port_element = child
+
+        def bind(child: _Element) -> None:
+            socket.bind_element = child
+
+        def ssl(child: _Element) -> None:
+            socket.ssl = _flag(child)
+
+        def compat(child: _Element) -> None:
+            socket.compat = _flag(child)
+
+        def shoutcast_mount(child: _Element) -> None:
+            socket.shoutcast_mount = child
+
+        def sndbuf(child: _Element) -> None:
+            _integer(child)
+            socket.sndbuf = child
+
+        handlers = {
+            "port": port,
+            "bind-address": bind,
+            "ssl": ssl,
+            "shoutcast-compat": compat,
+            "shoutcast-mount": shoutcast_mount,
+            "so-sndbuf": sndbuf,
+        }
+        for child in element.children:
+            handler = handlers.get(child.name)
+            if handler is None:
+                self._unknown(child, element.name)
+            else:
+                handler(child)
+        self._sockets.append(socket)
+
+    def _top_level_port(self, element: _Element) -> None:
+        _integer(element, 0, 65535)
+        self._top_port = element
+
+    def _top_level_bind(self, element: _Element) -> None:
+        self._top_bind = element
+
+    def _global_shoutcast_mount(self, element: _Element) -> None:
+        self._shoutcast_mount = element
+
+    def _master_element(self, element: _Element) -> None:
+        if element.name == "master-server-port":
+            _integer(element, 1, 65535)
+        elif element.name == "master-update-interval":
+            _integer(element)
+        self._master[element.name] = element
+
+    # Limits
+
+    def _limits(self, element: _Element) -> None:
+        def clients(child: _Element) -> None:
+            value = _integer(child)
+            if value == 0:
+                self._caveat(child, "0 refuses every client in Icecast; radiod sets no limit")
+            else:
+                self._set(child, "max_listeners", value)
+
+        def burst_on_connect(child: _Element) -> None:
+            if not _flag(child):
+                self._mount_defaults.append(_Value("burst_size", 0, child))
+            self._map(child)
+
+        def every_mount(name: str) -> Callable[[_Element], None]:
+            def read(child: _Element) -> None:
+                self._mount_defaults.append(_Value(name, _integer(child), child))
+                self._map(child)
+
+            return read
+
+        def unsupported(reason: str) -> Callable[[_Element], None]:
+            def read(child: _Element) -> None:
+                _integer(child)
+                self._unsupported(child, reason)
+
+            return read
+
+        unused = unsupported("Icecast 2.4 does not use it either")
+        self._children(
+            element,
+            {
+                "clients": clients,
+                "sources": unsupported("it has no limit on sources"),
+                "queue-size": every_mount("queue_size"),
+                "burst-size": every_mount("burst_size"),
+                "burst-on-connect": burst_on_connect,
+                "header-timeout": lambda e: self._set(e, "header_timeout", float(_integer(e))),
+                "source-timeout": unsupported("its source timeout is fixed"),
+                "client-timeout": unused,
+                "threadpool": unused,
+            },
+        )
+
+    # Mounts and relays
+
+    def _mount(self, element: _Element) -> None:
+        kind = element.attributes.get("type", "normal")
+        if kind not in ("normal", "default"):
+            self._unsupported(element, f'an unknown type of mount, "{kind}" (Icecast ignores it)')
+            return
+        values: list[_Value] = []
+        names: list[_Element] = []
+        extras: dict[str, Any] = {}
+
+        def put(name: str, value: object, child: _Element) -> None:
+            values.append(_Value(name, value, child))
+            self._map(child)
+
+        def text(name: str) -> Callable[[_Element], None]:
+            return lambda child: put(name, child.text, child)
+
+        def number(name: str) -> Callable[[_Element], None]:
+            return lambda child: put(name, _integer(child), child)
+
+        def unsupported(reason: str, zero_is_off: bool = False) -> Callable[[_Element], None]:
+            def read(child: _Element) -> None:
+                if zero_is_off and not _flag(child):
+                    self._map(child)
+                else:
+                    self._unsupported(child, reason)
+
+            return read
+
+        def keep(name: str, reason: str, flagged: bool = False) -> Callable[[_Element], None]:
+            def read(child: _Element) -> None:
+                value = _flag(child) if flagged else child.text
+                extras[name] = value
+                if value:
+                    self._extra(child, name, reason)
+                else:
+                    self._map(child)
+
+            return read
+
+        def mount_name(child: _Element) -> None:
+            if kind == "default":
+                self._unsupported(child, "a default mount has no name (Icecast ignores it too)")
+            else:
+                names.append(child)
+                self._map(child)
+
+        def username(child: _Element) -> None:
+            if child.text == "source":
+                self._map(child)
+            else:
+                keep("username", 'radiod\'s sources log in as "source"')(child)
+
+        def dump_file(child: _Element) -> None:
+            extras["dump_file"] = child.text
+            folder = os.path.dirname(child.text) or "."
+            put("record", True, child)
+            values.append(_Value("record_dir", folder, child))
+            if "dump_file" not in self._used:
+                self._caveat(child, f"radiod records each show to a file of its own in {folder}")
+
+        def max_listeners(child: _Element) -> None:
+            value = _integer(child, -1)
+            if value == 0:
+                self._caveat(child, "0 refuses every listener in Icecast; radiod sets no limit")
+            else:
+                put("max_listeners", max(value, 0), child)
+
+        def charset(child: _Element) -> None:
+            try:
+                put("charset", normalize_charset(child.text), child)
+            except ValueError:
+                self._unsupported(child, "radiod sends titles in UTF-8 or Latin-1 only")
+
+        def public(child: _Element) -> None:
+            if child.text == "-1":
+                self._map(child)
+            else:
+                put("public", _flag(child), child)
+
+        def no_yp(child: _Element) -> None:
+            if _flag(child):
+                put("public", False, child)
+            else:
+                self._map(child)
+
+        def content_type(child: _Element) -> None:
+            if child.text.lower() in ("audio/mpeg", "audio/mp3"):
+                self._map(child)
+            else:
+                self._unsupported(child, "radiod streams MP3 only")
+
+        def authentication(child: _Element) -> None:
+            options = tuple(
+                (option.attributes.get("name", ""), option.attributes.get("value", ""))
+                for option in child.children
+                if option.name == "option"
+            )
+            extras["authentication"] = ListenerAuth(child.attributes.get("type", ""), options)
+            self._extra(child, "authentication", "radiod does not authenticate listeners")
+
+        hooks = "radiod tells of shows through webhooks (live_start, live_end) instead"
+        self._children(
+            element,
+            {
+                "mount-name": mount_name,
+                "username": username,
+                "password": text("source_password"),
+                "dump-file": dump_file,
+                "intro": keep("intro", "radiod plays no intro"),
+                "fallback-mount": text("fallback"),
+                "fallback-when-full": keep(
+                    "fallback_when_full", "radiod refuses listeners beyond the limit", True
+                ),
+                "fallback-override": lambda child: put("fallback_override", _flag(child), child),
+                "max-listeners": max_listeners,
+                "charset": charset,
+                "mp3-metadata-interval": number("metaint"),
+                "no-mount": unsupported("listeners can reach every radiod mount", True),
+                "no-yp": no_yp,
+                "hidden": keep("hidden", "radiod's pages list every mount", True),
+                "authentication": authentication,
+                "on-connect": unsupported(hooks),
+                "on-disconnect": unsupported(hooks),
+                "max-listener-duration": unsupported("radiod lets listeners stay", True),
+                "queue-size": number("queue_size"),
+                "burst-size": number("burst_size"),
+                "source-timeout": unsupported("its source timeout is fixed"),
+                "cluster-password": unsupported("radiod has no clusters of mounts"),
+                "stream-name": text("station_name"),
+                "stream-description": text("description"),
+                "stream-url": text("url"),
+                "genre": text("genre"),
+                "public": public,
+                "bitrate": unsupported("radiod sends the stream's own bitrate"),
+                "type": content_type,
+                "subtype": unsupported("radiod streams MP3 only"),
+                "http-headers": unsupported("radiod sends its own headers (CORS included)"),
+            },
+        )
+        if kind == "default":
+            self._template.extend(values)
+            self._mount_extras.setdefault("", {}).update(extras)
+        elif not names:
+            self._unsupported(element, "it has no <mount-name> (Icecast ignores it too)")
+        else:
+            name = names[-1]
+            self._entries.append(_Entry(name.text, element, name, values))
+            if extras:
+                self._mount_extras.setdefault(name.text, {}).update(extras)
+
+    def _relay(self, element: _Element) -> None:
+        parts: dict[str, _Element] = {}
+
+        def part(child: _Element) -> None:
+            parts[child.name] = child
+            self._map(child)
+
+        def port(child: _Element) -> None:
+            _integer(child, 1, 65535)
+            part(child)
+
+        def metadata(child: _Element) -> None:
+            if _flag(child):
+                self._map(child)
+            else:
+                self._caveat(child, "radiod's relays always ask for ICY metadata")
+
+        login = self._unsupported_with("radiod's relays connect without a login")
+        self._children(
+            element,
+            {
+                "server": part,
+                "port": port,
+                "mount": part,
+                "local-mount": part,
+                "relay-shoutcast-metadata": metadata,
+                "on-demand": self._on_demand,
+                "username": login,
+                "password": login,
+                "bind": self._unsupported_with("radiod connects from any address"),
+            },
+        )
+        if "port" not in parts:
+            raise _error(element, "needs a <port> (the upstream server's)")
+        server = parts["server"].text if "server" in parts else "127.0.0.1"
+        path = parts["mount"].text if "mount" in parts else "/"
+        if not path.startswith("/"):
+            raise _error(parts["mount"], f'must start with "/", not {path!r}')
+        name_element = parts.get("local-mount") or parts.get("mount") or element
+        name = name_element.text if name_element is not element else path
+        url = f"http://{_host_port(server, int(parts['port'].text))}{path}"
+        self._entries.append(_Entry(name, element, name_element, [_Value("relay", url, element)]))
+
+    # Files
+
+    def _paths(self, element: _Element) -> None:
+        def certificate(child: _Element) -> None:
+            self._certificate = child
+
+        def log_dir(child: _Element) -> None:
+            self._log_dir = child
+            self._extras["log_dir"] = child.text
+
+        def alias(child: _Element) -> None:
+            attributes = child.attributes
+            source = attributes.get("source")
+            destination = attributes.get("destination", attributes.get("dest"))
+            if source is None or destination is None:
+                self._unsupported(child, "it needs a source and a destination (as in Icecast)")
+                return
+            port = attributes.get("port")
+            if port is not None and not _INTEGER.fullmatch(port.strip()):
+                raise _error(child, f"port must be an integer, not {port!r}")
+            found = Alias(
+                source,
+                destination,
+                int(port) if port is not None else None,
+                attributes.get("bind-address", ""),
+            )
+            self._extras["aliases"] = (*self._extras.get("aliases", ()), found)
+            self._extra(child, "aliases", "radiod has no aliases yet")
+
+        addresses = self._unsupported_with("radiod has no lists of addresses")
+        self._children(
+            element,
+            {
+                "basedir": self._unsupported_with("radiod does not chroot"),
+                "logdir": log_dir,
+                "pidfile": self._unsupported_with("twistd's --pidfile sets it"),
+                "deny-ip": addresses,
+                "allow-ip": addresses,
+                "ssl-certificate": certificate,
+                "ssl-allowed-ciphers": self._unsupported_with("radiod uses Twisted's TLS defaults"),
+                "webroot": self._kept("webroot", "radiod serves no files from it yet"),
+                "adminroot": self._unsupported_with("radiod serves its own admin pages"),
+                "alias": alias,
+            },
+        )
+
+    def _logging(self, element: _Element) -> None:
+        def access_log(child: _Element) -> None:
+            self._access_log = child
+
+        rotation = self._unsupported_with("radiod leaves log rotation to logrotate")
+        self._children(
+            element,
+            {
+                "accesslog": access_log,
+                "errorlog": self._kept("error_log", "radiod logs where twistd's --logfile says"),
+                "playlistlog": self._kept(
+                    "playlist_log", "radiod keeps its play history in state_dir"
+                ),
+                "loglevel": self._unsupported_with("radiod logs every level"),
+                "logsize": rotation,
+                "logarchive": rotation,
+            },
+        )
+
+    def _security(self, element: _Element) -> None:
+        self._children(
+            element,
+            {
+                "chroot": lambda e: self._off(e, "radiod does not chroot (systemd can confine it)"),
+                "changeowner": self._unsupported_with(
+                    "twistd's --uid and --gid (or systemd's User=) set it"
+                ),
+            },
+        )
+
+    # Putting it together
+
+    def finish(self, path_exists: Callable[[str], bool] | None) -> IcecastConfig:
+        """
+        Resolve what depends on several elements, then build and check
+        the configuration.
+
+        @raise ConfigError: when radiod's checks refuse it, blaming the
+            element the value came from.
+        """
+        shoutcast = self._resolve_sockets()
+        self._resolve_hostname()
+        self._resolve_files()
+        self._resolve_master()
+        drafts = self._build_mounts(shoutcast)
+        server: dict[str, Any] = {name: value for name, (value, _) in self._server.items()}
+        station = replace(self._base, **server, mounts=tuple(draft.build() for draft in drafts))
+        elements: dict[KeyPath, _Element] = {
+            ("server", name): element for name, (_, element) in self._server.items()
+        }
+        for index, draft in enumerate(drafts):
+            if draft.element is not None:
+                elements[("mount", index)] = draft.element
+            for key, element in draft.elements.items():
+                elements[("mount", index, key)] = element
+        origins = {path: element.origin for path, element in elements.items()}
+        try:
+            check(station, path_exists)
+        except Invalid as e:
+            raise _translate(e, origins, self._root.file) from None
+        for element in self._root.walk():
+            if id(element) not in self._done:
+                self._unsupported(element, "radiod does not know what it means here")
+        self._warnings.sort(key=lambda warning: warning[0])
+        return IcecastConfig(
+            station=station,
+            warnings=tuple(text for _, text, _ in self._warnings),
+            extras=self._make_extras(),
+            origins=origins,
+            mapped=tuple(e.origin for e in sorted(self._mapped.values(), key=lambda e: e.order)),
+            warned=tuple(element.origin for _, _, element in self._warnings),
+        )
+
+    def _make_extras(self) -> IcecastExtras:
+        default = self._mount_extras.get("")
+        mounts = tuple(
+            MountExtras(name=name, **{**(default or {}), **values})
+            for name, values in self._mount_extras.items()
+            if name
+        )
+        return IcecastExtras(
+            **self._extras,
+            default_mount=MountExtras(name="", **default) if default is not None else None,
+            mounts=mounts,
+        )
+
+    def _port(self) -> int:
+        """
+        The station's port, as set so far.
+        """
+        if "port" in self._server:
+            return int(cast(int, self._server["port"][0]))
+        return self._base.port
+
+    def _resolve_sockets(self) -> tuple[str, _Element] | None:
+        """
+        Work out the ports from the C{<listen-socket>}s.
+
+        @return: the SHOUTcast v1 sources' mount and the element naming
+            it, if the file has radiod's SHOUTcast port.
+        """
+        named = self._shoutcast_mount
+        if not self._sockets:
+            if self._top_port is not None:
+                self._set(self._top_port, "port", int(self._top_port.text))
+            if self._top_bind is not None:
+                self._set(self._top_bind, "interface", self._top_bind.text)
+            if named is not None:
+                self._no_shoutcast_socket(named)
+            return None
+        for element in (self._top_port, self._top_bind):
+            if element is not None:
+                self._unsupported(element, "a <listen-socket> sets it instead (as in Icecast)")
+        plain = [s for s in self._sockets if not s.ssl and not s.compat]
+        main = plain[0] if plain else None
+        shoutcast: tuple[str, _Element] | None = None
+        if main is not None:
+            self._map(main.element, whole=True)
+            self._set(main.port_element or main.element, "port", main.port)
+            if main.bind_element is not None:
+                self._set(main.bind_element, "interface", main.bind)
+            if main.sndbuf is not None:
+                self._set(main.sndbuf, "send_buffer", int(main.sndbuf.text))
+            if main.shoutcast_mount is not None:
+                shoutcast = (main.shoutcast_mount.text, main.shoutcast_mount)
+        port = self._port()
+        tls_port = 0
+        for socket in self._sockets:
+            if socket is main:
+                continue
+            if socket.ssl and not tls_port:
+                tls_port = socket.port
+                self._tls_socket(socket, main)
+            elif socket.ssl:
+                self._unsupported(socket.element, f"radiod has one TLS port, {tls_port}")
+            elif socket.compat and main is not None and socket.port == port + 1 and not shoutcast:
+                self._map(socket.element, whole=True)
+                source = socket.shoutcast_mount or named
+                if source is not None:
+                    self._map(source)
+                    shoutcast = (source.text, source)
+                else:
+                    shoutcast = ("/stream", socket.element)
+            elif socket.compat:
+                self._unsupported(
+                    socket.element, f"radiod takes SHOUTcast v1 sources on port {port + 1} only"
+                )
+            else:
+                self._unsupported(
+                    socket.element, f"radiod listens on one port, {port} (and tls_port)"
+                )
+        if named is not None and id(named) not in self._done:
+            self._no_shoutcast_socket(named)
+        if main is None:
+            self._caveat(self._sockets[0].element, f"radiod also listens on port {port}")
+        return shoutcast
+
+    def _no_shoutcast_socket(self, element: _Element) -> None:
+        self._caveat(
+            element,
+            "no <listen-socket> takes SHOUTcast sources; radiod takes them on the port after "
+            "its own, for its first mount",
+        )
+
+    def _tls_socket(self, socket: _Socket, main: _Socket | None) -> None:
+        if self._certificate is None:
+            raise _error(socket.element, "<ssl> needs an <ssl-certificate> in <paths>")
+        self._map(socket.element, whole=True)
+        self._set(socket.port_element or socket.element, "tls_port", socket.port)
+        self._set(self._certificate, "tls_cert", self._certificate.text)
+        interface = main.bind if main is not None else ""
+        if socket.bind_element is not None and socket.bind != interface:
+            self._caveat(socket.bind_element, f"radiod's TLS port listens on {interface!r} too")
+        for child in (socket.shoutcast_mount, socket.sndbuf):
+            if child is not None:
+                self._unsupported(child, "radiod takes it from the main <listen-socket> only")
+
+    def _resolve_hostname(self) -> None:
+        element = self._hostname
+        if element is None:
+            return
+        host = element.text
+        if host in ("", "localhost"):
+            if "hostname" in self._used:
+                self._map(element)
+            else:
+                self._caveat(element, f"{host!r} is Icecast's default; public_url stays empty")
+            return
+        port = self._port()
+        url = "http://" + (_host_port(host, port) if port != 80 else host)
+        try:
+            parse_http_url(url)
+        except ValueError as e:
+            self._extra(element, "hostname", f"cannot make public_url of it: {e}")
+            return
+        self._set(element, "public_url", url)
+
+    def _resolve_files(self) -> None:
+        if self._access_log is not None:
+            folder = self._log_dir.text if self._log_dir is not None else ""
+            path = os.path.join(folder, self._access_log.text)
+            self._set(self._access_log, "access_log", path)
+            if self._log_dir is not None:
+                self._map(self._log_dir)
+        if self._log_dir is not None and id(self._log_dir) not in self._done:
+            self._extra(self._log_dir, "log_dir", "radiod logs where twistd's --logfile says")
+        if self._certificate is not None and id(self._certificate) not in self._done:
+            self._unsupported(self._certificate, "no <listen-socket> has <ssl>1</ssl>")
+
+    def _resolve_master(self) -> None:
+        master = self._master
+        server = master.get("master-server")
+        port = master.get("master-server-port")
+        if server is not None and port is not None:
+            self._set(server, "origin", f"http://{_host_port(server.text, int(port.text))}")
+            self._map(port)
+            self._caveat(
+                server,
+                "radiod mirrors the mounts of another radiod (its /api/v1/status), "
+                "not those of an Icecast master",
+            )
+        elif server is not None:
+            self._unsupported(server, "it needs a <master-server-port> (as in Icecast)")
+        elif port is not None:
+            self._unsupported(port, "it needs a <master-server> (as in Icecast)")
+        no_login = "radiod's edges read their origin's public status, without a login"
+        reasons = {
+            "master-username": no_login,
+            "master-password": no_login,
+            "master-update-interval": "radiod's edges look for new mounts at a fixed interval",
+        }
+        for name, reason in reasons.items():
+            if name in master:
+                self._unsupported(master[name], reason)
+
+    def _build_mounts(self, shoutcast: tuple[str, _Element] | None) -> list[_Draft]:
+        """
+        The mounts: the base's, then those the file names, in order; the
+        SHOUTcast sources' mount first.
+        """
+        drafts: dict[str, _Draft] = {}
+        for mount in self._base.mounts:
+            drafts[mount.name] = self._draft(mount)
+
+        def named(name: str, element: _Element, name_element: _Element) -> _Draft:
+            draft = drafts.get(name)
+            if draft is None:
+                draft = self._draft(MountConfig(name=name, live_only=True, fallback_override=False))
+                draft.elements.update(
+                    name=name_element, live_only=element, fallback_override=element
+                )
+                drafts[name] = draft
+            if not draft.touched:
+                draft.touched = True
+                draft.element = element
+                for value in self._template:
+                    if not (value.field == "fallback" and value.value == name):
+                        draft.set(value)
+            return draft
+
+        for entry in self._entries:
+            draft = named(entry.name, entry.element, entry.name_element)
+            for value in entry.values:
+                if value.field == "relay" and "relay" in draft.values:
+                    relayed = draft.values["relay"]
+                    self._unsupported(value.element, f"{entry.name} already relays {relayed}")
+                else:
+                    draft.set(value)
+        for draft in list(drafts.values()):
+            target = draft.values.get("fallback")
+            if not target:
+                continue
+            element = draft.elements["fallback"]
+            if not draft.live_only:
+                draft.unset("fallback")
+                self._caveat(element, f"{draft.name} plays music between shows instead")
+            elif target not in drafts:
+                named(str(target), element, element)
+                self._caveat(
+                    element,
+                    f"radiod declares {target} as a live-only mount (it cannot fall back to "
+                    "a file)",
+                )
+        order = list(drafts.values())
+        if shoutcast is not None:
+            name, element = shoutcast
+            first = named(name, element, element)
+            if first is not order[0]:
+                order = [first] + [draft for draft in drafts.values() if draft is not first]
+                self._caveat(
+                    element,
+                    f"radiod puts SHOUTcast v1 sources on its first mount, so {name} comes "
+                    "first (and /; reaches it)",
+                )
+        return order
+
+    def _draft(self, mount: MountConfig) -> _Draft:
+        """
+        A mount's draft, with the server-wide mount settings applied.
+        """
+        draft = _Draft(mount)
+        for value in self._mount_defaults:
+            draft.set(value)
+        return draft
+
+
+def _translate(problem: Invalid, origins: Mapping[KeyPath, Origin], filename: str) -> ConfigError:
+    """
+    Tell a problem radiod's checks found, blaming the element the value
+    came from (or another one involved).
+    """
+
+    def find(path: KeyPath) -> Origin | None:
+        for end in range(len(path), 1, -1):
+            if path[:end] in origins:
+                return origins[path[:end]]
+        return None
+
+    path, reason = problem.path, problem.reason
+    if path not in origins:
+        for other_path, other_reason in problem.alternatives:
+            if other_path in origins:
+                path, reason = other_path, other_reason
+                break
+    origin = find(path)
+    if origin is None:
+        return ConfigError(f"{filename}: {format_key_path(path)}: {reason}", path, reason)
+    return ConfigError(f"{origin}: {reason}", path, reason)
+
+
+def _expand(root: _Element, include: Includer | None, depth: int = 0) -> list[_Element]:
+    """
+    Put the root elements of the files C{<include>}s name after them.
+
+    @return: the includes that matched no file.
+    """
+    empty: list[_Element] = []
+    children: list[_Element] = []
+    for child in root.children:
+        children.append(child)
+        if child.name != "include":
+            continue
+        if include is None:
+            raise _error(child, "cannot read included files here")
+        if depth >= _MAX_INCLUDE_DEPTH:
+            raise _error(child, f"includes nest more than {_MAX_INCLUDE_DEPTH} deep")
+        pattern = os.path.join(os.path.dirname(child.file), child.text)
+        try:
+            found = include(pattern)
+        except OSError as e:
+            raise _error(child, f"cannot read {pattern}: {e.strerror or e}") from None
+        if not found:
+            empty.append(child)
+        for path, data in found:
+            included = _parse_xml(data, path)
+            holder = _Element("icecast", {}, path, included.line)
+            holder.children.append(included)
+            empty += _expand(holder, include, depth + 1)
+            children.extend(holder.children)
+    root.children = children
+    return empty
+
+
+def load_icecast_config(
+    data: bytes,
+    filename: str = "icecast.xml",
+    base: StationConfig | None = None,
+    include: Includer | None = None,
+    used: Collection[str] = (),
+    path_exists: Callable[[str], bool] | None = None,
+) -> IcecastConfig:
+    """
+    Read an Icecast 2.4 configuration.  Performs no I/O unless
+    C{include} or C{path_exists} do.
+
+    @param data: the file's contents.
+    @param filename: the file's name, for messages and for finding the
+        files C{<include>}s name.
+    @param base: the configuration the file's values are applied over;
+        by default the built-in defaults.
+    @param include: reads included files; without it, an C{<include>}
+        is an error.
+    @param used: the names in L{EXTRAS} that the caller uses, whose
+        elements are not warned about.
+    @param path_exists: if given, file paths are checked with it.
+    @return: the checked configuration, the warnings and the extras.
+    @raise ConfigError: with a one-line message naming the file, the
+        line and the element.
+    """
+    root = _parse_xml(data, filename)
+    if root.name != "icecast":
+        raise ConfigError(
+            f"{filename} line {root.line}: the root element must be <icecast>, not <{root.name}>"
+        )
+    empty = _expand(root, include)
+    for order, element in enumerate(root.walk()):
+        element.order = order
+    reading = _Reading(root, base or StationConfig(), used, empty)
+    reading.read()
+    return reading.finish(path_exists)
+
+
+def _read_file(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _include_files(pattern: str) -> list[tuple[str, bytes]]:
+    """
+    The files an C{<include>} names: the one file, or every file a
+    pattern with C{*}, C{?} or C{[} matches, in order of name.  Blocking.
+    """
+    if not any(c in pattern for c in "*?["):
+        return [(pattern, _read_file(pattern))]
+    return [(path, _read_file(path)) for path in sorted(glob.glob(pattern))]
+
+
+def read_icecast_config(
+    path: str,
+    base: StationConfig | None = None,
+    used: Collection[str] = (),
+    path_exists: Callable[[str], bool] | None = None,
+) -> IcecastConfig:
+    """
+    Read an Icecast 2.4 configuration file and the files it includes.
+    Blocking.
+
+    @param path: the file, such as C{/etc/icecast2/icecast.xml}.
+    @param base: as for L{load_icecast_config}.
+    @param used: as for L{load_icecast_config}.
+    @param path_exists: if given, file paths (the TLS certificate, the
+        base's music) are checked with it, as a station starting would;
+        by default they are not, so that a file can be converted on
+        another machine.
+    @raise ConfigError: C{cannot read config <path>: <reason>} if the file
+        cannot be read, else as L{load_icecast_config}.
+    """
+    try:
+        data = _read_file(path)
+    except OSError as e:
+        raise ConfigError(f"cannot read config {path}: {e.strerror or e}") from None
+    return load_icecast_config(data, path, base, _include_files, used, path_exists)
