@@ -612,6 +612,12 @@ class StationConfig:
     """
     Days listener sessions are kept; 0 to keep them forever.
     """
+    icecast_config: str = _setting("", values.string)
+    """
+    An Icecast 2.4 C{icecast.xml} whose server, mounts and relays the
+    station takes, over this file's (see L{radiod.config.icecast});
+    empty for none.  C{--icecast-config} says the same.
+    """
     geoip_database: str = _setting("", values.string)
     """
     A MaxMind-format country database (C{.mmdb}) the countries of

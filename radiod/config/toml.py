@@ -321,7 +321,14 @@ def load_config(
         server_keys = document.get("server", {})
         paths: dict[str, Any] = {
             key: os.path.join(folder, getattr(config, key))
-            for key in ("tls_cert", "tls_key", "tls_ca", "default_art", "geoip_database")
+            for key in (
+                "tls_cert",
+                "tls_key",
+                "tls_ca",
+                "default_art",
+                "geoip_database",
+                "icecast_config",
+            )
             if folder and getattr(config, key) and key in server_keys
         }
         config = replace(config, **paths)

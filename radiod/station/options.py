@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
+from twisted.logger import Logger
 from twisted.python import usage
 
 from radiod.config import (
@@ -31,8 +32,11 @@ from radiod.config import (
     normalize_charset,
     parse_size,
     read_config,
+    read_icecast_config,
     validate,
 )
+
+_log = Logger(namespace="radiod.station.options")
 
 __all__ = ["Options", "format_size"]
 
@@ -181,6 +185,13 @@ class Options(usage.Options):
             None,
             "TOML file declaring the server and its mounts; options given here override it "
             "[default: none]",
+        ],
+        [
+            "icecast-config",
+            None,
+            None,
+            "Icecast 2.4 icecast.xml to take the server, its mounts and relays from, over "
+            "--config; options given here override it [default: none]",
         ],
         [
             "metaint",
@@ -366,6 +377,7 @@ class Options(usage.Options):
         ],
     ]
     config: StationConfig | None = None
+    icecast_warnings: tuple[str, ...] = ()
 
     def parseOptions(self, options: Sequence[str] | None = None) -> None:
         """
@@ -431,6 +443,15 @@ class Options(usage.Options):
 
     def _build(self) -> StationConfig:
         base = StationConfig() if self["config"] is None else read_config(self["config"])
+        icecast = self["icecast-config"] or base.icecast_config
+        if icecast:
+            read = read_icecast_config(icecast, base=base, path_exists=os.path.exists)
+            if tuple(read.warnings) != self.icecast_warnings:
+                # Said once, not again at each reload.
+                for warning in read.warnings:
+                    _log.warn("{unsupported}", unsupported=warning)
+                self.icecast_warnings = tuple(read.warnings)
+            base = read.station
         server: dict[str, Any] = {}
         for name, (field_name, parse) in _SERVER_OPTIONS.items():
             if self[name] is not None:

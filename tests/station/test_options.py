@@ -11,6 +11,7 @@ import sys
 from dataclasses import replace
 from typing import Any
 
+from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
 from radiod.config import KIB, MountConfig, StationConfig
@@ -349,7 +350,7 @@ class HelpTests(SynchronousTestCase):
         for long, _short, doc in Options.optFlags:
             self.assertIn(f"--{long} ", usage)
             self.assertIn("".join(doc.split()), squeezed)
-        self.assertEqual(len(Options.optParameters) + len(Options.optFlags), 39)
+        self.assertEqual(len(Options.optParameters) + len(Options.optFlags), 40)
 
     def test_description(self) -> None:
         """
@@ -368,3 +369,42 @@ class HelpTests(SynchronousTestCase):
         exit = self.assertRaises(SystemExit, parse, "--help")
         self.assertEqual(exit.code, 0)
         self.assertIn("--burst-size=", out.getvalue())
+
+
+ICECAST_FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "icecast")
+
+
+class IcecastConfigTests(SynchronousTestCase):
+    """
+    C{--icecast-config} (or the C{icecast_config} key) takes the server
+    from an Icecast C{icecast.xml}, warns once about what radiod does not
+    take, and yields to the options given.
+    """
+
+    def test_option(self) -> None:
+        path = os.path.join(ICECAST_FIXTURES, "minimal.xml")
+        with capturedLogs() as events:
+            options = parse("--icecast-config", path, "--name", "Small FM")
+            config = options.to_config()
+            options.reread()
+        self.assertEqual(
+            (config.port, config.max_listeners, config.source_password, config.admin_user),
+            (8010, 50, "small-source", "boss"),
+        )
+        self.assertEqual(config.mounts[0].station_name, "Small FM")
+        warned = [e["unsupported"] for e in events if "unsupported" in e]
+        self.assertTrue(warned)
+        # Each warning once, though the file was read twice.
+        self.assertEqual(len(warned), len(set(warned)))
+        self.assertTrue(any("minimal.xml line" in w for w in warned), warned)
+
+    def test_key(self) -> None:
+        """
+        The C{icecast_config} key of a C{--config} file names it too.
+        """
+        toml = self.mktemp()
+        xml = os.path.join(ICECAST_FIXTURES, "minimal.xml")
+        with open(toml, "w") as f:
+            f.write(f"[server]\nicecast_config = {xml!r}\n".replace("'", '"'))
+        config = parse("--config", toml).to_config()
+        self.assertEqual(config.port, 8010)
