@@ -21,7 +21,8 @@ C{POST} with the parameters in a form body (the listings to C{HEAD} too):
   - C{/admin/killclient?mount=/m&id=N}: disconnect one listener;
   - C{/admin/killsource?mount=/m}: disconnect a mount's live source;
   - C{/admin/moveclients?mount=/m&destination=/d}: move every listener of
-    a mount to another, without a break.
+    a mount to another, without a break (only listener C{N} with
+    C{&id=N}, as Icecast 2.5 does).
 
 Their errors are C{<iceresponse>} documents with C{<return>0</return>}:
 400 C{Missing parameter}, C{Source does not exist}, C{No such
@@ -35,7 +36,11 @@ query), and C{mount} defaults to the default mount:
   - C{POST skip}: the mount's playlist moves on to its next track;
   - C{POST queue} with C{id} or C{path}: a library track plays next;
   - C{POST reload}: rescan the library of a mount (or of every mount);
-  - C{GET library}: a mount's library, with each track's C{id}.
+  - C{GET library}: a mount's library, with each track's C{id};
+  - C{GET mounts}: every mount, its source, what it plays and its
+    listeners, as the admin page shows them (L{radiod.web.adminpage});
+  - C{GET headcount}: each mount's listeners minute by minute over the
+    last day (L{radiod.web.headcount}).
 
 Their errors are C{{"error": "..."}} with 400, 404, 405 or 409.
 
@@ -65,7 +70,9 @@ from radiod.broadcast.mount import Mount
 from radiod.ingest.metadata import XML_CONTENT_TYPE, decode_value, icecast_reply, parse_form
 from radiod.ingest.source import SourceConnection
 from radiod.library.programme import Programme
+from radiod.web.adminpage import describe_mounts
 from radiod.web.guard import AdminLogin, Prepared
+from radiod.web.headcount import Headcount
 from radiod.web.listings import (
     ClientRow,
     MountRow,
@@ -347,6 +354,7 @@ class Admin:
         commands act on and whose site they are on.
     @ivar started: clock time the station started (a playlist stream's
         start, for C{listmounts}).
+    @ivar headcount: the listener counts of the last day.
     """
 
     _log = Logger()
@@ -361,6 +369,7 @@ class Admin:
         self.factory = factory
         self.started = clock.seconds()
         self._source_started: dict[str, float] = {}
+        self.headcount = Headcount(clock, factory.mounts)
         site = factory.site
         assert isinstance(site, StationSite)
         for command in COMMANDS:
@@ -380,6 +389,7 @@ class Admin:
 
     def _source_connected(self, source: SourceConnection) -> None:
         self._source_started[source.mount] = self._clock.seconds()
+        self.headcount.watch()
 
     # Looking things up
 
@@ -511,6 +521,13 @@ class Admin:
         if not target.available:
             raise AdminError(400, "Destination not running")
         listeners = sorted(mount.listeners, key=lambda listener: listener.id)
+        text = call.params.get("id", "").strip()
+        if text:
+            if not _ID.fullmatch(text):
+                raise AdminError(400, "Invalid client id")
+            listeners = [listener for listener in listeners if listener.id == int(text)]
+            if not listeners:
+                return icecast_reply(f"Client {text} not found", False)
         for listener in listeners:
             mount.move_listener(listener, target, rehome=True)
         self._log.info(
@@ -623,22 +640,34 @@ class Admin:
             }
         )
 
+    def _mounts(self, call: Call) -> bytes:
+        now = self._clock.seconds()
+        return _json(describe_mounts(self.factory, now, self._source_started))
+
+    def _headcount(self, call: Call) -> bytes:
+        return _json(self.headcount.describe())
+
 
 COMMANDS = (
     Command("/admin/listmounts", _LISTINGS, ICECAST, (), Admin._listmounts),
     Command("/admin/listclients", _LISTINGS, ICECAST, ("mount",), Admin._listclients),
     Command("/admin/killclient", _COMMANDS, ICECAST, ("mount", "id"), Admin._killclient),
     Command("/admin/killsource", _COMMANDS, ICECAST, ("mount",), Admin._killsource),
-    Command("/admin/moveclients", _COMMANDS, ICECAST, ("mount", "destination"), Admin._moveclients),
+    Command(
+        "/admin/moveclients", _COMMANDS, ICECAST, ("mount", "destination", "id"), Admin._moveclients
+    ),
     Command("/api/v1/admin/skip", _ACT, API, ("mount",), Admin._skip),
     Command("/api/v1/admin/queue", _ACT, API, ("mount", "id", "path"), Admin._queue),
     Command("/api/v1/admin/reload", _ACT, API, ("mount",), Admin._reload),
     Command("/api/v1/admin/library", _READ, API, ("mount",), Admin._library),
+    Command("/api/v1/admin/mounts", _READ, API, (), Admin._mounts),
+    Command("/api/v1/admin/headcount", _READ, API, (), Admin._headcount),
 )
 """
 Every admin command radiod answers (besides C{/admin/metadata},
-L{radiod.web.titles}; C{/admin/stats}, L{radiod.web.monitoring}; and
-C{/api/v1/admin/requests}, L{radiod.web.requests}).
+L{radiod.web.titles}; C{/admin/stats}, L{radiod.web.monitoring};
+C{/api/v1/admin/requests}, L{radiod.web.requests}; and the admin page,
+C{/admin/}, L{radiod.web.adminpage}).
 """
 
 ICECAST_PATHS = tuple(command.path for command in COMMANDS if command.dialect is ICECAST)

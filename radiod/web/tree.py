@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_site,tests.web.test_requests -*-
+# -*- test-case-name: tests.web.test_site,tests.web.test_requests,tests.web.test_adminpage -*-
 """
 The station's resource tree: which resource answers which path on the
 site that shares the stream server's ports.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from twisted.internet.interfaces import IReactorTime
 
+from radiod.web.adminpage import attach_admin_page
 from radiod.web.playlists import playlist_for
 from radiod.web.requests import (
     ADMIN_REQUESTS_PATH,
@@ -40,6 +41,8 @@ def station_site(
     The station's site over C{factory}'s mounts and settings, with every
     resource it serves, made the stream server's L{RadioFactory.site}:
 
+      - C{/admin/} (and C{/admin}, which redirects there): the admin
+        page and its files (L{radiod.web.adminpage});
       - C{/admin/metadata} and C{/admin.cgi}: title updates
         (L{radiod.web.titles});
       - C{/api/v1/requests/<mount>} and C{/api/v1/admin/requests/<mount>}:
@@ -65,6 +68,7 @@ def station_site(
     site = StationSite(
         root, clock, lambda: factory.on_access, timeout=factory.config.header_timeout
     )
+    attach_admin_page(site)
     attach(site, "/admin/metadata", TitleUpdate(factory, shoutcast=False))
     attach(site, "/admin.cgi", TitleUpdate(factory, shoutcast=True))
     requests = SongRequests(
