@@ -11,6 +11,7 @@ looked at.
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from twisted.cred.error import LoginFailed
 from twisted.internet.defer import CancelledError, Deferred
@@ -49,6 +50,21 @@ class Prepared(Resource):
         return b"" if request.method == b"HEAD" else self.body
 
 
+def cross_site(request: StationRequest) -> bool:
+    """
+    Whether a browser sent C{request} for a page of another site: its
+    C{Sec-Fetch-Site} says C{cross-site}, or its C{Origin} is not the host
+    it asks.  Encoders, scripts and monitoring send neither header.
+    """
+    if request.header("Sec-Fetch-Site") == "cross-site":
+        return True
+    origin = request.header("Origin")
+    if origin is None:
+        return False
+    host = (request.header("Host") or "").lower()
+    return origin == "null" or urlsplit(origin).netloc.lower() != host
+
+
 class AdminLogin(Endpoint):
     """
     An admin resource behind the admin login.
@@ -85,11 +101,15 @@ class AdminLogin(Endpoint):
         super().__init__(factory)
         self._resource = resource
 
-    def render(self, request: StationRequest) -> int:
+    def render(self, request: StationRequest) -> int | bytes:
         """
         Log in, then answer with the administrator's resource, or refuse.
         """
         request.setHeader("Server", SERVER)
+        if cross_site(request):
+            # A page of another site making the browser of a logged-in
+            # admin act (request forgery): its credentials would go along.
+            return refuse(request, self.factory, 403, "Admin requests from other sites are refused")
         logged_in = self.factory.admin_access.login(request.header("Authorization"))
         answer: Deferred[IResource] = logged_in.addCallbacks(
             self._resource, self._refused, errbackArgs=(request,)

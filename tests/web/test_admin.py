@@ -1041,3 +1041,38 @@ class LibraryTests(SynchronousTestCase):
         self.assertEqual(station.request("POST", "/api/v1/admin/library").status, 405)
         reply = station.request("GET", "/api/v1/admin/library?mount=/nope")
         self.assertEqual(reply.status, 404)
+
+
+class CrossSiteTests(SynchronousTestCase):
+    """
+    A browser's admin request made by a page of another site is refused
+    with 403, credentials or not, before anything is done; the station's
+    own page, encoders and scripts are not affected.
+    """
+
+    def test_refused(self) -> None:
+        station = Station(self)
+        listener = station.listen()
+        for headers in [
+            "Origin: http://evil.example\r\n",
+            "Origin: null\r\n",
+            "Sec-Fetch-Site: cross-site\r\n",
+        ]:
+            for path in ("/admin/killclient?mount=/stream&id=1", "/api/v1/admin/skip"):
+                reply = station.request("GET", path, headers=headers)
+                self.assertEqual(reply.status, 403, (path, headers))
+        self.assertFalse(listener.closed)
+
+    def test_same_site(self) -> None:
+        """
+        The same origin, or no browser headers at all, pass.
+        """
+        station = Station(self)
+        same = "Host: radio.example:8000\r\nOrigin: http://radio.example:8000\r\n"
+        reply = station.request("GET", "/admin/listmounts", headers=same)
+        self.assertEqual(reply.status, 200)
+        reply = station.request(
+            "GET", "/admin/listmounts", headers="Sec-Fetch-Site: same-origin\r\n"
+        )
+        self.assertEqual(reply.status, 200)
+        self.assertEqual(station.request("GET", "/admin/listmounts").status, 200)
