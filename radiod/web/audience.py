@@ -175,7 +175,7 @@ class AudienceStats(StationResource):
     def _page(self, admin: Administrator) -> IResource:
         return _StatsPage(self, admin)
 
-    def render(self, request: StationRequest) -> int:
+    def render(self, request: StationRequest) -> int | bytes:
         """
         Log in, then answer as the administrator.
         """

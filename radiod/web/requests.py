@@ -556,7 +556,7 @@ class RequestAdmin(StationResource):
     def _page(self, admin: Administrator) -> IResource:
         return _PendingPage(self.requests, admin)
 
-    def render(self, request: StationRequest) -> int:
+    def render(self, request: StationRequest) -> int | bytes:
         """
         Log in, then answer as the administrator.
         """
