@@ -4,9 +4,11 @@ Live updates for the station page: a Server-Sent Events stream per
 client, at L{EVENTS_PATH}C{?mount=/stream}.
 
 A stream starts with a C{snapshot} event describing the mount (station,
-now playing, up next, listeners, recently played); then a C{track} event,
-with the same fields, whenever a new track reaches the head of the mount's
-stream (a new file, or a live source's new title); a C{next} event when
+now playing, up next, listeners, recently played, and how far behind the
+head of the stream a player that connects hears it, see
+L{burst_seconds}); then a C{track} event, with the same fields, whenever
+a new track reaches the head of the mount's stream (a new file, or a live
+source's new title); a C{next} event when
 the track up next has changed otherwise (a track queued, say) and a
 C{listeners} event when the listener count has changed, both checked
 every L{TICK} seconds; a comment at
@@ -54,6 +56,7 @@ __all__ = [
     "TICK",
     "EventStream",
     "EventStreams",
+    "burst_seconds",
     "describe_mount",
     "describe_next",
     "describe_track",
@@ -173,6 +176,35 @@ def up_next(mount: Mount) -> TrackInfo | None:
     return programme.next_track() if isinstance(programme, Programme) else None
 
 
+def burst_seconds(mount: Mount) -> tuple[float, float] | None:
+    """
+    How far behind the head of C{mount}'s stream a player that connects
+    plays: the audio it is sent at once on connecting, in seconds at the
+    mount's bitrate.
+
+    A listener starts with the mount's C{burst_size} bytes of recent audio
+    (from the first chunk boundary within them), or with all the audio the
+    mount holds while that is less (just after it started), then follows
+    the head; so it hears each moment of the stream that long after it
+    reached the head, plus its player's own buffering.
+
+    @param mount: the mount.
+    @return: the burst of a player connecting now, and the full burst
+        (C{burst_size}), which the first grows to at a second per second
+        of audio the mount airs; or C{None} before any audio (the bitrate
+        is not known).
+    """
+    rate = mount.audio.bitrate * 1000 / 8
+    if rate <= 0:
+        return None
+    size = max(0, mount.config.burst_size)
+    return min(size, len(mount.buffer)) / rate, size / rate
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)
+
+
 def describe_mount(
     mount: Mount,
     mounts: list[Mount],
@@ -201,8 +233,10 @@ def describe_mount(
         L{describe_next}; C{None} when not known), C{listeners},
         C{recent} (up to L{RECENT} tracks played before, newest first),
         C{mounts} (C{name} and C{station} of each), C{stream}, C{m3u},
-        C{pls} (the paths to listen with) and C{time} (the clock's time,
-        to tell how long ago C{started} was).
+        C{pls} (the paths to listen with), C{burst_seconds} and
+        C{full_burst_seconds} (see L{burst_seconds}; C{None} before any
+        audio) and C{time} (the clock's time, to tell how long ago
+        C{started} was, and when C{burst_seconds} was right).
     """
     config = mount.config
     info = info or StreamInfo()
@@ -212,6 +246,7 @@ def describe_mount(
         now_playing = describe_track(mount.now_playing, mount.track_started, default_art)
         if history and history[0][0] is mount.now_playing:
             history = history[1:]
+    burst, full_burst = burst_seconds(mount) or (None, None)
     return {
         "mount": mount.name,
         "station": {
@@ -230,6 +265,8 @@ def describe_mount(
         "stream": mount.name,
         "m3u": mount.name + ".m3u",
         "pls": mount.name + ".pls",
+        "burst_seconds": _rounded(burst),
+        "full_burst_seconds": _rounded(full_burst),
         "time": now,
     }
 

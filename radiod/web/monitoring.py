@@ -38,6 +38,7 @@ from radiod.ingest.source import SourceConnection
 from radiod.interfaces import Runner
 from radiod.library.playlist import stream_url
 from radiod.library.programme import Programme
+from radiod.web.events import burst_seconds
 from radiod.web.guard import AdminLogin
 from radiod.web.history import HISTORY_FILE, PlayHistory
 from radiod.web.lag import LagMonitor
@@ -350,6 +351,7 @@ class Monitoring(Service):
                     art=art_path(upcoming, default_art),
                 )
         live = kind == "live" and connected is not None
+        burst = burst_seconds(mount)
         return MountStatus(
             name=mount.name,
             listen_url=listen_url,
@@ -371,6 +373,7 @@ class Monitoring(Service):
             bytes_sent=mount.bytes_sent,
             bytes_read=connected.received if live and connected is not None else 0,
             slow_listeners=mount.dropped,
+            listener_delay=burst[0] if burst is not None else None,
             source=kind,
             source_ip=peer_host(connected.peer) if live and connected is not None else "",
             stream_start=self._source_started.get(mount.name, self.started)

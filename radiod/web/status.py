@@ -136,6 +136,9 @@ class MountStatus:
     @ivar bytes_sent: audio bytes sent to listeners.
     @ivar bytes_read: bytes received from the live source on air, if any.
     @ivar slow_listeners: listeners dropped for falling behind.
+    @ivar listener_delay: how many seconds after the head of the stream
+        a listener connecting now hears it (its burst; see
+        L{radiod.web.events.burst_seconds}), or C{None} before any audio.
     @ivar source: one of L{SOURCE_KINDS}.
     @ivar source_ip: the live source's address, or C{""}.
     @ivar stream_start: when this stream started (the station, or the
@@ -166,6 +169,7 @@ class MountStatus:
     bytes_sent: int = 0
     bytes_read: int = 0
     slow_listeners: int = 0
+    listener_delay: float | None = None
     source: str = "playlist"
     source_ip: str = ""
     stream_start: float = 0.0
@@ -571,6 +575,7 @@ def _api_mount(mount: MountStatus) -> dict[str, Any]:
         "listeners": mount.listeners,
         "peak_listeners": mount.peak_listeners,
         "max_listeners": mount.max_listeners or None,
+        "listener_delay": _seconds(mount.listener_delay, 1),
         "bytes_sent": mount.bytes_sent,
         "slow_listeners_dropped": mount.slow_listeners,
         "history": [

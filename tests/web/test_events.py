@@ -30,6 +30,7 @@ from radiod.web.events import (
     RETRY,
     TICK,
     EventStreams,
+    burst_seconds,
     describe_mount,
     describe_next,
     describe_track,
@@ -193,6 +194,10 @@ class EventStreamsTests(SynchronousTestCase):
             ("/stream", "/stream.m3u", "/stream.pls"),
         )
         self.assertEqual(state["time"], clock.seconds())
+        # A player connecting now gets all the audio aired (a second of
+        # it at 128 kbit/s), less than the burst of 64 KiB.
+        self.assertEqual(state["burst_seconds"], round(len(mount.buffer) / 16000, 3))
+        self.assertEqual(state["full_burst_seconds"], 4.096)
         [stream] = streams.streams
         body = connection.transport.value().partition(b"\r\n\r\n")[2]
         self.assertEqual(stream.request.code, 200)
@@ -661,6 +666,34 @@ class DescribeTests(SynchronousTestCase):
         self.assertEqual(state["now_playing"]["art"], "/art/0123456789abcdef")
         self.assertEqual([track["art"] for track in state["recent"]], ["/art/default"])
         self.assertEqual(state["next"]["art"], "/art/default")
+
+    def test_burst(self) -> None:
+        """
+        L{burst_seconds} tells how far behind the head a player that
+        connects starts: the audio the mount holds, up to its burst size,
+        in seconds at its bitrate; and the full burst.  Before any audio
+        it is not known; with no burst it is 0.
+        """
+        clock = Clock()
+        source = FakeFrameSource([(ALPHA, FRAME, FRAMES_PER_TRACK)])
+        mount = Mount(MountConfig(name="/stream", burst_size=32000), source, clock)
+        self.assertIsNone(burst_seconds(mount))
+        state = describe_mount(mount, [mount], None, clock.seconds())
+        self.assertEqual((state["burst_seconds"], state["full_burst_seconds"]), (None, None))
+        mount.start()
+        self.addCleanup(mount.stop)
+        clock.pump([0.1] * 10)
+        held = len(mount.buffer)
+        self.assertLess(held, 32000)
+        self.assertEqual(burst_seconds(mount), (held / 16000, 2.0))
+        state = describe_mount(mount, [mount], None, clock.seconds())
+        self.assertEqual(
+            (state["burst_seconds"], state["full_burst_seconds"]), (round(held / 16000, 3), 2.0)
+        )
+        clock.pump([0.1] * 20)
+        self.assertEqual(burst_seconds(mount), (2.0, 2.0))
+        mount.reconfigure(replace(mount.config, burst_size=0))
+        self.assertEqual(burst_seconds(mount), (0.0, 0.0))
 
     def test_live_title_split(self) -> None:
         """

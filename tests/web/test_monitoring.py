@@ -262,6 +262,26 @@ class MonitoringTests(SynchronousTestCase):
         one = json.loads(self.get(factory, "/api/v1/status?mount=%2Fother").body)
         self.assertEqual([m["name"] for m in one["mounts"]], ["/other"])
 
+    def test_listener_delay(self) -> None:
+        """
+        The status API tells how far behind the head of its stream a
+        listener that connects hears each mount: its burst, in seconds at
+        its bitrate, less while the mount holds less audio than its burst
+        size; none with no burst.
+        """
+        clock, factory, monitoring = self.build()
+        mount = factory.mounts["/stream"]
+        mount.reconfigure(replace(mount.config, burst_size=32000))
+
+        def delays() -> dict[str, float]:
+            document = json.loads(self.get(factory, "/api/v1/status").body)
+            return {each["name"]: each["listener_delay"] for each in document["mounts"]}
+
+        self.assertLess(len(mount.buffer), 32000)
+        self.assertEqual(delays(), {"/stream": round(len(mount.buffer) / 16000, 1), "/other": 0})
+        clock.pump([0.1] * 30)
+        self.assertEqual(delays(), {"/stream": 2.0, "/other": 0})
+
     def test_api_unknown_mount(self) -> None:
         """
         An unknown mount is a 404, logged with the peer.

@@ -66,6 +66,7 @@ STREAM = MountStatus(
     bytes_sent=123456,
     bytes_read=0,
     slow_listeners=1,
+    listener_delay=4.096,
     source="playlist",
     stream_start=START,
     now_playing=PLAYING,
@@ -499,6 +500,7 @@ class ApiStatusTests(SynchronousTestCase):
                 "listeners": 3,
                 "peak_listeners": 7,
                 "max_listeners": 100,
+                "listener_delay": 4.1,
                 "bytes_sent": 123456,
                 "slow_listeners_dropped": 1,
                 "history": [
@@ -525,6 +527,7 @@ class ApiStatusTests(SynchronousTestCase):
         self.assertIsNone(other["now_playing"]["duration"])
         self.assertIsNone(other["next_up"])
         self.assertIsNone(other["max_listeners"])
+        self.assertIsNone(other["listener_delay"])
         self.assertEqual(other["format"]["bitrate"], None)
 
     def test_mounts_always_a_list(self) -> None:
@@ -540,11 +543,15 @@ class ApiStatusTests(SynchronousTestCase):
 
     def test_nothing_playing(self) -> None:
         """
-        Before any audio, now playing is null and the format unknown.
+        Before any audio, now playing is null, and the format and the
+        listeners' delay unknown.
         """
-        mount = replace(STREAM, now_playing=None, bitrate=0, sample_rate=0, channels=0)
+        mount = replace(
+            STREAM, now_playing=None, bitrate=0, sample_rate=0, channels=0, listener_delay=None
+        )
         document = json.loads(render_api_status(replace(STATION, mounts=(mount,))))
         self.assertIsNone(document["mounts"][0]["now_playing"])
+        self.assertIsNone(document["mounts"][0]["listener_delay"])
         self.assertEqual(
             document["mounts"][0]["format"],
             {"content_type": "audio/mpeg", "bitrate": None, "sample_rate": None, "channels": None},

@@ -15,15 +15,19 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from importlib.util import find_spec
+from itertools import pairwise
 from typing import Any
 
 from twisted.internet.interfaces import IReactorCore
 from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
 from radiod.library.art import art_id
 from radiod.runner import thread_runner
@@ -153,6 +157,10 @@ def listen_and_follow(page: Any, errors: list[str], base: str) -> dict[str, Any]
     """
     Load the page, start the player, and wait for the audio to advance,
     for the title to change and for the track up next to follow.
+
+    Until the player plays, the page shows the track at the head of the
+    stream; once it plays, the track it plays (C{"playing_title"}), which
+    may be an earlier one.
     """
     requests = record_requests(page)
     page.goto(base + "/")
@@ -170,13 +178,15 @@ def listen_and_follow(page: Any, errors: list[str], base: str) -> dict[str, Any]
         "picker_hidden": page.eval_on_selector("#mounts", "nav => nav.hidden"),
     }
     start_playing(page)
+    page.wait_for_function(f"() => {PLAYER}.currentTime > 0.3")
+    result["playing_title"], result["playing_artist"] = page.evaluate(NOW_PLAYING)
     page.wait_for_function("() => document.getElementById('player').currentTime > 1.5")
     result["current_time"] = page.eval_on_selector("#player", "audio => audio.currentTime")
     result["paused"] = page.eval_on_selector("#player", "audio => audio.paused")
-    page.wait_for_function(f"title => {TITLE} !== title", arg=result["first_title"])
+    page.wait_for_function(f"title => {TITLE} !== title", arg=result["playing_title"])
     result["second_title"], result["second_artist"] = page.evaluate(NOW_PLAYING)
     # The track that was up next is on, and the one after it up next.
-    expected = f"Up next: {result['first_artist']} \u2013 {result['first_title']}"
+    expected = f"Up next: {result['playing_artist']} \u2013 {result['playing_title']}"
     page.wait_for_function(f"text => {NEXT_UP}.textContent === text", arg=expected)
     result["second_next"] = page.text_content("#next-up")
     result["next_below_title"] = page.evaluate(
@@ -217,6 +227,279 @@ def listen_to_hls(page: Any, errors: list[str], base: str) -> dict[str, Any]:
     result["hls_list"] = page.evaluate("() => fetch('/web/hls.json').then(r => r.json())")
     result["requests"] = list(requests)
     return result
+
+
+# What the player plays, as the page's listener hears it: its audio is
+# taken through Web Audio, and each block of 2048 samples is timed by the
+# audio clock (the output time of the block, mapped to the page's clock,
+# so that the output latency counts) and its tone measured by counting
+# zero crossings.  The title is timed as it changes in the document.
+# Times are in milliseconds of the page's clock (performance.now()).
+LISTEN = """
+() => {
+  const player = document.getElementById('player');
+  const title = document.getElementById('now-title');
+  const probe = {
+    origin: performance.timeOrigin,
+    titles: [[performance.now(), title.textContent]],
+    blocks: []
+  };
+  window.probe = probe;
+  new MutationObserver(() => {
+    const text = title.textContent;
+    if (text !== probe.titles[probe.titles.length - 1][1]) {
+      probe.titles.push([performance.now(), text]);
+    }
+  }).observe(title, { childList: true, characterData: true, subtree: true });
+  const context = new AudioContext();
+  const node = context.createScriptProcessor(2048, 1, 1);
+  let last = 0;
+  node.onaudioprocess = (event) => {
+    const samples = event.inputBuffer.getChannelData(0);
+    let crossings = 0;
+    let energy = 0;
+    for (let i = 0; i < samples.length; i += 1) {
+      const sample = samples[i];
+      if ((sample >= 0) !== (last >= 0)) {
+        crossings += 1;
+      }
+      last = sample;
+      energy += sample * sample;
+    }
+    const seconds = samples.length / context.sampleRate;
+    const stamp = context.getOutputTimestamp();
+    if (!stamp.performanceTime) {
+      return;
+    }
+    // The input block came in one block before the output block that
+    // plays at playbackTime.
+    const played = event.playbackTime - 2 * seconds;
+    const start = stamp.performanceTime + (played - stamp.contextTime) * 1000;
+    const loud = Math.sqrt(energy / samples.length) > 0.01;
+    probe.blocks.push([start, start + seconds * 1000, loud ? crossings / 2 / seconds : 0]);
+  };
+  context.createMediaElementSource(player).connect(node).connect(context.destination);
+  return context.resume();
+}
+"""
+TONES = {"First Song": 440.0, "Second Song": 660.0}
+"""
+The tone of each fixture song, in Hz.
+"""
+LISTEN_SECONDS = 10.5
+"""
+Seconds of audio to listen to: three changes of track at least.
+"""
+LONG_BURST = 160 * 1024
+"""
+A burst of 10.24 seconds at the fixtures' 128 kbit/s: longer than a
+browser takes to start and open the page, however loaded the machine, and
+shorter than L{listen_twice} listens the first time.
+"""
+SAME_TIME_MS = 500.0
+"""
+How close to the change of audio the change of title must come.
+"""
+SHORTEST_RUN_MS = 300.0
+"""
+A tone heard for less than this is a glitch (a player that waited for
+data may repeat a few milliseconds), not a track.
+"""
+
+_log = Logger()
+
+
+def listen_closely(page: Any, base: str) -> dict[str, Any]:
+    """
+    Load the page, play it through L{LISTEN} for L{LISTEN_SECONDS} of
+    audio, and return what was heard and shown: the page's clock origin
+    (C{origin}, Unix milliseconds), the title changes (C{titles}, time and
+    text), the blocks of audio (C{blocks}, start, end, frequency or 0 for
+    silence), the C{listener_delay} the status API gave as it started, and
+    when it asked to play (C{asked}, Unix time).
+    """
+    page.goto(base + "/")
+    page.wait_for_function(f"() => {TITLE} !== 'Connecting…'")
+    page.wait_for_function(f"() => Boolean({PLAYER}.dataset.player)")
+    page.evaluate(LISTEN)
+    asked = page.evaluate("() => Date.now() / 1000")
+    start_playing(page)
+    start = page.evaluate(f"() => {PLAYER}.currentTime")
+    delay = page.evaluate(
+        "() => fetch('/api/v1/status?mount=/stream')"
+        ".then(response => response.json()).then(status => status.mounts[0].listener_delay)"
+    )
+    page.wait_for_function(
+        f"start => {PLAYER}.currentTime > start + {LISTEN_SECONDS}",
+        arg=start,
+        timeout=3 * WAIT_MS,
+        polling=200,
+    )
+    heard: dict[str, Any] = page.evaluate("() => window.probe")
+    heard["listener_delay"] = delay
+    heard["asked"] = asked
+    heard["player"] = page.evaluate(f"() => {PLAYER}.dataset.player")
+    return heard
+
+
+def listen_once(page: Any, errors: list[str], base: str) -> dict[str, Any]:
+    """
+    Listen closely (see L{listen_closely}) to a station that has just
+    started.
+    """
+    return {"heard": listen_closely(page, base)}
+
+
+def listen_twice(page: Any, errors: list[str], base: str) -> dict[str, Any]:
+    """
+    Listen closely (see L{listen_closely}) to a station that has just
+    started, and so holds less audio than a burst (of L{LONG_BURST}), then
+    again once it has aired more than a burst.
+    """
+    return {"fresh": listen_closely(page, base), "settled": listen_closely(page, base)}
+
+
+@dataclass(frozen=True)
+class Run:
+    """
+    A stretch of audio of one tone, in milliseconds of the page's clock.
+
+    @ivar title: the title of the song of that tone.
+    """
+
+    title: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Change:
+    """
+    Where the audio changed from one song to the next: between the end of
+    the last block of the one and the start of the first of the other.
+    """
+
+    title: str
+    after: float
+    before: float
+
+    @property
+    def middle(self) -> float:
+        """
+        The best guess of the moment.
+        """
+        return (self.after + self.before) / 2
+
+    @property
+    def uncertainty(self) -> float:
+        """
+        How far the moment may be from L{middle}.
+        """
+        return (self.before - self.after) / 2
+
+
+def tone_title(frequency: float) -> str | None:
+    """
+    The song whose tone C{frequency} is, if any.
+    """
+    for title, tone in TONES.items():
+        if abs(frequency - tone) < 60:
+            return title
+    return None
+
+
+def audio_runs(blocks: Sequence[Sequence[float]]) -> list[Run]:
+    """
+    The stretches of one tone in the blocks heard, glitches left out.
+    """
+
+    def joined(runs: Sequence[Run]) -> list[Run]:
+        merged: list[Run] = []
+        for run in runs:
+            if merged and merged[-1].title == run.title:
+                merged[-1] = Run(run.title, merged[-1].start, run.end)
+            else:
+                merged.append(run)
+        return merged
+
+    toned = []
+    for start, end, frequency in sorted(blocks, key=lambda block: block[0]):
+        title = tone_title(frequency)
+        if title is not None:
+            toned.append(Run(title, start, end))
+    return joined([run for run in joined(toned) if run.end - run.start >= SHORTEST_RUN_MS])
+
+
+def audio_changes(runs: Sequence[Run]) -> list[Change]:
+    """
+    The changes of song between consecutive runs.
+    """
+    return [Change(now.title, before.end, now.start) for before, now in pairwise(runs)]
+
+
+@dataclass
+class Head:
+    """
+    What happened at the head of a mount's stream, as it happened.
+
+    @ivar tracks: the clock time each track reached it, and its title.
+    @ivar joined: the clock time each listener joined, and the burst it
+        was sent, in bytes.
+    """
+
+    tracks: list[tuple[float, str]] = field(default_factory=list)
+    joined: list[tuple[float, int]] = field(default_factory=list)
+
+    def burst(self, since: float) -> float:
+        """
+        The burst, in seconds at the fixtures' 128 kbit/s, of the first
+        listener that joined after clock time C{since}.
+        """
+        return next(size for when, size in self.joined if when >= since) / 16000
+
+    def behind(self, heard: dict[str, Any], expected: float = 0.0) -> list[float]:
+        """
+        How many seconds after it reached the head each change of song
+        was heard (see L{listen_closely}).  The songs take turns, so that
+        each reached the head every other track: the time taken is the
+        one closest to C{expected} seconds, of those before it was heard.
+        """
+        delays = []
+        for change in audio_changes(audio_runs(heard["blocks"])):
+            heard_at = (heard["origin"] + change.middle) / 1000
+            before = [
+                heard_at - when
+                for when, title in self.tracks
+                if title == change.title and when < heard_at
+            ]
+            delays.append(min(before, key=lambda delay: abs(delay - expected)))
+        return delays
+
+
+def watch_head(mount: Mount) -> Head:
+    """
+    Follow the head of C{mount}'s stream from now on.
+    """
+    head = Head()
+    mount.on_track_change.append(lambda track: head.tracks.append((reactor.seconds(), track.title)))
+    mount.on_listener_joined.append(
+        lambda listener: head.joined.append(
+            (reactor.seconds(), mount.buffer.head - listener.position)
+        )
+    )
+    return head
+
+
+def title_at(titles: Sequence[Sequence[Any]], moment: float) -> str:
+    """
+    The title shown at C{moment}.
+    """
+    shown = ""
+    for when, text in titles:
+        if when > moment:
+            break
+        shown = text
+    return str(shown)
 
 
 ART = "document.getElementById('now-art')"
@@ -373,7 +656,7 @@ class WebPageTests(TestCase):
         self.chromium = find_chromium()
 
     async def start_station(
-        self, *names: str, hls: bool = False, art: bool = False
+        self, *names: str, hls: bool = False, art: bool = False, burst_size: int = 64 * 1024
     ) -> tuple[StationService, str]:
         """
         Start a station whose mounts play the two fixture songs (about
@@ -383,6 +666,7 @@ class WebPageTests(TestCase):
             of 2 seconds, parts of half a second).
         @param art: whether the first song has a picture of its own and
             the second the folder's (their art ids in L{covers}, by title).
+        @param burst_size: the mounts' burst, in bytes.
         @return: the service and the station's base URL.
         """
         music = self.mktemp()
@@ -403,6 +687,7 @@ class WebPageTests(TestCase):
                 hls=hls,
                 hls_segment=2.0,
                 hls_part=0.5,
+                burst_size=burst_size,
             )
             for name, station in zip(names, ("Web FM", "Other FM"), strict=False)
         )
@@ -450,8 +735,8 @@ class WebPageTests(TestCase):
         and the current title with its artist, the track up next under
         it, and links to the playlists; its player really plays the
         stream (its time advances); and the title changes, without a
-        reload, when the track changes, the previous track moving to the
-        recently played list and the track up next following.
+        reload, when the track played changes, the previous track moving
+        to the recently played list and the track up next following.
         """
         service, base = await self.start_station("/stream")
         seen = await self.in_browser(service, listen_and_follow, base)
@@ -465,17 +750,18 @@ class WebPageTests(TestCase):
         self.assertTrue(seen["picker_hidden"])
         self.assertGreater(seen["current_time"], 1.5)
         self.assertFalse(seen["paused"])
+        self.assertIn(seen["playing_title"], TITLES)
         self.assertIn(seen["second_title"], TITLES)
-        self.assertNotEqual(seen["second_title"], seen["first_title"])
+        self.assertNotEqual(seen["second_title"], seen["playing_title"])
         self.assertIn(seen["second_artist"], ("Alpha Artist", "Beta Artist"))
-        # Up next, under the title: the other song, then the first again.
-        second = f"{seen['second_artist']} \u2013 {seen['second_title']}"
-        self.assertEqual(seen["first_next"], f"Up next: {second}")
-        self.assertEqual(
-            seen["second_next"], f"Up next: {seen['first_artist']} \u2013 {seen['first_title']}"
-        )
+        # Up next, under the title: the other song (the songs take turns),
+        # then, once it plays, the one before it again.
+        other = TITLES - {seen["first_title"]}
+        self.assertEqual(seen["first_next"].split(" \u2013 ")[-1], other.pop())
+        playing = f"{seen['playing_artist']} \u2013 {seen['playing_title']}"
+        self.assertEqual(seen["second_next"], f"Up next: {playing}")
         self.assertTrue(seen["next_below_title"])
-        self.assertIn(f"{seen['first_artist']} \u2013 {seen['first_title']}", seen["recent"])
+        self.assertIn(playing, seen["recent"])
         self.assertEqual(seen["listeners"], "1")
         self.assertIn("Web FM", seen["document_title"])
         self.assertLessEqual(seen["overflow"], 0)
@@ -484,6 +770,91 @@ class WebPageTests(TestCase):
         self.assertIn("/web/hls.json", seen["requests"])
         self.assertNotIn(HLS_SCRIPT_PATH, seen["requests"])
         self.assertFalse([path for path in seen["requests"] if path.startswith("/hls/")])
+
+    @asynchronous
+    async def test_title_when_heard(self) -> None:
+        """
+        Over ICY, the title changes when the audio the page plays changes
+        track (within L{SAME_TIME_MS}, as heard through Web Audio), not
+        when the track reaches the head of the stream, seconds before
+        (its burst, and the player's own buffering): with a burst shorter
+        than configured (a station that just started) and with a full
+        one.  While a song plays, its title is shown, and the title
+        changes at no other time.
+        """
+        service, base = await self.start_station("/stream", burst_size=LONG_BURST)
+        head = watch_head(service.mounts["/stream"])
+        seen = await self.in_browser(service, listen_twice, base)
+        self.assertEqual(seen["errors"], [])
+        full = LONG_BURST / 16000
+        for phase in ("fresh", "settled"):
+            heard = seen[phase]
+            self.assertEqual(heard["player"], "icy", phase)
+            burst = head.burst(heard["asked"])
+            if phase == "fresh":
+                self.assertLess(burst, full - 1)
+            else:
+                self.assertGreater(burst, full - 0.3)
+                self.assertEqual(heard["listener_delay"], round(full, 1))
+            # The audio comes a burst after the head at least.
+            behind = head.behind(heard, burst)
+            for delay in behind:
+                self.assertGreater(delay, burst - 0.2, (phase, behind))
+            self.check_titles_heard(phase, heard, behind)
+
+    @asynchronous
+    async def test_title_when_heard_over_hls(self) -> None:
+        """
+        Over HLS (hls.js), too, the title changes when the audio changes
+        track, within L{SAME_TIME_MS}, although tracks change within
+        segments.
+        """
+        service, base = await self.start_station("/stream", hls=True)
+        head = watch_head(service.mounts["/stream"])
+        seen = await self.in_browser(service, listen_once, base)
+        self.assertEqual(seen["errors"], [])
+        self.assertEqual(seen["heard"]["player"], "hls.js")
+        self.check_titles_heard("HLS", seen["heard"], head.behind(seen["heard"]))
+
+    def check_titles_heard(self, phase: str, heard: dict[str, Any], behind: list[float]) -> None:
+        """
+        Check that the titles followed the audio heard (see
+        L{listen_closely}): each change of song has its title within
+        L{SAME_TIME_MS}, however uncertain the moment of the change; the
+        song heard has its title shown; and no other change of title came
+        once the audio began.  Log how far from the audio the titles
+        changed, and how far C{behind} the head the audio was.
+        """
+        titles = heard["titles"]
+        runs = audio_runs(heard["blocks"])
+        changes = audio_changes(runs)
+        self.assertGreaterEqual(len(changes), 3, (phase, runs))
+        offsets = []
+        for change in changes:
+            shown = [when for when, text in titles if text == change.title]
+            self.assertTrue(shown, (phase, change))
+            nearest = min(shown, key=lambda when: abs(when - change.middle))
+            offset = nearest - change.middle
+            self.assertLessEqual(abs(offset) + change.uncertainty, SAME_TIME_MS, (phase, change))
+            offsets.append(round(offset))
+        for when, text in titles:
+            if when > runs[0].start + SAME_TIME_MS:
+                self.assertTrue(
+                    any(abs(when - change.middle) <= SAME_TIME_MS for change in changes),
+                    (phase, when, text, changes),
+                )
+        for run in runs:
+            for moment in (run.start + SAME_TIME_MS, run.end - SAME_TIME_MS):
+                if run.start + SAME_TIME_MS <= moment <= run.end - SAME_TIME_MS:
+                    self.assertEqual(title_at(titles, moment), run.title, (phase, run, moment))
+        _log.info(
+            "Titles {phase}: changed {offsets} ms after the audio, which was {behind} s"
+            " behind the head (listener_delay {delay} s)",
+            phase=phase,
+            offsets=offsets,
+            behind=[round(delay, 2) for delay in behind],
+            delay=heard["listener_delay"],
+        )
 
     @asynchronous
     async def test_cover_art(self) -> None:

@@ -1,8 +1,10 @@
 // The station page: follows one mount's event stream and shows what it
 // says (with the cover art of the track playing), and plays the mount:
 // its HLS stream where the station serves one and the browser can play
-// it, else its ICY stream.  Every text from the server goes in through
-// textContent.
+// it, else its ICY stream.  Once the player plays, the title is that of
+// the audio it plays, which reached the head of the stream (where the
+// events come from) some seconds before.  Every text from the server goes
+// in through textContent.
 (function () {
   "use strict";
 
@@ -12,6 +14,9 @@
   var HLS_SCRIPT = "/web/hls.min.js";
   var HLS_TYPE = "application/vnd.apple.mpegurl";
   var ART_SIZE = 256; // the cover's size, in pixels (twice that on dense screens)
+  var REMEMBERED = 30; // the tracks of the timeline, at most
+  var EARLY = 0.01; // seconds a track may be shown before its start time
+  var TAG_SLACK = 0.5; // seconds a tagged track may start after the audio's time
 
   var page = {
     stationName: byId("station-name"),
@@ -49,6 +54,14 @@
   var mode = null; // how the player plays: "icy", "hls.js" or "native"
   var hls = null; // the hls.js player, in mode "hls.js"
   var heard = null; // the title, artist and album the audio's ID3 tags name
+  var timeline = []; // the tracks the events named, newest first
+  var shown = null; // the track shown as playing
+  var offAir = false; // whether the mount has gone
+  var played = false; // whether the player has played since it (re)loaded
+  var requestedAt = null; // server time the player asked for the ICY stream
+  var streamStart = null; // server time the ICY player's first audio was at the head
+  var switchTimer = null;
+  var recentShown = null;
 
   function byId(id) {
     return document.getElementById(id);
@@ -127,45 +140,194 @@
 
   function render(next) {
     state = next;
+    offAir = false;
     offset = next.time - now();
+    remember(next);
     var station = next.station || {};
     setText(page.stationName, station.name || next.mount);
     showText(page.description, station.description);
     showText(page.genre, station.genre);
     renderMounts(next.mounts || [], next.mount);
     renderListeners(next.listeners);
-    renderRecent(next.recent || []);
     setLinks(next);
-    showNowPlaying();
+    follow();
   }
 
-  // What the listener hears: over HLS, the track its ID3 tags name (the
-  // events follow the head of the stream, some seconds ahead); else the
-  // events' track.
-  function showNowPlaying() {
-    var track = state.now_playing;
-    if (heard) {
-      track = {
+  // The timeline: the tracks the events have named, newest first, each
+  // with the server time it reached the head of the stream (started):
+  // the one there now, those played before, and those that were there
+  // before and that the events no longer list (jingles).
+  function remember(next) {
+    var head = next.now_playing;
+    var seen = {};
+    timeline = [head].concat(next.recent || [], timeline).filter(function (track) {
+      if (!track || typeof track.started !== "number" || (head && track.started > head.started)) {
+        return false;
+      }
+      var key = track.started + "\n" + track.title;
+      if (seen[key]) {
+        return false;
+      }
+      seen[key] = true;
+      return true;
+    }).sort(function (one, other) {
+      return other.started - one.started;
+    }).slice(0, REMEMBERED);
+  }
+
+  // The server time at which the audio the player plays now was at the
+  // head of the stream: over HLS, its program date; over ICY, that of the
+  // first audio it got (see anchor) plus what it has played since.  Null
+  // until the player plays: the page then shows the head of the stream.
+  function heardAt() {
+    var player = page.player;
+    if (!played) {
+      return null;
+    }
+    if (mode === "hls.js") {
+      var date = hls && hls.playingDate;
+      return date ? date.getTime() / 1000 : null;
+    }
+    if (mode === "native") {
+      var start = typeof player.getStartDate === "function" ? player.getStartDate().getTime() : NaN;
+      return isFinite(start) ? start / 1000 + player.currentTime : null;
+    }
+    return streamStart === null ? null : streamStart + player.currentTime;
+  }
+
+  // When the ICY player's first audio was at the head: it asked for the
+  // stream at requestedAt, and was sent the burst the events tell of
+  // (burst_seconds when they were sent; it grows, just after the mount
+  // started, until it is the full burst).
+  function anchor() {
+    var asked = requestedAt !== null ? requestedAt : serverNow() - page.player.currentTime;
+    var burst = 0;
+    if (typeof state.burst_seconds === "number") {
+      burst = state.burst_seconds;
+      if (typeof state.full_burst_seconds === "number" && burst < state.full_burst_seconds) {
+        burst = Math.min(state.full_burst_seconds, burst + Math.max(0, asked - state.time));
+      }
+    }
+    streamStart = asked - burst;
+  }
+
+  // The newest track of the timeline that had reached the head by
+  // server time at (the oldest one known if none had).
+  function trackAt(at) {
+    for (var i = 0; i < timeline.length; i += 1) {
+      if (timeline[i].started <= at + EARLY) {
+        return timeline[i];
+      }
+    }
+    return timeline.length ? timeline[timeline.length - 1] : null;
+  }
+
+  // What the listener hears.  Before the player plays, the events'
+  // track; then the track of the timeline at the time of the audio
+  // (heardAt).  Over HLS the audio's ID3 tags name the track at the start
+  // of each segment and have the last word: the timeline only moves the
+  // title on to a track that started within the segment.
+  function heardTrack() {
+    var at = heardAt();
+    var byTime = at === null ? null : trackAt(at);
+    if (!heard) {
+      return byTime || state.now_playing;
+    }
+    var tagged = taggedTrack(at);
+    if (tagged && byTime && byTime.started >= tagged.started) {
+      return byTime;
+    }
+    if (tagged) {
+      return tagged;
+    }
+    if (!heard.track) {
+      heard.track = {
         title: heard.title,
         artist: heard.artist,
         album: heard.album,
-        live: Boolean(track && track.live),
+        live: Boolean(state.now_playing && state.now_playing.live),
         art: artOfTitle(heard.title)
       };
     }
-    renderNowPlaying(track, state.station && state.station.name || state.mount);
-    renderNext(upNext());
+    return heard.track;
+  }
+
+  // The track of the timeline the ID3 tags name: the newest of their
+  // title that had reached the head by the time of the audio; else, the
+  // clocks of the playlists and of the events differing a little, one
+  // that reached it just after.
+  function taggedTrack(at) {
+    var soon = null;
+    for (var i = 0; i < timeline.length; i += 1) {
+      var track = timeline[i];
+      if (track.title === heard.title) {
+        if (at === null || track.started <= at + EARLY) {
+          return track;
+        }
+        if (track.started <= at + TAG_SLACK) {
+          soon = track;
+        }
+      }
+    }
+    return soon;
+  }
+
+  // Show the track heard and, while the player plays, switch to the
+  // next one when its audio plays: when the time of the audio reaches
+  // the time that track reached the head.
+  function follow() {
+    window.clearTimeout(switchTimer);
+    switchTimer = null;
+    if (!state || offAir) {
+      return;
+    }
+    showNowPlaying();
+    var at = heardAt();
+    if (at === null || page.player.paused) {
+      return;
+    }
+    for (var i = timeline.length - 1; i >= 0; i -= 1) {
+      if (timeline[i].started > at + EARLY) {
+        var wait = (timeline[i].started - at) / (page.player.playbackRate || 1);
+        switchTimer = window.setTimeout(follow, Math.max(10, wait * 1000));
+        return;
+      }
+    }
+  }
+
+  function showNowPlaying() {
+    shown = heardTrack();
+    renderNowPlaying(shown, state.station && state.station.name || state.mount);
+    renderNext(upNext(shown));
+    renderRecent(playedBefore(shown));
     tick();
   }
 
-  // The track after the one heard: the events' next track; over HLS,
-  // while the audio has not reached the events' track yet, that track.
-  function upNext() {
+  // The track after the one heard: the one after it in the timeline
+  // while the audio has not reached the head; else the events' next
+  // track, or, over HLS while the tags name a track the timeline does not
+  // know, the events' track.
+  function upNext(track) {
+    var index = timeline.indexOf(track);
+    if (index > 0) {
+      return timeline[index - 1];
+    }
     var current = state.now_playing;
-    if (heard && current && !current.live && heard.title !== current.title) {
+    if (track && index < 0 && current && !current.live && track.title !== current.title) {
       return current;
     }
     return state.next;
+  }
+
+  // The recently played tracks, those before the track heard.
+  function playedBefore(track) {
+    var recent = state.recent || [];
+    if (!track || typeof track.started !== "number") {
+      return recent;
+    }
+    return recent.filter(function (each) {
+      return each.started < track.started;
+    });
   }
 
   function renderNext(track) {
@@ -210,6 +372,13 @@
   }
 
   function renderRecent(tracks) {
+    var key = JSON.stringify(tracks.map(function (track) {
+      return [track.started, track.title, track.artist];
+    }));
+    if (key === recentShown) {
+      return;
+    }
+    recentShown = key;
     var items = [];
     tracks.forEach(function (track) {
       var item = document.createElement("li");
@@ -251,17 +420,16 @@
     choosePlayer();
   }
 
-  // The elapsed time of the track, counted here between events (over HLS,
-  // less how far behind live the audio is; nothing while the audio has
-  // not reached the events' track yet).
+  // The elapsed time of the track heard, counted here between events
+  // (nothing for a track only the ID3 tags name).
   function tick() {
-    var track = state && state.now_playing;
-    if (!track || (heard && heard.title !== track.title)) {
+    var track = shown;
+    if (!track || typeof track.started !== "number") {
       setText(page.elapsed, "");
       return;
     }
-    var behind = hls && hls.latency > 0 ? hls.latency : 0;
-    var elapsed = Math.max(0, serverNow() - track.started - behind);
+    var at = heardAt();
+    var elapsed = Math.max(0, (at === null ? serverNow() : at) - track.started);
     if (track.duration > 0) {
       elapsed = Math.min(elapsed, track.duration);
       setText(page.elapsed, clockTime(elapsed) + " / " + clockTime(track.duration));
@@ -290,7 +458,9 @@
       var data = parse(event);
       if (data && state) {
         state.next = data.next;
-        renderNext(upNext());
+        if (!offAir) {
+          renderNext(upNext(shown));
+        }
       }
     });
     source.addEventListener("listeners", function (event) {
@@ -302,6 +472,8 @@
     });
     source.addEventListener("gone", function () {
       source.close();
+      offAir = true;
+      window.clearTimeout(switchTimer);
       setText(page.status, "This mount has gone off the air.");
       setText(page.title, "Off the air");
       setText(page.artist, "");
@@ -397,7 +569,7 @@
         play();
       }
     }
-    showNowPlaying();
+    follow();
   }
 
   function playNative(url) {
@@ -459,9 +631,7 @@
     });
     if (frames.TIT2 && mode !== "icy") {
       heard = { title: frames.TIT2, artist: frames.TPE1 || "", album: frames.TALB || "" };
-      if (state) {
-        showNowPlaying();
-      }
+      follow();
     }
   }
 
@@ -484,7 +654,18 @@
   page.player.addEventListener("pause", function () {
     pausedAt = now();
   });
+  // Each load starts afresh: the player asks for its stream when it
+  // loads while playing, or when it plays first after a load.
+  page.player.addEventListener("loadstart", function () {
+    played = false;
+    streamStart = null;
+    requestedAt = page.player.paused ? null : serverNow();
+    follow();
+  });
   page.player.addEventListener("play", function () {
+    if (!played) {
+      requestedAt = serverNow();
+    }
     var resumeAfter = pausedAt;
     pausedAt = null;
     var stale = resumeAfter !== null && now() - resumeAfter > 5;
@@ -501,6 +682,14 @@
   });
   page.player.addEventListener("playing", function () {
     setText(page.status, "");
+    if (!played && state) {
+      played = true;
+      anchor();
+    }
+    follow();
+  });
+  ["pause", "seeked", "ratechange"].forEach(function (name) {
+    page.player.addEventListener(name, follow);
   });
   page.player.addEventListener("error", function () {
     if (mode === "native") {
@@ -518,6 +707,14 @@
     playlists = list || {};
     choosePlayer();
   });
-  window.setInterval(tick, 1000);
+  // Every second, the elapsed time; and the title, should the time of
+  // the audio have jumped (a player that skipped ahead to live).
+  window.setInterval(function () {
+    if (state && !offAir && heardTrack() !== shown) {
+      follow();
+    } else {
+      tick();
+    }
+  }, 1000);
   connect();
 })();
