@@ -191,15 +191,19 @@ def _reload_on_hangup(options: Options, station: StationService) -> None:
 
     log = Logger()
 
-    def reload() -> None:
+    def reload() -> str | None:
         try:
             config = with_admin_password(with_default_folders(options.reread(), os.environ))
         except ConfigError as error:
             log.error(
                 "Reload refused, keeping the running configuration: {error}", error=str(error)
             )
-            return
+            return str(error)
         station.reload(config)
+        return None
+
+    # The admin API's reload-config does what SIGHUP does.
+    station.admin.reload_config = reload
 
     def hangup(number: int, frame: object) -> None:
         reactor.callFromThread(reload)  # type: ignore[attr-defined]

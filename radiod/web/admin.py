@@ -36,6 +36,8 @@ query), and C{mount} defaults to the default mount:
   - C{POST skip}: the mount's playlist moves on to its next track;
   - C{POST queue} with C{id} or C{path}: a library track plays next;
   - C{POST reload}: rescan the library of a mount (or of every mount);
+  - C{POST reload-config}: read the configuration again and apply it, as
+    C{SIGHUP} does (when the station was started by C{twistd radiod});
   - C{GET library}: a mount's library, with each track's C{id};
   - C{GET mounts}: every mount, its source, what it plays and its
     listeners, as the admin page shows them (L{radiod.web.adminpage});
@@ -370,6 +372,7 @@ class Admin:
         self.started = clock.seconds()
         self._source_started: dict[str, float] = {}
         self.headcount = Headcount(clock, factory.mounts)
+        self.reload_config: Callable[[], str | None] | None = None
         site = factory.site
         assert isinstance(site, StationSite)
         for command in COMMANDS:
@@ -626,6 +629,20 @@ class Admin:
 
         return scans.addCallback(done)
 
+    def _reload_config(self, call: Call) -> bytes:
+        reload = self.reload_config
+        if reload is None:
+            raise AdminError(409, "This station reads its configuration again only on SIGHUP")
+        self._log.info(
+            "Admin {user} from {peer} asked to read the configuration again",
+            user=call.admin.name,
+            peer=call.peer,
+        )
+        error = reload()
+        if error is not None:
+            raise AdminError(400, f"Reload refused, the running configuration is kept: {error}")
+        return _json({"reloaded": True})
+
     def _library(self, call: Call) -> bytes:
         mount = self._api_mount(call.params)
         programme = self._programme(mount)
@@ -659,6 +676,7 @@ COMMANDS = (
     Command("/api/v1/admin/skip", _ACT, API, ("mount",), Admin._skip),
     Command("/api/v1/admin/queue", _ACT, API, ("mount", "id", "path"), Admin._queue),
     Command("/api/v1/admin/reload", _ACT, API, ("mount",), Admin._reload),
+    Command("/api/v1/admin/reload-config", _ACT, API, (), Admin._reload_config),
     Command("/api/v1/admin/library", _READ, API, ("mount",), Admin._library),
     Command("/api/v1/admin/mounts", _READ, API, (), Admin._mounts),
     Command("/api/v1/admin/headcount", _READ, API, (), Admin._headcount),

@@ -1076,3 +1076,28 @@ class CrossSiteTests(SynchronousTestCase):
         )
         self.assertEqual(reply.status, 200)
         self.assertEqual(station.request("GET", "/admin/listmounts").status, 200)
+
+
+class ReloadConfigTests(SynchronousTestCase):
+    """
+    C{POST /api/v1/admin/reload-config} does what C{SIGHUP} does, when
+    the station was given a way to (L{Admin.reload_config}).
+    """
+
+    def test_reload(self) -> None:
+        station = Station(self)
+        self.assertEqual(station.api("/api/v1/admin/reload-config").status, 409)
+        asked: list[bool] = []
+
+        def reload() -> str | None:
+            asked.append(True)
+            return None
+
+        station.admin.reload_config = reload
+        reply = station.api("/api/v1/admin/reload-config")
+        self.assertEqual((reply.status, json.loads(reply.body)), (200, {"reloaded": True}))
+        self.assertEqual(asked, [True])
+        station.admin.reload_config = lambda: "radiod.toml line 3: server.port: bad"
+        reply = station.api("/api/v1/admin/reload-config")
+        self.assertEqual(reply.status, 400)
+        self.assertIn(b"line 3", reply.body)

@@ -25,6 +25,7 @@
     status: byId("status"),
     updated: byId("updated"),
     reload: byId("reload"),
+    reloadConfig: byId("reload-config"),
     mounts: byId("mounts"),
     noMounts: byId("no-mounts"),
     listenersChart: byId("listeners-chart"),
@@ -708,6 +709,18 @@
         );
       });
   }
+
+  page.reloadConfig.addEventListener("click", function () {
+    act(
+      page.reloadConfig,
+      function () {
+        return postJSON("/api/v1/admin/reload-config", {});
+      },
+      function () {
+        return "Configuration read again and applied";
+      }
+    );
+  });
 
   page.reload.addEventListener("click", function () {
     act(
