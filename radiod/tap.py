@@ -29,6 +29,7 @@ from radiod.station.service import StationService, check_music
 from radiod.station.steady import SteadyTime
 from radiod.station.worker import raise_file_limit
 from radiod.wire.accesslog import AppendFile
+from radiod.wire.admission import ListError
 
 __all__ = ["Options", "makeService"]
 
@@ -60,6 +61,9 @@ def makeService(options: Options) -> IService:
     pool = reactor.getThreadPool()  # type: ignore[attr-defined]
     try:
         station = StationService(config, reactor, thread_runner(reactor, pool))
+    except ListError as error:
+        # A listener allow or deny list that does not read: its own line.
+        raise SystemExit(f"twistd radiod: error: {error}") from None
     except (OSError, ValueError, SSLError) as error:
         # The TLS files are read here: an unreadable or malformed
         # certificate, key or authority file.

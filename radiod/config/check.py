@@ -35,6 +35,7 @@ __all__ = [
     "HLS_PART_RANGE",
     "HLS_SEGMENT_RANGE",
     "HLS_WINDOW_MAX",
+    "LIST_KEYS",
     "LOG_FORMATS",
     "METAINT_RANGE",
     "PLAYLIST_ORDERS",
@@ -141,6 +142,11 @@ WEBHOOK_EVENTS = (
 """
 The events a webhook may be sent.
 """
+LIST_KEYS = ("deny_agents_file", "allow_ips", "deny_ips")
+"""
+The keys, of the server and of each mount, naming the files of who may
+listen.
+"""
 PLAYLIST_SUFFIXES = (".m3u", ".pls", ".xspf")
 """
 The endings of playlist URLs, which no mount name may have.
@@ -170,6 +176,17 @@ def _check_mount_name(path: KeyPath, name: str) -> None:
         raise Invalid(path, f"must not end with .m3u, .pls or .xspf (playlist URLs): {name!r}")
 
 
+def _check_list(path: KeyPath, value: str, path_exists: Callable[[str], bool] | None) -> None:
+    """
+    Check a listener list's path: one line, and a file that exists (when
+    paths are checked).  Its entries are read and checked by
+    L{radiod.wire.admission}.
+    """
+    _one_line(path, value)
+    if value and path_exists is not None and not path_exists(value):
+        raise Invalid(path, f"no such file: {value}")
+
+
 def _check_range(path: KeyPath, value: float, low: float, high: float, unit: str = "") -> None:
     if not low <= value <= high:
         raise Invalid(path, f"must be between {low} and {high}{unit}, not {value}")
@@ -196,6 +213,12 @@ def _check_mount(index: int, mount: MountConfig, path_exists: Callable[[str], bo
             raise Invalid(at("push_to"), f"entry {position}: {e}") from None
     if len(set(mount.push_to)) < len(mount.push_to):
         raise Invalid(at("push_to"), "lists the same URL twice")
+    for field_name in LIST_KEYS:
+        _check_list(at(field_name), getattr(mount, field_name), path_exists)
+    if mount.fallback_when_full and not mount.fallback:
+        raise Invalid(
+            at("fallback_when_full"), "needs a fallback (the mount listeners beyond the limit hear)"
+        )
     if mount.music and path_exists is not None and not path_exists(mount.music):
         raise Invalid(at("music"), f"no such file or folder: {mount.music}")
     _check_range(at("metaint"), mount.metaint, *METAINT_RANGE)
@@ -502,8 +525,8 @@ def check(config: StationConfig, path_exists: Callable[[str], bool] | None) -> N
     Raise L{Invalid} for the first value in C{config} that cannot be used.
 
     @param config: the configuration.
-    @param path_exists: if given, C{music}, TLS and C{default_art} file
-        paths are checked with it.
+    @param path_exists: if given, C{music}, TLS, C{default_art} and
+        listener list file paths are checked with it.
     @raise Invalid: naming the key and the reason, without a file.
     """
     _check_range(("server", "port"), config.port, *PORT_RANGE)
@@ -561,6 +584,8 @@ def check(config: StationConfig, path_exists: Callable[[str], bool] | None) -> N
         raise Invalid(
             ("server", "log_format"), f'must be "text" or "json", not {config.log_format!r}'
         )
+    for key in LIST_KEYS:
+        _check_list(("server", key), getattr(config, key), path_exists)
     try:
         parse_networks(config.trusted_proxies)
     except ValueError as e:

@@ -25,6 +25,9 @@ is changed in place, keeping its music.  In short:
     password;
   - C{<hostname>} with the main port: C{public_url};
   - C{<logging><accesslog>}, in C{<paths><logdir>}: C{access_log}.
+  - C{<paths><deny-ip>} and C{<allow-ip>}: C{deny_ips} and
+    C{allow_ips}; a mount's C{<fallback-when-full>}, its
+    C{fallback_when_full}.
 
 Every element radiod does not support gets one warning, naming the file,
 the line and the element, such as C{icecast.xml line 17: <sources> is not
@@ -92,7 +95,6 @@ EXTRAS = (
     "playlist_log",
     "intro",
     "dump_file",
-    "fallback_when_full",
     "hidden",
     "username",
     "authentication",
@@ -201,10 +203,6 @@ class MountExtras:
     """
     The file Icecast wrote the stream to (radiod's C{record} writes one
     file per show into its folder instead).
-    """
-    fallback_when_full: bool = False
-    """
-    Whether listeners beyond C{max_listeners} go to the fallback.
     """
     hidden: bool = False
     """
@@ -976,9 +974,7 @@ class _Reading:
                 "dump-file": dump_file,
                 "intro": keep("intro", "radiod plays no intro"),
                 "fallback-mount": text("fallback"),
-                "fallback-when-full": keep(
-                    "fallback_when_full", "radiod refuses listeners beyond the limit", True
-                ),
+                "fallback-when-full": lambda child: put("fallback_when_full", _flag(child), child),
                 "fallback-override": lambda child: put("fallback_override", _flag(child), child),
                 "max-listeners": max_listeners,
                 "charset": charset,
@@ -1088,15 +1084,14 @@ class _Reading:
             self._extras["aliases"] = (*self._extras.get("aliases", ()), found)
             self._extra(child, "aliases", "radiod has no aliases yet")
 
-        addresses = self._unsupported_with("radiod has no lists of addresses")
         self._children(
             element,
             {
                 "basedir": self._unsupported_with("radiod does not chroot"),
                 "logdir": log_dir,
                 "pidfile": self._unsupported_with("twistd's --pidfile sets it"),
-                "deny-ip": addresses,
-                "allow-ip": addresses,
+                "deny-ip": lambda e: self._set(e, "deny_ips", e.text),
+                "allow-ip": lambda e: self._set(e, "allow_ips", e.text),
                 "ssl-certificate": certificate,
                 "ssl-allowed-ciphers": self._unsupported_with("radiod uses Twisted's TLS defaults"),
                 "webroot": self._kept("webroot", "radiod serves no files from it yet"),
@@ -1380,6 +1375,7 @@ class _Reading:
             element = draft.elements["fallback"]
             if not draft.live_only:
                 draft.unset("fallback")
+                draft.unset("fallback_when_full")
                 self._caveat(element, f"{draft.name} plays music between shows instead")
             elif target not in drafts:
                 named(str(target), element, element)
@@ -1387,6 +1383,15 @@ class _Reading:
                     element,
                     f"radiod declares {target} as a live-only mount (it cannot fall back to "
                     "a file)",
+                )
+        for draft in drafts.values():
+            if draft.values.get("fallback_when_full") and not draft.values.get("fallback"):
+                when_full = draft.elements["fallback_when_full"]
+                draft.unset("fallback_when_full")
+                self._caveat(
+                    when_full,
+                    f"{draft.name} has no fallback mount, so its listeners beyond the limit "
+                    "are refused",
                 )
         order = list(drafts.values())
         if shoutcast is not None:

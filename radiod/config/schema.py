@@ -268,6 +268,30 @@ class MountConfig:
     Whether listeners moved to the fallback come back when a live source
     returns.
     """
+    fallback_when_full: bool = _setting(False, values.boolean)
+    """
+    Whether listeners beyond L{max_listeners} hear the L{fallback} mount
+    instead of being refused (Icecast's C{fallback-when-full}).
+    """
+    deny_agents_file: str = _setting("", values.string)
+    """
+    A file of user agents refused on this mount, one pattern per line
+    (C{*} for any characters), replacing the station's
+    L{StationConfig.deny_agents_file}; empty for the station's (see
+    L{radiod.wire.admission}).
+    """
+    allow_ips: str = _setting("", values.string)
+    """
+    A file of the only addresses and CIDR networks that may listen to
+    this mount, one per line, replacing the station's
+    L{StationConfig.allow_ips}; empty for the station's.
+    """
+    deny_ips: str = _setting("", values.string)
+    """
+    A file of addresses and CIDR networks refused on this mount,
+    replacing the station's L{StationConfig.deny_ips}; empty for the
+    station's.
+    """
     source_password: str = _setting("", values.string)
     """
     The password a live source for this mount gives; empty to use the
@@ -543,6 +567,23 @@ class StationConfig:
     The addresses and CIDR networks of reverse proxies whose
     C{X-Forwarded-For} header names the client (see L{radiod.forwarded});
     empty to ignore the header.
+    """
+    deny_agents_file: str = _setting("", values.string)
+    """
+    A file of user agents refused (C{403}), one pattern per line, C{*}
+    for any characters, without regard to case (see
+    L{radiod.wire.admission}); empty for none.  Read again on a reload.
+    """
+    allow_ips: str = _setting("", values.string)
+    """
+    A file of the only addresses and CIDR networks that may listen, one
+    per line; empty to let every address listen.  Read again on a
+    reload.
+    """
+    deny_ips: str = _setting("", values.string)
+    """
+    A file of addresses and CIDR networks that may not listen (C{403}),
+    one per line; empty for none.  Read again on a reload.
     """
     cache_dir: str = _setting("", values.string)
     """

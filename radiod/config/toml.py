@@ -22,8 +22,9 @@ relative C{record_dir} set otherwise are taken from the working
 directory.  So is C{state_dir}: relative to the file's folder when the file
 sets it, else to the working directory (its default is C{"state"}).  So is
 C{cache_dir}, whose default is C{"cache"} in the state folder.  A relative
-C{access_log} path, the TLS files and C{default_art} are taken the same
-way.
+C{access_log} path, the TLS files, C{default_art} and the listener lists
+(C{deny_agents_file}, C{allow_ips}, C{deny_ips}, the server's and each
+mount's) are taken the same way.
 
 C{tomllib} reads the values; a small reader of its own finds the line
 each key is on (L{find_key_line}), for the messages.
@@ -40,7 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from radiod.config.check import check
+from radiod.config.check import LIST_KEYS, check
 from radiod.config.errors import ConfigError, Invalid, KeyPath, format_key_path
 from radiod.config.schema import (
     MountConfig,
@@ -328,10 +329,21 @@ def load_config(
                 "default_art",
                 "geoip_database",
                 "icecast_config",
+                *LIST_KEYS,
             )
             if folder and getattr(config, key) and key in server_keys
         }
         config = replace(config, **paths)
+        if folder and "mount" in document:
+            listed: list[MountConfig] = []
+            for m, table in zip(config.mounts, document["mount"], strict=True):
+                lists: dict[str, Any] = {
+                    key: os.path.join(folder, getattr(m, key))
+                    for key in LIST_KEYS
+                    if getattr(m, key) and key in table
+                }
+                listed.append(replace(m, **lists))
+            config = replace(config, mounts=tuple(listed))
         check(config, path_exists)
     except Invalid as e:
         raise _file_error(filename, text, e) from None

@@ -612,7 +612,9 @@ class StationService(MultiService):
         C{rescan_interval} or C{live_only} swaps the programme from the
         next frame.  New mounts start; a removed mount moves its listeners
         to its fallback, or closes them cleanly.  Passwords, limits and
-        timeouts apply at once.  The port, interface and number of worker
+        timeouts apply at once, and the lists of who may listen are read
+        again for new listeners (a list that cannot be read keeps the
+        rules in force).  The port, interface and number of worker
         processes need a restart: changes to them are logged and ignored.
 
         @param config: the new, validated configuration.
@@ -648,6 +650,7 @@ class StationService(MultiService):
         if any(getattr(old, key) != getattr(config, key) for key in outbound):
             self._replace_outbound(config)
         self.config = config
+        self.factory.reread_lists(config)
         self.factory.config = share_limits(config)
         if self.factory.sources is not None:
             self.factory.sources.reconfigure(config)

@@ -29,6 +29,7 @@ from radiod.hls.sessions import HlsSession, new_token
 from radiod.hls.store import SegmentStore
 from radiod.web.site import StationRequest, StationResource, refuse
 from radiod.wire.accesslog import Access
+from radiod.wire.admission import refusal
 from radiod.wire.server import RadioFactory
 from radiod.wire.stream import CORS
 
@@ -106,6 +107,9 @@ class HlsResource(StationResource):
         if found_output is None:
             return refuse(request, self.factory, 404, "File Not Found")
         output, rest = found_output
+        refused = self._forbidden(request, output)
+        if refused is not None:
+            return refused
         if rest == ["index.m3u8"]:
             start = request.text_args().get("start", [""])[0]
             if start and self._start(output.renditions.get(output.name), start) is None:
@@ -131,6 +135,29 @@ class HlsResource(StationResource):
                 return refuse(request, self.factory, 404, "Segment not available")
             return self._send(request, segment.data, _TYPES[rendition.extension], _IMMUTABLE)
         return self._part(request, rendition, sequence, int(found.group(2)))
+
+    def _forbidden(self, request: StationRequest, output: HlsOutput) -> bytes | None:
+        """
+        Refuse a client the lists of who may listen to the output's mount
+        turn away (see L{radiod.wire.admission}): C{403}, and one log line
+        naming the list; C{None} for a client that may listen.
+        """
+        rules = self.factory.admission.rules_for(output.mount.name)
+        reason = refusal(rules, request.client_host, request.header("User-Agent") or "")
+        if reason is None:
+            return None
+        self.factory.refused += 1
+        _log.warn(
+            "Refused HLS listener {peer} on {mount}: 403 {reason}",
+            peer=request.peer_name,
+            mount=output.mount.name,
+            reason=reason,
+        )
+        request.setResponseCode(403)
+        request.setHeader("Content-Type", "text/plain; charset=utf-8")
+        for name, value in CORS:
+            request.setHeader(name, value)
+        return b"403 Forbidden\n"
 
     def _find(self, segments: list[bytes]) -> tuple[HlsOutput, list[str]] | None:
         """

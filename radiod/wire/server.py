@@ -58,6 +58,7 @@ from radiod.ingest.sources import SourceRefused, Sources
 from radiod.interfaces import MakeConverter
 from radiod.request import Request, RequestError, RequestParser, build_response_head
 from radiod.wire.accesslog import Access, mask_target
+from radiod.wire.admission import Admission, ListError, read_admission, refusal
 from radiod.wire.handover import ReplyTransport, handed_over
 from radiod.wire.limits import (
     AddressLimit,
@@ -147,7 +148,11 @@ class RadioFactory(Factory):
         here from the origin, and gives a Deferred that fires once its
         audio is on air (C{None} for a mount that is not the origin's);
         C{None} elsewhere.
+    @ivar admission: who may listen to each mount, read from the lists
+        the configuration names (see L{radiod.wire.admission}).
     """
+
+    _log = Logger()
 
     def __init__(
         self,
@@ -165,6 +170,8 @@ class RadioFactory(Factory):
             L{sources} (otherwise they are refused with 405).
         @param converters: starts converters that put live audio on air in
             its mount's format; without them it plays as it comes.
+        @raise ListError: when a list of who may listen that C{config}
+            names cannot be read (they are read here, before serving).
         """
         self.clock = clock
         self.config = config
@@ -193,6 +200,26 @@ class RadioFactory(Factory):
         self.keepalive = Keepalive()
         self.admin_access = AdminAccess.for_config(lambda: self.config)
         self._trusted: tuple[tuple[str, ...], tuple[Network, ...]] = ((), ())
+        self.admission: Admission = read_admission(config)
+
+    def reread_lists(self, config: StationConfig) -> bool:
+        """
+        Read the lists of who may listen again (blocking: on a reload), for
+        the listeners who come next.  A list that cannot be read is logged
+        and the rules in force are kept.
+
+        @param config: the configuration naming the lists.
+        @return: whether the new rules are in force.
+        """
+        try:
+            self.admission = read_admission(config)
+        except ListError as error:
+            self._log.error(
+                "Listener lists not reloaded, keeping the ones in force: {error}",
+                error=str(error),
+            )
+            return False
+        return True
 
     @property
     def trusted_proxies(self) -> tuple[Network, ...]:
@@ -821,7 +848,9 @@ class RadioProtocol(Protocol):
         path = request.path
         stream = path in self.radio.mounts or path.startswith("/;")
         if stream and method in ("GET", "HEAD"):
-            self._stream(request, self.radio.default_mount.name if path[:2] == "/;" else path)
+            name = self.radio.default_mount.name if path[:2] == "/;" else path
+            if not self._forbidden(request, name):
+                self._stream(request, name)
             return
         site = self.radio.site
         sources = self.radio.sources
@@ -834,6 +863,34 @@ class RadioProtocol(Protocol):
             self.refuse(405, "Method Not Allowed", request)
             return
         self._hand_off()
+
+    def _forbidden(self, request: Request, name: str) -> bool:
+        """
+        Refuse a listener that the lists of who may listen to C{name} turn
+        away: C{403}, before anything of the stream is sent, and one log
+        line naming the list.
+
+        @return: whether it was refused.
+        """
+        rules = self.radio.admission.rules_for(name)
+        reason = refusal(rules, self.client, request.header("User-Agent") or "")
+        if reason is None:
+            return False
+        self._move(Phase.ANSWERING)
+        self.radio.refused += 1
+        self._log.warn(
+            "Refused listener {peer} on {mount}: 403 {reason}",
+            peer=self.peer,
+            mount=name,
+            reason=reason,
+        )
+        self.reply(
+            403,
+            [("Content-Type", "text/plain; charset=utf-8"), *CORS],
+            b"403 Forbidden\n",
+            head_only=request.method == "HEAD",
+        )
+        return True
 
     def _hand_off(self) -> None:
         """
@@ -919,21 +976,25 @@ class RadioProtocol(Protocol):
                 self._move(Phase.ANSWERING)
                 self._await_audio(request, name, coming)
                 return
-        refusal = None
+        refused = None
         limit = self.radio.config.max_listeners
         if mount is None:
-            refusal = 404, "Source not live"
+            refused = 404, "Source not live"
         elif limit and self.radio.listener_count >= limit:
-            refusal = 503, "Server full: too many listeners"
-        elif mount.config.max_listeners and len(mount.listeners) >= mount.config.max_listeners:
-            refusal = 503, f"Mount {mount.name} is full: too many listeners"
-        if refusal is not None:
+            refused = 503, "Server full: too many listeners"
+        elif _full(mount):
+            overflow = self._overflow(mount)
+            if overflow is None:
+                refused = 503, f"Mount {mount.name} is full: too many listeners"
+            else:
+                mount, name = overflow, overflow.name
+        if refused is not None:
             self._move(Phase.ANSWERING)
-            peer = self.radio.next_peer() if refusal[0] == 503 else None
+            peer = self.radio.next_peer() if refused[0] == 503 else None
             if peer is not None:
-                self._redirect(request, peer, refusal[1])
+                self._redirect(request, peer, refused[1])
                 return
-            self.refuse(refusal[0], refusal[1], request)
+            self.refuse(refused[0], refused[1], request)
             return
         assert mount is not None and self.transport is not None
         offset = request.query.get("offset")
@@ -981,6 +1042,31 @@ class RadioProtocol(Protocol):
             home=name,
             user_agent=request.header("User-Agent") or "",
         )
+
+    def _overflow(self, full: Mount) -> Mount | None:
+        """
+        The mount a listener turned away by C{full}'s own limit hears
+        instead, when C{full} sends its extra listeners to its fallback
+        (C{fallback_when_full}): the first mount with audio and room along
+        the fallback chain, or C{None} to refuse the listener.
+        """
+        mount = full
+        seen = {full.name}
+        while mount.config.fallback_when_full and mount.config.fallback:
+            target = self.radio.fallbacks.resolve(mount.config.fallback)
+            if target is None or target.name in seen:
+                return None
+            seen.add(target.name)
+            if not _full(target):
+                self._log.info(
+                    "Mount {mount} is full; listener {peer} hears {fallback}",
+                    mount=full.name,
+                    peer=self.peer,
+                    fallback=target.name,
+                )
+                return target
+            mount = target
+        return None
 
     def _shift(self, mount: Mount, offset: str) -> Mount | None:
         """
@@ -1038,3 +1124,11 @@ class RadioProtocol(Protocol):
                 self._stream(request, name, waited=True)
 
         waiting.addBoth(answer)
+
+
+def _full(mount: Mount) -> bool:
+    """
+    Whether C{mount} has as many listeners as its own limit allows.
+    """
+    limit = mount.config.max_listeners
+    return bool(limit) and len(mount.listeners) >= limit

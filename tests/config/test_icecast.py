@@ -431,6 +431,77 @@ class CheckTests(SynchronousTestCase):
         )
 
 
+class ListenerListTests(SynchronousTestCase):
+    """
+    C{<paths><deny-ip>} and C{<allow-ip>} become the station's
+    C{deny_ips} and C{allow_ips}; a mount's C{<fallback-when-full>} its
+    C{fallback_when_full}.
+    """
+
+    def test_address_lists(self) -> None:
+        """
+        The files of denied and allowed addresses carry over, without a
+        warning.
+        """
+        result = load(
+            "<icecast><paths><deny-ip>/etc/icecast/deny.txt</deny-ip>"
+            "<allow-ip>/etc/icecast/allow.txt</allow-ip></paths></icecast>"
+        )
+        station = result.station
+        self.assertEqual(
+            (station.deny_ips, station.allow_ips),
+            ("/etc/icecast/deny.txt", "/etc/icecast/allow.txt"),
+        )
+        self.assertEqual(result.warnings, ())
+
+    def test_missing_list(self) -> None:
+        """
+        With C{path_exists}, a list file that does not exist blames its
+        element.
+        """
+        with self.assertRaises(ConfigError) as caught:
+            load(
+                "<icecast>\n<paths>\n<deny-ip>/nothere.txt</deny-ip>\n</paths>\n</icecast>",
+                path_exists=lambda path: False,
+            )
+        self.assertEqual(
+            str(caught.exception), "icecast.xml line 3: <deny-ip>: no such file: /nothere.txt"
+        )
+
+    def test_fallback_when_full(self) -> None:
+        """
+        A mount with a fallback that sends its extra listeners there keeps
+        doing so, without a warning.
+        """
+        result = load(
+            "<icecast><mount><mount-name>/live</mount-name>"
+            "<fallback-mount>/auto</fallback-mount>"
+            "<fallback-when-full>1</fallback-when-full></mount>"
+            "<mount><mount-name>/auto</mount-name></mount></icecast>"
+        )
+        live = result.station.mounts[1]
+        self.assertEqual((live.fallback, live.fallback_when_full), ("/auto", True))
+        self.assertEqual(result.warnings, ())
+
+    def test_fallback_when_full_without_fallback(self) -> None:
+        """
+        Without a fallback mount, C{<fallback-when-full>} has nowhere to
+        send listeners: it is warned about and left off.
+        """
+        result = load(
+            "<icecast>\n<mount>\n<mount-name>/live</mount-name>\n"
+            "<fallback-when-full>1</fallback-when-full>\n</mount>\n</icecast>"
+        )
+        self.assertFalse(result.station.mounts[1].fallback_when_full)
+        self.assertEqual(
+            result.warnings,
+            (
+                "icecast.xml line 4: <fallback-when-full>: /live has no fallback mount, "
+                "so its listeners beyond the limit are refused",
+            ),
+        )
+
+
 class FixtureTests(IcecastTestCase):
     """
     The example configurations in C{tests/fixtures/icecast}, in the shapes
@@ -584,6 +655,7 @@ class FixtureTests(IcecastTestCase):
                 max_listeners=500,
                 fallback="/autodj",
                 fallback_override=True,
+                fallback_when_full=True,
                 burst_size=65536,
                 queue_size=524288,
                 public=True,
@@ -647,7 +719,6 @@ class FixtureTests(IcecastTestCase):
                 name="/studio",
                 intro="/srv/radio/studio-intro.mp3",
                 dump_file="/var/lib/radio/studio.mp3",
-                fallback_when_full=True,
                 authentication=ListenerAuth(
                     "htpasswd",
                     (("filename", "/etc/radio/listeners.htpasswd"), ("allow_duplicate_users", "0")),
@@ -686,7 +757,6 @@ class FixtureTests(IcecastTestCase):
             (44, "master-username"),
             (45, "master-password"),
             (59, "intro"),
-            (69, "fallback-when-full"),
             (80, "dump-file"),
             (81, "intro"),
             (82, "authentication"),

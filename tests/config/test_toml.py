@@ -229,6 +229,55 @@ class LoadConfigTests(SynchronousTestCase):
         )
         self.assertEqual(load_config(text).default_mount.record_dir, "shows")
 
+    def test_listener_lists(self) -> None:
+        """
+        The listener lists, the server's and each mount's, are empty by
+        default; relative paths set in the file are taken from the file's
+        folder, absolute ones kept; with C{path_exists}, a missing one is
+        an error naming its key and line.
+        """
+        self.assertEqual(
+            (StationConfig().deny_agents_file, StationConfig().allow_ips, StationConfig().deny_ips),
+            ("", "", ""),
+        )
+        self.assertFalse(MountConfig().fallback_when_full)
+        text = (
+            '[server]\ndeny_agents_file = "agents.txt"\nallow_ips = "/abs/allow.txt"\n'
+            'deny_ips = "deny.txt"\n[[mount]]\nname = "/a"\ndeny_ips = "a-deny.txt"\n'
+            '[[mount]]\nname = "/b"\n'
+        )
+        etc = os.path.join("etc", "radiod.toml")
+        config = load_config(text, etc)
+        self.assertEqual(
+            (config.deny_agents_file, config.allow_ips, config.deny_ips),
+            (os.path.join("etc", "agents.txt"), "/abs/allow.txt", os.path.join("etc", "deny.txt")),
+        )
+        self.assertEqual(
+            [(m.deny_ips, m.allow_ips, m.deny_agents_file) for m in config.mounts],
+            [(os.path.join("etc", "a-deny.txt"), "", ""), ("", "", "")],
+        )
+        with self.assertRaises(ConfigError) as caught:
+            load_config(text, etc, path_exists=lambda path: not path.endswith("a-deny.txt"))
+        self.assertEqual(
+            str(caught.exception),
+            f"{etc} line 7: mount[0].deny_ips: no such file: {os.path.join('etc', 'a-deny.txt')}",
+        )
+
+    def test_fallback_when_full(self) -> None:
+        """
+        C{fallback_when_full} needs a fallback to send listeners to.
+        """
+        text = '[[mount]]\nname = "/a"\nlive_only = true\nfallback_when_full = true\n'
+        with self.assertRaises(ConfigError) as caught:
+            load_config(text)
+        self.assertEqual(
+            str(caught.exception),
+            "radiod.toml line 4: mount[0].fallback_when_full: needs a fallback "
+            "(the mount listeners beyond the limit hear)",
+        )
+        config = load_config(text + 'fallback = "/b"\n[[mount]]\nname = "/b"\n')
+        self.assertTrue(config.mounts[0].fallback_when_full)
+
     def test_state_dir(self) -> None:
         """
         C{state_dir} is empty by default, meaning C{"state"} in the working
