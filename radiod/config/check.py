@@ -629,6 +629,7 @@ def check(config: StationConfig, path_exists: Callable[[str], bool] | None) -> N
             )
     _check_range(("server", "stats_days"), config.stats_days, 0, 100000, " days")
     _one_line(("server", "geoip_database"), config.geoip_database)
+    _one_line(("server", "playlist_log"), config.playlist_log)
     if config.geoip_database and path_exists is not None:
         if not path_exists(config.geoip_database):
             raise Invalid(("server", "geoip_database"), f"no such file: {config.geoip_database}")

@@ -24,7 +24,8 @@ is changed in place, keeping its music.  In short:
   - C{<authentication>}: the source password and the admin user and
     password;
   - C{<hostname>} with the main port: C{public_url};
-  - C{<logging><accesslog>}, in C{<paths><logdir>}: C{access_log}.
+  - C{<logging><accesslog>} and C{<playlistlog>}, in C{<paths><logdir>}:
+    C{access_log} and C{playlist_log}.
   - C{<paths><deny-ip>} and C{<allow-ip>}: C{deny_ips} and
     C{allow_ips}; a mount's C{<fallback-when-full>}, its
     C{fallback_when_full}.
@@ -92,7 +93,6 @@ EXTRAS = (
     "aliases",
     "log_dir",
     "error_log",
-    "playlist_log",
     "intro",
     "dump_file",
     "hidden",
@@ -257,10 +257,6 @@ class IcecastExtras:
     error_log: str = ""
     """
     The server log, with L{log_dir} (radiod's goes where twistd puts it).
-    """
-    playlist_log: str = ""
-    """
-    The log of titles played, with L{log_dir}.
     """
     default_mount: MountExtras | None = None
     """
@@ -584,6 +580,7 @@ class _Reading:
         self._certificate: _Element | None = None
         self._log_dir: _Element | None = None
         self._access_log: _Element | None = None
+        self._playlist_log: _Element | None = None
         self._extras: dict[str, Any] = {}
         self._mount_extras: dict[str, dict[str, Any]] = {}
 
@@ -1104,15 +1101,16 @@ class _Reading:
         def access_log(child: _Element) -> None:
             self._access_log = child
 
+        def playlist_log(child: _Element) -> None:
+            self._playlist_log = child
+
         rotation = self._unsupported_with("radiod leaves log rotation to logrotate")
         self._children(
             element,
             {
                 "accesslog": access_log,
                 "errorlog": self._kept("error_log", "radiod logs where twistd's --logfile says"),
-                "playlistlog": self._kept(
-                    "playlist_log", "radiod keeps its play history in state_dir"
-                ),
+                "playlistlog": playlist_log,
                 "loglevel": self._unsupported_with("radiod logs every level"),
                 "logsize": rotation,
                 "logarchive": rotation,
@@ -1298,10 +1296,11 @@ class _Reading:
         self._set(element, "public_url", url)
 
     def _resolve_files(self) -> None:
-        if self._access_log is not None:
+        for log, key in ((self._access_log, "access_log"), (self._playlist_log, "playlist_log")):
+            if log is None:
+                continue
             folder = self._log_dir.text if self._log_dir is not None else ""
-            path = os.path.join(folder, self._access_log.text)
-            self._set(self._access_log, "access_log", path)
+            self._set(log, key, os.path.join(folder, log.text))
             if self._log_dir is not None:
                 self._map(self._log_dir)
         if self._log_dir is not None and id(self._log_dir) not in self._done:

@@ -78,6 +78,7 @@ COMMENTS: Mapping[str, Mapping[str, str]] = {
         "stats_days": "Days listener sessions are kept; 0 to keep them forever.",
         "geoip_database": "A MaxMind-format country database (.mmdb) for the sessions.",
         "icecast_config": "An Icecast icecast.xml the server and mounts are taken from.",
+        "playlist_log": "Icecast's playlist log (time|mount|listeners|title), or -.",
         "stats_addresses": '"hashed" or "plain" client addresses in the sessions.',
     },
     "mount": {

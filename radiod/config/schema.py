@@ -653,6 +653,13 @@ class StationConfig:
     """
     Days listener sessions are kept; 0 to keep them forever.
     """
+    playlist_log: str = _setting("", values.string)
+    """
+    A file a line is appended to at each track change, as Icecast's
+    playlist log writes it (C{time|mount|listeners|title}; see
+    L{radiod.station.playlistlog}); C{"-"} for standard output; empty for
+    none.
+    """
     icecast_config: str = _setting("", values.string)
     """
     An Icecast 2.4 C{icecast.xml} whose server, mounts and relays the

@@ -313,12 +313,14 @@ def load_config(
             config = replace(config, state_dir=os.path.join(folder, config.state_dir))
         if folder and config.cache_dir and "cache_dir" in document.get("server", {}):
             config = replace(config, cache_dir=os.path.join(folder, config.cache_dir))
-        if (
-            folder
-            and config.access_log not in ("", "-")
-            and "access_log" in document.get("server", {})
-        ):
-            config = replace(config, access_log=os.path.join(folder, config.access_log))
+        for log in ("access_log", "playlist_log"):
+            if (
+                folder
+                and getattr(config, log) not in ("", "-")
+                and log in document.get("server", {})
+            ):
+                moved: dict[str, Any] = {log: os.path.join(folder, getattr(config, log))}
+                config = replace(config, **moved)
         server_keys = document.get("server", {})
         paths: dict[str, Any] = {
             key: os.path.join(folder, getattr(config, key))

@@ -63,6 +63,7 @@ from radiod.station.listen import (
     ReusePortEndpoint,
     endpoint_description,
 )
+from radiod.station.playlistlog import PlaylistLog
 from radiod.station.workers import WorkerPool
 from radiod.tls import load_trust, tls_endpoint_description
 from radiod.web.admin import Admin
@@ -300,6 +301,13 @@ class StationService(MultiService):
                 lambda: self.config.default_mount.station_name,
             ),
         )
+        self.playlist_log: PlaylistLog | None = None
+        if config.playlist_log:
+            writer = AccessLog(config.playlist_log, reactor, runner)
+            writer.setServiceParent(self)
+            self.playlist_log = PlaylistLog(writer)
+            for name in self._configured():
+                self.playlist_log.watch(self.mounts[name])
         self.announcer = Announcer(reactor, *self._outbound(config))
         for name in self._configured():
             self.announcer.watch(self.mounts[name])
@@ -660,6 +668,8 @@ class StationService(MultiService):
         self.factory.fallbacks.rebalance()
         if self.access_log is not None:
             self.access_log.reopen()
+        if self.playlist_log is not None:
+            self.playlist_log.writer.reopen()
         for mount in self.mounts.values():
             playlist: object = mount.switch.playlist if mount.switch is not None else None
             if isinstance(playlist, Programme):
@@ -749,6 +759,8 @@ class StationService(MultiService):
         self.mounts.add(mount)
         self.factory.fallbacks.watch(mount)
         self.announcer.watch(mount)
+        if self.playlist_log is not None:
+            self.playlist_log.watch(mount)
         mount.start()
         started: list[Relay | RelayOut] = list(self._add_relays_out(config))
         if config.relay:
@@ -762,6 +774,8 @@ class StationService(MultiService):
     def _remove_mount(self, name: str, wanted: dict[str, MountConfig]) -> None:
         mount = self.mounts.pop(name)
         self.announcer.forget(name)
+        if self.playlist_log is not None:
+            self.playlist_log.forget(name)
         self._stop_relays(name)
         fallback = mount.config.fallback if mount.config.fallback in wanted else ""
         target = self.factory.fallbacks.resolve(fallback) if fallback else None

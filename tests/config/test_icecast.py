@@ -642,6 +642,7 @@ class FixtureTests(IcecastTestCase):
         self.assertEqual(station.public_url, "http://radio.example.org:8100")
         self.assertEqual(station.origin, "http://origin.example.org:8200")
         self.assertEqual(station.access_log, "/var/log/radio/access.log")
+        self.assertEqual(station.playlist_log, "/var/log/radio/playlist.log")
         self.assertEqual(
             [m.name for m in station.mounts], ["/studio", "/stream", "/news", "/autodj"]
         )
@@ -706,8 +707,8 @@ class FixtureTests(IcecastTestCase):
             ("Studio B, Lyon", "ops@radio.example.org", "radio.example.org"),
         )
         self.assertEqual(
-            (extras.webroot, extras.log_dir, extras.error_log, extras.playlist_log),
-            ("/srv/radio/web", "/var/log/radio", "error.log", "playlist.log"),
+            (extras.webroot, extras.log_dir, extras.error_log),
+            ("/srv/radio/web", "/var/log/radio", "error.log"),
         )
         self.assertEqual(
             extras.aliases,
@@ -766,7 +767,6 @@ class FixtureTests(IcecastTestCase):
             (99, "alias"),
             (100, "alias"),
             (105, "errorlog"),
-            (106, "playlistlog"),
         ]
         self.assertEqual([(origin.line, origin.element) for origin in result.warned], expected)
         self.assertWarned(
