@@ -198,11 +198,13 @@ class HlsEndToEndTests(TestCase):
             "/hls/stream/stream/list.m3u8": 404,
             "/hls/stream/stream/1.mp3": 404,
             "/hls/stream/stream/../index.m3u8": 404,
-            f"/hls/stream/stream/{last[0] + 9}.0.mp3": 404,
+            # Far enough ahead that new segments made meanwhile, on a
+            # loaded machine, never reach them.
+            f"/hls/stream/stream/{last[0] + 100}.0.mp3": 404,
             "/hls/stream/stream/media.m3u8?_HLS_part=1": 400,
             "/hls/stream/stream/media.m3u8?_HLS_msn=x": 400,
             "/hls/stream/stream/media.m3u8?_HLS_msn=-1": 400,
-            f"/hls/stream/stream/media.m3u8?_HLS_msn={last[0] + 3}": 400,
+            f"/hls/stream/stream/media.m3u8?_HLS_msn={last[0] + 100}": 400,
         }
         before = listener.received
         for path, status in bad.items():
