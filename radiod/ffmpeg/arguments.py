@@ -22,6 +22,7 @@ from radiod.audio.splice import (
 
 __all__ = [
     "MIN_TIMEOUT",
+    "PIPED_MP3_INPUT",
     "UNKNOWN_DURATION_TIMEOUT",
     "convert_arguments",
     "crossfade_arguments",
@@ -86,6 +87,26 @@ def format_output(target: AudioFormat) -> list[str]:
     ]
 
 
+PIPED_MP3_INPUT = (
+    "-fflags",
+    "nobuffer",
+    "-probesize",
+    "32",
+    "-analyzeduration",
+    "0",
+    "-f",
+    "mp3",
+    "-i",
+    "pipe:0",
+    "-map",
+    "0:a:0",
+)
+"""
+The input options of a command reading MP3 from its standard input with no
+probing delay, its first audio stream taken.
+"""
+
+
 def _piped(ffmpeg: str, output: list[str]) -> list[str]:
     """
     A command line reading MP3 from standard input with no probing delay
@@ -98,18 +119,7 @@ def _piped(ffmpeg: str, output: list[str]) -> list[str]:
         "-nostdin",
         "-loglevel",
         "error",
-        "-fflags",
-        "nobuffer",
-        "-probesize",
-        "32",
-        "-analyzeduration",
-        "0",
-        "-f",
-        "mp3",
-        "-i",
-        "pipe:0",
-        "-map",
-        "0:a:0",
+        *PIPED_MP3_INPUT,
         *output,
         "-flush_packets",
         "1",

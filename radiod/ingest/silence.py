@@ -53,6 +53,7 @@ from radiod.audio.frames import Frame
 from radiod.broadcast.live import LiveSource
 from radiod.broadcast.mount import Mount
 from radiod.broadcast.switch import Switch
+from radiod.ffmpeg.arguments import PIPED_MP3_INPUT
 from radiod.ffmpeg.process import FfmpegProcess
 from radiod.reconnect import backoff
 
@@ -246,18 +247,7 @@ def level_arguments(ffmpeg: str, sample_rate: int) -> list[str]:
         "-nostats",
         "-loglevel",
         "level+info",
-        "-fflags",
-        "nobuffer",
-        "-probesize",
-        "32",
-        "-analyzeduration",
-        "0",
-        "-f",
-        "mp3",
-        "-i",
-        "pipe:0",
-        "-map",
-        "0:a:0",
+        *PIPED_MP3_INPUT,
         "-af",
         measure,
         "-f",
