@@ -252,6 +252,8 @@ def _check_mount(index: int, mount: MountConfig, path_exists: Callable[[str], bo
     _check_range(at("request_queue"), mount.request_queue, 1, REQUEST_QUEUE_MAX)
     _check_range(at("silence_timeout"), mount.silence_timeout, 0.0, 3600.0, " seconds")
     _check_range(at("silence_threshold"), mount.silence_threshold, -90.0, -10.0, " dBFS")
+    _check_intro_and_dump(at, mount, path_exists)
+    _check_auth(at, mount)
     names: dict[str, int] = {}
     for number, playlist in enumerate(mount.playlists):
         _check_playlist(("mount", index, "playlist", number), playlist, path_exists)
@@ -261,6 +263,107 @@ def _check_mount(index: int, mount: MountConfig, path_exists: Callable[[str], bo
                 f"{playlist.name!r} is already the name of playlist[{names[playlist.name]}]",
             )
         names[playlist.name] = number
+
+
+AUTH_URL_KEYS = (
+    "auth_listener_add",
+    "auth_listener_remove",
+    "auth_mount_add",
+    "auth_mount_remove",
+    "auth_stream",
+)
+"""
+The mount keys that name an authentication URL (Icecast's URL
+authentication; see L{radiod.outbound.urlauth}).
+"""
+
+DUMP_ROTATE_MAX = 31 * 86400.0
+"""
+The longest a dump file may be written before a new one starts.
+"""
+
+AUTH_FAILURE = ("deny", "allow")
+"""
+The values of a mount's C{auth_failure}.
+"""
+
+
+def _check_intro_and_dump(
+    at: Callable[[str], KeyPath], mount: MountConfig, path_exists: Callable[[str], bool] | None
+) -> None:
+    """
+    Check a mount's intro (a file that exists, when paths are checked)
+    and its dump file's rotation.
+    """
+    for key in ("intro", "dump_file"):
+        _one_line(at(key), getattr(mount, key))
+    if mount.intro and path_exists is not None and not path_exists(mount.intro):
+        raise Invalid(at("intro"), f"no such file: {mount.intro}")
+    if mount.dump_size < 0:
+        raise Invalid(at("dump_size"), f"must be 0 (no limit) or more, not {mount.dump_size}")
+    _check_range(at("dump_rotate"), mount.dump_rotate, 0.0, DUMP_ROTATE_MAX, " seconds")
+    for key in ("dump_size", "dump_rotate"):
+        if getattr(mount, key) and not mount.dump_file:
+            raise Invalid(at(key), "needs dump_file")
+
+
+def _check_auth(at: Callable[[str], KeyPath], mount: MountConfig) -> None:
+    """
+    Check a mount's URL authentication keys: C{http://} or C{https://}
+    URLs, headers of the form C{name: value}, a timeout and a policy.
+    """
+    for key in AUTH_URL_KEYS:
+        url = getattr(mount, key)
+        if url:
+            try:
+                parse_http_url(url)
+            except ValueError as e:
+                raise Invalid(at(key), str(e)) from None
+    for key in ("auth_user", "auth_password", "auth_header_prefix"):
+        _one_line(at(key), getattr(mount, key))
+    if ":" in mount.auth_user:
+        raise Invalid(at("auth_user"), f"must not contain ':': {mount.auth_user!r}")
+    for key in ("auth_header", "auth_timelimit_header"):
+        value = getattr(mount, key)
+        _one_line(at(key), value)
+        name = value.split(":", 1)[0].strip()
+        if ":" not in value or not name or any(c.isspace() for c in name):
+            raise Invalid(at(key), f'must be a header, "name: value", not {value!r}')
+    for name in mount.auth_headers:
+        if not name or any(c.isspace() or c == ":" for c in name) or not name.isprintable():
+            raise Invalid(at("auth_headers"), f"must list header names, not {name!r}")
+    _check_range(at("auth_timeout"), mount.auth_timeout, 0.1, 60.0, " seconds")
+    if mount.auth_failure not in AUTH_FAILURE:
+        raise Invalid(at("auth_failure"), f'must be "deny" or "allow", not {mount.auth_failure!r}')
+    _check_range(at("auth_cache"), mount.auth_cache, 0.0, 86400.0, " seconds")
+
+
+def _check_site_files(config: StationConfig, path_exists: Callable[[str], bool] | None) -> None:
+    """
+    Check the server keys of Icecast's files and pages: the webroot a
+    folder that exists (when paths are checked), aliases of the form
+    C{/asked=/answered}, and the error log's level.
+    """
+    for key in ("location", "admin_contact", "webroot", "error_log"):
+        _one_line(("server", key), getattr(config, key))
+    if config.webroot and path_exists is not None and not path_exists(config.webroot):
+        raise Invalid(("server", "webroot"), f"no such folder: {config.webroot}")
+    asked: set[str] = set()
+    for position, alias in enumerate(config.aliases):
+        source, equals, destination = alias.partition("=")
+        if not equals or not source.startswith("/") or not destination.startswith("/"):
+            raise Invalid(
+                ("server", "aliases"),
+                f'entry {position}: must be "/asked=/answered", not {alias!r}',
+            )
+        if any(c.isspace() or c in "?#" for c in alias) or not alias.isprintable():
+            raise Invalid(
+                ("server", "aliases"), f"entry {position}: must be two paths, not {alias!r}"
+            )
+        if source in asked:
+            raise Invalid(("server", "aliases"), f"entry {position}: {source} is aliased twice")
+        asked.add(source)
+    _check_range(("server", "error_log_level"), config.error_log_level, 1, 4)
 
 
 def _check_playlist(
@@ -530,6 +633,7 @@ def check(config: StationConfig, path_exists: Callable[[str], bool] | None) -> N
     @raise Invalid: naming the key and the reason, without a file.
     """
     _check_range(("server", "port"), config.port, *PORT_RANGE)
+    _check_site_files(config, path_exists)
     interface = config.interface
     if any(c.isspace() for c in interface) or not interface.isprintable():
         raise Invalid(

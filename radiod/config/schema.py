@@ -306,6 +306,97 @@ class MountConfig:
     """
     The folder recordings go into, created when needed.
     """
+    intro: str = _setting("", values.string)
+    """
+    An MP3 file every new listener hears before joining the stream
+    (Icecast's C{intro}); empty for none.  The listener's burst is
+    shortened by its length, so it joins no further behind the head.
+    """
+    dump_file: str = _setting("", values.string)
+    """
+    A file everything the mount broadcasts is written to (Icecast's
+    C{dump-file}; C{strftime} patterns allowed, see
+    L{radiod.broadcast.dump}); empty for none.
+    """
+    dump_size: int = _setting(0, values.size)
+    """
+    The size at which the dump file is rotated to a new one; 0 for no
+    limit.
+    """
+    dump_rotate: float = _setting(0.0, values.duration)
+    """
+    How often the dump file is rotated to a new one, on the clock's
+    boundaries (C{"1h"}: on the hour); 0 for never.
+    """
+    hidden: bool = _setting(False, values.boolean)
+    """
+    Whether the mount is left off the public status pages, listings,
+    stream lists and the page (its admin pages still show it).
+    """
+    auth_listener_add: str = _setting("", values.string)
+    """
+    A URL asked, with Icecast's C{listener_add} form, whether each new
+    listener may listen (see L{radiod.outbound.urlauth}); empty to let
+    everyone listen.
+    """
+    auth_listener_remove: str = _setting("", values.string)
+    """
+    A URL told, with Icecast's C{listener_remove} form, when a listener
+    leaves; empty for none.
+    """
+    auth_mount_add: str = _setting("", values.string)
+    """
+    A URL told when the mount starts (Icecast's C{mount_add}).
+    """
+    auth_mount_remove: str = _setting("", values.string)
+    """
+    A URL told when the mount stops (Icecast's C{mount_remove}).
+    """
+    auth_stream: str = _setting("", values.string)
+    """
+    A URL asked, with Icecast's C{stream_auth} form, whether a live
+    source may stream to the mount, instead of checking its password.
+    """
+    auth_user: str = _setting("", values.string)
+    """
+    The user radiod logs in to the authentication URLs as (HTTP basic);
+    empty for none.
+    """
+    auth_password: str = _setting("", values.string)
+    """
+    The password for L{auth_user}.
+    """
+    auth_header: str = _setting("icecast-auth-user: 1", values.string)
+    """
+    The header (C{name: value}) in the reply that admits a listener.
+    """
+    auth_timelimit_header: str = _setting("icecast-auth-timelimit:", values.string)
+    """
+    The header in the reply giving the seconds an admitted listener may
+    stay.
+    """
+    auth_headers: tuple[str, ...] = _setting((), values.string_list("header names"))
+    """
+    The listener's request headers passed on to C{listener_add}.
+    """
+    auth_header_prefix: str = _setting("ClientHeader.", values.string)
+    """
+    What the field of each passed header is named with.
+    """
+    auth_timeout: float = _setting(5.0, values.number)
+    """
+    Seconds to wait for the authentication URL.
+    """
+    auth_failure: str = _setting("deny", values.string)
+    """
+    What to do when the authentication URL cannot be reached, times out
+    or fails: C{"deny"} refuses the listener, C{"allow"} lets it in.
+    """
+    auth_cache: float = _setting(0.0, values.duration)
+    """
+    Seconds an answer about the same listener (mount, user, password,
+    address, agent) is kept; 0 to ask every time.
+    """
     relay: str = _setting("", values.string)
     """
     The C{http://} URL of a stream this mount relays (see
@@ -452,6 +543,7 @@ class MountConfig:
         object.__setattr__(self, "ladder", tuple(self.ladder))
         object.__setattr__(self, "ladder_names", tuple(self.ladder_names))
         object.__setattr__(self, "hls_aac", tuple(self.hls_aac))
+        object.__setattr__(self, "auth_headers", tuple(self.auth_headers))
 
     @property
     def rung_names(self) -> tuple[str, ...]:
@@ -660,6 +752,37 @@ class StationConfig:
     L{radiod.station.playlistlog}); C{"-"} for standard output; empty for
     none.
     """
+    location: str = _setting("", values.string)
+    """
+    Where the station is, shown on the status pages (Icecast's
+    C{location}).
+    """
+    admin_contact: str = _setting("", values.string)
+    """
+    Who runs the station (an e-mail address), shown on the status pages
+    (Icecast's C{admin}).
+    """
+    webroot: str = _setting("", values.string)
+    """
+    A folder of static files served at the paths the site has nothing
+    at (Icecast's C{webroot}); empty for none.
+    """
+    aliases: tuple[str, ...] = _setting((), values.string_list("aliases"))
+    """
+    Paths answered as others, each C{"/asked=/answered"} (Icecast's
+    C{alias}): the stream or page at the second answers the first.
+    """
+    error_log: str = _setting("", values.string)
+    """
+    A file radiod's log is also written to in Icecast's error log shape
+    (see L{radiod.station.errorlog}); C{"-"} for standard output; empty
+    for none.
+    """
+    error_log_level: int = _setting(3, values.integer)
+    """
+    What the error log keeps: 1 errors, 2 and warnings, 3 and
+    information, 4 and debugging (Icecast's C{loglevel}).
+    """
     icecast_config: str = _setting("", values.string)
     """
     An Icecast 2.4 C{icecast.xml} whose server, mounts and relays the
@@ -688,6 +811,7 @@ class StationConfig:
         # sequence the caller gives.
         object.__setattr__(self, "trusted_proxies", tuple(self.trusted_proxies))
         object.__setattr__(self, "redirect_when_full", tuple(self.redirect_when_full))
+        object.__setattr__(self, "aliases", tuple(self.aliases))
         object.__setattr__(self, "webhooks", tuple(self.webhooks))
         copies = {name: getattr(self, name) for name in FROM_STATION}
         object.__setattr__(

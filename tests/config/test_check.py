@@ -144,3 +144,154 @@ class CoverArtKeysTests(SynchronousTestCase):
             self.error(config),
             "mount[1].icy_art: needs the server's public_url (players need an absolute URL)",
         )
+
+
+class IcecastKeysTests(SynchronousTestCase):
+    """
+    The keys Icecast's drop-in needs: intro and dump files, URL
+    authentication, and the site's files, aliases and error log.
+    """
+
+    def error(self, config: StationConfig, exists: bool = True) -> str:
+        """
+        The message L{validate} refuses C{config} with (paths checked,
+        and found when C{exists}).
+        """
+        with self.assertRaises(ConfigError) as caught:
+            validate(config, path_exists=lambda path: exists)
+        return str(caught.exception)
+
+    def mount_error(self, exists: bool = True, **keys: object) -> str:
+        return self.error(StationConfig(mounts=(MountConfig(**keys),)), exists)  # type: ignore[arg-type]
+
+    def test_valid(self) -> None:
+        """
+        Every key set to something usable passes.
+        """
+        validate(
+            StationConfig(
+                location="Earth",
+                admin_contact="ops@example.org",
+                webroot="/srv/web",
+                aliases=("/=/status.html", "/radio=/stream"),
+                error_log="/var/log/radiod/error.log",
+                error_log_level=4,
+                mounts=(
+                    MountConfig(
+                        intro="/srv/intro.mp3",
+                        dump_file="/srv/dump-%Y%m%d.mp3",
+                        dump_size=100 * KIB,
+                        dump_rotate=3600.0,
+                        hidden=True,
+                        auth_listener_add="http://auth.example.org/add",
+                        auth_listener_remove="https://auth.example.org/remove",
+                        auth_stream="http://auth.example.org/stream",
+                        auth_user="radiod",
+                        auth_password="secret",
+                        auth_header="x-allowed: yes",
+                        auth_headers=("Referer", "Cookie"),
+                        auth_timeout=2.5,
+                        auth_failure="allow",
+                        auth_cache=30.0,
+                    ),
+                ),
+            ),
+            path_exists=lambda path: True,
+        )
+
+    def test_intro_missing(self) -> None:
+        """
+        An intro that is not there is refused when paths are checked.
+        """
+        self.assertEqual(
+            self.mount_error(exists=False, intro="/nowhere.mp3"),
+            "mount[0].intro: no such file: /nowhere.mp3",
+        )
+
+    def test_dump_rotation_needs_a_file(self) -> None:
+        """
+        Rotation without a dump file, and a negative size, are refused.
+        """
+        self.assertEqual(self.mount_error(dump_size=KIB), "mount[0].dump_size: needs dump_file")
+        self.assertEqual(
+            self.mount_error(dump_file="d.mp3", dump_rotate=-1.0),
+            "mount[0].dump_rotate: must be between 0.0 and 2678400.0 seconds, not -1.0",
+        )
+        self.assertEqual(
+            self.mount_error(dump_file="d.mp3", dump_size=-1),
+            "mount[0].dump_size: must be 0 (no limit) or more, not -1",
+        )
+
+    def test_auth_urls(self) -> None:
+        """
+        Authentication URLs must be C{http://} or C{https://} URLs.
+        """
+        message = self.mount_error(auth_listener_add="ftp://auth.example.org/")
+        self.assertTrue(message.startswith("mount[0].auth_listener_add: "), message)
+
+    def test_auth_headers(self) -> None:
+        """
+        The admitting and time-limit headers must be C{name: value}, the
+        passed header names names.
+        """
+        self.assertEqual(
+            self.mount_error(auth_header="icecast-auth-user"),
+            "mount[0].auth_header: must be a header, \"name: value\", not 'icecast-auth-user'",
+        )
+        self.assertEqual(
+            self.mount_error(auth_timelimit_header=": 1"),
+            "mount[0].auth_timelimit_header: must be a header, \"name: value\", not ': 1'",
+        )
+        self.assertEqual(
+            self.mount_error(auth_headers=("X Forwarded",)),
+            "mount[0].auth_headers: must list header names, not 'X Forwarded'",
+        )
+
+    def test_auth_policy(self) -> None:
+        """
+        The failure policy is C{deny} or C{allow}; the timeout is bounded;
+        the user has no colon.
+        """
+        self.assertEqual(
+            self.mount_error(auth_failure="maybe"),
+            'mount[0].auth_failure: must be "deny" or "allow", not \'maybe\'',
+        )
+        self.assertEqual(
+            self.mount_error(auth_timeout=0.0),
+            "mount[0].auth_timeout: must be between 0.1 and 60.0 seconds, not 0.0",
+        )
+        self.assertEqual(
+            self.mount_error(auth_user="a:b"), "mount[0].auth_user: must not contain ':': 'a:b'"
+        )
+
+    def test_aliases(self) -> None:
+        """
+        Each alias is two absolute paths joined by C{=}, each asked path
+        once.
+        """
+        self.assertEqual(
+            self.error(StationConfig(aliases=("/a",))),
+            "server.aliases: entry 0: must be \"/asked=/answered\", not '/a'",
+        )
+        self.assertEqual(
+            self.error(StationConfig(aliases=("/a=/b?x=1",))),
+            "server.aliases: entry 0: must be two paths, not '/a=/b?x=1'",
+        )
+        self.assertEqual(
+            self.error(StationConfig(aliases=("/a=/b", "/a=/c"))),
+            "server.aliases: entry 1: /a is aliased twice",
+        )
+
+    def test_webroot_and_level(self) -> None:
+        """
+        A webroot that is not there, and an error log level outside 1..4,
+        are refused.
+        """
+        self.assertEqual(
+            self.error(StationConfig(webroot="/nowhere"), exists=False),
+            "server.webroot: no such folder: /nowhere",
+        )
+        self.assertEqual(
+            self.error(StationConfig(error_log_level=5)),
+            "server.error_log_level: must be between 1 and 4, not 5",
+        )
