@@ -114,6 +114,24 @@ files' paths and contents, in order; raises C{OSError} for a file that
 cannot be read.
 """
 
+_AUTH_OPTIONS = {
+    "listener_add": "auth_listener_add",
+    "listener_remove": "auth_listener_remove",
+    "mount_add": "auth_mount_add",
+    "mount_remove": "auth_mount_remove",
+    "stream_auth": "auth_stream",
+    "username": "auth_user",
+    "password": "auth_password",
+    "auth_header": "auth_header",
+    "timelimit_header": "auth_timelimit_header",
+    "headers": "auth_headers",
+    "header_prefix": "auth_header_prefix",
+}
+"""
+The options of Icecast's C{<authentication type="url">}, and the mount
+keys they set.
+"""
+
 _MAX_INCLUDE_DEPTH = 8
 _INTEGER = re.compile(r"[+-]?\d+")
 _TRUE = frozenset({"true", "yes", "on"})
@@ -201,8 +219,7 @@ class MountExtras:
     """
     dump_file: str = ""
     """
-    The file Icecast wrote the stream to (radiod's C{record} writes one
-    file per show into its folder instead).
+    Not kept: C{<dump-file>} sets the mount's C{dump_file}.
     """
     hidden: bool = False
     """
@@ -579,6 +596,10 @@ class _Reading:
         self._master: dict[str, _Element] = {}
         self._certificate: _Element | None = None
         self._log_dir: _Element | None = None
+        self._webroot: _Element | None = None
+        self._fileserve_element: _Element | None = None
+        self._error_log: _Element | None = None
+        self._intros: list[tuple[_Element, list[_Value]]] = []
         self._access_log: _Element | None = None
         self._playlist_log: _Element | None = None
         self._extras: dict[str, Any] = {}
@@ -669,6 +690,18 @@ class _Reading:
 
         return read
 
+    def _kept_as(self, name: str, key: str) -> Callable[[_Element], None]:
+        """
+        A handler setting the server key C{key} from an element's text,
+        also kept in the extras as C{name}.
+        """
+
+        def read(element: _Element) -> None:
+            self._extras[name] = element.text
+            self._set(element, key, element.text)
+
+        return read
+
     def _unsupported_with(self, reason: str) -> Callable[[_Element], None]:
         return lambda element: self._unsupported(element, reason)
 
@@ -678,14 +711,13 @@ class _Reading:
         """
         Read every element of the root.
         """
-        not_shown = "radiod's pages do not show it yet"
         headers = "radiod sends its own headers (CORS included)"
         master = self._master_element
         self._children(
             self._root,
             {
-                "location": self._kept("location", not_shown),
-                "admin": self._kept("admin", not_shown),
+                "location": self._kept_as("location", "location"),
+                "admin": self._kept_as("admin", "admin_contact"),
                 "hostname": self._hostname_element,
                 "server-id": self._unsupported_with("radiod names itself in its replies"),
                 "authentication": self._authentication,
@@ -727,10 +759,8 @@ class _Reading:
 
     def _fileserve(self, element: _Element) -> None:
         self._extras["fileserve"] = _flag(element)
-        if self._extras["fileserve"]:
-            self._extra(element, "fileserve", "radiod serves its own pages, not <webroot>'s")
-        else:
-            self._map(element)
+        self._fileserve_element = element
+        self._map(element)
 
     def _on_demand(self, element: _Element) -> None:
         self._off(element, "radiod's relays pull their stream all the time")
@@ -913,13 +943,17 @@ class _Reading:
             else:
                 keep("username", 'radiod\'s sources log in as "source"')(child)
 
-        def dump_file(child: _Element) -> None:
-            extras["dump_file"] = child.text
-            folder = os.path.dirname(child.text) or "."
-            put("record", True, child)
-            values.append(_Value("record_dir", folder, child))
-            if "dump_file" not in self._used:
-                self._caveat(child, f"radiod records each show to a file of its own in {folder}")
+        def intro(child: _Element) -> None:
+            extras["intro"] = child.text
+            if child.text:
+                # Found in the webroot, known once the whole file is read.
+                self._intros.append((child, self._template if kind == "default" else values))
+            else:
+                self._map(child)
+
+        def hidden(child: _Element) -> None:
+            extras["hidden"] = _flag(child)
+            put("hidden", _flag(child), child)
 
         def max_listeners(child: _Element) -> None:
             value = _integer(child, -1)
@@ -958,8 +992,28 @@ class _Reading:
                 for option in child.children
                 if option.name == "option"
             )
-            extras["authentication"] = ListenerAuth(child.attributes.get("type", ""), options)
-            self._extra(child, "authentication", "radiod does not authenticate listeners")
+            kind = child.attributes.get("type", "")
+            extras["authentication"] = ListenerAuth(kind, options)
+            if kind != "url":
+                self._unsupported(
+                    child, f'radiod authenticates listeners by URL only, not "{kind}"'
+                )
+                return
+            self._map(child)
+            for option in child.children:
+                if option.name != "option":
+                    self._unknown(option, "authentication")
+                    continue
+                name = option.attributes.get("name", "")
+                value = option.attributes.get("value", "")
+                key = _AUTH_OPTIONS.get(name)
+                if key is None:
+                    self._unsupported(option, f'radiod has no URL authentication option "{name}"')
+                elif key == "auth_headers":
+                    names = tuple(part.strip() for part in value.split(",") if part.strip())
+                    put(key, names, option)
+                else:
+                    put(key, value, option)
 
         hooks = "radiod tells of shows through webhooks (live_start, live_end) instead"
         self._children(
@@ -968,8 +1022,8 @@ class _Reading:
                 "mount-name": mount_name,
                 "username": username,
                 "password": text("source_password"),
-                "dump-file": dump_file,
-                "intro": keep("intro", "radiod plays no intro"),
+                "dump-file": text("dump_file"),
+                "intro": intro,
                 "fallback-mount": text("fallback"),
                 "fallback-when-full": lambda child: put("fallback_when_full", _flag(child), child),
                 "fallback-override": lambda child: put("fallback_override", _flag(child), child),
@@ -978,7 +1032,7 @@ class _Reading:
                 "mp3-metadata-interval": number("metaint"),
                 "no-mount": unsupported("listeners can reach every radiod mount", True),
                 "no-yp": no_yp,
-                "hidden": keep("hidden", "radiod's pages list every mount", True),
+                "hidden": hidden,
                 "authentication": authentication,
                 "on-connect": unsupported(hooks),
                 "on-disconnect": unsupported(hooks),
@@ -1062,6 +1116,10 @@ class _Reading:
             self._log_dir = child
             self._extras["log_dir"] = child.text
 
+        def webroot(child: _Element) -> None:
+            self._extras["webroot"] = child.text
+            self._webroot = child
+
         def alias(child: _Element) -> None:
             attributes = child.attributes
             source = attributes.get("source")
@@ -1079,7 +1137,10 @@ class _Reading:
                 attributes.get("bind-address", ""),
             )
             self._extras["aliases"] = (*self._extras.get("aliases", ()), found)
-            self._extra(child, "aliases", "radiod has no aliases yet")
+            aliases = cast(tuple[str, ...], self._server.get("aliases", ((), child))[0])
+            self._set(child, "aliases", (*aliases, f"{source}={destination}"))
+            if port is not None or "bind-address" in attributes or "vhost" in attributes:
+                self._caveat(child, "radiod answers it on every port and address")
 
         self._children(
             element,
@@ -1091,7 +1152,7 @@ class _Reading:
                 "allow-ip": lambda e: self._set(e, "allow_ips", e.text),
                 "ssl-certificate": certificate,
                 "ssl-allowed-ciphers": self._unsupported_with("radiod uses Twisted's TLS defaults"),
-                "webroot": self._kept("webroot", "radiod serves no files from it yet"),
+                "webroot": webroot,
                 "adminroot": self._unsupported_with("radiod serves its own admin pages"),
                 "alias": alias,
             },
@@ -1104,14 +1165,18 @@ class _Reading:
         def playlist_log(child: _Element) -> None:
             self._playlist_log = child
 
+        def error_log(child: _Element) -> None:
+            self._extras["error_log"] = child.text
+            self._error_log = child
+
         rotation = self._unsupported_with("radiod leaves log rotation to logrotate")
         self._children(
             element,
             {
                 "accesslog": access_log,
-                "errorlog": self._kept("error_log", "radiod logs where twistd's --logfile says"),
+                "errorlog": error_log,
                 "playlistlog": playlist_log,
-                "loglevel": self._unsupported_with("radiod logs every level"),
+                "loglevel": lambda e: self._set(e, "error_log_level", _integer(e, 1, 4)),
                 "logsize": rotation,
                 "logarchive": rotation,
             },
@@ -1296,7 +1361,12 @@ class _Reading:
         self._set(element, "public_url", url)
 
     def _resolve_files(self) -> None:
-        for log, key in ((self._access_log, "access_log"), (self._playlist_log, "playlist_log")):
+        logs = (
+            (self._access_log, "access_log"),
+            (self._playlist_log, "playlist_log"),
+            (self._error_log, "error_log"),
+        )
+        for log, key in logs:
             if log is None:
                 continue
             folder = self._log_dir.text if self._log_dir is not None else ""
@@ -1305,6 +1375,18 @@ class _Reading:
                 self._map(self._log_dir)
         if self._log_dir is not None and id(self._log_dir) not in self._done:
             self._extra(self._log_dir, "log_dir", "radiod logs where twistd's --logfile says")
+        serving = self._fileserve_element is None or _flag(self._fileserve_element)
+        if self._webroot is not None:
+            if serving:
+                self._set(self._webroot, "webroot", self._webroot.text)
+            else:
+                self._map(self._webroot)
+        folder = self._webroot.text if self._webroot is not None else ""
+        for intro, values in self._intros:
+            # Icecast finds an intro in its webroot.
+            path = os.path.join(folder, intro.text.lstrip("/")) if folder else intro.text
+            values.append(_Value("intro", path, intro))
+            self._map(intro)
         if self._certificate is not None and id(self._certificate) not in self._done:
             self._unsupported(self._certificate, "no <listen-socket> has <ssl>1</ssl>")
 

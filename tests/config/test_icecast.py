@@ -537,12 +537,11 @@ class FixtureTests(IcecastTestCase):
         self.assertWarned(result, f"{path} line 10: <source-timeout>")
         self.assertWarned(result, f"{path} line 16: <relay-password>")
         self.assertWarned(result, f"{path} line 21: <hostname>", "public_url stays empty")
-        self.assertWarned(result, f"{path} line 27: <fileserve>", "kept for later")
-        self.assertWarned(result, f"{path} line 31: <webroot>")
         self.assertWarned(result, f"{path} line 32: <adminroot>")
-        self.assertWarned(result, f"{path} line 37: <errorlog>")
-        self.assertWarned(result, f"{path} line 38: <loglevel>")
-        self.assertEqual(len(result.warnings), 10)
+        self.assertEqual(len(result.warnings), 6)
+        self.assertEqual(station.webroot, "/usr/share/small-radio/web")
+        self.assertEqual(station.error_log, "/var/log/small-radio/error.log")
+        self.assertEqual(station.error_log_level, 3)
         self.assertIn(Origin(path, 30, "logdir"), result.mapped)
         self.assertEqual(result.origins[("server", "port")], Origin(path, 24, "port"))
         self.assertEqual(result.origins[("mount", 0, "queue_size")], Origin(path, 7, "queue-size"))
@@ -582,13 +581,14 @@ class FixtureTests(IcecastTestCase):
     def test_url_authentication(self) -> None:
         """
         The URL-authentication configuration: the mount is declared,
-        live-only, and its authentication kept in the extras and warned
-        about (with its options, which are not warned about again).
+        live-only, and each option of its authentication sets the key
+        of the same meaning; the alias and the webroot carry over.
         """
         path = fixture("urlauth.xml")
         result = read_icecast_config(path)
         station = result.station
         self.assertEqual([m.name for m in station.mounts], ["/stream", "/members.mp3"])
+        hooks = "http://auth.example.org/hooks/"
         self.assertEqual(
             station.mounts[1],
             MountConfig(
@@ -597,29 +597,55 @@ class FixtureTests(IcecastTestCase):
                 fallback_override=False,
                 burst_size=65536,
                 queue_size=524288,
+                auth_mount_add=hooks + "mount.php",
+                auth_mount_remove=hooks + "mount.php",
+                auth_listener_add=hooks + "listener.php",
+                auth_listener_remove=hooks + "listener.php",
+                auth_stream=hooks + "source.php",
+                auth_user="radio",
+                auth_password="hook-secret",
+                auth_headers=("Referer", "Cookie"),
+                auth_header_prefix="hdr_",
             ),
         )
-        warning = self.assertWarned(result, f"{path} line 29: <authentication>")
-        self.assertIn("radiod does not authenticate listeners (kept for later)", warning)
-        self.assertFalse([w for w in result.warnings if "<option>" in w])
+        self.assertFalse([w for w in result.warnings if "authentication" in w or "option" in w])
+        self.assertEqual(result.origins[("mount", 1, "auth_stream")], Origin(path, 34, "option"))
         extras = result.extras.mount("/members.mp3")
-        assert extras is not None
+        assert extras is not None and extras.authentication is not None
+        self.assertEqual(extras.authentication.type, "url")
+        self.assertEqual(station.aliases, ("/=/status.xsl",))
+        self.assertEqual(result.extras.aliases, (Alias("/", "/status.xsl"),))
+        self.assertEqual(station.webroot, "/usr/share/members-radio/web")
+        self.assertWarned(result, f"{path} line 47: <basedir>")
+        self.assertCovered(result, [path])
+
+    def test_other_authentication(self) -> None:
+        """
+        Listener authentication other than by URL (htpasswd, a command)
+        is warned about, with its options, and sets nothing; an unknown
+        option of URL authentication is warned about alone.
+        """
+        result = load(
+            "<icecast><mount><mount-name>/m</mount-name>\n"
+            '<authentication type="htpasswd">\n'
+            '<option name="filename" value="/etc/users"/></authentication></mount>\n'
+            "<mount><mount-name>/n</mount-name>\n"
+            '<authentication type="url">\n'
+            '<option name="listener_add" value="http://a.example/add"/>\n'
+            '<option name="presence" value="1"/></authentication></mount></icecast>'
+        )
+        m, n = result.station.mounts[1:]
+        self.assertEqual(m.auth_listener_add, "")
+        self.assertEqual(n.auth_listener_add, "http://a.example/add")
         self.assertEqual(
-            extras.authentication,
-            ListenerAuth(
-                "url",
-                (
-                    ("mount_add", "http://auth.example.org/hooks/mount.php"),
-                    ("mount_remove", "http://auth.example.org/hooks/mount.php"),
-                    ("listener_add", "http://auth.example.org/hooks/listener.php"),
-                    ("listener_remove", "http://auth.example.org/hooks/listener.php"),
-                ),
+            result.warnings,
+            (
+                "icecast.xml line 2: <authentication> is not supported by radiod: radiod "
+                'authenticates listeners by URL only, not "htpasswd"',
+                "icecast.xml line 7: <option> is not supported by radiod: radiod has no URL "
+                'authentication option "presence"',
             ),
         )
-        self.assertEqual(result.extras.aliases, (Alias("/", "/status.xsl"),))
-        self.assertWarned(result, f"{path} line 40: <basedir>")
-        self.assertWarned(result, f"{path} line 44: <alias>", "no aliases yet")
-        self.assertCovered(result, [path])
 
     def test_everything(self) -> None:
         """
@@ -666,8 +692,8 @@ class FixtureTests(IcecastTestCase):
                 url="https://radio.example.org/",
                 charset="latin-1",
                 metaint=8192,
-                record=True,
-                record_dir="/var/lib/radio",
+                dump_file="/var/lib/radio/studio.mp3",
+                intro="/srv/radio/web/studio-intro.mp3",
                 public_url=station.public_url,
             ),
         )
@@ -685,6 +711,7 @@ class FixtureTests(IcecastTestCase):
                 public=False,
                 burst_size=131072,
                 queue_size=1048576,
+                intro="/srv/radio/web/intro.mp3",
                 public_url=station.public_url,
             ),
         )
@@ -698,9 +725,20 @@ class FixtureTests(IcecastTestCase):
                 public=False,
                 burst_size=131072,
                 queue_size=1048576,
+                intro="/srv/radio/web/intro.mp3",
+                hidden=True,
                 public_url=station.public_url,
             ),
         )
+        self.assertEqual(
+            (station.location, station.admin_contact),
+            ("Studio B, Lyon", "ops@radio.example.org"),
+        )
+        self.assertEqual(
+            (station.webroot, station.error_log, station.error_log_level),
+            ("/srv/radio/web", "/var/log/radio/error.log", 3),
+        )
+        self.assertEqual(station.aliases, ("/=/status.xsl", "/listen=/studio"))
         extras = result.extras
         self.assertEqual(
             (extras.location, extras.admin, extras.hostname),
@@ -718,8 +756,7 @@ class FixtureTests(IcecastTestCase):
             extras.mount("/studio"),
             MountExtras(
                 name="/studio",
-                intro="/srv/radio/studio-intro.mp3",
-                dump_file="/var/lib/radio/studio.mp3",
+                intro="/studio-intro.mp3",
                 authentication=ListenerAuth(
                     "htpasswd",
                     (("filename", "/etc/radio/listeners.htpasswd"), ("allow_duplicate_users", "0")),
@@ -728,11 +765,9 @@ class FixtureTests(IcecastTestCase):
         )
         self.assertEqual(
             extras.mount("/autodj"),
-            MountExtras(
-                name="/autodj", intro="/srv/radio/intro.mp3", hidden=True, username="autodj"
-            ),
+            MountExtras(name="/autodj", intro="/intro.mp3", hidden=True, username="autodj"),
         )
-        self.assertEqual(extras.mount("/news"), MountExtras("/news", intro="/srv/radio/intro.mp3"))
+        self.assertEqual(extras.mount("/news"), MountExtras("/news", intro="/intro.mp3"))
         self.assertCovered(result, [path])
 
     def test_everything_warnings(self) -> None:
@@ -744,9 +779,6 @@ class FixtureTests(IcecastTestCase):
         path = fixture("everything.xml")
         result = read_icecast_config(path)
         expected = [
-            (5, "location"),
-            (6, "admin"),
-            (8, "fileserve"),
             (12, "sources"),
             (17, "source-timeout"),
             (18, "client-timeout"),
@@ -757,16 +789,9 @@ class FixtureTests(IcecastTestCase):
             (43, "master-update-interval"),
             (44, "master-username"),
             (45, "master-password"),
-            (59, "intro"),
-            (80, "dump-file"),
-            (81, "intro"),
             (82, "authentication"),
             (90, "username"),
-            (92, "hidden"),
-            (97, "webroot"),
-            (99, "alias"),
             (100, "alias"),
-            (105, "errorlog"),
         ]
         self.assertEqual([(origin.line, origin.element) for origin in result.warned], expected)
         self.assertWarned(
@@ -775,9 +800,7 @@ class FixtureTests(IcecastTestCase):
             "radiod mirrors the mounts of another radiod (its /api/v1/status)",
         )
         self.assertWarned(
-            result,
-            f"{path} line 80: <dump-file>",
-            "radiod records each show to a file of its own in /var/lib/radio",
+            result, f"{path} line 100: <alias>", "radiod answers it on every port and address"
         )
         self.assertWarned(result, f"{path} line 90: <username>", 'log in as "source"')
 
@@ -800,6 +823,8 @@ class FixtureTests(IcecastTestCase):
                 (43, "master-update-interval"),
                 (44, "master-username"),
                 (45, "master-password"),
+                (82, "authentication"),
+                (100, "alias"),
             ],
         )
         self.assertCovered(result, [path])
@@ -886,10 +911,14 @@ class DebianTests(IcecastTestCase):
         self.assertEqual(station.access_log, "/var/log/icecast2/access.log")
         self.assertTrue(station.source_password)
         self.assertTrue(station.admin_password)
-        self.assertEqual(result.extras.location, "Earth")
-        self.assertEqual(result.extras.webroot, "/usr/share/icecast2/web")
+        self.assertEqual(station.location, "Earth")
+        self.assertEqual(station.webroot, "/usr/share/icecast2/web")
+        self.assertEqual(station.aliases, ("/=/status.xsl",))
+        self.assertEqual(station.error_log, "/var/log/icecast2/error.log")
+        self.assertEqual(station.error_log_level, 3)
         warned = {origin.element for origin in result.warned}
-        self.assertTrue({"sources", "relay-password", "http-headers", "loglevel"} <= warned)
+        self.assertTrue({"sources", "relay-password", "http-headers", "logsize"} <= warned)
+        self.assertFalse({"location", "webroot", "alias", "errorlog", "loglevel"} & warned)
         self.assertCovered(result, [DEBIAN])
 
 
@@ -1523,11 +1552,15 @@ class ExtrasTests(SynchronousTestCase):
         A caller that uses an extra is not warned about its element; the
         others still are.
         """
-        text = "<icecast>\n<location>Lyon</location>\n<admin>me@example.org</admin></icecast>"
-        result = load(text, used=["location"])
-        self.assertEqual([o.element for o in result.warned], ["admin"])
-        self.assertEqual((result.extras.location, result.extras.admin), ("Lyon", "me@example.org"))
-        self.assertIn(Origin("icecast.xml", 2, "location"), result.mapped)
+        text = (
+            "<icecast>\n<mount><mount-name>/a</mount-name><username>dj</username></mount>\n"
+            "<mount><mount-name>/b</mount-name><username>dj</username></mount></icecast>"
+        )
+        self.assertEqual([o.element for o in load(text).warned], ["username", "username"])
+        result = load(text, used=["username"])
+        self.assertEqual(result.warned, ())
+        self.assertEqual(result.extras.mount("/a"), MountExtras("/a", username="dj"))
+        self.assertIn(Origin("icecast.xml", 2, "username"), result.mapped)
 
     def test_default_mount(self) -> None:
         """
@@ -1675,7 +1708,7 @@ class ReadTests(SynchronousTestCase):
             read_icecast_config(path, path_exists=os.path.exists)
         self.assertEqual(
             str(caught.exception),
-            f"{path} line 98: <ssl-certificate>: no such file: /etc/radio/radio.pem",
+            f"{path} line 97: <webroot>: no such folder: /srv/radio/web",
         )
 
     def test_base(self) -> None:
