@@ -59,6 +59,7 @@ from radiod.interfaces import MakeConverter
 from radiod.request import Request, RequestError, RequestParser, build_response_head
 from radiod.wire.accesslog import Access, mask_target
 from radiod.wire.admission import Admission, ListError, read_admission, refusal
+from radiod.wire.aliases import alias_map, rewrite
 from radiod.wire.handover import ReplyTransport, handed_over
 from radiod.wire.limits import (
     AddressLimit,
@@ -201,6 +202,18 @@ class RadioFactory(Factory):
         self.admin_access = AdminAccess.for_config(lambda: self.config)
         self._trusted: tuple[tuple[str, ...], tuple[Network, ...]] = ((), ())
         self.admission: Admission = read_admission(config)
+        self._aliases: tuple[tuple[str, ...], dict[str, str]] = ((), {})
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """
+        The paths answered as others (the configuration's C{aliases}), by
+        the path asked for.
+        """
+        listed = self.config.aliases
+        if self._aliases[0] != listed:
+            self._aliases = (listed, alias_map(listed))
+        return self._aliases[1]
 
     def reread_lists(self, config: StationConfig) -> bool:
         """
@@ -567,6 +580,11 @@ class RadioProtocol(Protocol):
             self._move(Phase.ANSWERING)
             self._too_many(request)
             return
+        aliases = self.radio.aliases
+        if aliases and request.path in aliases:
+            request, raw = rewrite(request, bytes(self._raw), aliases)
+            self._raw = bytearray(raw)
+            self.request = request
         forwarded = self._forwarded(request)
         if request.method == "POST" and forwarded:
             self._await_body(request)
