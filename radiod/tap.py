@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 from OpenSSL.crypto import Error as SSLError
 from twisted.application.service import IService, MultiService
 from twisted.internet.error import ReactorNotRunning
-from twisted.logger import Logger
+from twisted.logger import Logger, globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.python.logfile import LogFile
 
@@ -23,6 +24,7 @@ from radiod.auth import with_admin_password
 from radiod.config import ConfigError, with_default_folders
 from radiod.library.library import LibraryError
 from radiod.runner import thread_runner
+from radiod.station.errorlog import ErrorLog, ErrorLogService
 from radiod.station.jsonlog import LogObserverService, json_observer, twistd_log_output
 from radiod.station.options import Options
 from radiod.station.service import StationService, check_music
@@ -71,7 +73,18 @@ def makeService(options: Options) -> IService:
         raise SystemExit(
             f"twistd radiod: error: cannot load the TLS files (tls_cert, tls_key, tls_ca): {reason}"
         ) from None
-    _reload_on_hangup(options, station)
+    reopened: list[Callable[[], None]] = []
+    if config.error_log:
+        try:
+            error_log = ErrorLog(config.error_log, config.error_log_level, reactor.seconds)
+        except OSError as error:
+            raise SystemExit(
+                f"twistd radiod: error: error_log: cannot open {config.error_log}: "
+                f"{error.strerror or error}"
+            ) from None
+        ErrorLogService(error_log, globalLogPublisher).setServiceParent(station)
+        reopened.append(error_log.reopen)
+    _reload_on_hangup(options, station, reopened)
     reactor.callWhenRunning(_stop_on_terminate)
     SteadyTime(reactor).setServiceParent(station)
     top: MultiService = ListeningOrExit(station)
@@ -185,11 +198,14 @@ def _check_access_log(path: str) -> None:
         appender.close()
 
 
-def _reload_on_hangup(options: Options, station: StationService) -> None:
+def _reload_on_hangup(
+    options: Options, station: StationService, reopened: Sequence[Callable[[], None]] = ()
+) -> None:
     """
     On C{SIGHUP}, read the configuration again (the file and the same
     command-line options) and apply it; a configuration that does not load
-    is logged and the running one kept.
+    is logged and the running one kept.  Either way, the files of
+    C{reopened} are reopened (after log rotation).
     """
     from twisted.internet import reactor
 
@@ -202,8 +218,12 @@ def _reload_on_hangup(options: Options, station: StationService) -> None:
             log.error(
                 "Reload refused, keeping the running configuration: {error}", error=str(error)
             )
+            for reopen in reopened:
+                reopen()
             return str(error)
         station.reload(config)
+        for reopen in reopened:
+            reopen()
         return None
 
     # The admin API's reload-config does what SIGHUP does.

@@ -162,6 +162,32 @@ class Listener:
             return
         self._send_to(buffer, min(buffer.head, position + MAX_WRITE))
 
+    def send_intro(self, data: bytes, block: bytes) -> None:
+        """
+        Send audio that comes before the stream (the mount's intro), with
+        metadata blocks at this listener's metaint positions announcing
+        C{block}; the stream's audio and blocks follow on from where it
+        ends.  Called once, before the first delivery.
+        """
+        metaint = self.metaint
+        if metaint:
+            pieces: list[bytes | memoryview] = []
+            view = memoryview(data)
+            until = self._until_block
+            offset = 0
+            while offset < len(data):
+                if until == 0:
+                    pieces.append(EMPTY_BLOCK if block is self._last_block else block)
+                    self._last_block = block
+                    until = metaint
+                take = min(until, len(data) - offset)
+                pieces.append(view[offset : offset + take])
+                offset += take
+                until -= take
+            self._until_block = until
+            data = b"".join(pieces)
+        send(self.transport, self._handle, data)
+
     def move_to(self, mount: ListenerHost) -> None:
         """
         Go on listening to another mount, from its head.

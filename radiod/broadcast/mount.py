@@ -16,9 +16,10 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from radiod.audio.icy import encode_metadata
+from radiod.audio.icy import EMPTY_BLOCK, encode_metadata
 from radiod.audio.track import Play, Plays, TrackInfo, art_path
 from radiod.broadcast.buffer import StreamBuffer
+from radiod.broadcast.intro import Intro
 from radiod.broadcast.listener import Listener, ListenerTransport
 from radiod.broadcast.pacer import Pacer
 from radiod.broadcast.switch import Switch
@@ -114,6 +115,8 @@ class Mount:
     @ivar on_listener_joined: called with each listener that connects.
     @ivar on_listener_left: called with each listener whose connection
         ends here (dropped for lagging or not).
+    @ivar intro: what each new listener hears first (see
+        L{radiod.broadcast.intro}), or C{None}.
     """
 
     _log = Logger()
@@ -163,6 +166,8 @@ class Mount:
         self.on_listener_left: list[Callable[[Listener], None]] = []
         self.pacer: Pacer | None = None
         self.switch: Switch | None = None
+        self.intro: Intro | None = None
+        self._misfit: Intro | None = None
         if ILiveSource.providedBy(source):
             source.attach(self.air)
         else:
@@ -384,12 +389,17 @@ class Mount:
             interface.
         """
         metaint = self.config.metaint if wants_metadata else 0
+        intro = self._intro_for_listener()
+        burst = self.config.burst_size
+        if intro is not None:
+            # The intro stands in for as much of the burst.
+            burst = max(0, burst - len(intro.data))
         listener = Listener(
             transport,
             self,
             peer,
             metaint,
-            self.buffer.burst_start(self.config.burst_size),
+            self.buffer.burst_start(burst),
             home,
         )
         listener.connected_at = self._clock.seconds()
@@ -398,6 +408,9 @@ class Mount:
         for joined in self.on_listener_joined:
             joined(listener)
         transport.registerProducer(listener, True)
+        if intro is not None:
+            playing = self.now_playing
+            listener.send_intro(intro.data, self.block_for(playing) if playing else EMPTY_BLOCK)
         self._log.info(
             "Listener {listener} from {peer} joined {mount} ({count} listening)",
             listener=listener.id,
@@ -407,6 +420,32 @@ class Mount:
         )
         listener.deliver()
         return listener
+
+    def _intro_for_listener(self) -> Intro | None:
+        """
+        The intro a new listener hears first: L{intro}, when there is one
+        and it is in the format of the mount's audio (a mismatch is
+        logged once per intro).
+        """
+        intro = self.intro
+        if intro is None:
+            return None
+        audio = self.audio
+        if audio.sample_rate and not intro.fits(audio.sample_rate, audio.channels):
+            if self._misfit is not intro:
+                self._misfit = intro
+                self._log.warn(
+                    "Intro {path} of {mount} is {rate} Hz, {channels} channel(s), the mount "
+                    "{mount_rate} Hz, {mount_channels}; listeners join without it",
+                    path=intro.path,
+                    mount=self.name,
+                    rate=intro.sample_rate,
+                    channels=intro.channels,
+                    mount_rate=audio.sample_rate,
+                    mount_channels=audio.channels,
+                )
+            return None
+        return intro
 
     def _enrol(self, listener: Listener) -> None:
         self.listeners.add(listener)

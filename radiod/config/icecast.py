@@ -1205,7 +1205,7 @@ class _Reading:
         """
         shoutcast = self._resolve_sockets()
         self._resolve_hostname()
-        self._resolve_files()
+        self._resolve_files(path_exists)
         self._resolve_master()
         drafts = self._build_mounts(shoutcast)
         server: dict[str, Any] = {name: value for name, (value, _) in self._server.items()}
@@ -1360,7 +1360,7 @@ class _Reading:
             return
         self._set(element, "public_url", url)
 
-    def _resolve_files(self) -> None:
+    def _resolve_files(self, path_exists: Callable[[str], bool] | None) -> None:
         logs = (
             (self._access_log, "access_log"),
             (self._playlist_log, "playlist_log"),
@@ -1376,15 +1376,25 @@ class _Reading:
         if self._log_dir is not None and id(self._log_dir) not in self._done:
             self._extra(self._log_dir, "log_dir", "radiod logs where twistd's --logfile says")
         serving = self._fileserve_element is None or _flag(self._fileserve_element)
-        if self._webroot is not None:
-            if serving:
-                self._set(self._webroot, "webroot", self._webroot.text)
+        def missing(path: str) -> bool:
+            return path_exists is not None and not path_exists(path)
+
+        webroot = self._webroot
+        if webroot is not None:
+            if not serving:
+                self._map(webroot)
+            elif missing(webroot.text):
+                # Icecast starts without it too, and serves no files.
+                self._caveat(webroot, f"no such folder, {webroot.text}: radiod serves no files")
             else:
-                self._map(self._webroot)
-        folder = self._webroot.text if self._webroot is not None else ""
+                self._set(webroot, "webroot", webroot.text)
+        folder = webroot.text if webroot is not None else ""
         for intro, values in self._intros:
             # Icecast finds an intro in its webroot.
             path = os.path.join(folder, intro.text.lstrip("/")) if folder else intro.text
+            if missing(path):
+                self._caveat(intro, f"no such file, {path}: listeners join without an intro")
+                continue
             values.append(_Value("intro", path, intro))
             self._map(intro)
         if self._certificate is not None and id(self._certificate) not in self._done:

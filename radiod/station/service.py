@@ -63,6 +63,7 @@ from radiod.station.listen import (
     ReusePortEndpoint,
     endpoint_description,
 )
+from radiod.station.mountfiles import MountFiles
 from radiod.station.playlistlog import PlaylistLog
 from radiod.station.workers import WorkerPool
 from radiod.tls import load_trust, tls_endpoint_description
@@ -301,6 +302,7 @@ class StationService(MultiService):
                 lambda: self.config.default_mount.station_name,
             ),
         )
+        self.mount_files = MountFiles(reactor, runner)
         self.playlist_log: PlaylistLog | None = None
         if config.playlist_log:
             writer = AccessLog(config.playlist_log, reactor, runner)
@@ -560,6 +562,8 @@ class StationService(MultiService):
         """
         for mount in self.mounts.values():
             mount.start()
+        for name in self._configured():
+            self.mount_files.watch(self.mounts[name])
         for relay in self.relays:
             relay.start()
         for relay_out in self.relays_out:
@@ -591,6 +595,7 @@ class StationService(MultiService):
             detected = self.factory.sources.ended()
         for mount in self.mounts.values():
             mount.stop()
+        self.mount_files.close()
         announced = self.announcer.down()
         stored: Deferred[None] = succeed(None)
         if self.audience is not None:
@@ -670,6 +675,7 @@ class StationService(MultiService):
             self.access_log.reopen()
         if self.playlist_log is not None:
             self.playlist_log.writer.reopen()
+        self.mount_files.reopen()
         for mount in self.mounts.values():
             playlist: object = mount.switch.playlist if mount.switch is not None else None
             if isinstance(playlist, Programme):
@@ -762,6 +768,7 @@ class StationService(MultiService):
         if self.playlist_log is not None:
             self.playlist_log.watch(mount)
         mount.start()
+        self.mount_files.watch(mount)
         started: list[Relay | RelayOut] = list(self._add_relays_out(config))
         if config.relay:
             relay = self._add_relay(config.name, config.relay)
@@ -776,6 +783,7 @@ class StationService(MultiService):
         self.announcer.forget(name)
         if self.playlist_log is not None:
             self.playlist_log.forget(name)
+        self.mount_files.forget(mount)
         self._stop_relays(name)
         fallback = mount.config.fallback if mount.config.fallback in wanted else ""
         target = self.factory.fallbacks.resolve(fallback) if fallback else None
@@ -801,6 +809,7 @@ class StationService(MultiService):
     def _update_mount(self, mount: Mount, config: MountConfig) -> None:
         old = mount.config
         mount.reconfigure(config)
+        self.mount_files.watch(mount)
         programme_keys = ("music", "shuffle", "rescan_interval", "live_only")
         switch = mount.switch
         if switch is not None and any(

@@ -927,6 +927,41 @@ class MappingTests(IcecastTestCase):
     Each element, read from small documents.
     """
 
+    def test_files_in_webroot(self) -> None:
+        """
+        An intro is found in the webroot, as Icecast finds it; a webroot or
+        an intro that is not there (when paths are checked) is warned
+        about and left out, as Icecast starts without them; C{fileserve}
+        off serves no webroot.
+        """
+        text = (
+            "<icecast><paths><webroot>/srv/web</webroot></paths>\n"
+            "<mount><mount-name>/a</mount-name><intro>/in.mp3</intro></mount>\n"
+            "<mount><mount-name>/b</mount-name>\n<intro>/gone.mp3</intro></mount>{}</icecast>"
+        )
+        exists = {"/srv/web", "/srv/web/in.mp3"}.__contains__
+        result = load(text.format(""), path_exists=exists)
+        a, b = result.station.mounts[1:]
+        self.assertEqual(
+            (result.station.webroot, a.intro, b.intro), ("/srv/web", "/srv/web/in.mp3", "")
+        )
+        self.assertEqual(
+            result.warnings,
+            (
+                "icecast.xml line 4: <intro>: no such file, /srv/web/gone.mp3: listeners "
+                "join without an intro",
+            ),
+        )
+        result = load(text.format(""), path_exists=lambda path: False)
+        self.assertEqual(result.station.webroot, "")
+        self.assertIn(
+            "icecast.xml line 1: <webroot>: no such folder, /srv/web: radiod serves no files",
+            result.warnings,
+        )
+        result = load(text.format("<fileserve>0</fileserve>"))
+        self.assertEqual(result.station.webroot, "")
+        self.assertEqual(result.station.mounts[1].intro, "/srv/web/in.mp3")
+
     def test_listen_sockets(self) -> None:
         """
         The first plain listening socket gives the port and address; any
@@ -1708,7 +1743,7 @@ class ReadTests(SynchronousTestCase):
             read_icecast_config(path, path_exists=os.path.exists)
         self.assertEqual(
             str(caught.exception),
-            f"{path} line 97: <webroot>: no such folder: /srv/radio/web",
+            f"{path} line 98: <ssl-certificate>: no such file: /etc/radio/radio.pem",
         )
 
     def test_base(self) -> None:
