@@ -19,6 +19,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from twisted.internet import tcp
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred
@@ -44,6 +45,8 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request, Site
 from zope.interface import Interface, implementer
 from zope.interface.verify import verifyObject
 
@@ -59,6 +62,14 @@ from radiod.ffmpeg.converter import FfmpegConverter, ffmpeg_converters
 from radiod.interfaces import Converter, IFrameSource, MakeConverter, Runner
 from radiod.library.library import Library
 from radiod.library.programme import Programme
+from radiod.outbound.urlauth import (
+    CANCELLED,
+    AuthRequest,
+    AuthResult,
+    UrlAuth,
+    UrlAuthConfig,
+    UrlAuthenticator,
+)
 from radiod.runner import thread_runner
 from radiod.testing import (
     Connection,
@@ -67,6 +78,7 @@ from radiod.testing import (
     FakeFrameSource,
     FakeProcess,
     FakeProcessReactor,
+    FakeUrlAuthenticator,
     LaterRunner,
     ListenerCapture,
     SlowTransport,
@@ -1288,3 +1300,137 @@ class ProcessTests(TestCase):
             (b"a", ["TERM"], True, False, True),
         )
         self.assertEqual(processes.spawned, [process])
+
+
+class SilentAuthServer(Resource):
+    """
+    An auth server that never answers.
+
+    @ivar asked: how many requests it received.
+    """
+
+    isLeaf = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = 0
+
+    def render_POST(self, request: Request) -> int:
+        self.asked += 1
+        return NOT_DONE_YET
+
+
+class UrlAuthRig(Protocol):
+    """
+    Something that asks an auth server, and how many questions reached
+    the server, which answers none.
+    """
+
+    auth: UrlAuth
+
+    def asked(self) -> int:
+        """
+        How many questions reached the auth server.
+        """
+
+
+class RealUrlAuth:
+    """
+    L{UrlAuthenticator} asking a silent auth server on loopback.
+    """
+
+    def __init__(self, url: str, server: SilentAuthServer) -> None:
+        config = UrlAuthConfig(listener_add=url, stream_auth=url, timeout=60)
+        self.auth: UrlAuth = UrlAuthenticator(reactor, config, "radio.example", 8000)
+        self._server = server
+
+    def asked(self) -> int:
+        return self._server.asked
+
+
+class FakeUrlAuth:
+    """
+    L{FakeUrlAuthenticator} holding every question.
+    """
+
+    def __init__(self) -> None:
+        self.fake = FakeUrlAuthenticator(hold=True)
+        self.auth: UrlAuth = self.fake
+
+    def asked(self) -> int:
+        return len(self.fake.listeners_added) + len(self.fake.sources)
+
+
+class UrlAuthenticatorTests(TestCase):
+    """
+    L{FakeUrlAuthenticator} has the methods of L{UrlAuthenticator}, and
+    answers questions cancelled or cut short by closing as it does.
+    """
+
+    timeout = 60
+
+    def test_signatures(self) -> None:
+        """
+        Each method takes the same parameters as the real one's.
+        """
+        for name in (
+            "listener_add",
+            "listener_remove",
+            "mount_add",
+            "mount_remove",
+            "stream_auth",
+            "close",
+        ):
+            self.assertEqual(
+                parameters(getattr(FakeUrlAuthenticator, name)),
+                parameters(getattr(UrlAuthenticator, name)),
+                name,
+            )
+
+    async def check(self, rig: UrlAuthRig) -> None:
+        """
+        A question waiting for the auth server fires with a refusal when
+        cancelled; closing fires those waiting with one too, and the
+        questions after it at once, without asking.
+        """
+        listener = AuthRequest(mount="/live", client=1, ip="192.0.2.1")
+        refused = AuthResult(False, "", None, CANCELLED)
+        first = rig.auth.listener_add(listener)
+        await wait_for(lambda: rig.asked() == 1, 10, reactor)
+        self.assertNoResult(first)
+        first.cancel()
+        self.assertEqual(self.successResultOf(first), refused)
+        second = rig.auth.listener_add(listener)
+        source = rig.auth.stream_auth("/live", "192.0.2.2", "source", "pw")
+        await wait_for(lambda: rig.asked() == 3, 10, reactor)
+        self.assertNoResult(second)
+        self.assertNoResult(source)
+        await rig.auth.close()
+        self.assertEqual(
+            (self.successResultOf(second), self.successResultOf(source)), (refused, refused)
+        )
+        self.assertEqual(self.successResultOf(rig.auth.listener_add(listener)), refused)
+        self.assertEqual(self.successResultOf(rig.auth.stream_auth("/live", "", "", "")), refused)
+        await wait_for(
+            lambda: not [each for each in reactor.getReaders() if isinstance(each, tcp.Connection)],
+            10,
+            reactor,
+        )
+        self.assertEqual(rig.asked(), 3)
+
+    @asynchronous
+    async def test_real(self) -> None:
+        """
+        The real one, asking a real auth server.
+        """
+        server = SilentAuthServer()
+        port = reactor.listenTCP(0, Site(server), interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        await self.check(RealUrlAuth(f"http://127.0.0.1:{port.getHost().port}/auth", server))
+
+    @asynchronous
+    async def test_fake(self) -> None:
+        """
+        The fake, holding its questions.
+        """
+        await self.check(FakeUrlAuth())

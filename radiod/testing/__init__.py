@@ -28,6 +28,7 @@ from radiod.testing.converters import FakeConverter, FakeConverters
 from radiod.testing.processes import FakeProcess, FakeProcessReactor
 from radiod.testing.runners import LaterRunner, synchronous_runner
 from radiod.testing.sources import Cues, FakeFrameSource, silent_frame
+from radiod.testing.urlauth import FakeUrlAuthenticator
 
 __all__ = [
     "Connection",
@@ -37,6 +38,7 @@ __all__ = [
     "FakeFrameSource",
     "FakeProcess",
     "FakeProcessReactor",
+    "FakeUrlAuthenticator",
     "LaterRunner",
     "ListenerCapture",
     "MetadataInterleaver",
