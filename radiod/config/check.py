@@ -323,6 +323,9 @@ def _check_auth(at: Callable[[str], KeyPath], mount: MountConfig) -> None:
         _one_line(at(key), getattr(mount, key))
     if ":" in mount.auth_user:
         raise Invalid(at("auth_user"), f"must not contain ':': {mount.auth_user!r}")
+    if bool(mount.auth_user) != bool(mount.auth_password):
+        key = "auth_password" if mount.auth_user else "auth_user"
+        raise Invalid(at(key), "auth_user and auth_password go together")
     for key in ("auth_header", "auth_timelimit_header"):
         value = getattr(mount, key)
         _one_line(at(key), value)
@@ -756,6 +759,18 @@ def check(config: StationConfig, path_exists: Callable[[str], bool] | None) -> N
             raise Invalid(
                 ("mount", index, "hls"),
                 "needs workers = 1 (one process cuts and serves the segments)",
+            )
+        if config.workers > 1:
+            for key in AUTH_URL_KEYS:
+                if getattr(mount, key):
+                    raise Invalid(
+                        ("mount", index, key),
+                        "needs workers = 1 (one process asks about every listener)",
+                    )
+        if (mount.intro or mount.dump_file) and config.workers > 1:
+            key = "intro" if mount.intro else "dump_file"
+            raise Invalid(
+                ("mount", index, key), "needs workers = 1 (one process serves the listeners)"
             )
 
 

@@ -220,10 +220,12 @@ class Sources:
         source = self.connected.get(mount)
         return source.live if source is not None else None
 
-    def check(self, request: Request) -> tuple[tuple[str, str], bool]:
+    def check(self, request: Request, authorised: bool = False) -> tuple[tuple[str, str], bool]:
         """
         Judge a source request.
 
+        @param authorised: whether an authentication URL let the source
+            in (its password is not checked then).
         @return: the credentials given, and whether the body is chunked.
         @raise SourceRefused: 400 for a bad mount name or transfer coding,
             401 for missing or wrong credentials (or when no password is
@@ -239,14 +241,14 @@ class Sources:
         )
         expected = source_password(self._config, name)
         credentials = parse_basic_auth(request.header("Authorization"))
-        if not expected:
+        if authorised:
+            credentials = credentials or ("source", "")
+        elif not expected:
             self._log.warn(
                 "Refusing source for {mount}: no source password is configured", mount=name
             )
             raise unauthorised
-        if credentials is None:
-            raise unauthorised
-        if not _matches(credentials, "source", expected):
+        elif credentials is None or not _matches(credentials, "source", expected):
             raise unauthorised
         content_type = request.header("Content-Type")
         if content_type is None:
@@ -271,6 +273,7 @@ class Sources:
         write: Callable[[bytes], None],
         close: Callable[[], None],
         peer: str,
+        authorised: bool = False,
     ) -> SourceConnection:
         """
         Check a source request and, if it passes, answer it and put the
@@ -281,12 +284,14 @@ class Sources:
         @param write: writes bytes to the source.
         @param close: closes the connection.
         @param peer: the source's address, for logs.
+        @param authorised: whether an authentication URL let it in
+            (see L{check}).
         @return: the accepted source; feed it the body bytes.
         @raise SourceRefused: as L{check} does, or 403 when the mount
             already has a live source that is not stale or does not have
             the same credentials, or when the mount cannot take one.
         """
-        credentials, chunked = self.check(request)
+        credentials, chunked = self.check(request, authorised)
         name = request.path
         self._take_over(name, credentials, peer)
         mount = self._mounts.get(name)

@@ -63,6 +63,7 @@ from radiod.station.listen import (
     ReusePortEndpoint,
     endpoint_description,
 )
+from radiod.station.mountauth import MountAuth
 from radiod.station.mountfiles import MountFiles
 from radiod.station.playlistlog import PlaylistLog
 from radiod.station.workers import WorkerPool
@@ -313,8 +314,10 @@ class StationService(MultiService):
         self.announcer = Announcer(reactor, *self._outbound(config))
         for name in self._configured():
             self.announcer.watch(self.mounts[name])
+        self.mount_auth = MountAuth(reactor, self.factory.authenticators)
         if self.factory.sources is not None:
             self.factory.sources.on_connect.append(self.announcer.live)
+            self.factory.sources.on_connect.append(self.mount_auth.live)
             self.factory.sources.on_silence.append(self.announcer.silence)
         self.relays_out: list[RelayOut] = []
         for mount_config in config.mounts:
@@ -564,6 +567,7 @@ class StationService(MultiService):
             mount.start()
         for name in self._configured():
             self.mount_files.watch(self.mounts[name])
+        self.mount_auth.update(self.config)
         for relay in self.relays:
             relay.start()
         for relay_out in self.relays_out:
@@ -609,6 +613,7 @@ class StationService(MultiService):
                 announced,
                 detected,
                 stored,
+                self.mount_auth.close(),
             ]
         )
         return stopped.addCallback(lambda _: converted)  # type: ignore[no-any-return]
@@ -665,6 +670,7 @@ class StationService(MultiService):
         self.config = config
         self.factory.reread_lists(config)
         self.factory.config = share_limits(config)
+        self.mount_auth.update(config)
         if self.factory.sources is not None:
             self.factory.sources.reconfigure(config)
         if self.shoutcast_factory is not None:

@@ -37,7 +37,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from radiod.audience.session import ListenerSession
-from radiod.auth import AdminAccess
+from radiod.auth import AdminAccess, parse_basic_auth
 from radiod.broadcast.fallback import Fallbacks
 from radiod.broadcast.listener import Listener, ListenerTransport
 from radiod.broadcast.mount import Mount
@@ -55,11 +55,12 @@ from radiod.ingest.metadata import (
 )
 from radiod.ingest.source import SourceConnection
 from radiod.ingest.sources import SourceRefused, Sources
-from radiod.interfaces import MakeConverter
+from radiod.interfaces import AuthResult, MakeConverter, UrlAuth
 from radiod.request import Request, RequestError, RequestParser, build_response_head
 from radiod.wire.accesslog import Access, mask_target
 from radiod.wire.admission import Admission, ListError, read_admission, refusal
 from radiod.wire.aliases import alias_map, rewrite
+from radiod.wire.askauth import Admitted, listener_request, refusal_headers
 from radiod.wire.handover import ReplyTransport, handed_over
 from radiod.wire.limits import (
     AddressLimit,
@@ -198,6 +199,7 @@ class RadioFactory(Factory):
         self.time_shift: Callable[[Mount, float], Mount | None] | None = None
         self._peers = 0
         self.site: WebSide | None = None
+        self.authenticators: dict[str, UrlAuth] = {}
         self.keepalive = Keepalive()
         self.admin_access = AdminAccess.for_config(lambda: self.config)
         self._trusted: tuple[tuple[str, ...], tuple[Network, ...]] = ((), ())
@@ -419,6 +421,9 @@ class RadioProtocol(Protocol):
         self._shifted: Mount | None = None
         self._shifted_from: Mount | None = None
         self._session_told = False
+        self._auth_wait: Deferred[AuthResult] | None = None
+        self._let_in: tuple[Admitted, str] | None = None
+        self._time_limit: IDelayedCall | None = None
         self.request: Request | None = None
         self.response_status: int | None = None
         self.response_sent = 0
@@ -693,6 +698,11 @@ class RadioProtocol(Protocol):
         if self._audio_wait is not None:
             waiting, self._audio_wait = self._audio_wait, None
             waiting.cancel()
+        if self._auth_wait is not None:
+            asking, self._auth_wait = self._auth_wait, None
+            asking.cancel()
+        if self._time_limit is not None and self._time_limit.active():
+            self._time_limit.cancel()
         self._log_access()
         if self._channel is not None:
             # The site learns that its client left (notifyFinish).
@@ -713,6 +723,11 @@ class RadioProtocol(Protocol):
             self._shifted_from = None
         if self.source is not None:
             self.source.connection_lost()
+        if self._let_in is not None:
+            admitted, name = self._let_in
+            self._let_in = None
+            mount = self.radio.mounts.get(name)
+            admitted.left(mount.audience if mount is not None else 0)
 
     def _tell_session(self, listener: Listener) -> None:
         """
@@ -867,7 +882,12 @@ class RadioProtocol(Protocol):
         stream = path in self.radio.mounts or path.startswith("/;")
         if stream and method in ("GET", "HEAD"):
             name = self.radio.default_mount.name if path[:2] == "/;" else path
-            if not self._forbidden(request, name):
+            if self._forbidden(request, name):
+                return
+            auth = self.radio.authenticators.get(name)
+            if auth is not None and auth.checks_listeners:
+                self._ask_listener(request, name, auth)
+            else:
                 self._stream(request, name)
             return
         site = self.radio.site
@@ -909,6 +929,48 @@ class RadioProtocol(Protocol):
             head_only=request.method == "HEAD",
         )
         return True
+
+    def _ask_listener(self, request: Request, name: str, auth: UrlAuth) -> None:
+        """
+        Ask the mount's authentication URL whether the listener may
+        listen (see L{radiod.wire.askauth}); stream to it if so, else
+        refuse it with C{401} and the URL's message.
+        """
+        mount = self.radio.mounts.get(name)
+        asking = listener_request(request, self.client, mount.audience if mount is not None else 0)
+        answer = auth.listener_add(asking)
+        self._auth_wait = answer
+
+        def answered(result: AuthResult) -> None:
+            if self._auth_wait is not answer:
+                return  # The listener left meanwhile.
+            self._auth_wait = None
+            if not result.admitted:
+                self._move(Phase.ANSWERING)
+                reason = result.message or "Authentication Required"
+                self.refuse(401, " ".join(reason.split()), request, refusal_headers())
+                return
+            self._let_in = (Admitted(auth, asking, self._clock), name)
+            if result.time_limit is not None:
+                self._time_limit = self._clock.callLater(
+                    result.time_limit, self._out_of_time, name, result.time_limit
+                )
+            self._stream(request, name)
+
+        answer.addCallback(answered)
+
+    def _out_of_time(self, name: str, limit: float) -> None:
+        """
+        The time an authentication URL gave the listener has run out.
+        """
+        self._log.info(
+            "Listener {peer} on {mount} reached its time limit ({limit:g} s); disconnecting",
+            peer=self.peer,
+            mount=name,
+            limit=limit,
+        )
+        if self.transport is not None:
+            self.transport.loseConnection()
 
     def _hand_off(self) -> None:
         """
@@ -965,9 +1027,13 @@ class RadioProtocol(Protocol):
         else:
             self.reply(400, [("Content-Type", XML_CONTENT_TYPE)], icecast_reply(message, False))
 
-    def _source(self, request: Request, sources: Sources) -> None:
+    def _source(self, request: Request, sources: Sources, asked: bool = False) -> None:
         transport = self.transport
         assert transport is not None
+        auth = self.radio.authenticators.get(request.path)
+        if auth is not None and auth.checks_sources and not asked:
+            self._ask_source(request, sources, auth)
+            return
         try:
             self.source = sources.connect(
                 request,
@@ -975,6 +1041,7 @@ class RadioProtocol(Protocol):
                 transport.write,
                 transport.loseConnection,
                 self.peer,
+                authorised=asked,
             )
         except SourceRefused as refused:
             self._move(Phase.ANSWERING)
@@ -984,6 +1051,36 @@ class RadioProtocol(Protocol):
         self.response_status = 200
         remainder, self._remainder = self._remainder, b""
         self.source.data_received(remainder)
+
+    def _ask_source(self, request: Request, sources: Sources, auth: UrlAuth) -> None:
+        """
+        Ask the mount's authentication URL (C{stream_auth}) whether a
+        source may stream to it, instead of checking its password; its
+        connection is not read meanwhile, so that none of its audio is
+        lost.
+        """
+        transport = self.transport
+        assert transport is not None
+        credentials = parse_basic_auth(request.header("Authorization"))
+        user, password = credentials if credentials is not None else ("", "")
+        reading = cast(IPushProducer, transport)
+        reading.pauseProducing()
+        answer = auth.stream_auth(request.path, self.client, user, password)
+        self._auth_wait = answer
+
+        def answered(result: AuthResult) -> None:
+            if self._auth_wait is not answer:
+                return
+            self._auth_wait = None
+            reading.resumeProducing()
+            if not result.admitted:
+                self._move(Phase.ANSWERING)
+                reason = result.message or "You need to authenticate"
+                self.refuse(401, " ".join(reason.split()), request, refusal_headers())
+                return
+            self._source(request, sources, asked=True)
+
+        answer.addCallback(answered)
 
     def _stream(self, request: Request, name: str, waited: bool = False) -> None:
         mount = self.radio.fallbacks.resolve(name)

@@ -264,6 +264,33 @@ class IcecastKeysTests(SynchronousTestCase):
             self.mount_error(auth_user="a:b"), "mount[0].auth_user: must not contain ':': 'a:b'"
         )
 
+    def test_auth_pairs_and_workers(self) -> None:
+        """
+        The user and password of the authentication URLs go together;
+        authentication, an intro and a dump file need one process.
+        """
+        self.assertEqual(
+            self.mount_error(auth_user="radio"),
+            "mount[0].auth_password: auth_user and auth_password go together",
+        )
+        self.assertEqual(
+            self.mount_error(auth_password="secret"),
+            "mount[0].auth_user: auth_user and auth_password go together",
+        )
+        for keys, message in (
+            (
+                {"auth_listener_add": "http://a.example/"},
+                "mount[0].auth_listener_add: needs workers = 1 (one process asks about every "
+                "listener)",
+            ),
+            (
+                {"intro": "i.mp3"},
+                "mount[0].intro: needs workers = 1 (one process serves the listeners)",
+            ),
+        ):
+            config = StationConfig(workers=2, mounts=(MountConfig(**keys),))  # type: ignore[arg-type]
+            self.assertEqual(self.error(config), message)
+
     def test_aliases(self) -> None:
         """
         Each alias is two absolute paths joined by C{=}, each asked path
