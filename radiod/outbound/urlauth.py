@@ -66,7 +66,12 @@ from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, HTTPConnectionPool
+from twisted.web.client import (
+    Agent,
+    BrowserLikePolicyForHTTPS,
+    HTTPConnectionPool,
+    _HTTP11ClientFactory,
+)
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IBodyProducer, IResponse
 from zope.interface import implementer
@@ -471,9 +476,16 @@ def _default_agent(
     its pool.
     """
     pool = HTTPConnectionPool(reactor, persistent=True)
+    # One connection per question in a burst of listeners: not two log
+    # lines each ("Starting factory", "Stopping factory").
+    pool._factory = _QuietFactory
     policy = BrowserLikePolicyForHTTPS(trustRoot=trust)
     agent: IAgent = Agent(reactor, contextFactory=policy, pool=pool)
     return agent, pool
+
+
+class _QuietFactory(_HTTP11ClientFactory):
+    noisy = False
 
 
 class UrlAuthenticator:
