@@ -1150,6 +1150,7 @@ class _Reading:
                 "pidfile": self._unsupported_with("twistd's --pidfile sets it"),
                 "deny-ip": lambda e: self._set(e, "deny_ips", e.text),
                 "allow-ip": lambda e: self._set(e, "allow_ips", e.text),
+                "deny-agents": lambda e: self._set(e, "deny_agents_file", e.text),
                 "ssl-certificate": certificate,
                 "ssl-allowed-ciphers": self._unsupported_with("radiod uses Twisted's TLS defaults"),
                 "webroot": webroot,

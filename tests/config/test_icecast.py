@@ -927,6 +927,17 @@ class MappingTests(IcecastTestCase):
     Each element, read from small documents.
     """
 
+    def test_deny_agents(self) -> None:
+        """
+        Icecast-KH's C{<paths><deny-agents>} (which AzuraCast writes) is
+        the user-agent deny list.
+        """
+        result = load(
+            "<icecast><paths><deny-agents>/etc/agents.txt</deny-agents></paths></icecast>"
+        )
+        self.assertEqual(result.station.deny_agents_file, "/etc/agents.txt")
+        self.assertEqual(result.warnings, ())
+
     def test_files_in_webroot(self) -> None:
         """
         An intro is found in the webroot, as Icecast finds it; a webroot or
