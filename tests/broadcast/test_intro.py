@@ -35,7 +35,7 @@ class ReadTests(SynchronousTestCase):
     """
 
     def write(self, data: bytes) -> str:
-        path = self.mktemp()
+        path = str(self.mktemp())
         with open(path, "wb") as f:
             f.write(data)
         return path
