@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_events -*-
+# -*- test-case-name: tests.web.test_events,tests.web.test_hidden -*-
 """
 Live updates for the station page: a Server-Sent Events stream per
 client, at L{EVENTS_PATH}C{?mount=/stream}.
@@ -19,6 +19,11 @@ is removed.
 Event streams are not listeners: they are not counted as such, and their
 number is capped separately (L{MAX_STREAMS}).
 
+A hidden mount (its C{hidden} setting) is followed when asked for by
+name, but the mounts an event lists for the page's picker leave it out
+unless it is the one followed (L{listed_mounts}), and a stream that names
+no mount follows the first mount that is not hidden.
+
 A stream is the body of the answer to a C{GET}, written as events happen:
 the site answers in HTTP/1.0 with no C{Content-Length}, so the body is not
 chunked and runs until the connection closes.
@@ -27,7 +32,7 @@ chunked and runs until the connection closes.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from itertools import count
 from typing import Any
@@ -60,6 +65,7 @@ __all__ = [
     "describe_mount",
     "describe_next",
     "describe_track",
+    "listed_mounts",
     "up_next",
 ]
 
@@ -201,6 +207,15 @@ def burst_seconds(mount: Mount) -> tuple[float, float] | None:
     return min(size, len(mount.buffer)) / rate, size / rate
 
 
+def listed_mounts(mounts: Iterable[Mount], shown: Mount | None = None) -> list[Mount]:
+    """
+    The mounts the station page offers, in the station's order: those
+    that are not hidden, and C{shown}, the one a page shows, whatever its
+    setting (its listeners reached it by its address).
+    """
+    return [each for each in mounts if not each.config.hidden or each is shown]
+
+
 def _rounded(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds, 3)
 
@@ -218,7 +233,8 @@ def describe_mount(
     (and C{track}) event carries it.
 
     @param mount: the mount described.
-    @param mounts: every mount of the station, for the page's picker.
+    @param mounts: the mounts the page's picker offers (see
+        L{listed_mounts}).
     @param info: what a live source on the mount says about its stream
         (its name and description replace the configured ones), or
         C{None}.
@@ -232,11 +248,12 @@ def describe_mount(
         L{describe_track}; C{None} before the first audio), C{next} (see
         L{describe_next}; C{None} when not known), C{listeners},
         C{recent} (up to L{RECENT} tracks played before, newest first),
-        C{mounts} (C{name} and C{station} of each), C{stream}, C{m3u},
-        C{pls} (the paths to listen with), C{burst_seconds} and
-        C{full_burst_seconds} (see L{burst_seconds}; C{None} before any
-        audio) and C{time} (the clock's time, to tell how long ago
-        C{started} was, and when C{burst_seconds} was right).
+        C{mounts} (C{name} and C{station} of each of C{mounts}),
+        C{stream}, C{m3u}, C{pls} (the paths to listen with),
+        C{burst_seconds} and C{full_burst_seconds} (see L{burst_seconds};
+        C{None} before any audio) and C{time} (the clock's time, to tell
+        how long ago C{started} was, and when C{burst_seconds} was
+        right).
     """
     config = mount.config
     info = info or StreamInfo()
@@ -471,7 +488,7 @@ class EventStreams(StationResource):
         """
         sources = self.factory.sources
         info = sources.info_for(mount.name) if sources is not None else None
-        mounts = list(self.factory.mounts.values())
+        mounts = listed_mounts(self.factory.mounts.values(), mount)
         default_art = bool(self.factory.config.default_art)
         return describe_mount(
             mount, mounts, info, self.clock.seconds(), up_next(mount), default_art
@@ -491,8 +508,9 @@ class EventStreams(StationResource):
     def _choose(self, request: StationRequest) -> Mount | bytes:
         """
         The mount a request asks to follow, named by its C{mount} query
-        parameter (the default mount without one), its response headers
-        set; or the body of its refusal: C{404} for an unknown mount,
+        parameter (without one, the first mount that is not hidden: the
+        station page's own), its response headers set; or the body of its
+        refusal: C{404} for an unknown mount (or no mount to show),
         C{503} for a stream beyond L{max_streams}.
         """
         names = request.text_args().get("mount")
@@ -501,7 +519,7 @@ class EventStreams(StationResource):
             name = names[0] if names[0].startswith("/") else "/" + names[0]
             mount = mounts.get(name)
         else:
-            mount = self.factory.default_mount if mounts else None
+            mount = next(iter(listed_mounts(mounts.values())), None)
         if mount is None:
             return refuse(request, self.factory, 404, "No such mount")
         if len(self.streams) >= self.max_streams:

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_monitoring -*-
+# -*- test-case-name: tests.web.test_monitoring,tests.web.test_webroot -*-
 """
 The station's monitoring: the status pages, the metrics, the play history
 kept across restarts and the reactor lag monitor, as one service.
@@ -9,11 +9,13 @@ connecting and leaving), takes a L{radiod.web.status.StationStatus} snapshot
 when a status page is asked for, and puts these resources on the
 station's site:
 
-  - C{/status-json.xsl}, C{/7.html}, C{/stats} and C{/api/v1/status}
-    (L{radiod.web.stats});
+  - C{/status-json.xsl}, C{/status.xsl}, C{/server_version.xsl},
+    C{/7.html}, C{/stats} and C{/api/v1/status} (L{radiod.web.stats});
   - C{/admin/stats} (L{radiod.web.stats}), behind the admin login
     (L{radiod.web.guard});
-  - L{METRICS_PATH} (Prometheus, L{radiod.web.metrics}).
+  - L{METRICS_PATH} (Prometheus, L{radiod.web.metrics});
+  - the station's webroot, where the site has nothing else
+    (L{radiod.web.webroot}).
 """
 
 from __future__ import annotations
@@ -47,16 +49,21 @@ from radiod.web.site import StationSite, attach
 from radiod.web.stats import (
     ADMIN_STATS_PATH,
     API_STATUS_PATH,
+    SERVER_VERSION_PATH,
     SEVEN_PATH,
     SHOUTCAST_STATS_PATH,
     STATUS_JSON_PATH,
+    STATUS_PAGE_PATH,
     AdminStats,
     ApiStatus,
+    ServerVersion,
     SevenHtml,
     ShoutcastStats,
     StatusJson,
+    StatusPage,
 )
 from radiod.web.status import MountStatus, NowPlaying, PlayedTrack, StationStatus
+from radiod.web.webroot import attach_webroot
 from radiod.wire.server import RadioFactory
 from radiod.wire.stream import SERVER
 
@@ -99,8 +106,8 @@ class Monitoring(Service):
     ) -> None:
         """
         @param clock: the reactor (time, timers).
-        @param runner: reads and writes the history file off the reactor
-            thread.
+        @param runner: reads and writes the history file, and reads the
+            webroot's files, off the reactor thread.
         @param factory: the station's listener server: its mounts, its
             settings, its sources, and its site
             (L{radiod.web.tree.station_site}), which gets the status
@@ -129,11 +136,12 @@ class Monitoring(Service):
         self._watch_all()
         if factory.sources is not None:
             factory.sources.on_connect.append(self._source_connected)
-        self._attach(factory)
+        self._attach(factory, runner)
 
-    def _attach(self, factory: RadioFactory) -> None:
+    def _attach(self, factory: RadioFactory, runner: Runner) -> None:
         """
-        Put the status pages and the metrics on the station's site.
+        Put the status pages, the metrics and the webroot (where Icecast
+        keeps its pages) on the station's site.
         """
         site = factory.site
         assert isinstance(site, StationSite)
@@ -144,11 +152,14 @@ class Monitoring(Service):
             return admin_stats
 
         attach(site, STATUS_JSON_PATH, StatusJson(factory, snapshot))
+        attach(site, STATUS_PAGE_PATH, StatusPage(factory, snapshot))
+        attach(site, SERVER_VERSION_PATH, ServerVersion(factory, snapshot))
         attach(site, ADMIN_STATS_PATH, AdminLogin(factory, for_admin))
         attach(site, SEVEN_PATH, SevenHtml(factory, snapshot))
         attach(site, SHOUTCAST_STATS_PATH, ShoutcastStats(factory, snapshot))
         attach(site, API_STATUS_PATH, ApiStatus(factory, snapshot))
         attach(site, METRICS_PATH, MetricsPage(factory, self.metrics.registry, self._watch_all))
+        attach_webroot(site, factory, runner)
 
     # Service
 
@@ -305,6 +316,8 @@ class Monitoring(Service):
             mounts=mounts,
             listener_connections=sum(t.listener_connections for t in self.tallies.values()),
             source_connections=sum(t.source_connections for t in self.tallies.values()),
+            admin=config.admin_contact,
+            location=config.location,
         )
 
     def mount_status(self, mount: Mount, now: float, listen_url: str) -> MountStatus:
@@ -360,6 +373,7 @@ class Monitoring(Service):
             genre=(info.genre if info else "") or config.genre,
             url=(info.url if info else "") or config.url,
             public=config.public if info is None or info.public is None else info.public,
+            hidden=config.hidden,
             bitrate=audio.bitrate,
             sample_rate=audio.sample_rate,
             channels=audio.channels,

@@ -8,7 +8,9 @@ are that station's other mounts; mounts that exist only while a live
 source is connected are not stations).  A station is named by its
 I{shortcode}, its mount's name without the leading slash and with any
 other slash turned to C{_}, or by its number, its place in the
-configuration counted from 1.
+configuration counted from 1.  A hidden mount (its C{hidden} setting) is
+no station: it is left off the list, and its shortcode and number are
+answered as unknown ones.
 
   - L{NOWPLAYING_PATH}: every station's now-playing document, a JSON list
     (L{NowPlayingList});
@@ -404,13 +406,14 @@ class Stations:
 
     def all(self) -> list[Station]:
         """
-        Every station, in the configuration's order.
+        Every station, in the configuration's order, but for hidden
+        mounts (which keep their numbers, unused meanwhile).
         """
         found = []
         mounts = self._factory.mounts
         for index, config in enumerate(self._factory.config.mounts, 1):
             mount = mounts.get(config.name)
-            if mount is None:
+            if mount is None or mount.config.hidden:
                 continue
             rungs = []
             for name, kbps in zip(config.rung_names, config.ladder, strict=False):

@@ -500,9 +500,13 @@ class LiveUpdates(StationResource):
         Send C{subscription} the state now of every station it follows,
         as publications.
         """
-        for feed in self._feeds.values():
+        for feed in list(self._feeds.values()):
             channels = feed.followers.get(subscription)
             if not channels:
+                continue
+            if self.stations.of(feed.mount.name) is None:
+                # No longer a station (removed, or hidden by a reload).
+                self._unfollow(feed)
                 continue
             data = to_json(self._data(feed, subscription.host, []))
             for channel in channels:

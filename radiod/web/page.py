@@ -1,16 +1,18 @@
-# -*- test-case-name: tests.web.test_page -*-
+# -*- test-case-name: tests.web.test_page,tests.web.test_hidden -*-
 """
 The station's web page: the files in L{radiod.web.static} served at C{/}
-(the default mount), at C{/<mount>/} (any mount) and under
+(the first mount that is not hidden), at C{/<mount>/} (any mount) and under
 L{ASSET_PREFIX}, and the event streams that keep it up to date
 (L{radiod.web.events}), as resources of the station's site.
 
 The page is static: its script reads the mount from the address, opens
-the mount's event stream and fills the page in from the events.  The files
-are read once, when the page is set up, and revalidated by browsers with
-their C{ETag}.  The script plays the mount's HLS stream where the station
-serves one (L{HLS_LIST} says which), through the vendored hls.js
-(L{HLS_SCRIPT}) in browsers that need it.
+the mount's event stream and fills the page in from the events.  A hidden
+mount has its page at its address, but is not offered on the others
+(L{radiod.web.events.listed_mounts}).  The files are read once, when the
+page is set up, and revalidated by browsers with their C{ETag}.  The
+script plays the mount's HLS stream where the station serves one
+(L{HLS_LIST} says which), through the vendored hls.js (L{HLS_SCRIPT}) in
+browsers that need it.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ Where the page's script, style sheet and icon are served.
 
 PAGE_PATHS = ("/", "/index.html")
 """
-The paths of the page showing the default mount.
+The paths of the page showing the first mount that is not hidden.
 """
 
 ASSETS = {
@@ -241,6 +243,9 @@ class HlsList(StationResource):
     resource of the station's site on every request, so that the list
     follows the mounts as they come and go.  On a site without that
     resource, the list is empty.
+
+    Hidden mounts are left out, but for the one C{?mount=} names (the
+    page of a hidden mount, reached by its address, asks for its own).
     """
 
     def __init__(self, factory: RadioFactory, root: StationRoot) -> None:
@@ -257,16 +262,22 @@ class HlsList(StationResource):
         """
         return Refusal(self.factory)
 
-    def playlists(self) -> dict[str, str]:
+    def playlists(self, shown: str | None = None) -> dict[str, str]:
         """
         The path of the multivariant playlist of each mount served as HLS,
         by the mount's name.
+
+        @param shown: the name of a mount listed even if it is hidden.
         """
         hls = self.root.getStaticEntity(b"hls")
         if not isinstance(hls, HlsResource):
             return {}
-        names = sorted(hls.outputs.outputs)
-        return {f"/{name}": f"/hls/{quote(name, safe='')}/index.m3u8" for name in names}
+        outputs = hls.outputs.outputs
+        return {
+            f"/{name}": f"/hls/{quote(name, safe='')}/index.m3u8"
+            for name in sorted(outputs)
+            if not outputs[name].mount.config.hidden or outputs[name].mount.name == shown
+        }
 
     def render_GET(self, request: StationRequest) -> bytes:
         """
@@ -275,7 +286,8 @@ class HlsList(StationResource):
         for name, value in _ALWAYS:
             request.setHeader(name, value)
         request.setHeader("Content-Type", "application/json")
-        return json.dumps(self.playlists(), separators=(",", ":")).encode()
+        shown = request.text_args().get("mount", [None])[0]
+        return json.dumps(self.playlists(shown), separators=(",", ":")).encode()
 
 
 class StationPage:

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_site -*-
+# -*- test-case-name: tests.web.test_site,tests.web.test_webroot -*-
 """
 The station's twisted.web side: everything on the station's ports that is
 not a stream or a source.
@@ -301,21 +301,26 @@ class StationRoot(StationResource):
     """
     The root of the station's resource tree: named children, then
     whatever L{lookups} find (paths that depend on the mounts, such as
-    playlists), else L{Refusal}.
+    playlists), then whatever L{fallbacks} find (the webroot's files),
+    else L{Refusal}.
 
     @ivar lookups: functions from a request to the resource for its path,
         or C{None}, tried in order for paths no child has.
+    @ivar fallbacks: the same, tried in order after every lookup, however
+        late the lookups were added: what the site serves itself always
+        wins over what they find.
     """
 
     def __init__(self, factory: RadioFactory) -> None:
         super().__init__(factory)
         self.lookups: list[Callable[[StationRequest], IResource | None]] = []
+        self.fallbacks: list[Callable[[StationRequest], IResource | None]] = []
 
     def render(self, request: StationRequest) -> bytes | int:
         return Refusal(self.factory).render(request)
 
     def getChild(self, path: bytes, request: StationRequest) -> IResource:
-        for lookup in self.lookups:
+        for lookup in (*self.lookups, *self.fallbacks):
             found = lookup(request)
             if found is not None:
                 return found

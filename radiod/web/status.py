@@ -14,6 +14,10 @@ reply, and do nothing else:
     L{render_shoutcast_json}: SHOUTcast's C{/7.html} and C{/stats?sid=N};
   - L{render_api_status}: radiod's own versioned JSON (C{/api/v1/status}).
 
+Icecast's HTML pages (C{/status.xsl}, C{/server_version.xsl}) are
+L{radiod.web.statuspage}'s.  A mount whose configuration hides it is in
+every snapshot; L{StationStatus.listed} is the snapshot the public sees.
+
 Whatever the titles hold, the JSON is valid JSON and the XML well-formed:
 text that JSON or XML cannot carry (lone surrogates; control characters,
 in XML) is replaced with U+FFFD.  Times are POSIX seconds.
@@ -27,7 +31,7 @@ import math
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 __all__ = [
@@ -122,6 +126,8 @@ class MountStatus:
     @ivar genre: C{icy-genre}.
     @ivar url: C{icy-url}.
     @ivar public: C{icy-pub}.
+    @ivar hidden: whether the mount is left off the public status
+        documents (its C{hidden} setting; see L{StationStatus.listed}).
     @ivar content_type: the stream's content type.
     @ivar bitrate: kbit/s of the newest audio, or 0 before any.
     @ivar sample_rate: samples per second, or 0 before any audio.
@@ -155,6 +161,7 @@ class MountStatus:
     genre: str = ""
     url: str = ""
     public: bool = False
+    hidden: bool = False
     content_type: str = "audio/mpeg"
     bitrate: int = 0
     sample_rate: int = 0
@@ -197,10 +204,11 @@ class StationStatus:
     @ivar started: when the station started.
     @ivar now: when this snapshot was taken.
     @ivar mounts: the mounts, in configuration order (live-only mounts
-        after them).
+        after them), hidden ones included (see L{listed}).
     @ivar listener_connections: listener connections since it started.
     @ivar source_connections: live source connections since it started.
-    @ivar admin: the contact Icecast calls C{admin}; C{""} when none.
+    @ivar admin: the contact Icecast calls C{admin} (the station's
+        C{admin_contact}); C{""} when none.
     @ivar location: the location Icecast calls C{location}; C{""} when none.
     """
 
@@ -222,6 +230,14 @@ class StationStatus:
         Listeners on every mount together.
         """
         return sum(mount.listeners for mount in self.mounts)
+
+    def listed(self) -> StationStatus:
+        """
+        The station as the public sees it: the same snapshot without its
+        hidden mounts (which Icecast leaves off its public status pages
+        too), so that every count and list made from it leaves them out.
+        """
+        return replace(self, mounts=tuple(m for m in self.mounts if not m.hidden))
 
     @property
     def uptime(self) -> float:
@@ -382,7 +398,9 @@ def render_status_json(status: StationStatus, mount: str | None = None) -> bytes
     mount's object for one, a list of them for several, as Icecast gives
     it (consumers already cope with that).  Each source object ends with
     C{"dummy": null}, as Icecast's does.  Numbers are numbers and text is
-    text, whatever it looks like.
+    text, whatever it looks like.  Hidden mounts are left out, as Icecast
+    leaves them out of its public statistics: asked for by name, a hidden
+    mount is answered as an unknown one.
 
     @param status: the snapshot.
     @param mount: only this mount (Icecast's C{?mount=}); an unknown one
@@ -391,7 +409,7 @@ def render_status_json(status: StationStatus, mount: str | None = None) -> bytes
     """
     stats: dict[str, Any] = {key: _json_text(str(value)) for key, value in _icecast_head(status)}
     sources = []
-    for each in _selected(status, mount):
+    for each in _selected(status.listed(), mount):
         source: dict[str, Any] = {
             key: value if isinstance(value, int) else _json_text(str(value))
             for key, value in _icecast_source(each)
@@ -563,6 +581,7 @@ def _api_mount(mount: MountStatus) -> dict[str, Any]:
         "description": _json_text(mount.description),
         "genre": _json_text(mount.genre),
         "url": _json_text(mount.url),
+        "hidden": mount.hidden,
         "format": {
             "content_type": mount.content_type,
             "bitrate": mount.bitrate or None,
@@ -589,7 +608,7 @@ def render_api_status(status: StationStatus, mount: str | None = None) -> bytes:
     radiod's status document, C{/api/v1/status}: the station, then
     C{mounts}, always a list (one entry with C{mount}).
 
-    @param status: the snapshot.
+    @param status: the snapshot (L{StationStatus.listed} for the public).
     @param mount: only this mount, if given (the caller checks it exists).
     @return: UTF-8 JSON.
     """
@@ -601,6 +620,8 @@ def render_api_status(status: StationStatus, mount: str | None = None) -> bytes:
             "started_at": iso8601(status.started),
             "uptime": int(status.uptime),
             "listeners": status.listeners,
+            "location": _json_text(status.location),
+            "admin_contact": _json_text(status.admin),
         },
         "mounts": [_api_mount(each) for each in _selected(status, mount)],
     }

@@ -49,7 +49,9 @@ def station_site(
         song requests (L{radiod.web.requests});
       - C{/<mount>.m3u}, C{.pls}, C{.xspf}: playlists
         (L{radiod.web.playlists});
-      - any other path: C{404}.
+      - any other path: C{404}, unless a resource put on the site later
+        answers it (the status pages, the station page, or, last of all,
+        a file of the station's webroot, L{radiod.web.webroot}).
 
     @param factory: the stream server's factory.
     @param clock: the station's clock (timeouts, log times, when requests

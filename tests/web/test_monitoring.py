@@ -67,10 +67,12 @@ def metric_samples(body: bytes) -> dict[tuple[str, str], float]:
     return found
 
 
-class MonitoringTests(SynchronousTestCase):
+class StationTestCase(SynchronousTestCase):
     """
-    The endpoints, over a station with mounts C{/stream} (two tracks that
-    alternate) and C{/other}.
+    A station in memory with its monitoring, asked through the real
+    protocol: mounts C{/stream} (two tracks that alternate) and
+    C{/other}.  It has no tests of its own; the endpoints' tests build on
+    it.
     """
 
     def build(self, start: float = START, **station: Any) -> tuple[Clock, RadioFactory, Monitoring]:
@@ -151,6 +153,13 @@ class MonitoringTests(SynchronousTestCase):
         source.send(head + LIVE_FRAME.data * 40)
         clock.pump([0.1] * 3)
         return source
+
+
+class MonitoringTests(StationTestCase):
+    """
+    The endpoints, over a station with mounts C{/stream} (two tracks that
+    alternate) and C{/other}.
+    """
 
     def test_routes(self) -> None:
         """

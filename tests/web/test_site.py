@@ -8,15 +8,31 @@ from __future__ import annotations
 from twisted.internet.task import Clock
 from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.resource import IResource
 
 from radiod.broadcast.mount import Mount
 from radiod.config import MountConfig, StationConfig
 from radiod.testing import FakeFrameSource, silent_frame
-from radiod.web.site import StationChannel
+from radiod.web.site import StationChannel, StationRequest, StationResource, StationRoot
 from radiod.web.tree import station_site
 from radiod.wire.accesslog import Access
 from radiod.wire.server import RadioFactory
 from tests.wire.test_server import ALPHA, Connection
+
+
+class Fixed(StationResource):
+    """
+    A resource that answers every C{GET} with the same body.
+    """
+
+    isLeaf = True
+
+    def __init__(self, factory: RadioFactory, body: bytes) -> None:
+        super().__init__(factory)
+        self.body = body
+
+    def render_GET(self, request: StationRequest) -> bytes:
+        return self.body
 
 
 class SiteTests(SynchronousTestCase):
@@ -164,3 +180,28 @@ class SiteTests(SynchronousTestCase):
         )
         self.assertTrue(reply.startswith(b"HTTP/1.0 200 OK"), reply)
         self.assertEqual(accesses, [])
+
+    def test_after_lookups(self) -> None:
+        """
+        A fallback answers only the paths no child and no lookup answers,
+        even a lookup added after it.
+        """
+        clock, factory, _ = self.build()
+        site = factory.site
+        assert site is not None
+        root = site.resource  # type: ignore[attr-defined]
+        assert isinstance(root, StationRoot)
+        root.fallbacks.append(lambda request: Fixed(factory, b"fallback"))
+
+        def lookup(request: StationRequest) -> IResource | None:
+            return Fixed(factory, b"lookup") if request.path == b"/looked" else None
+
+        root.lookups.append(lookup)
+
+        def body(path: bytes) -> bytes:
+            return bytes(Connection(factory).send(b"GET " + path + b" HTTP/1.0\r\n\r\n").audio)
+
+        self.assertEqual(body(b"/looked"), b"lookup")
+        self.assertEqual(body(b"/anything/else"), b"fallback")
+        self.assertTrue(body(b"/stream.m3u").startswith(b"#EXTM3U"))
+        self.assertNotEqual(body(b"/admin/metadata"), b"fallback")

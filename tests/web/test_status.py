@@ -182,6 +182,25 @@ class StatusJsonTests(SynchronousTestCase):
         )
         self.assertEqual(list(stats["source"])[-1], "dummy")
 
+    def test_location_and_admin(self) -> None:
+        """
+        The station's location and contact are Icecast's C{location} and
+        C{admin}, as given.
+        """
+        stats = status_json(replace(STATION, location="Pier 4 <north>", admin="ops@example.org"))
+        self.assertEqual((stats["location"], stats["admin"]), ("Pier 4 <north>", "ops@example.org"))
+
+    def test_hidden_left_out(self) -> None:
+        """
+        A hidden mount is left out, as Icecast leaves it out of its public
+        statistics; asked for by name, it is answered as an unknown mount.
+        """
+        status = replace(STATION, mounts=(STREAM, replace(OTHER, hidden=True)))
+        self.assertEqual(status_json(status)["source"]["listenurl"], STREAM.listen_url)
+        self.assertNotIn("source", status_json(status, "/other"))
+        self.assertEqual(status_json(status, "/other"), status_json(status, "/nope"))
+        self.assertNotIn("source", status_json(replace(STATION, mounts=(status.mounts[1],))))
+
     def test_several_mounts(self) -> None:
         """
         With several mounts, C{source} is a list in mount order; a title
@@ -260,6 +279,17 @@ class AdminStatsTests(SynchronousTestCase):
     """
     Icecast's C{/admin/stats} XML.
     """
+
+    def test_hidden_mounts_shown(self) -> None:
+        """
+        The admin's document shows hidden mounts too, and counts them.
+        """
+        status = replace(STATION, mounts=(STREAM, replace(OTHER, hidden=True, listeners=2)))
+        root = ElementTree.fromstring(render_admin_stats(status, None))
+        self.assertEqual([s.get("mount") for s in root.findall("source")], ["/stream", "/other"])
+        self.assertEqual((root.findtext("sources"), root.findtext("listeners")), ("2", "5"))
+        one = ElementTree.fromstring(render_admin_stats(status, "/other"))
+        self.assertEqual([s.get("mount") for s in one.findall("source")], ["/other"])
 
     def test_document(self) -> None:
         """
@@ -453,7 +483,13 @@ class ApiStatusTests(SynchronousTestCase):
         up, counters, source kind and history; each track with the path of
         its cover art, or C{null}.
         """
-        document = json.loads(render_api_status(replace(STATION, mounts=(STREAM, OTHER))))
+        station = replace(
+            STATION,
+            mounts=(STREAM, OTHER),
+            location="Harbour \u00b7 Pier 4",
+            admin="ops@example.org",
+        )
+        document = json.loads(render_api_status(station))
         self.assertEqual(document["api_version"], API_VERSION)
         self.assertEqual(
             document["station"],
@@ -463,6 +499,8 @@ class ApiStatusTests(SynchronousTestCase):
                 "started_at": "2026-11-21T04:26:41Z",
                 "uptime": 112,
                 "listeners": 3,
+                "location": "Harbour \u00b7 Pier 4",
+                "admin_contact": "ops@example.org",
             },
         )
         stream, other = document["mounts"]
@@ -475,6 +513,7 @@ class ApiStatusTests(SynchronousTestCase):
                 "description": "Tests all day",
                 "genre": "Rock",
                 "url": "http://example.org/",
+                "hidden": False,
                 "format": {
                     "content_type": "audio/mpeg",
                     "bitrate": 128,
@@ -529,6 +568,25 @@ class ApiStatusTests(SynchronousTestCase):
         self.assertIsNone(other["max_listeners"])
         self.assertIsNone(other["listener_delay"])
         self.assertEqual(other["format"]["bitrate"], None)
+
+    def test_station_unset(self) -> None:
+        """
+        Without a location or a contact, both are empty text.
+        """
+        station = json.loads(render_api_status(STATION))["station"]
+        self.assertEqual((station["location"], station["admin_contact"]), ("", ""))
+
+    def test_hidden_flagged(self) -> None:
+        """
+        The renderer shows whatever mounts it is given, a hidden one
+        flagged (the public is given L{StationStatus.listed}).
+        """
+        hidden = replace(OTHER, hidden=True)
+        status = replace(STATION, mounts=(STREAM, hidden))
+        document = json.loads(render_api_status(status))
+        self.assertEqual([m["hidden"] for m in document["mounts"]], [False, True])
+        public = json.loads(render_api_status(status.listed()))
+        self.assertEqual([m["name"] for m in public["mounts"]], ["/stream"])
 
     def test_mounts_always_a_list(self) -> None:
         """

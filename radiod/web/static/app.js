@@ -699,7 +699,9 @@
     }
   });
 
-  fetch(HLS_LIST).then(function (response) {
+  // A hidden mount is listed only for its own page, which names it.
+  var hlsList = HLS_LIST + (wanted ? "?mount=" + encodeURIComponent(wanted) : "");
+  fetch(hlsList).then(function (response) {
     return response.ok ? response.json() : {};
   }).catch(function () {
     return {};
