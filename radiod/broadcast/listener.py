@@ -10,11 +10,19 @@ ICY metadata blocks interleaved at its own metaint positions.  When the
 transport's buffer fills, Twisted pauses the listener; it then writes
 nothing, and when resumed it catches up from its cursor.  A listener whose
 cursor falls more than the queue size behind the head is disconnected.
+
+The audio between two offsets is the same bytes for every listener: a
+fan-out joins it once (a L{Span}, kept in the fan-out's L{Spans} for the
+listeners that come next with the same cursor and head), and each
+listener only cuts it at its own metadata positions.  Most listeners of
+a fan-out are at the same cursor (the head of their last turn), so each
+one's work is a lookup, a cut or two and one system call.
 """
 
 from __future__ import annotations
 
 import itertools
+from bisect import bisect_right
 from typing import Protocol
 
 from twisted.internet.interfaces import IPushProducer
@@ -25,7 +33,7 @@ from radiod.audio.icy import EMPTY_BLOCK
 from radiod.broadcast.buffer import StreamBuffer
 from radiod.broadcast.sender import direct_socket, send
 
-__all__ = ["Listener", "ListenerTransport"]
+__all__ = ["Listener", "ListenerTransport", "Span", "Spans", "span"]
 
 _ids = itertools.count(1)
 
@@ -35,6 +43,65 @@ The most audio one delivery writes.  A listener catching up (after a pause,
 or its burst) gets the rest on its next turn, so no listener ever holds more
 than this in Twisted's buffer: the lag stays in the shared buffer.
 """
+
+
+class Span:
+    """
+    The audio of a mount's buffer between two offsets, joined into one
+    string, and the ICY metadata block announcing the audio at each of
+    its offsets.
+
+    @ivar data: the audio.
+    @ivar view: a memoryview of L{data}.
+    @ivar starts: the offset in L{data} where each chunk's audio starts,
+        in order (the first is 0).
+    @ivar blocks: the metadata block of each chunk, in the same order.
+    """
+
+    __slots__ = ("blocks", "data", "starts", "view")
+
+    def __init__(self, data: bytes, starts: list[int], blocks: list[bytes]) -> None:
+        self.data = data
+        self.view = memoryview(data)
+        self.starts = starts
+        self.blocks = blocks
+
+    def block_at(self, offset: int) -> bytes:
+        """
+        The block announcing the audio at C{offset} in L{data}.
+        """
+        if len(self.starts) == 1:
+            return self.blocks[0]
+        return self.blocks[bisect_right(self.starts, offset) - 1]
+
+
+Spans = dict[tuple[int, int], Span]
+"""
+The spans one fan-out has joined, by their start and end offsets.
+"""
+
+
+def span(buffer: StreamBuffer, start: int, end: int) -> Span:
+    """
+    The audio of C{buffer} from C{start} to C{end} (both within it), as a
+    L{Span}.
+    """
+    pieces: list[bytes | memoryview] = []
+    starts: list[int] = []
+    blocks: list[bytes] = []
+    for chunk, offset in buffer.read(start):
+        starts.append(chunk.start + offset - start)
+        blocks.append(chunk.block)
+        stop = end - chunk.start
+        if stop >= len(chunk.data):
+            pieces.append(chunk.view[offset:] if offset else chunk.data)
+            if stop == len(chunk.data):
+                break
+        else:
+            pieces.append(chunk.view[offset:stop])
+            break
+    data = pieces[0] if len(pieces) == 1 and isinstance(pieces[0], bytes) else b"".join(pieces)
+    return Span(data, starts, blocks)
 
 
 class ListenerTransport(Protocol):
@@ -145,22 +212,42 @@ class Listener:
         """
         return self.mount.buffer.head - self.position
 
-    def deliver(self) -> None:
+    def deliver(self, spans: Spans | None = None) -> None:
         """
         Write from the cursor towards the head (at most L{MAX_WRITE} audio
         bytes at a time), unless paused; drop this listener if it lags
         more than the queue size.
+
+        @param spans: the spans joined so far in this fan-out, to take the
+            audio from and keep it in for the listeners after this one.
         """
         if self.stopped:
             return
-        buffer = self.mount.buffer
+        mount = self.mount
+        buffer = mount.buffer
         position = self.position
-        if buffer.head - position > self.mount.queue_size or position < buffer.tail:
+        head = buffer.head
+        if head - position > mount.queue_size or position < buffer.tail:
             self._drop()
             return
-        if self.paused or position == buffer.head:
+        if self.paused or position == head:
             return
-        self._send_to(buffer, min(buffer.head, position + MAX_WRITE))
+        end = head if head - position <= MAX_WRITE else position + MAX_WRITE
+        if spans is None:
+            audio = span(buffer, position, end)
+        else:
+            key = (position, end)
+            found = spans.get(key)
+            if found is None:
+                audio = spans[key] = span(buffer, position, end)
+            else:
+                audio = found
+        self.sent += end - position
+        self.position = end
+        data = self._with_metadata(audio) if self.metaint else audio.data
+        # One write per delivery, straight to the socket when possible.  The
+        # transport may call pauseProducing from inside it.
+        send(self.transport, self._handle, data)
 
     def send_intro(self, data: bytes, block: bytes) -> None:
         """
@@ -218,56 +305,46 @@ class Listener:
         Write the audio from the cursor to C{end}, with metadata blocks,
         in one write.
         """
-        position = self.position
-        pieces: list[bytes | memoryview] = []
-        if self.metaint:
-            self._interleave(buffer, end, pieces)
-        else:
-            for chunk, offset in buffer.read(position):
-                stop = end - chunk.start
-                if stop >= len(chunk.data):
-                    pieces.append(chunk.view[offset:] if offset else chunk.data)
-                else:
-                    pieces.append(chunk.view[offset:stop])
-                    break
-        self.sent += end - position
+        audio = span(buffer, self.position, end)
+        self.sent += end - self.position
         self.position = end
-        # One write per delivery, straight to the socket when possible.  The
-        # transport may call pauseProducing from inside it.
-        send(self.transport, self._handle, b"".join(pieces))
+        send(
+            self.transport, self._handle, self._with_metadata(audio) if self.metaint else audio.data
+        )
 
-    def _interleave(self, buffer: StreamBuffer, end: int, pieces: list[bytes | memoryview]) -> None:
+    def _with_metadata(self, audio: Span) -> bytes:
         """
-        Append to C{pieces} the audio from the cursor to C{end} with
-        metadata blocks at this listener's metaint positions.  A block
-        announces the track of the audio that follows it, and is sent in
-        full only when it differs from the last one this listener got.
+        C{audio} with metadata blocks at this listener's metaint
+        positions.  A block announces the track of the audio that follows
+        it, and is sent in full only when it differs from the last one
+        this listener got; one due exactly at the end of C{audio} is sent
+        with the next audio.
         """
         until = self._until_block
-        last = self._last_block
+        size = len(audio.data)
+        if until >= size:
+            self._until_block = until - size
+            return audio.data
         metaint = self.metaint
-        for chunk, offset in buffer.read(self.position):
-            view = chunk.view
-            size = min(len(view), end - chunk.start)
-            while offset < size:
-                if until == 0:
-                    block = chunk.block
-                    if block is last:
-                        pieces.append(EMPTY_BLOCK)
-                    else:
-                        pieces.append(block)
-                        last = block
-                    until = metaint
-                take = size - offset
-                if take > until:
-                    take = until
-                pieces.append(view[offset : offset + take])
-                offset += take
-                until -= take
-            if chunk.end >= end:
-                break
-        self._until_block = until
+        last = self._last_block
+        view = audio.view
+        pieces: list[bytes | memoryview] = []
+        done = 0
+        while until < size:
+            if until:
+                pieces.append(view[done:until])
+            block = audio.block_at(until)
+            if block is last:
+                pieces.append(EMPTY_BLOCK)
+            else:
+                pieces.append(block)
+                last = block
+            done = until
+            until += metaint
+        pieces.append(view[done:])
+        self._until_block = until - size
         self._last_block = last
+        return b"".join(pieces)
 
     def _drop(self) -> None:
         """

@@ -20,7 +20,7 @@ from radiod.audio.icy import EMPTY_BLOCK, encode_metadata
 from radiod.audio.track import Play, Plays, TrackInfo, art_path
 from radiod.broadcast.buffer import StreamBuffer
 from radiod.broadcast.intro import Intro
-from radiod.broadcast.listener import Listener, ListenerTransport
+from radiod.broadcast.listener import Listener, ListenerTransport, Spans
 from radiod.broadcast.pacer import Pacer
 from radiod.broadcast.switch import Switch
 from radiod.config import MountConfig
@@ -340,10 +340,11 @@ class Mount:
         self._turn += 1
         stride = self.fanout_stride()
         turn = self._turn % stride
+        spans: Spans = {}
         for index, slot in enumerate(self._slots):
             if index % stride == turn:
                 for listener in list(slot):
-                    listener.deliver()
+                    listener.deliver(spans)
 
     def _append(self, run: list[bytes], play: Play) -> None:
         track = play.track
