@@ -9,15 +9,17 @@ Usage::
         [--metadata | --no-metadata] [--servers radiod,icecast]
         [--mode fanout|churn|workers] [--duration 600] [--churn-rate 50]
         [--workers-list 1,2] [--radiod-arg=--send-buffer=0 ...] [--out FILE]
+        [--client auto|c|python]
 
 Modes:
   - C{fanout} (default): each server plays the same 128 kbps MP3 (made
-    once with ffmpeg under C{--cache}); C{benchmarks/loadgen.py} ramps
+    once with ffmpeg under C{--cache}); the load generator ramps
     C{--listeners} at C{--rate} per second, waits C{--warmup} seconds and
-    measures a C{--window}.  The server's CPU time, memory, descriptors and
-    threads come from C{/proc} (its whole process tree), idle before the
-    ramp and over the window.  One table compares the servers, with the
-    radiod/Icecast ratio and radiod's PASS/MISS against the targets.
+    measures a C{--window}.  The server's CPU time (user and system apart),
+    memory, descriptors and threads come from C{/proc} (its whole process
+    tree), idle before the ramp and over the window.  One table compares
+    the servers, with the radiod/Icecast ratio and radiod's PASS/MISS
+    against the targets.
   - C{churn}: C{--listeners} connect, then for C{--duration} seconds
     C{--churn-rate} of them per second are replaced by new ones; the
     server's RSS and open descriptors are reported at the start, every
@@ -25,6 +27,14 @@ Modes:
   - C{workers}: fanout against radiod only, once per count in
     C{--workers-list}, passing C{--workers=N}; reports the listeners held
     per worker count.
+
+The load generator (C{--client}) is the C swarm (C{benchmarks/swarm.c},
+built with the system's C compiler under C{--cache}; see
+C{benchmarks/swarm.py}) when a compiler is found, else the Python
+C{benchmarks/loadgen.py}; both take the same options and write the same
+summary, and the report names the one used.  The swarm costs a fraction of
+the CPU, which on a small machine leaves the server the cores it would
+have alone.
 
 Icecast runs when C{icecast2} is installed and selected: a generated
 configuration (limits sized to the load, queue 512 KiB, burst 64 KiB), as
@@ -57,24 +67,36 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from servers import (
     BITRATE_KBPS,
+    CLOCK_TICKS,
     Icecast,
     Radiod,
+    Sample,
     Server,
     ServerError,
     machine_busy,
     make_music,
     new_workdir,
+    process_tree,
     sample,
     stop_process,
 )
+from swarm import BuildError
+from swarm import build as build_swarm
+from swarm import command as swarm_command
 
 LOADGEN = Path(__file__).resolve().parent / "loadgen.py"
 Json = dict[str, Any]
+
+CLIENTS = {
+    "c": "C swarm (benchmarks/swarm.c)",
+    "python": "Python loadgen (benchmarks/loadgen.py)",
+}
 
 # Targets for radiod at 128 kbps with ICY metadata.
 TARGET_CPU_RATIO = 0.6
@@ -112,9 +134,75 @@ def raise_fd_limit(wanted: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+@dataclass
+class Reading(Sample):
+    """
+    A L{Sample} with the CPU time split into user and system time.
+
+    @ivar user_s: user CPU seconds of the live processes.
+    @ivar system_s: system CPU seconds of the live processes.
+    """
+
+    user_s: float = 0.0
+    system_s: float = 0.0
+
+
+def cpu_split(root: int) -> tuple[float, float]:
+    """
+    The user and the system CPU time of a process tree, from C{/proc}.
+
+    @param root: the tree's first process.
+    @return: user and system seconds, summed over the live processes.
+    """
+    user = system = 0
+    for pid in process_tree(root):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                text = f.read()
+            fields = text[text.rindex(")") + 2 :].split()
+            user += int(fields[11])
+            system += int(fields[12])
+        except (OSError, ValueError, IndexError):
+            continue
+    return user / CLOCK_TICKS, system / CLOCK_TICKS
+
+
+def reading(root: int) -> Reading:
+    """
+    Read a process tree's accounting (L{sample}) and its CPU time split.
+    """
+    user, system = cpu_split(root)
+    return Reading(**vars(sample(root)), user_s=user, system_s=system)
+
+
+def choose_client(args: argparse.Namespace) -> tuple[str, Path | None]:
+    """
+    The load generator to use: the C swarm, built now, or Python's.
+
+    @param args: the command line (C{--client}, C{--cache}).
+    @return: C{"c"} with the swarm's path, or C{"python"} with L{None}.
+    @raise SystemExit: when the swarm was asked for and cannot be built.
+    """
+    if args.client == "python":
+        return "python", None
+    try:
+        program = build_swarm(Path(args.cache))
+    except BuildError as e:
+        raise SystemExit(f"run.py: could not build the swarm: {e}") from None
+    if program is None:
+        if args.client == "c":
+            raise SystemExit("run.py: --client c needs a C compiler (cc, gcc or clang)")
+        say("== no C compiler: the Python load generator is used")
+        return "python", None
+    return "c", program
+
+
 class Bench:
     """
     One benchmark run: its options, its children, and its results.
+
+    @ivar client: the load generator, C{"c"} or C{"python"}.
+    @ivar swarm: the swarm's program when the client is C{"c"}.
     """
 
     def __init__(self, args: argparse.Namespace) -> None:
@@ -124,6 +212,7 @@ class Bench:
         self.music = make_music(Path(args.cache))
         self.stamp = time.strftime("%Y%m%d-%H%M%S")
         self.run_dir = Path(args.cache) / "runs" / f"{args.mode}-{self.stamp}"
+        self.client, self.swarm = choose_client(args)
 
     def cleanup(self) -> None:
         """
@@ -148,7 +237,7 @@ class Bench:
 
     def _loadgen_command(self, server: Server, start_at: float, out: Path) -> list[str]:
         a = self.args
-        command = [sys.executable, str(LOADGEN), "--port", str(server.port)]
+        command = ["--port", str(server.port)]
         command += ["--listeners", str(a.listeners), "--rate", str(a.rate)]
         command += ["--metadata" if a.metadata else "--no-metadata"]
         command += ["--nominal-kbps", str(BITRATE_KBPS), "--start-at", repr(start_at)]
@@ -157,7 +246,10 @@ class Bench:
             command += ["--churn-rate", str(a.churn_rate), "--duration", str(a.duration)]
         else:
             command += ["--warmup", str(a.warmup), "--window", str(a.window)]
-        return command + list(a.loadgen_arg)
+        command += a.loadgen_arg
+        if self.swarm is not None:
+            return swarm_command(self.swarm, command)
+        return [sys.executable, str(LOADGEN), *command]
 
     def measure(self, server: Server) -> Json:
         """
@@ -171,9 +263,9 @@ class Bench:
         server.start()
         say(f"   ready in {time.monotonic() - started:.1f} s; idle for {a.settle:g} s")
         time.sleep(a.settle)
-        idle = [sample(server.pid)]
+        idle = [reading(server.pid)]
         time.sleep(2.0)
-        idle.append(sample(server.pid))
+        idle.append(reading(server.pid))
         start_at = time.monotonic() + 2.0
         ramp_end = start_at + a.listeners / a.rate
         out = server.workdir / "loadgen.json"
@@ -188,10 +280,11 @@ class Bench:
         if status != 0:
             raise ServerError(f"the load generator failed with status {status}")
         time.sleep(a.settle)
-        samples["after"] = [sample(server.pid)] if server.alive() else []
+        samples["after"] = [reading(server.pid)] if server.alive() else []
         samples["idle"] = idle
         result: Json = {
             "server": server.name,
+            "client": self.client,
             "command": server.command(),
             "alive_at_end": server.alive(),
             "notes": server.notes,
@@ -209,15 +302,15 @@ class Bench:
         window_start = ramp_end + a.warmup
         window_end = window_start + a.window
         sleep_until(ramp_end)
-        at_ramp = sample(server.pid)
+        at_ramp = reading(server.pid)
         sleep_until(window_start)
-        window = [sample(server.pid)]
+        window = [reading(server.pid)]
         busy0 = machine_busy()
         while time.monotonic() + 5.0 < window_end - 0.1:
             time.sleep(5.0)
-            window.append(sample(server.pid))
+            window.append(reading(server.pid))
         sleep_until(window_end - 0.05)
-        window.append(sample(server.pid))
+        window.append(reading(server.pid))
         busy1 = machine_busy()
         cores = (busy1[0] - busy0[0]) / (window[-1].at - window[0].at)
         say(f"   window done: machine busy {cores:.2f} of {os.cpu_count()} cores")
@@ -227,16 +320,16 @@ class Bench:
         a = self.args
         end = ramp_end + a.duration
         sleep_until(ramp_end)
-        timeline = [sample(server.pid)]
+        timeline = [reading(server.pid)]
         next_at = ramp_end + a.sample_every
         while next_at < end - 1.0:
             sleep_until(next_at)
-            timeline.append(sample(server.pid))
+            timeline.append(reading(server.pid))
             s = timeline[-1]
             say(f"   +{s.at - ramp_end:5.0f} s: RSS {s.rss_kib / 1024:.1f} MB, {s.fds} fds")
             next_at += a.sample_every
         sleep_until(end - 0.5)
-        timeline.append(sample(server.pid))
+        timeline.append(reading(server.pid))
         return {"timeline": timeline}
 
 
@@ -270,6 +363,13 @@ def fanout_metrics(result: Json) -> Json:
     idle, window = samples["idle"], samples["window"]
     listener_seconds = lg["listener_seconds"]
     cpu = window[-1]["cpu_s"] - window[0]["cpu_s"]
+    user = window[-1].get("user_s", 0.0) - window[0].get("user_s", 0.0)
+    system = window[-1].get("system_s", 0.0) - window[0].get("system_s", 0.0)
+    client_cpu = sum(p.get("window", {}).get("cpu_s", 0.0) for p in lg["loadgen"]["phases"])
+
+    def per_listener_s(seconds: float) -> float | None:
+        return seconds * 1e6 / listener_seconds if listener_seconds else None
+
     idle_cpu = (idle[-1]["cpu_s"] - idle[0]["cpu_s"]) / (idle[-1]["at"] - idle[0]["at"])
     held = lg["held_through_window"]
     rss_idle = idle[-1]["rss_kib"]
@@ -282,7 +382,10 @@ def fanout_metrics(result: Json) -> Json:
         "full_rate_pct": 100.0 * lg["full_rate"] / requested,
         "refused": lg["refused"],
         "dropped": lg["dropped"],
-        "cpu_us_per_listener_s": cpu * 1e6 / listener_seconds if listener_seconds else None,
+        "cpu_us_per_listener_s": per_listener_s(cpu),
+        "cpu_user_us_per_listener_s": per_listener_s(user),
+        "cpu_system_us_per_listener_s": per_listener_s(system),
+        "client_cpu_us_per_listener_s": per_listener_s(client_cpu),
         "cpu_cores_window": cpu / (window[-1]["at"] - window[0]["at"]),
         "cpu_cores_idle": idle_cpu,
         "rss_idle_mb": rss_idle / 1024,
@@ -355,6 +458,8 @@ def fanout_rows(window: float) -> list[Row]:
         ("refused", "refused", _num(0), False, at_most("refused", 0)),
         ("dropped", "dropped", _num(0), False, at_most("dropped", 0)),
         ("CPU us per listener-s", "cpu_us_per_listener_s", _num(2), True, cpu),
+        ("  of which user", "cpu_user_us_per_listener_s", _num(2), True, None),
+        ("  of which system", "cpu_system_us_per_listener_s", _num(2), True, None),
         ("CPU cores (window)", "cpu_cores_window", _num(2), True, None),
         ("CPU cores (idle)", "cpu_cores_idle", _num(3), True, None),
         ("RSS idle MB", "rss_idle_mb", _num(1), True, None),
@@ -375,6 +480,7 @@ def fanout_rows(window: float) -> list[Row]:
         ("ICY framing errors", "framing_errors", _num(0), False, at_most("framing_errors", 0)),
         ("log errors/tracebacks", "log_errors", _num(0), False, None),
         ("machine busy cores", "machine_busy_cores", _num(2), False, None),
+        ("loadgen CPU us per listener-s", "client_cpu_us_per_listener_s", _num(2), False, None),
         ("loadgen bottleneck", "loadgen_bottleneck", _num(0), False, None),
     ]  # fmt: skip
 
@@ -503,6 +609,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--radiod-arg", action="append", default=[], help="extra radiod argument")
     p.add_argument("--loadgen-arg", action="append", default=[], help="extra loadgen argument")
     p.add_argument("--processes", type=int, default=0, help="loadgen processes (0: automatic)")
+    p.add_argument(
+        "--client",
+        choices=["auto", "c", "python"],
+        default="auto",
+        help="load generator: the C swarm, Python's loadgen, or C when a compiler is found",
+    )
     p.add_argument("--settle", type=float, default=3.0, help="seconds idle before the ramp")
     p.add_argument("--icecast", default=shutil.which("icecast2") or "", help="icecast binary")
     p.add_argument("--cache", default="/tmp/radiod-bench-cache", help="test music cache")
@@ -542,6 +654,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, Json] = {}
     failed = False
     began = time.monotonic()
+    say(f"== load generator: {CLIENTS[bench.client]}")
     try:
         for label, kind, extra in plan:
             server = bench.make_server(label, kind, extra)
@@ -562,17 +675,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         failed = True
     finally:
         bench.cleanup()
-    print(report(args, results, time.monotonic() - began, bench.stamp))
+    print(report(args, results, time.monotonic() - began, bench.stamp, bench.client))
     return 1 if failed else 0
 
 
-def report(args: argparse.Namespace, results: dict[str, Json], elapsed: float, stamp: str) -> str:
+def report(
+    args: argparse.Namespace,
+    results: dict[str, Json],
+    elapsed: float,
+    stamp: str,
+    client: str = "python",
+) -> str:
     """
     The printed report: the table, per-server notes, and the results file.
+
+    @param client: the load generator used, C{"c"} or C{"python"}.
     """
     out = Path(args.out or Path(args.cache) / "results" / f"{args.mode}-{stamp}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"args": vars(args), "results": results}, indent=1))
+    document: Json = {"args": vars(args), "client": client, "results": results}
+    if args.mode != "churn":
+        document["metrics"] = {n: fanout_metrics(r) for n, r in results.items() if "loadgen" in r}
+    out.write_text(json.dumps(document, indent=1))
     head = (
         f"{args.mode}: {args.listeners} listeners at {args.rate:g}/s, "
         f"metadata {'on' if args.metadata else 'off'}, {BITRATE_KBPS} kbps, "
@@ -580,7 +704,9 @@ def report(args: argparse.Namespace, results: dict[str, Json], elapsed: float, s
            else f"warmup {args.warmup:g} s, window {args.window:g} s")
         + f"; took {elapsed:.0f} s"
     )  # fmt: skip
-    lines = ["", head, ""]
+    processes = {len(r["loadgen"]["loadgen"]["phases"]) for r in results.values() if "loadgen" in r}
+    shown = "/".join(str(n) for n in sorted(processes)) or "?"
+    lines = ["", head, f"load generator: {CLIENTS[client]}, {shown} process(es)", ""]
     if not any("loadgen" in r for r in results.values()):
         lines.append("(no server was measured)")
     elif args.mode == "churn":
