@@ -56,6 +56,8 @@ class StreamBuffer:
     A bounded window of the most recent audio of one mount.
 
     @ivar head: absolute offset just past the newest byte.
+    @ivar tail: absolute offset of the oldest byte still held (the head,
+        before any audio).
     @ivar keep: bytes of history kept behind the head.
     """
 
@@ -66,14 +68,9 @@ class StreamBuffer:
         """
         self.keep = keep
         self.head = 0
+        self.tail = 0
         self._chunks: list[Chunk] = []
 
-    @property
-    def tail(self) -> int:
-        """
-        The absolute offset of the oldest byte still held.
-        """
-        return self._chunks[0].start if self._chunks else self.head
 
     def __len__(self) -> int:
         return self.head - self.tail
@@ -96,6 +93,7 @@ class StreamBuffer:
             drop += 1
         if drop:
             del self._chunks[:drop]
+        self.tail = self._chunks[0].start
         return chunk
 
     def burst_start(self, burst: int) -> int:
