@@ -96,7 +96,11 @@ class RequestError(Exception):
         return f"{self.status} {self.reason}"
 
 
-@dataclass(frozen=True)
+_KEPT_HEADERS = frozenset({"user-agent", "referer"})
+_NO_QUERY: dict[str, list[str]] = {}  # Shared by kept requests; never changed.
+
+
+@dataclass(frozen=True, slots=True)
 class Request:
     """
     A parsed request head.
@@ -130,6 +134,17 @@ class Request:
         for name, value in self.headers:
             index.setdefault(name.lower(), []).append(value)
         object.__setattr__(self, "_index", index)
+
+    def kept(self) -> Request:
+        """
+        What a connection keeps of its request while it streams: the
+        request line, and the headers its log lines name (C{User-Agent},
+        C{Referer}); the rest of the head is let go.
+        """
+        headers = tuple(
+            (name, value) for name, value in self.headers if name.lower() in _KEPT_HEADERS
+        )
+        return Request(self.method, self.target, self.path, _NO_QUERY, self.version, headers)
 
     def header(self, name: str) -> str | None:
         """

@@ -149,6 +149,7 @@ class Listener:
         listening to that mount's fallback meanwhile.
     @ivar connected_at: clock time it joined its first mount.
     @ivar user_agent: its C{User-Agent}, or C{""} when it sent none.
+    @ivar slot: the fan-out slot its mount serves it in.
     """
 
     __slots__ = (
@@ -164,6 +165,7 @@ class Listener:
         "peer",
         "position",
         "sent",
+        "slot",
         "stopped",
         "transport",
         "user_agent",
@@ -201,6 +203,7 @@ class Listener:
         self.sent = 0
         self.connected_at = 0.0
         self.user_agent = ""
+        self.slot = 0
         self._until_block = metaint
         self._last_block: bytes | None = None
         self._handle = direct_socket(transport)

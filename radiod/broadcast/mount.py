@@ -157,7 +157,6 @@ class Mount:
         self.dropped = 0
         self.fanouts = 0
         self._slots: list[set[Listener]] = [set() for _ in range(FANOUT_SLOTS)]
-        self._slot_of: dict[Listener, int] = {}
         self._turn = 0
         self._blocks: dict[tuple[str, str | None], bytes] = {}
         self.on_track_change: list[Callable[[TrackInfo], None]] = []
@@ -452,7 +451,7 @@ class Mount:
         self.listeners.add(listener)
         slot = min(range(FANOUT_SLOTS), key=lambda index: len(self._slots[index]))
         self._slots[slot].add(listener)
-        self._slot_of[listener] = slot
+        listener.slot = slot
         self.peak_listeners = max(self.peak_listeners, self.audience)
 
     @property
@@ -555,7 +554,5 @@ class Mount:
     def _forget(self, listener: Listener) -> None:
         if listener in self.listeners:
             self.left_sent += listener.sent
-        self.listeners.discard(listener)
-        slot = self._slot_of.pop(listener, None)
-        if slot is not None:
-            self._slots[slot].discard(listener)
+            self.listeners.discard(listener)
+            self._slots[listener.slot].discard(listener)

@@ -18,6 +18,7 @@ C{HTTPChannel}.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from enum import Enum
 from typing import Protocol as TypingProtocol
 from typing import cast
@@ -339,6 +340,13 @@ class Phase(Enum):
     CLOSED = "the connection is gone"
 
 
+_READ = RequestParser()
+"""
+The parser a connection holds once its request is read and it streams:
+one for all of them, never fed (only a connection reading its head
+feeds its parser).
+"""
+
 _MOVES: dict[Phase, frozenset[Phase]] = {
     Phase.HEAD: frozenset({Phase.ADMITTING, Phase.ANSWERING}),
     Phase.ADMITTING: frozenset(
@@ -390,6 +398,25 @@ class RadioProtocol(Protocol):
 
     _log = Logger()
 
+    # What most connections never change is a class attribute until one
+    # does: a listener may stay for days, and an instance with more than
+    # 30 attributes of its own takes four times the memory.
+    source: SourceConnection | None = None
+    _remainder = b""
+    _awaiting: tuple[Request, int] | None = None
+    _over_limit = False
+    _paused = False
+    _channel: IProtocol | None = None
+    _throttled = False
+    _delayed: IDelayedCall | None = None
+    _audio_wait: Deferred[None] | None = None
+    _shifted: Mount | None = None
+    _shifted_from: Mount | None = None
+    _session_told = False
+    _auth_wait: Deferred[AuthResult] | None = None
+    _let_in: tuple[Admitted, str] | None = None
+    _time_limit: IDelayedCall | None = None
+
     def __init__(self, factory: RadioFactory, clock: IReactorTime, relayed: bool = False) -> None:
         """
         @param factory: what the connections share.
@@ -405,25 +432,10 @@ class RadioProtocol(Protocol):
         self._parser = RequestParser()
         self._timeout: IDelayedCall | None = None
         self.listener: Listener | None = None
-        self.source: SourceConnection | None = None
-        self._remainder = b""
-        self._awaiting: tuple[Request, int] | None = None
         self.peer = "-"
         self.client = "-"
         self._counted: str | None = None
-        self._over_limit = False
-        self._paused = False
         self._raw = bytearray()
-        self._channel: IProtocol | None = None
-        self._throttled = False
-        self._delayed: IDelayedCall | None = None
-        self._audio_wait: Deferred[None] | None = None
-        self._shifted: Mount | None = None
-        self._shifted_from: Mount | None = None
-        self._session_told = False
-        self._auth_wait: Deferred[AuthResult] | None = None
-        self._let_in: tuple[Admitted, str] | None = None
-        self._time_limit: IDelayedCall | None = None
         self.request: Request | None = None
         self.response_status: int | None = None
         self.response_sent = 0
@@ -950,7 +962,7 @@ class RadioProtocol(Protocol):
                 reason = result.message or "Authentication Required"
                 self.refuse(401, " ".join(reason.split()), request, refusal_headers())
                 return
-            self._let_in = (Admitted(auth, asking, self._clock), name)
+            self._let_in = (Admitted(auth, replace(asking, headers={}), self._clock), name)
             if result.time_limit is not None:
                 self._time_limit = self._clock.callLater(
                     result.time_limit, self._out_of_time, name, result.time_limit
@@ -1157,6 +1169,10 @@ class RadioProtocol(Protocol):
             home=name,
             user_agent=request.header("User-Agent") or "",
         )
+        # A listener may stay for days: keep only what its log lines need.
+        self.request = request.kept()
+        self._parser = _READ
+        self._raw = bytearray()
 
     def _overflow(self, full: Mount) -> Mount | None:
         """
