@@ -99,9 +99,10 @@ CLIENTS = {
 }
 
 # Targets for radiod at 128 kbps with ICY metadata.
-TARGET_CPU_RATIO = 0.6
-TARGET_TTFB_P99_MS = 250.0
-TARGET_RSS_PER_LISTENER_KIB = 6.0
+TARGET_CPU_RATIO = 0.4
+TARGET_TTFB_P99_MS = 150.0
+TARGET_RSS_PER_LISTENER_KIB = 4.0
+TARGET_RSS_IDLE_MB = 40.0
 TARGET_GAP_S = 1.0
 TARGET_RATE_PCT = 0.1
 TARGET_RATE_WINDOW_S = 600.0
@@ -462,7 +463,7 @@ def fanout_rows(window: float) -> list[Row]:
         ("  of which system", "cpu_system_us_per_listener_s", _num(2), True, None),
         ("CPU cores (window)", "cpu_cores_window", _num(2), True, None),
         ("CPU cores (idle)", "cpu_cores_idle", _num(3), True, None),
-        ("RSS idle MB", "rss_idle_mb", _num(1), True, None),
+        ("RSS idle MB", "rss_idle_mb", _num(1), True, at_most("rss_idle_mb", TARGET_RSS_IDLE_MB)),
         ("RSS loaded MB", "rss_loaded_mb", _num(1), True, None),
         ("RSS per listener KiB", "rss_per_listener_kib", _num(2), True,
          at_most("rss_per_listener_kib", TARGET_RSS_PER_LISTENER_KIB)),
