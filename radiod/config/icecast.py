@@ -44,9 +44,8 @@ The finished configuration goes through radiod's own checks, whose
 complaints are told the same way, blaming the element the value came
 from.
 
-The document is read with expat into a small tree that keeps each
-element's line.  Document type declarations are refused, so no entity
-is ever expanded or loaded.  Icecast-KH's top-level C{<include>} is
+The document is read into a tree of elements that keep their lines
+(L{radiod.config.xmldoc}).  Icecast-KH's top-level C{<include>} is
 supported: each file it names (a relative path is taken from the
 including file's folder; a pattern may match several, in order of name)
 puts its root element in the include's place.  A missing file is an
@@ -57,19 +56,29 @@ L{load_icecast_config} is pure; L{read_icecast_config} reads the files.
 
 from __future__ import annotations
 
-import glob
 import os
-import re
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
-from xml.parsers import expat
 
 from radiod.config.check import check
 from radiod.config.errors import ConfigError, Invalid, KeyPath, format_key_path
 from radiod.config.schema import MountConfig, StationConfig, mount_keys
 from radiod.config.urls import parse_http_url
 from radiod.config.values import normalize_charset
+from radiod.config.xmldoc import (
+    INTEGER,
+    Element,
+    Includer,
+    Origin,
+    element_error,
+    expand_includes,
+    flag_of,
+    include_files,
+    integer_of,
+    parse_xml,
+    read_file,
+)
 
 __all__ = [
     "EXTRAS",
@@ -106,14 +115,6 @@ L{load_icecast_config}'s C{used}, and its element is no longer warned
 about.
 """
 
-Includer = Callable[[str], Sequence[tuple[str, bytes]]]
-"""
-Reads the files an C{<include>} names: given the path or pattern (already
-taken from the including file's folder when relative), the matching
-files' paths and contents, in order; raises C{OSError} for a file that
-cannot be read.
-"""
-
 _AUTH_OPTIONS = {
     "listener_add": "auth_listener_add",
     "listener_remove": "auth_listener_remove",
@@ -132,34 +133,7 @@ The options of Icecast's C{<authentication type="url">}, and the mount
 keys they set.
 """
 
-_MAX_INCLUDE_DEPTH = 8
-_INTEGER = re.compile(r"[+-]?\d+")
-_TRUE = frozenset({"true", "yes", "on"})
-_FALSE = frozenset({"false", "no", "off"})
 _MOUNT_KEYS = {setting.field_name: setting.key for setting in mount_keys().values()}
-
-
-@dataclass(frozen=True)
-class Origin:
-    """
-    Where a value came from: an element of a file.
-    """
-
-    file: str
-    """
-    The file's name, as given.
-    """
-    line: int
-    """
-    The line the element starts on, counting from 1.
-    """
-    element: str
-    """
-    The element's name, without brackets.
-    """
-
-    def __str__(self) -> str:
-        return f"{self.file} line {self.line}: <{self.element}>"
 
 
 @dataclass(frozen=True)
@@ -346,135 +320,6 @@ class IcecastConfig:
         }
 
 
-class _Element:
-    """
-    One element of the document.
-    """
-
-    __slots__ = ("attributes", "children", "file", "line", "name", "order", "parts")
-
-    def __init__(self, name: str, attributes: dict[str, str], file: str, line: int) -> None:
-        self.name = name
-        self.attributes = attributes
-        self.file = file
-        self.line = line
-        self.parts: list[str] = []
-        self.children: list[_Element] = []
-        self.order = 0
-
-    @property
-    def text(self) -> str:
-        """
-        The element's own text (not its children's), stripped.
-        """
-        return "".join(self.parts).strip()
-
-    @property
-    def origin(self) -> Origin:
-        return Origin(self.file, self.line, self.name)
-
-    def walk(self) -> Iterator[_Element]:
-        """
-        The element and everything in it, in document order.
-        """
-        yield self
-        for child in self.children:
-            yield from child.walk()
-
-
-class _Refused(Exception):
-    """
-    The document uses something refused (a DTD, an entity).
-    """
-
-    def __init__(self, line: int, reason: str) -> None:
-        super().__init__(reason)
-        self.line = line
-        self.reason = reason
-
-
-def _parse_xml(data: bytes, filename: str) -> _Element:
-    """
-    Parse a document into a tree of L{_Element}s.  A document type
-    declaration is refused: without one, no entity can be declared (so
-    none expanded, or loaded from elsewhere), and one used is an error.
-
-    @raise ConfigError: for malformed XML, or a document type declaration.
-    """
-    parser = expat.ParserCreate()
-    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
-    stack: list[_Element] = []
-    roots: list[_Element] = []
-
-    def start(name: str, attributes: dict[str, str]) -> None:
-        element = _Element(name, attributes, filename, parser.CurrentLineNumber)
-        (stack[-1].children if stack else roots).append(element)
-        stack.append(element)
-
-    def end(name: str) -> None:
-        stack.pop()
-
-    def text(data: str) -> None:
-        if stack:
-            stack[-1].parts.append(data)
-
-    def doctype(*args: object) -> None:
-        raise _Refused(parser.CurrentLineNumber, "<!DOCTYPE> declarations are not allowed")
-
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = text
-    parser.StartDoctypeDeclHandler = doctype
-    try:
-        parser.Parse(data, True)
-    except expat.ExpatError as e:
-        reason = expat.ErrorString(e.code)
-        raise ConfigError(
-            f"{filename} line {e.lineno}: not valid XML: {reason} (column {e.offset + 1})"
-        ) from None
-    except _Refused as e:
-        raise ConfigError(f"{filename} line {e.line}: {e.reason}") from None
-    return roots[0]
-
-
-def _error(element: _Element, reason: str) -> ConfigError:
-    return ConfigError(f"{element.origin}: {reason}", reason=reason)
-
-
-def _integer(element: _Element, low: int | None = 0, high: int | None = None) -> int:
-    """
-    An element's text as an integer in a range.
-
-    @raise ConfigError: if it is not one.
-    """
-    text = element.text
-    if not _INTEGER.fullmatch(text):
-        raise _error(element, f"must be an integer, not {text!r}")
-    value = int(text)
-    if low is not None and high is not None and not low <= value <= high:
-        raise _error(element, f"must be between {low} and {high}, not {value}")
-    if low is not None and value < low:
-        raise _error(element, f"must be {low} or more, not {value}")
-    return value
-
-
-def _flag(element: _Element) -> bool:
-    """
-    An element's text as a boolean: an integer (true unless 0), or
-    C{true}/C{false}, C{yes}/C{no}, C{on}/C{off}.
-
-    @raise ConfigError: for anything else.
-    """
-    text = element.text.lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    if _INTEGER.fullmatch(text):
-        return int(text) != 0
-    raise _error(element, f"must be 0 or 1, not {element.text!r}")
-
-
 def _host_port(host: str, port: int) -> str:
     """
     C{host:port} for a URL, IPv6 addresses in brackets.
@@ -492,7 +337,7 @@ class _Value:
 
     field: str
     value: object
-    element: _Element
+    element: Element
 
 
 @dataclass
@@ -502,8 +347,8 @@ class _Entry:
     """
 
     name: str
-    element: _Element
-    name_element: _Element
+    element: Element
+    name_element: Element
     values: list[_Value] = field(default_factory=list)
 
 
@@ -513,14 +358,14 @@ class _Socket:
     One C{<listen-socket>}.
     """
 
-    element: _Element
+    element: Element
     port: int = 8000
-    port_element: _Element | None = None
-    bind_element: _Element | None = None
+    port_element: Element | None = None
+    bind_element: Element | None = None
     ssl: bool = False
     compat: bool = False
-    shoutcast_mount: _Element | None = None
-    sndbuf: _Element | None = None
+    shoutcast_mount: Element | None = None
+    sndbuf: Element | None = None
 
     @property
     def bind(self) -> str:
@@ -536,8 +381,8 @@ class _Draft:
 
     base: MountConfig
     values: dict[str, Any] = field(default_factory=dict)
-    elements: dict[str, _Element] = field(default_factory=dict)
-    element: _Element | None = None
+    elements: dict[str, Element] = field(default_factory=dict)
+    element: Element | None = None
     touched: bool = False
 
     @property
@@ -560,7 +405,7 @@ class _Draft:
         return replace(self.base, **self.values)
 
 
-_Handlers = Mapping[str, Callable[[_Element], None]]
+_Handlers = Mapping[str, Callable[[Element], None]]
 
 
 class _Reading:
@@ -571,10 +416,10 @@ class _Reading:
 
     def __init__(
         self,
-        root: _Element,
+        root: Element,
         base: StationConfig,
         used: Collection[str],
-        empty_includes: Collection[_Element] = (),
+        empty_includes: Collection[Element] = (),
     ) -> None:
         self._root = root
         self._empty_includes = {id(element) for element in empty_includes}
@@ -582,32 +427,32 @@ class _Reading:
         self._used = frozenset(used)
         self._done: set[int] = set()
         self._warned: set[int] = set()
-        self._mapped: dict[int, _Element] = {}
-        self._warnings: list[tuple[int, str, _Element]] = []
-        self._server: dict[str, tuple[object, _Element]] = {}
+        self._mapped: dict[int, Element] = {}
+        self._warnings: list[tuple[int, str, Element]] = []
+        self._server: dict[str, tuple[object, Element]] = {}
         self._sockets: list[_Socket] = []
-        self._top_port: _Element | None = None
-        self._top_bind: _Element | None = None
-        self._shoutcast_mount: _Element | None = None
-        self._hostname: _Element | None = None
+        self._top_port: Element | None = None
+        self._top_bind: Element | None = None
+        self._shoutcast_mount: Element | None = None
+        self._hostname: Element | None = None
         self._mount_defaults: list[_Value] = []
         self._template: list[_Value] = []
         self._entries: list[_Entry] = []
-        self._master: dict[str, _Element] = {}
-        self._certificate: _Element | None = None
-        self._log_dir: _Element | None = None
-        self._webroot: _Element | None = None
-        self._fileserve_element: _Element | None = None
-        self._error_log: _Element | None = None
-        self._intros: list[tuple[_Element, list[_Value]]] = []
-        self._access_log: _Element | None = None
-        self._playlist_log: _Element | None = None
+        self._master: dict[str, Element] = {}
+        self._certificate: Element | None = None
+        self._log_dir: Element | None = None
+        self._webroot: Element | None = None
+        self._fileserve_element: Element | None = None
+        self._error_log: Element | None = None
+        self._intros: list[tuple[Element, list[_Value]]] = []
+        self._access_log: Element | None = None
+        self._playlist_log: Element | None = None
         self._extras: dict[str, Any] = {}
         self._mount_extras: dict[str, dict[str, Any]] = {}
 
     # The fate of elements
 
-    def _map(self, element: _Element, whole: bool = False) -> None:
+    def _map(self, element: Element, whole: bool = False) -> None:
         """
         Record that C{element} carried over (with everything in it, if
         C{whole}).
@@ -617,7 +462,7 @@ class _Reading:
                 self._done.add(id(each))
                 self._mapped[id(each)] = each
 
-    def _warn(self, element: _Element, text: str, dropped: bool) -> None:
+    def _warn(self, element: Element, text: str, dropped: bool) -> None:
         """
         Warn about C{element}, once; the warning covers everything in it.
         """
@@ -630,16 +475,16 @@ class _Reading:
                 self._mapped.pop(id(each), None)
         self._warnings.append((element.order, f"{element.origin}{text}", element))
 
-    def _unsupported(self, element: _Element, reason: str) -> None:
+    def _unsupported(self, element: Element, reason: str) -> None:
         self._warn(element, f" is not supported by radiod: {reason}", dropped=True)
 
-    def _caveat(self, element: _Element, text: str) -> None:
+    def _caveat(self, element: Element, text: str) -> None:
         """
         Warn that radiod does what C{element} says differently.
         """
         self._warn(element, f": {text}", dropped=False)
 
-    def _extra(self, element: _Element, name: str, reason: str) -> None:
+    def _extra(self, element: Element, name: str, reason: str) -> None:
         """
         An element kept in the extras: warn unless the caller uses it.
         """
@@ -648,10 +493,10 @@ class _Reading:
         else:
             self._unsupported(element, f"{reason} (kept for later)")
 
-    def _unknown(self, element: _Element, parent: str) -> None:
+    def _unknown(self, element: Element, parent: str) -> None:
         self._unsupported(element, f"not an Icecast 2.4 setting of <{parent}>")
 
-    def _children(self, element: _Element, handlers: _Handlers) -> None:
+    def _children(self, element: Element, handlers: _Handlers) -> None:
         """
         Read the elements in C{element}, each with its handler.
         """
@@ -663,46 +508,46 @@ class _Reading:
             else:
                 handler(child)
 
-    def _set(self, element: _Element, name: str, value: object) -> None:
+    def _set(self, element: Element, name: str, value: object) -> None:
         """
         Set a server key from C{element}.
         """
         self._server[name] = (value, element)
         self._map(element)
 
-    def _off(self, element: _Element, reason: str) -> None:
+    def _off(self, element: Element, reason: str) -> None:
         """
         An on/off element radiod supports only off.
         """
-        if _flag(element):
+        if flag_of(element):
             self._unsupported(element, reason)
         else:
             self._map(element)
 
-    def _kept(self, name: str, reason: str) -> Callable[[_Element], None]:
+    def _kept(self, name: str, reason: str) -> Callable[[Element], None]:
         """
         A handler keeping an element's text in the extras.
         """
 
-        def read(element: _Element) -> None:
+        def read(element: Element) -> None:
             self._extras[name] = element.text
             self._extra(element, name, reason)
 
         return read
 
-    def _kept_as(self, name: str, key: str) -> Callable[[_Element], None]:
+    def _kept_as(self, name: str, key: str) -> Callable[[Element], None]:
         """
         A handler setting the server key C{key} from an element's text,
         also kept in the extras as C{name}.
         """
 
-        def read(element: _Element) -> None:
+        def read(element: Element) -> None:
             self._extras[name] = element.text
             self._set(element, key, element.text)
 
         return read
 
-    def _unsupported_with(self, reason: str) -> Callable[[_Element], None]:
+    def _unsupported_with(self, reason: str) -> Callable[[Element], None]:
         return lambda element: self._unsupported(element, reason)
 
     # The document
@@ -747,26 +592,26 @@ class _Reading:
             },
         )
 
-    def _include(self, element: _Element) -> None:
+    def _include(self, element: Element) -> None:
         if id(element) in self._empty_includes:
             self._caveat(element, f"{element.text} matches no file")
         else:
             self._map(element)
 
-    def _hostname_element(self, element: _Element) -> None:
+    def _hostname_element(self, element: Element) -> None:
         self._extras["hostname"] = element.text
         self._hostname = element
 
-    def _fileserve(self, element: _Element) -> None:
-        self._extras["fileserve"] = _flag(element)
+    def _fileserve(self, element: Element) -> None:
+        self._extras["fileserve"] = flag_of(element)
         self._fileserve_element = element
         self._map(element)
 
-    def _on_demand(self, element: _Element) -> None:
+    def _on_demand(self, element: Element) -> None:
         self._off(element, "radiod's relays pull their stream all the time")
 
-    def _authentication(self, element: _Element) -> None:
-        def source_password(child: _Element) -> None:
+    def _authentication(self, element: Element) -> None:
+        def source_password(child: Element) -> None:
             if "mount" in child.attributes:
                 self._unsupported(child, "a mount's password goes in its <mount>")
             else:
@@ -788,27 +633,27 @@ class _Reading:
 
     # Listening
 
-    def _listen_socket(self, element: _Element) -> None:
+    def _listen_socket(self, element: Element) -> None:
         socket = _Socket(element)
 
-        def port(child: _Element) -> None:
-            socket.port = _integer(child, 0, 65535)
+        def port(child: Element) -> None:
+            socket.port = integer_of(child, 0, 65535)
             socket.port_element = child
 
-        def bind(child: _Element) -> None:
+        def bind(child: Element) -> None:
             socket.bind_element = child
 
-        def ssl(child: _Element) -> None:
-            socket.ssl = _flag(child)
+        def ssl(child: Element) -> None:
+            socket.ssl = flag_of(child)
 
-        def compat(child: _Element) -> None:
-            socket.compat = _flag(child)
+        def compat(child: Element) -> None:
+            socket.compat = flag_of(child)
 
-        def shoutcast_mount(child: _Element) -> None:
+        def shoutcast_mount(child: Element) -> None:
             socket.shoutcast_mount = child
 
-        def sndbuf(child: _Element) -> None:
-            _integer(child)
+        def sndbuf(child: Element) -> None:
+            integer_of(child)
             socket.sndbuf = child
 
         handlers = {
@@ -827,48 +672,48 @@ class _Reading:
                 handler(child)
         self._sockets.append(socket)
 
-    def _top_level_port(self, element: _Element) -> None:
-        _integer(element, 0, 65535)
+    def _top_level_port(self, element: Element) -> None:
+        integer_of(element, 0, 65535)
         self._top_port = element
 
-    def _top_level_bind(self, element: _Element) -> None:
+    def _top_level_bind(self, element: Element) -> None:
         self._top_bind = element
 
-    def _global_shoutcast_mount(self, element: _Element) -> None:
+    def _global_shoutcast_mount(self, element: Element) -> None:
         self._shoutcast_mount = element
 
-    def _master_element(self, element: _Element) -> None:
+    def _master_element(self, element: Element) -> None:
         if element.name == "master-server-port":
-            _integer(element, 1, 65535)
+            integer_of(element, 1, 65535)
         elif element.name == "master-update-interval":
-            _integer(element)
+            integer_of(element)
         self._master[element.name] = element
 
     # Limits
 
-    def _limits(self, element: _Element) -> None:
-        def clients(child: _Element) -> None:
-            value = _integer(child)
+    def _limits(self, element: Element) -> None:
+        def clients(child: Element) -> None:
+            value = integer_of(child)
             if value == 0:
                 self._caveat(child, "0 refuses every client in Icecast; radiod sets no limit")
             else:
                 self._set(child, "max_listeners", value)
 
-        def burst_on_connect(child: _Element) -> None:
-            if not _flag(child):
+        def burst_on_connect(child: Element) -> None:
+            if not flag_of(child):
                 self._mount_defaults.append(_Value("burst_size", 0, child))
             self._map(child)
 
-        def every_mount(name: str) -> Callable[[_Element], None]:
-            def read(child: _Element) -> None:
-                self._mount_defaults.append(_Value(name, _integer(child), child))
+        def every_mount(name: str) -> Callable[[Element], None]:
+            def read(child: Element) -> None:
+                self._mount_defaults.append(_Value(name, integer_of(child), child))
                 self._map(child)
 
             return read
 
-        def unsupported(reason: str) -> Callable[[_Element], None]:
-            def read(child: _Element) -> None:
-                _integer(child)
+        def unsupported(reason: str) -> Callable[[Element], None]:
+            def read(child: Element) -> None:
+                integer_of(child)
                 self._unsupported(child, reason)
 
             return read
@@ -882,7 +727,7 @@ class _Reading:
                 "queue-size": every_mount("queue_size"),
                 "burst-size": every_mount("burst_size"),
                 "burst-on-connect": burst_on_connect,
-                "header-timeout": lambda e: self._set(e, "header_timeout", float(_integer(e))),
+                "header-timeout": lambda e: self._set(e, "header_timeout", float(integer_of(e))),
                 "source-timeout": unsupported("its source timeout is fixed"),
                 "client-timeout": unused,
                 "threadpool": unused,
@@ -891,37 +736,37 @@ class _Reading:
 
     # Mounts and relays
 
-    def _mount(self, element: _Element) -> None:
+    def _mount(self, element: Element) -> None:
         kind = element.attributes.get("type", "normal")
         if kind not in ("normal", "default"):
             self._unsupported(element, f'an unknown type of mount, "{kind}" (Icecast ignores it)')
             return
         values: list[_Value] = []
-        names: list[_Element] = []
+        names: list[Element] = []
         extras: dict[str, Any] = {}
 
-        def put(name: str, value: object, child: _Element) -> None:
+        def put(name: str, value: object, child: Element) -> None:
             values.append(_Value(name, value, child))
             self._map(child)
 
-        def text(name: str) -> Callable[[_Element], None]:
+        def text(name: str) -> Callable[[Element], None]:
             return lambda child: put(name, child.text, child)
 
-        def number(name: str) -> Callable[[_Element], None]:
-            return lambda child: put(name, _integer(child), child)
+        def number(name: str) -> Callable[[Element], None]:
+            return lambda child: put(name, integer_of(child), child)
 
-        def unsupported(reason: str, zero_is_off: bool = False) -> Callable[[_Element], None]:
-            def read(child: _Element) -> None:
-                if zero_is_off and not _flag(child):
+        def unsupported(reason: str, zero_is_off: bool = False) -> Callable[[Element], None]:
+            def read(child: Element) -> None:
+                if zero_is_off and not flag_of(child):
                     self._map(child)
                 else:
                     self._unsupported(child, reason)
 
             return read
 
-        def keep(name: str, reason: str, flagged: bool = False) -> Callable[[_Element], None]:
-            def read(child: _Element) -> None:
-                value = _flag(child) if flagged else child.text
+        def keep(name: str, reason: str, flagged: bool = False) -> Callable[[Element], None]:
+            def read(child: Element) -> None:
+                value = flag_of(child) if flagged else child.text
                 extras[name] = value
                 if value:
                     self._extra(child, name, reason)
@@ -930,20 +775,20 @@ class _Reading:
 
             return read
 
-        def mount_name(child: _Element) -> None:
+        def mount_name(child: Element) -> None:
             if kind == "default":
                 self._unsupported(child, "a default mount has no name (Icecast ignores it too)")
             else:
                 names.append(child)
                 self._map(child)
 
-        def username(child: _Element) -> None:
+        def username(child: Element) -> None:
             if child.text == "source":
                 self._map(child)
             else:
                 keep("username", 'radiod\'s sources log in as "source"')(child)
 
-        def intro(child: _Element) -> None:
+        def intro(child: Element) -> None:
             extras["intro"] = child.text
             if child.text:
                 # Found in the webroot, known once the whole file is read.
@@ -951,42 +796,42 @@ class _Reading:
             else:
                 self._map(child)
 
-        def hidden(child: _Element) -> None:
-            extras["hidden"] = _flag(child)
-            put("hidden", _flag(child), child)
+        def hidden(child: Element) -> None:
+            extras["hidden"] = flag_of(child)
+            put("hidden", flag_of(child), child)
 
-        def max_listeners(child: _Element) -> None:
-            value = _integer(child, -1)
+        def max_listeners(child: Element) -> None:
+            value = integer_of(child, -1)
             if value == 0:
                 self._caveat(child, "0 refuses every listener in Icecast; radiod sets no limit")
             else:
                 put("max_listeners", max(value, 0), child)
 
-        def charset(child: _Element) -> None:
+        def charset(child: Element) -> None:
             try:
                 put("charset", normalize_charset(child.text), child)
             except ValueError:
                 self._unsupported(child, "radiod sends titles in UTF-8 or Latin-1 only")
 
-        def public(child: _Element) -> None:
+        def public(child: Element) -> None:
             if child.text == "-1":
                 self._map(child)
             else:
-                put("public", _flag(child), child)
+                put("public", flag_of(child), child)
 
-        def no_yp(child: _Element) -> None:
-            if _flag(child):
+        def no_yp(child: Element) -> None:
+            if flag_of(child):
                 put("public", False, child)
             else:
                 self._map(child)
 
-        def content_type(child: _Element) -> None:
+        def content_type(child: Element) -> None:
             if child.text.lower() in ("audio/mpeg", "audio/mp3"):
                 self._map(child)
             else:
                 self._unsupported(child, "radiod streams MP3 only")
 
-        def authentication(child: _Element) -> None:
+        def authentication(child: Element) -> None:
             options = tuple(
                 (option.attributes.get("name", ""), option.attributes.get("value", ""))
                 for option in child.children
@@ -1025,8 +870,10 @@ class _Reading:
                 "dump-file": text("dump_file"),
                 "intro": intro,
                 "fallback-mount": text("fallback"),
-                "fallback-when-full": lambda child: put("fallback_when_full", _flag(child), child),
-                "fallback-override": lambda child: put("fallback_override", _flag(child), child),
+                "fallback-when-full": lambda child: put(
+                    "fallback_when_full", flag_of(child), child
+                ),
+                "fallback-override": lambda child: put("fallback_override", flag_of(child), child),
                 "max-listeners": max_listeners,
                 "charset": charset,
                 "mp3-metadata-interval": number("metaint"),
@@ -1063,19 +910,19 @@ class _Reading:
             if extras:
                 self._mount_extras.setdefault(name.text, {}).update(extras)
 
-    def _relay(self, element: _Element) -> None:
-        parts: dict[str, _Element] = {}
+    def _relay(self, element: Element) -> None:
+        parts: dict[str, Element] = {}
 
-        def part(child: _Element) -> None:
+        def part(child: Element) -> None:
             parts[child.name] = child
             self._map(child)
 
-        def port(child: _Element) -> None:
-            _integer(child, 1, 65535)
+        def port(child: Element) -> None:
+            integer_of(child, 1, 65535)
             part(child)
 
-        def metadata(child: _Element) -> None:
-            if _flag(child):
+        def metadata(child: Element) -> None:
+            if flag_of(child):
                 self._map(child)
             else:
                 self._caveat(child, "radiod's relays always ask for ICY metadata")
@@ -1096,11 +943,11 @@ class _Reading:
             },
         )
         if "port" not in parts:
-            raise _error(element, "needs a <port> (the upstream server's)")
+            raise element_error(element, "needs a <port> (the upstream server's)")
         server = parts["server"].text if "server" in parts else "127.0.0.1"
         path = parts["mount"].text if "mount" in parts else "/"
         if not path.startswith("/"):
-            raise _error(parts["mount"], f'must start with "/", not {path!r}')
+            raise element_error(parts["mount"], f'must start with "/", not {path!r}')
         name_element = parts.get("local-mount") or parts.get("mount") or element
         name = name_element.text if name_element is not element else path
         url = f"http://{_host_port(server, int(parts['port'].text))}{path}"
@@ -1108,19 +955,19 @@ class _Reading:
 
     # Files
 
-    def _paths(self, element: _Element) -> None:
-        def certificate(child: _Element) -> None:
+    def _paths(self, element: Element) -> None:
+        def certificate(child: Element) -> None:
             self._certificate = child
 
-        def log_dir(child: _Element) -> None:
+        def log_dir(child: Element) -> None:
             self._log_dir = child
             self._extras["log_dir"] = child.text
 
-        def webroot(child: _Element) -> None:
+        def webroot(child: Element) -> None:
             self._extras["webroot"] = child.text
             self._webroot = child
 
-        def alias(child: _Element) -> None:
+        def alias(child: Element) -> None:
             attributes = child.attributes
             source = attributes.get("source")
             destination = attributes.get("destination", attributes.get("dest"))
@@ -1128,8 +975,8 @@ class _Reading:
                 self._unsupported(child, "it needs a source and a destination (as in Icecast)")
                 return
             port = attributes.get("port")
-            if port is not None and not _INTEGER.fullmatch(port.strip()):
-                raise _error(child, f"port must be an integer, not {port!r}")
+            if port is not None and not INTEGER.fullmatch(port.strip()):
+                raise element_error(child, f"port must be an integer, not {port!r}")
             found = Alias(
                 source,
                 destination,
@@ -1159,14 +1006,14 @@ class _Reading:
             },
         )
 
-    def _logging(self, element: _Element) -> None:
-        def access_log(child: _Element) -> None:
+    def _logging(self, element: Element) -> None:
+        def access_log(child: Element) -> None:
             self._access_log = child
 
-        def playlist_log(child: _Element) -> None:
+        def playlist_log(child: Element) -> None:
             self._playlist_log = child
 
-        def error_log(child: _Element) -> None:
+        def error_log(child: Element) -> None:
             self._extras["error_log"] = child.text
             self._error_log = child
 
@@ -1177,13 +1024,13 @@ class _Reading:
                 "accesslog": access_log,
                 "errorlog": error_log,
                 "playlistlog": playlist_log,
-                "loglevel": lambda e: self._set(e, "error_log_level", _integer(e, 1, 4)),
+                "loglevel": lambda e: self._set(e, "error_log_level", integer_of(e, 1, 4)),
                 "logsize": rotation,
                 "logarchive": rotation,
             },
         )
 
-    def _security(self, element: _Element) -> None:
+    def _security(self, element: Element) -> None:
         self._children(
             element,
             {
@@ -1211,7 +1058,7 @@ class _Reading:
         drafts = self._build_mounts(shoutcast)
         server: dict[str, Any] = {name: value for name, (value, _) in self._server.items()}
         station = replace(self._base, **server, mounts=tuple(draft.build() for draft in drafts))
-        elements: dict[KeyPath, _Element] = {
+        elements: dict[KeyPath, Element] = {
             ("server", name): element for name, (_, element) in self._server.items()
         }
         for index, draft in enumerate(drafts):
@@ -1258,7 +1105,7 @@ class _Reading:
             return int(cast(int, self._server["port"][0]))
         return self._base.port
 
-    def _resolve_sockets(self) -> tuple[str, _Element] | None:
+    def _resolve_sockets(self) -> tuple[str, Element] | None:
         """
         Work out the ports from the C{<listen-socket>}s.
 
@@ -1279,7 +1126,7 @@ class _Reading:
                 self._unsupported(element, "a <listen-socket> sets it instead (as in Icecast)")
         plain = [s for s in self._sockets if not s.ssl and not s.compat]
         main = plain[0] if plain else None
-        shoutcast: tuple[str, _Element] | None = None
+        shoutcast: tuple[str, Element] | None = None
         if main is not None:
             self._map(main.element, whole=True)
             self._set(main.port_element or main.element, "port", main.port)
@@ -1321,7 +1168,7 @@ class _Reading:
             self._caveat(self._sockets[0].element, f"radiod also listens on port {port}")
         return shoutcast
 
-    def _no_shoutcast_socket(self, element: _Element) -> None:
+    def _no_shoutcast_socket(self, element: Element) -> None:
         self._caveat(
             element,
             "no <listen-socket> takes SHOUTcast sources; radiod takes them on the port after "
@@ -1330,7 +1177,7 @@ class _Reading:
 
     def _tls_socket(self, socket: _Socket, main: _Socket | None) -> None:
         if self._certificate is None:
-            raise _error(socket.element, "<ssl> needs an <ssl-certificate> in <paths>")
+            raise element_error(socket.element, "<ssl> needs an <ssl-certificate> in <paths>")
         self._map(socket.element, whole=True)
         self._set(socket.port_element or socket.element, "tls_port", socket.port)
         self._set(self._certificate, "tls_cert", self._certificate.text)
@@ -1376,7 +1223,8 @@ class _Reading:
                 self._map(self._log_dir)
         if self._log_dir is not None and id(self._log_dir) not in self._done:
             self._extra(self._log_dir, "log_dir", "radiod logs where twistd's --logfile says")
-        serving = self._fileserve_element is None or _flag(self._fileserve_element)
+        serving = self._fileserve_element is None or flag_of(self._fileserve_element)
+
         def missing(path: str) -> bool:
             return path_exists is not None and not path_exists(path)
 
@@ -1427,7 +1275,7 @@ class _Reading:
             if name in master:
                 self._unsupported(master[name], reason)
 
-    def _build_mounts(self, shoutcast: tuple[str, _Element] | None) -> list[_Draft]:
+    def _build_mounts(self, shoutcast: tuple[str, Element] | None) -> list[_Draft]:
         """
         The mounts: the base's, then those the file names, in order; the
         SHOUTcast sources' mount first.
@@ -1436,7 +1284,7 @@ class _Reading:
         for mount in self._base.mounts:
             drafts[mount.name] = self._draft(mount)
 
-        def named(name: str, element: _Element, name_element: _Element) -> _Draft:
+        def named(name: str, element: Element, name_element: Element) -> _Draft:
             draft = drafts.get(name)
             if draft is None:
                 draft = self._draft(MountConfig(name=name, live_only=True, fallback_override=False))
@@ -1532,39 +1380,6 @@ def _translate(problem: Invalid, origins: Mapping[KeyPath, Origin], filename: st
     return ConfigError(f"{origin}: {reason}", path, reason)
 
 
-def _expand(root: _Element, include: Includer | None, depth: int = 0) -> list[_Element]:
-    """
-    Put the root elements of the files C{<include>}s name after them.
-
-    @return: the includes that matched no file.
-    """
-    empty: list[_Element] = []
-    children: list[_Element] = []
-    for child in root.children:
-        children.append(child)
-        if child.name != "include":
-            continue
-        if include is None:
-            raise _error(child, "cannot read included files here")
-        if depth >= _MAX_INCLUDE_DEPTH:
-            raise _error(child, f"includes nest more than {_MAX_INCLUDE_DEPTH} deep")
-        pattern = os.path.join(os.path.dirname(child.file), child.text)
-        try:
-            found = include(pattern)
-        except OSError as e:
-            raise _error(child, f"cannot read {pattern}: {e.strerror or e}") from None
-        if not found:
-            empty.append(child)
-        for path, data in found:
-            included = _parse_xml(data, path)
-            holder = _Element("icecast", {}, path, included.line)
-            holder.children.append(included)
-            empty += _expand(holder, include, depth + 1)
-            children.extend(holder.children)
-    root.children = children
-    return empty
-
-
 def load_icecast_config(
     data: bytes,
     filename: str = "icecast.xml",
@@ -1591,32 +1406,17 @@ def load_icecast_config(
     @raise ConfigError: with a one-line message naming the file, the
         line and the element.
     """
-    root = _parse_xml(data, filename)
+    root = parse_xml(data, filename)
     if root.name != "icecast":
         raise ConfigError(
             f"{filename} line {root.line}: the root element must be <icecast>, not <{root.name}>"
         )
-    empty = _expand(root, include)
+    empty = expand_includes(root, include)
     for order, element in enumerate(root.walk()):
         element.order = order
     reading = _Reading(root, base or StationConfig(), used, empty)
     reading.read()
     return reading.finish(path_exists)
-
-
-def _read_file(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def _include_files(pattern: str) -> list[tuple[str, bytes]]:
-    """
-    The files an C{<include>} names: the one file, or every file a
-    pattern with C{*}, C{?} or C{[} matches, in order of name.  Blocking.
-    """
-    if not any(c in pattern for c in "*?["):
-        return [(pattern, _read_file(pattern))]
-    return [(path, _read_file(path)) for path in sorted(glob.glob(pattern))]
 
 
 def read_icecast_config(
@@ -1640,7 +1440,7 @@ def read_icecast_config(
         cannot be read, else as L{load_icecast_config}.
     """
     try:
-        data = _read_file(path)
+        data = read_file(path)
     except OSError as e:
         raise ConfigError(f"cannot read config {path}: {e.strerror or e}") from None
-    return load_icecast_config(data, path, base, _include_files, used, path_exists)
+    return load_icecast_config(data, path, base, include_files, used, path_exists)

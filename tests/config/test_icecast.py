@@ -1554,7 +1554,7 @@ class MappingTests(IcecastTestCase):
         Should any element escape every reader, it is still warned about
         rather than silently ignored.
         """
-        root = icecast._parse_xml(b"<icecast>\n<limits/>\n</icecast>", "icecast.xml")
+        root = icecast.parse_xml(b"<icecast>\n<limits/>\n</icecast>", "icecast.xml")
         for order, element in enumerate(root.walk()):
             element.order = order
         result = icecast._Reading(root, StationConfig(), ()).finish(None)
