@@ -71,7 +71,6 @@ class StreamBuffer:
         self.tail = 0
         self._chunks: list[Chunk] = []
 
-
     def __len__(self) -> int:
         return self.head - self.tail
 
