@@ -24,6 +24,7 @@ from radiod.config.icecast import (
     load_icecast_config,
     read_icecast_config,
 )
+from radiod.config.xmldoc import parse_xml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "icecast")
@@ -1554,7 +1555,7 @@ class MappingTests(IcecastTestCase):
         Should any element escape every reader, it is still warned about
         rather than silently ignored.
         """
-        root = icecast.parse_xml(b"<icecast>\n<limits/>\n</icecast>", "icecast.xml")
+        root = parse_xml(b"<icecast>\n<limits/>\n</icecast>", "icecast.xml")
         for order, element in enumerate(root.walk()):
             element.order = order
         result = icecast._Reading(root, StationConfig(), ()).finish(None)
