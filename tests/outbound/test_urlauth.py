@@ -113,17 +113,28 @@ class AuthServer(Resource):
         fields = parse_qsl(body, keep_blank_values=True, strict_parsing=bool(body))
         self.received.append(Received(request.path, request.requestHeaders, fields))
         if self.hold:
-            self.held.append(request.notifyFinish())
+            self.held.append(self._ended(request))
             return NOT_DONE_YET
         request.setResponseCode(self.status)
         for name, value in self.reply:
             request.responseHeaders.addRawHeader(name, value)
         if self.stall:
-            self.held.append(request.notifyFinish())
+            self.held.append(self._ended(request))
             request.setHeader(b"content-length", b"1000")
             request.write(b"the start")
             return NOT_DONE_YET
         return b"ok\n"
+
+    @staticmethod
+    def _ended(request: Request) -> Deferred[None]:
+        """
+        Fires when C{request}'s connection ends, however it ends (the
+        client hanging up on a request held open is what these tests
+        make happen, not an error).
+        """
+        ended = request.notifyFinish()
+        ended.addErrback(lambda failure: None)
+        return ended
 
     def last(self) -> Received:
         """
