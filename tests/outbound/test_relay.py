@@ -335,9 +335,11 @@ class IcecastTests(TestCase):
 
     timeout = 30
 
-    def start_icecast(self, password: str) -> int:
+    async def start_icecast(self, password: str) -> int:
         """
-        Run Icecast on a free loopback port (as C{nobody} when root).
+        Run Icecast on a free loopback port (as C{nobody} when root), and
+        wait until it accepts connections (a busy machine may take
+        seconds to start it; the push would meanwhile back off).
 
         @return: the port.
         """
@@ -368,7 +370,20 @@ class IcecastTests(TestCase):
             process.wait(10)
 
         self.addCleanup(end)
-        return port
+        deadline = reactor.seconds() + 60
+        while True:
+            try:
+                probe = await connectProtocol(
+                    TCP4ClientEndpoint(reactor, "127.0.0.1", port), Protocol()
+                )
+            except Exception:
+                if process.poll() is not None or reactor.seconds() > deadline:
+                    raise AssertionError(f"Icecast did not start on port {port}") from None
+                await deferLater(reactor, 0.1, lambda: None)
+                continue
+            assert probe.transport is not None
+            probe.transport.loseConnection()
+            return port
 
     @asynchronous
     async def test_icecast_carries_station(self) -> None:
@@ -378,7 +393,7 @@ class IcecastTests(TestCase):
         ICY title.
         """
         password = "relay-pw"
-        port = self.start_icecast(password)
+        port = await self.start_icecast(password)
         music = self.mktemp()
         os.makedirs(music)
         shutil.copy(os.path.join(FIXTURES, "alpha-artist-first-song.mp3"), music)
