@@ -65,7 +65,7 @@ class IcecastRelayTests(TestCase):
     def setUp(self) -> None:
         require_tool("icecast2", shutil.which("icecast2"), "apt-get install icecast2")
 
-    def start_icecast(self, password: str, extra: str = "") -> int:
+    async def start_icecast(self, password: str, extra: str = "") -> int:
         """
         Run Icecast as L{tests.outbound.test_relay.IcecastTests.start_icecast}
         does, with C{extra}
@@ -77,7 +77,7 @@ class IcecastRelayTests(TestCase):
         """
         xml = test_relayout.ICECAST_XML.replace("</icecast>", extra + "</icecast>")
         self.patch(test_relayout, "ICECAST_XML", xml)
-        return test_relayout.IcecastTests.start_icecast(
+        return await test_relayout.IcecastTests.start_icecast(
             cast(test_relayout.IcecastTests, self), password
         )
 
@@ -138,7 +138,7 @@ class IcecastRelayTests(TestCase):
         """
         mount = MountConfig(name="/stream", music=self.music("alpha-artist-first-song.mp3"))
         _, radiod_port = await self.start_station(mount)
-        ice_port = self.start_icecast("relay-pw", RELAY_XML.format(port=radiod_port))
+        ice_port = await self.start_icecast("relay-pw", RELAY_XML.format(port=radiod_port))
         deadline = reactor.seconds() + 10
         reader = await self.try_listen(ice_port, "/copy")
         while reactor.seconds() < deadline:
@@ -161,7 +161,7 @@ class IcecastRelayTests(TestCase):
         instead of its own fallback music.
         """
         password = "live-pw"
-        ice_port = self.start_icecast(password)
+        ice_port = await self.start_icecast(password)
         target = f"http://source:{password}@127.0.0.1:{ice_port}/live"
         first = MountConfig(
             name="/stream", music=self.music("alpha-artist-first-song.mp3"), push_to=(target,)
