@@ -31,52 +31,17 @@ import os
 import re
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from radiod.audio.frames import Frame
+from radiod.broadcast.dump import MAX_SUFFIX, SYNC_INTERVAL
+from radiod.broadcast.dump import DumpTarget as RecordingFile
 
 __all__ = ["MAX_SUFFIX", "SYNC_INTERVAL", "Recorder", "RecordingFile", "recording_name"]
 
-SYNC_INTERVAL = 1.0
-"""
-Least seconds between two C{fsync}s of a recording.
-"""
-
-MAX_SUFFIX = 1000
-"""
-How many numbered names are tried when a recording's name is taken.
-"""
-
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
-
-
-class RecordingFile(Protocol):
-    """
-    What a recorder needs of an open file.
-    """
-
-    def write(self, data: bytes, /) -> int:
-        """
-        Write bytes.
-        """
-
-    def flush(self) -> None:
-        """
-        Hand written bytes to the operating system.
-        """
-
-    def fileno(self) -> int:
-        """
-        The file descriptor, for C{fsync}.
-        """
-
-    def close(self) -> None:
-        """
-        Close the file.
-        """
 
 
 def _open_new(path: str) -> RecordingFile:

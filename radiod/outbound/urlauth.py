@@ -61,7 +61,7 @@ from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IConsumer, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
@@ -73,8 +73,7 @@ from twisted.web.client import (
     _HTTP11ClientFactory,
 )
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import IAgent, IBodyProducer, IResponse
-from zope.interface import implementer
+from twisted.web.iweb import IAgent, IResponse
 
 from radiod.interfaces import (
     ALLOWED,
@@ -87,7 +86,7 @@ from radiod.interfaces import (
     AuthResult,
     UrlAuth,
 )
-from radiod.outbound.webhooks import USER_AGENT, request_uri
+from radiod.outbound.webhooks import USER_AGENT, MemoryBody, request_uri
 
 __all__ = [
     "ALLOWED",
@@ -394,44 +393,6 @@ def _printable(text: str) -> str:
     """
     kept = "".join(each if each.isprintable() else " " for each in text)
     return " ".join(kept.split())[:_MESSAGE_KEPT]
-
-
-@implementer(IBodyProducer)
-class _Form:
-    """
-    A request's form, in memory, written at once.
-    """
-
-    def __init__(self, data: bytes) -> None:
-        """
-        @param data: the body.
-        """
-        self._data = data
-        self.length = len(data)
-
-    def startProducing(self, consumer: IConsumer) -> Deferred[None]:
-        """
-        Write the whole body to C{consumer}.
-
-        @return: fired already.
-        """
-        consumer.write(self._data)
-        return succeed(None)
-
-    def pauseProducing(self) -> None:
-        """
-        Nothing to pause: the body is written at once.
-        """
-
-    def resumeProducing(self) -> None:
-        """
-        Nothing to resume: the body is written at once.
-        """
-
-    def stopProducing(self) -> None:
-        """
-        Nothing to stop: the body is written at once.
-        """
 
 
 class _Drain(Protocol):
@@ -947,7 +908,9 @@ class UrlAuthenticator:
         if target.authorization is not None:
             headers.addRawHeader(b"Authorization", target.authorization)
         body = urlencode(fields, encoding="utf-8").encode("ascii")
-        response: IResponse = await self._agent.request(b"POST", target.uri, headers, _Form(body))
+        response: IResponse = await self._agent.request(
+            b"POST", target.uri, headers, MemoryBody(body)
+        )
         self._drain(response, deadline)
         return _Reply(response.code, response.phrase.decode("latin-1"), response.headers)
 

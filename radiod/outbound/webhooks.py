@@ -81,6 +81,7 @@ from radiod.reconnect import BACKOFF_MAX, BACKOFF_START
 
 __all__ = [
     "USER_AGENT",
+    "MemoryBody",
     "Webhook",
     "WebhookLimits",
     "Webhooks",
@@ -270,7 +271,7 @@ class _Event:
 
 
 @implementer(IBodyProducer)
-class _Body:
+class MemoryBody:
     """
     A request body already in memory, written at once.
     """
@@ -572,7 +573,7 @@ class Webhook:
             sign = signature(self.config.secret, event.body)
             headers.addRawHeader(b"X-Radiod-Signature", sign.encode("ascii"))
         response: IResponse = await self._agent.request(
-            b"POST", self._url, headers, _Body(event.body)
+            b"POST", self._url, headers, MemoryBody(event.body)
         )
         reader = _Answer()
         response.deliverBody(reader)
