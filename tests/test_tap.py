@@ -95,6 +95,36 @@ class PluginTests(SynchronousTestCase):
             self.assertTrue(result.stderr.startswith("twistd radiod: error:"), result.stderr)
             self.assertNotIn("Traceback", result.stderr)
 
+    def test_optional_packages_loaded_when_used(self) -> None:
+        """
+        Building a station that names no GeoIP database and has scaled no
+        picture leaves Pillow and maxminddb unimported: a station loads
+        what it uses.
+        """
+        home = self.mktemp()
+        os.makedirs(home)
+        script = (
+            "import sys\n"
+            "from radiod.station.options import Options\n"
+            "from radiod.tap import makeService\n"
+            "options = Options()\n"
+            "options.parseOptions(['--port', '0'])\n"
+            "makeService(options)\n"
+            "print(' '.join(sorted(n for n in ('PIL', 'maxminddb', 'radiod.tap') "
+            "if n in sys.modules)))\n"
+        )
+        env = dict(os.environ, PYTHONPATH=ROOT, HOME=home, XDG_STATE_HOME=home)
+        result = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=home,
+            timeout=60,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout.split(), ["radiod.tap"])
+
 
 class TacTests(SynchronousTestCase):
     """

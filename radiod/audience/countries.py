@@ -14,15 +14,10 @@ says why once.
 from __future__ import annotations
 
 import ipaddress
+from importlib.util import find_spec
 from typing import Any, Protocol
 
 from twisted.logger import Logger
-
-_maxminddb: Any
-try:
-    import maxminddb as _maxminddb
-except ImportError:  # an optional dependency
-    _maxminddb = None
 
 __all__ = ["Countries", "NoCountries", "open_countries"]
 
@@ -84,14 +79,17 @@ def open_countries(path: str) -> Countries:
     """
     if not path:
         return NoCountries()
-    if _maxminddb is None:
+    # An optional dependency, imported only when a database is named.
+    if find_spec("maxminddb") is None:
         _log.warn(
             "geoip_database is set but the maxminddb package is not installed "
             "(pip install 'radiod[geoip]'): countries stay unknown"
         )
         return NoCountries()
+    import maxminddb
+
     try:
-        reader = _maxminddb.open_database(path, _maxminddb.MODE_MEMORY)
+        reader = maxminddb.open_database(path, maxminddb.MODE_MEMORY)
     except (OSError, ValueError, RuntimeError) as error:
         # (maxminddb's InvalidDatabaseError is a RuntimeError.)
         _log.error(

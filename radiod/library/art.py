@@ -33,16 +33,14 @@ import stat
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib.util import find_spec
 from typing import NamedTuple
 
 from twisted.logger import Logger
 
-try:
-    from PIL import Image, ImageOps, UnidentifiedImageError
-except ImportError:  # Pillow is optional: pictures are then sent as they are.
-    HAS_PILLOW = False
-else:
-    HAS_PILLOW = True
+# Pillow is optional (pictures are then sent as they are), and imported
+# only when a picture is first looked at.
+HAS_PILLOW = find_spec("PIL") is not None
 
 __all__ = [
     "ART_ID",
@@ -157,6 +155,8 @@ def _pillow_problem(data: bytes) -> str:
     """
     if not HAS_PILLOW:
         return ""
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
@@ -397,6 +397,8 @@ def scale_picture(source: str, target: str, size: int) -> None:
     """
     if not HAS_PILLOW:
         raise ScalingUnavailable("Pillow is not installed")
+    from PIL import Image, ImageOps
+
     part = _part(target)
     try:
         with Image.open(source) as opened:

@@ -9,6 +9,7 @@ from netaddr import IPSet
 from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
+from radiod.audience import countries as countries_module
 from radiod.audience.countries import NoCountries, open_countries
 
 
@@ -51,3 +52,15 @@ class CountriesTests(SynchronousTestCase):
             countries = open_countries(broken)
         self.assertEqual(countries.country("203.0.113.9"), "")
         self.assertEqual(len([e for e in events if "GeoIP" in e.get("log_format", "")]), 1)
+
+    def test_package_missing(self) -> None:
+        """
+        A database named without the C{maxminddb} package installed is one
+        warning naming the extra to install, and no country.
+        """
+        self.patch(countries_module, "find_spec", lambda name: None)
+        with capturedLogs() as events:
+            countries = open_countries(write_countries(self.mktemp()))
+        self.assertIsInstance(countries, NoCountries)
+        warned = [e for e in events if "radiod[geoip]" in e.get("log_format", "")]
+        self.assertEqual(len(warned), 1)
