@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from radiod.audio.icy import EMPTY_BLOCK, encode_metadata
@@ -43,7 +43,6 @@ The tracks a mount remembers having played.
 FANOUT_SLOTS = 5
 FANOUT_SMALL = 50
 FANOUT_PER_STRIDE = 500
-FANOUT_BATCH = 500
 """
 Fan-out pacing.  Listeners are spread over L{FANOUT_SLOTS} slots.  With
 fewer than L{FANOUT_SMALL} listeners every slot is served on every tick;
@@ -53,15 +52,7 @@ taking turns.  Each listener then gets one larger write every stride ticks
 (at most every 0.5 s with the default 0.1 s tick, well inside the gap
 players tolerate), system calls per listener-second fall, and the work of a
 fan-out is spread evenly over the ticks instead of stalling the reactor
-once per interval.  A tick serves at most L{FANOUT_BATCH} listeners before
-letting the reactor turn (to accept and answer new connections), and
-serves the rest in the turns that follow; a tick that comes before they
-are all served serves them first.
-"""
-
-_NO_REST: tuple[list[Listener], int, Spans] = ([], 0, {})
-"""
-What a mount keeps of a fan-out when all of it was served (never used).
+once per interval.
 """
 
 
@@ -167,8 +158,6 @@ class Mount:
         self.fanouts = 0
         self._slots: list[set[Listener]] = [set() for _ in range(FANOUT_SLOTS)]
         self._turn = 0
-        self._rest: IDelayedCall | None = None
-        self._rest_of = _NO_REST
         self._blocks: dict[tuple[str, str | None], bytes] = {}
         self.on_track_change: list[Callable[[TrackInfo], None]] = []
         self.on_air: list[Deliver] = []
@@ -212,9 +201,6 @@ class Mount:
         """
         if self.pacer is not None:
             self.pacer.stop()
-        if self._rest is not None:
-            self._rest.cancel()
-            self._rest = None
         (self.switch or self.source).stop()
         for listener in list(self.listeners):
             listener.transport.loseConnection()
@@ -349,40 +335,15 @@ class Mount:
         Let the listeners whose turn it is write what they have not yet
         been sent.
         """
-        while self._rest is not None:
-            # The last tick's listeners come first, all of them.
-            self._rest.cancel()
-            self._deliver(*self._rest_of)
         self.fanouts += 1
         self._turn += 1
         stride = self.fanout_stride()
         turn = self._turn % stride
-        due = [
-            listener
-            for index, slot in enumerate(self._slots)
-            if index % stride == turn
-            for listener in slot
-        ]
-        self._deliver(due, 0, {})
-
-    def _deliver(self, due: list[Listener], start: int, spans: Spans) -> None:
-        """
-        Let C{due} from C{start} write, L{FANOUT_BATCH} of them now and the
-        rest in the reactor's next turn.
-
-        @param spans: the spans this fan-out has joined so far.
-        """
-        self._rest = None
-        self._rest_of = _NO_REST
-        end = start + FANOUT_BATCH
-        for index in range(start, min(end, len(due))):
-            listener = due[index]
-            # One that moved to another mount meanwhile is that mount's.
-            if listener.mount is self:
-                listener.deliver(spans)
-        if end < len(due):
-            self._rest_of = (due, end, spans)
-            self._rest = self._clock.callLater(0, self._deliver, due, end, spans)
+        spans: Spans = {}
+        for index, slot in enumerate(self._slots):
+            if index % stride == turn:
+                for listener in list(slot):
+                    listener.deliver(spans)
 
     def _append(self, run: list[bytes], play: Play) -> None:
         track = play.track

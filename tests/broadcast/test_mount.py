@@ -20,7 +20,7 @@ from radiod.audio.icy import encode_metadata
 from radiod.audio.track import Cue, Play, TrackInfo
 from radiod.broadcast.buffer import StreamBuffer
 from radiod.broadcast.listener import MAX_WRITE, Listener
-from radiod.broadcast.mount import FANOUT_BATCH, Mount
+from radiod.broadcast.mount import Mount
 from radiod.broadcast.switch import Switch
 from radiod.config import MountConfig, StationConfig
 from radiod.interfaces import Frames, IFrameSource
@@ -360,50 +360,6 @@ class MountTests(SynchronousTestCase):
         leaving = crowd[0][1]
         leaving.stopProducing()
         self.assertNotIn(leaving, mount.listeners)
-
-    def test_fanout_in_batches(self) -> None:
-        """
-        A tick serves at most L{FANOUT_BATCH} listeners before the reactor
-        turns and the rest in its next turn; a tick that comes first
-        serves them before its own; a listener that left meanwhile is not
-        written to; stopping the mount forgets the rest.
-        """
-        clock, mount = self.build(burst_size=0)
-        crowd = [self.listen(mount, metadata=False) for _ in range(3000)]
-        clock.pump([0.1] * 10)
-
-        def written() -> int:
-            return sum(1 for transport, _ in crowd if transport.written_chunks)
-
-        def clear() -> None:
-            for transport, _ in crowd:
-                transport.written_chunks.clear()
-
-        clear()
-        mount.fanout()
-        self.assertEqual(written(), FANOUT_BATCH)
-        clock.advance(0)
-        self.assertEqual(written(), 600)
-        self.assertTrue(all(len(t.written_chunks) <= 1 for t, _ in crowd))
-
-        clear()
-        mount.fanout()
-        # With five slots and a stride of five, one slot is served a tick.
-        (due,) = {listener.slot for transport, listener in crowd if transport.written_chunks}
-        waiting = [
-            (transport, listener)
-            for transport, listener in crowd
-            if not transport.written_chunks and listener.slot == due
-        ]
-        self.assertEqual(len(waiting), 100)
-        gone_transport, gone = waiting[0]
-        gone.stopProducing()
-        mount.fanout()
-        self.assertEqual(written(), FANOUT_BATCH + 99 + FANOUT_BATCH)
-        self.assertEqual(gone_transport.written_chunks, [])
-        self.assertTrue(all(len(t.written_chunks) <= 1 for t, _ in crowd))
-        mount.stop()
-        self.assertEqual(clock.getDelayedCalls(), [])
 
     def test_listener_leaves(self) -> None:
         """
