@@ -30,8 +30,9 @@ from twisted.python.failure import Failure
 
 from radiod import demo
 from radiod.audience.countries import open_countries
+from radiod.audience.databases import session_database
 from radiod.audience.session import AddressHasher, ListenerSession
-from radiod.audience.store import KEY_FILE, SessionStore, WriterThread, session_database
+from radiod.audience.store import KEY_FILE, SessionStore, WriterThread
 from radiod.audience.today import DayFigures, Today
 from radiod.audio.format import AudioFormat
 from radiod.broadcast.mount import Mount

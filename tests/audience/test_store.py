@@ -25,6 +25,13 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
+from radiod.audience.databases import (
+    DATABASE_FILE,
+    PostgreSQLSessions,
+    SQLiteSessions,
+    describe_conninfo,
+    session_database,
+)
 from radiod.audience.session import (
     HLS,
     ICY,
@@ -38,7 +45,6 @@ from radiod.audience.session import (
 )
 from radiod.audience.store import (
     BATCH_SIZE,
-    DATABASE_FILE,
     DAY,
     FLUSH_INTERVAL,
     KEY_FILE,
@@ -46,14 +52,10 @@ from radiod.audience.store import (
     MAX_RETRY_DELAY,
     RETENTION_DAYS,
     STOP_TIMEOUT,
-    PostgreSQLSessions,
     SessionStore,
-    SQLiteSessions,
     StoreStopped,
     WriterThread,
-    describe_conninfo,
     keep_day_key,
-    session_database,
 )
 from radiod.interfaces import Runner
 from radiod.testing import LaterRunner, synchronous_runner
@@ -296,7 +298,8 @@ class CrashTests(SynchronousTestCase):
             import os
             from twisted.internet.task import Clock
             from radiod.audience.session import ListenerSession
-            from radiod.audience.store import SessionStore, SQLiteSessions
+            from radiod.audience.databases import SQLiteSessions
+            from radiod.audience.store import SessionStore
             from radiod.testing import synchronous_runner
 
             clock = Clock()

@@ -21,15 +21,9 @@ from twisted.internet.task import Clock
 from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
+from radiod.audience.databases import PostgreSQLSessions, session_database
 from radiod.audience.session import HLS, ICY, ListenerSession
-from radiod.audience.store import (
-    DAY,
-    FLUSH_INTERVAL,
-    MAX_RETRY_DELAY,
-    PostgreSQLSessions,
-    SessionStore,
-    session_database,
-)
+from radiod.audience.store import DAY, FLUSH_INTERVAL, MAX_RETRY_DELAY, SessionStore
 from radiod.testing import synchronous_runner
 
 URL = os.environ.get("RADIOD_TEST_POSTGRESQL", "")

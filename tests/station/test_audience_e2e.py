@@ -15,7 +15,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.interfaces import IReactorCore
 from twisted.trial.unittest import TestCase
 
-from radiod.audience.store import DATABASE_FILE
+from radiod.audience.databases import DATABASE_FILE
 from radiod.config import MountConfig, StationConfig
 from radiod.runner import thread_runner
 from radiod.station.service import StationService
