@@ -62,12 +62,12 @@ from radiod.ffmpeg.converter import FfmpegConverter, ffmpeg_converters
 from radiod.interfaces import Converter, IFrameSource, MakeConverter, Runner
 from radiod.library.library import Library
 from radiod.library.programme import Programme
+from radiod.outbound.authconfig import UrlAuthConfig
 from radiod.outbound.urlauth import (
     CANCELLED,
     AuthRequest,
     AuthResult,
     UrlAuth,
-    UrlAuthConfig,
     UrlAuthenticator,
 )
 from radiod.runner import thread_runner

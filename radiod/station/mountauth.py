@@ -26,7 +26,8 @@ from twisted.logger import Logger
 from radiod.config import MountConfig, StationConfig
 from radiod.ingest.source import SourceConnection
 from radiod.interfaces import UrlAuth
-from radiod.outbound.urlauth import UrlAuthenticator, url_auth_config
+from radiod.outbound.authconfig import url_auth_config
+from radiod.outbound.urlauth import UrlAuthenticator
 
 __all__ = ["AUTH_KEYS", "MountAuth", "auth_options"]
 

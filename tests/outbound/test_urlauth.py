@@ -1,8 +1,8 @@
 """
-Tests for L{radiod.outbound.urlauth}: reading the options, and asking a
-real auth server on loopback (a small L{twisted.web} resource the test
-scripts) about listeners and sources; and for
-L{radiod.testing.FakeUrlAuthenticator}.
+Tests for L{radiod.outbound.authconfig} (reading the options) and
+L{radiod.outbound.urlauth} (asking a real auth server on loopback, a
+small L{twisted.web} resource the test scripts, about listeners and
+sources); and for L{radiod.testing.FakeUrlAuthenticator}.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
 from radiod import __version__
+from radiod.outbound.authconfig import URL_AUTH_OPTIONS, UrlAuthConfig, url_auth_config
 from radiod.outbound.urlauth import (
     ALLOWED,
     CANCELLED,
@@ -31,13 +32,10 @@ from radiod.outbound.urlauth import (
     UNCHECKED,
     UNREACHABLE_ALLOWED,
     UNREACHABLE_DENIED,
-    URL_AUTH_OPTIONS,
     AuthRequest,
     AuthResult,
     UrlAuth,
-    UrlAuthConfig,
     UrlAuthenticator,
-    url_auth_config,
 )
 from radiod.testing import FakeUrlAuthenticator
 from tests.support.loopback import asynchronous, reactor, wait_for
