@@ -241,8 +241,8 @@ class AddressHasherTests(SynchronousTestCase):
         self.assertEqual(hasher.client("::ffff:192.0.2.7", NOON + 60), first)
         self.assertNotEqual(hasher.client("192.0.2.8", NOON), first)
         self.assertEqual(len(first), HASH_LENGTH)
+        # Hex digits only: no trace of the address's dotted form.
         self.assertRegex(first, HEX)
-        self.assertNotIn("192", first)
 
     def test_next_day_different(self) -> None:
         """
