@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from servers import REPO, Radiod, make_music, new_workdir, sample
+from servers import REPO, Radiod, make_music, new_workdir, repo_env, sample
 
 TARGET_IDLE_MB = 40.0
 """
@@ -68,13 +67,11 @@ def rss_after(code: str) -> int:
     The resident memory, in KiB, of a fresh Python process (with this
     checkout first on its path) once it has run C{code}.
     """
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     result = subprocess.run(
         [sys.executable, "-c", code + _READ_RSS],
         capture_output=True,
         text=True,
-        env=env,
+        env=repo_env(),
         cwd=REPO,
         timeout=120,
         check=True,
@@ -111,8 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows: list[Json] = []
     for label, code in STEPS:
         runs = [rss_after(code) for _ in range(a.repeat)]
-        rows.append({"step": label, "rss_kib": statistics.median(runs), "runs_kib": runs})
-        say(f"   {label}: {statistics.median(runs) / 1024:.1f} MB")
+        median = statistics.median(runs)
+        rows.append({"step": label, "rss_kib": median, "runs_kib": runs})
+        say(f"   {label}: {median / 1024:.1f} MB")
     rss, pss, threads = idle_station(Path(a.cache), a.settle)
     rows.append({"step": "+ running idle (twistd radiod)", "rss_kib": rss, "pss_kib": pss})
 

@@ -62,6 +62,16 @@ def make_music(cache: Path, seconds: int = 240) -> Path:
     return folder
 
 
+def repo_env() -> dict[str, str]:
+    """
+    This process's environment with this checkout first on C{PYTHONPATH},
+    for a child that runs radiod from it.
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
+
+
 def free_port() -> int:
     """
     A TCP port on 127.0.0.1 that nothing listens on now.
@@ -310,8 +320,7 @@ class Radiod(Server):
         return twistd + args + self.extra
 
     def start(self) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+        env = repo_env()
         self.logs.append(self.workdir / "radiod.log")
         with self._open_log("radiod.out") as out:
             self.process = subprocess.Popen(

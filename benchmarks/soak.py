@@ -61,12 +61,12 @@ from typing import Any
 
 from servers import (
     BITRATE_KBPS,
-    REPO,
     Radiod,
     ServerError,
     make_music,
     metric_total,
     new_workdir,
+    repo_env,
     sample,
     scrape_metrics,
     stop_process,
@@ -244,8 +244,7 @@ class LiveSource:
             command = [sys.executable, "-c", "from radiod.outbound.cli import main; main()"]
             command += ["--password", PASSWORD, "--name", LIVE_NAME, "--loop"]
             command += [f"http://127.0.0.1:{self.port}/stream", str(self.song)]
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+        env = repo_env()
         with open(self.log, "ab") as out:
             out.write(f"== show {self.shows}: {client}\n".encode())
             out.flush()
